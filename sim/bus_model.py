@@ -1,0 +1,113 @@
+"""Reference model of everything the host bus can see: registers, error log, SRAM.
+
+The scoreboard of the bus testbenches: each access is applied to the model,
+which returns the response and read data the chip must give. Built only from
+the contract, never from the RTL. The cycle counter is not modelled (its value
+depends on timing); the testbench checks it separately.
+"""
+
+from dataclasses import dataclass, field
+
+from rmlora.contract import (
+    CHIP_ID,
+    CONTRACT_VERSION,
+    CSR_REGION,
+    REG,
+    REGISTERS,
+    Access,
+    AxiResp,
+    ChipParams,
+    ErrorCode,
+    sram_region,
+)
+
+__all__ = ["BusModel", "Outcome"]
+
+UNTIMED = {"CYCLE_LO", "CYCLE_HI"}
+
+
+@dataclass
+class Outcome:
+    resp: AxiResp
+    data: int | None = None  # read data; None for writes and untimed registers
+
+
+@dataclass
+class BusModel:
+    params: ChipParams = field(default_factory=ChipParams)
+
+    def __post_init__(self):
+        self.sram = bytearray(self.params.sram_bytes)
+        self.reset()
+
+    def reset(self):
+        """Registers and error log to their reset values; SRAM contents survive."""
+        self.storage = {r.name: r.reset for r in REGISTERS if r.access is Access.RW}
+        self.err_code, self.err_addr, self.err_count = ErrorCode.NONE, 0, 0
+
+    def _ro_value(self, name: str) -> int:
+        major, minor, patch = CONTRACT_VERSION
+        return {
+            "ID": CHIP_ID,
+            "VERSION": REG["VERSION"].pack(MAJOR=major, MINOR=minor, PATCH=patch),
+            "HW_SRAM": REG["HW_SRAM"].pack(WIDTH_BYTES=self.params.sram_width // 8,
+                                           DEPTH_LOG2=self.params.sram_addr_width),
+            "STATUS": REG["STATUS"].pack(ERROR=int(self.err_code != ErrorCode.NONE)),
+            "ERR_CODE": self.err_code.value,
+            "ERR_ADDR": self.err_addr,
+            "ERR_COUNT": self.err_count,
+        }[name]
+
+    def _error(self, addr: int, code: ErrorCode) -> Outcome:
+        if self.err_code == ErrorCode.NONE:
+            self.err_code, self.err_addr = code, addr
+        self.err_count = min(self.err_count + 1, 0xFFFF_FFFF)
+        return Outcome(code.axi_resp, 0)  # refused reads return zero data
+
+    def _check(self, addr: int):
+        """The error an access to addr raises before reaching a target, if any."""
+        if addr % 4:
+            return ErrorCode.BUS_MISALIGNED
+        if sram_region(self.params).contains(addr):
+            return None
+        if CSR_REGION.contains(addr) and any(r.offset == addr for r in REGISTERS):
+            return None
+        return ErrorCode.BUS_UNMAPPED
+
+    def read(self, addr: int) -> Outcome:
+        code = self._check(addr)
+        if code is not None:
+            return self._error(addr, code)
+        window = sram_region(self.params)
+        if window.contains(addr):
+            off = addr - window.base
+            return Outcome(AxiResp.OKAY, int.from_bytes(self.sram[off:off + 4], "little"))
+        reg = next(r for r in REGISTERS if r.offset == addr)
+        if reg.name in UNTIMED:
+            return Outcome(AxiResp.OKAY, None)
+        if reg.access is Access.RW:
+            return Outcome(AxiResp.OKAY, self.storage[reg.name])
+        return Outcome(AxiResp.OKAY, self._ro_value(reg.name))
+
+    def write(self, addr: int, value: int, strobe: int = 0xF) -> Outcome:
+        code = self._check(addr)
+        if code is not None:
+            return self._error(addr, code)
+        window = sram_region(self.params)
+        if window.contains(addr):
+            off = addr - window.base
+            for b in range(4):
+                if strobe >> b & 1:
+                    self.sram[off + b] = value >> 8 * b & 0xFF
+            return Outcome(AxiResp.OKAY)
+        reg = next(r for r in REGISTERS if r.offset == addr)
+        if reg.access is Access.RO:
+            return self._error(addr, ErrorCode.BUS_READ_ONLY)
+        byte_mask = sum(0xFF << 8 * b for b in range(4) if strobe >> b & 1)
+        keep = reg.writable_mask & byte_mask
+        new = (self.storage[reg.name] & ~keep) | (value & keep)
+        pulses = sum(f.mask for f in reg.fields if f.pulse)
+        if reg.name == "CTRL" and new & REG["CTRL"].field("CLEAR_ERR").mask:
+            self.err_code, self.err_addr, self.err_count = ErrorCode.NONE, 0, 0
+        self.storage[reg.name] = new & ~pulses  # pulse fields read back 0
+        return Outcome(AxiResp.OKAY)

