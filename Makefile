@@ -16,7 +16,7 @@ sim: setup
 	$(PY) -m rmlora.cli sim
 
 bench: setup
-	$(PY) -m rmlora.bench
+	$(PY) benchmarks/run.py
 
 verilog: setup
 	$(PY) -m rmlora.hw.build --out build/verilog

@@ -28,16 +28,16 @@ TOP_NAME = "rmlora_chip"
 
 
 def blocks(params: ChipParams):
-    """Every block, by the module name its Verilog gets (the top last)."""
+    """Constructors of every block, by the module name its Verilog gets (the top last)."""
     return {
-        "rmlora_axi_lite_bridge": AxiLiteBridge(),
-        "rmlora_bus_decoder": BusDecoder([CSR_REGION, sram_region(params)]),
-        "rmlora_csr_bank": CsrBank(REGISTERS),
-        "rmlora_sram_window": SramWindow(params),
-        "rmlora_sram_buffer": SramBuffer(params),
-        "rmlora_error_log": ErrorLog(),
-        "rmlora_cycle_counter": CycleCounter(),
-        TOP_NAME: Chip(params),
+        "rmlora_axi_lite_bridge": AxiLiteBridge,
+        "rmlora_bus_decoder": lambda: BusDecoder([CSR_REGION, sram_region(params)]),
+        "rmlora_csr_bank": lambda: CsrBank(REGISTERS),
+        "rmlora_sram_window": lambda: SramWindow(params),
+        "rmlora_sram_buffer": lambda: SramBuffer(params),
+        "rmlora_error_log": ErrorLog,
+        "rmlora_cycle_counter": CycleCounter,
+        TOP_NAME: lambda: Chip(params),
     }
 
 
@@ -45,11 +45,11 @@ def write_verilog(out_dir: Path, params: ChipParams = ChipParams(), only=None) -
     """Emit `<name>.v` for each block (or only those named); return name -> path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
-    for name, block in blocks(params).items():
+    for name, make_block in blocks(params).items():
         if only is not None and name not in only:
             continue
         path = out_dir / f"{name}.v"
-        text = verilog.convert(block, name=name, emit_src=False)
+        text = verilog.convert(make_block(), name=name, emit_src=False)
         if not path.exists() or path.read_text() != text:  # keep mtimes for incremental builds
             path.write_text(text)
         written[name] = path

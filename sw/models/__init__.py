@@ -1,0 +1,5 @@
+"""PyTorch models of the tasks, written so every weight product maps to one crossbar."""
+
+from rmlora.sw.models.mixer import FaceMixer, MixerConfig, count_parameters, linear_layers, patchify
+
+__all__ = ["FaceMixer", "MixerConfig", "count_parameters", "linear_layers", "patchify"]

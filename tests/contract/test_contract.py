@@ -1,0 +1,65 @@
+import pytest
+
+from rmlora.contract import (
+    CSR_REGION,
+    REG,
+    REGISTERS,
+    SRAM_WINDOW_BASE,
+    Access,
+    AxiResp,
+    ChipParams,
+    ErrorCode,
+    sram_region,
+)
+
+
+def test_register_table_is_consistent():
+    offsets = [r.offset for r in REGISTERS]
+    assert len(set(offsets)) == len(offsets)
+    assert all(o % 4 == 0 and CSR_REGION.contains(o) for o in offsets)
+    assert not CSR_REGION.contains(SRAM_WINDOW_BASE)
+
+
+def test_pack_and_unpack_round_trip():
+    reg = REG["VERSION"]
+    word = reg.pack(MAJOR=1, MINOR=2, PATCH=3)
+    assert word == 0x010203
+    assert reg.unpack(word) == {"MAJOR": 1, "MINOR": 2, "PATCH": 3}
+
+
+def test_pack_refuses_values_that_do_not_fit_and_unknown_fields():
+    with pytest.raises(ValueError, match="VERSION.MAJOR=256"):
+        REG["VERSION"].pack(MAJOR=256)
+    with pytest.raises(KeyError, match="no field 'NOPE'"):
+        REG["VERSION"].pack(NOPE=1)
+
+
+def test_writable_mask():
+    assert REG["ID"].writable_mask == 0
+    assert REG["SCRATCH"].writable_mask == 0xFFFF_FFFF
+    assert REG["CTRL"].writable_mask == REG["CTRL"].field("CLEAR_ERR").mask
+    assert all(r.writable_mask == 0 for r in REGISTERS if r.access is Access.RO)
+
+
+def test_error_codes_carry_their_bus_response():
+    assert ErrorCode.BUS_UNMAPPED.axi_resp is AxiResp.DECERR
+    assert ErrorCode.BUS_MISALIGNED.axi_resp is AxiResp.SLVERR
+    assert ErrorCode.BUS_READ_ONLY.axi_resp is AxiResp.SLVERR
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"sram_width": 48}, "sram_width"),
+    ({"sram_width": 16}, "sram_width"),
+    ({"sram_depth": 1000}, "sram_depth"),
+    ({"sram_depth": 8}, "sram_depth"),
+    ({"sram_width": 512, "sram_depth": 1 << 15}, "SRAM window"),
+])
+def test_chip_params_name_the_bad_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        ChipParams(**kwargs)
+
+
+def test_sram_window_is_as_large_as_the_buffer():
+    p = ChipParams(sram_width=128, sram_depth=1024)
+    assert sram_region(p).size == 16 * 1024 == p.sram_bytes
+    assert p.sram_lanes == 4 and p.sram_addr_width == 10
