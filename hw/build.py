@@ -21,6 +21,7 @@ from .decoder import BusDecoder
 from .error_log import ErrorLog
 from .sram_buffer import SramBuffer
 from .sram_window import SramWindow
+from .xbar_controller import XbarController
 
 __all__ = ["TOP_NAME", "blocks", "write_verilog", "lint"]
 
@@ -35,7 +36,8 @@ def blocks(params: ChipParams):
         "rmlora_csr_bank": lambda: CsrBank(REGISTERS),
         "rmlora_sram_window": lambda: SramWindow(params),
         "rmlora_sram_buffer": lambda: SramBuffer(params),
-        "rmlora_error_log": ErrorLog,
+        "rmlora_error_log": lambda: ErrorLog(n_sources=2),
+        "rmlora_xbar_controller": lambda: XbarController(params),
         "rmlora_cycle_counter": CycleCounter,
         TOP_NAME: lambda: Chip(params),
     }

@@ -1,16 +1,18 @@
-"""Chip top: host bus, register bank, error log, cycle counter and SRAM buffer.
+"""Chip top: host bus, registers, SRAM buffer, crossbar controller, macro port.
 
     AXI4-Lite -> AxiLiteBridge -> BusDecoder -+-> CsrBank (registers)
                                               +-> SramWindow -> SramBuffer.host
-    SramBuffer.core: the compute blocks' port (sequencer, LoRA unit)
+    XbarController <-> SramBuffer.core
+    XbarController <-> macro_req / macro_resp: the ReRAM macros (analogue, modelled
+                       in Python and attached in cosimulation)
 
 Every register value is wired here from the block that owns it, using the field
 positions of the contract's register table.
 """
 
 from amaranth import Module
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
 
 from rmlora.contract import (
     CHIP_ID,
@@ -22,6 +24,7 @@ from rmlora.contract import (
     ErrorCode,
     sram_region,
 )
+from rmlora.contract.xbar import macro_request_layout, macro_response_layout
 
 from .axi_lite import AxiLiteBridge, AxiLiteSignature
 from .csr_bank import CsrBank
@@ -30,6 +33,7 @@ from .decoder import BusDecoder
 from .error_log import ErrorLog
 from .sram_buffer import SramBuffer
 from .sram_window import SramWindow
+from .xbar_controller import PERF, XbarController
 
 __all__ = ["Chip"]
 
@@ -43,11 +47,13 @@ def pack_fields(reg, **values):
 
 
 class Chip(wiring.Component):
-    s_axil: In(AxiLiteSignature())
-
     def __init__(self, params: ChipParams = ChipParams()):
         self.params = params
-        super().__init__()
+        super().__init__({
+            "s_axil": In(AxiLiteSignature()),
+            "macro_req": Out(stream.Signature(macro_request_layout(params))),
+            "macro_resp": In(stream.Signature(macro_response_layout(params))),
+        })
 
     def elaborate(self, platform):
         m = Module()
@@ -57,15 +63,20 @@ class Chip(wiring.Component):
         m.submodules.csr = csr = CsrBank(REGISTERS)
         m.submodules.window = window = SramWindow(p)
         m.submodules.sram = sram = SramBuffer(p)
-        m.submodules.errors = errors = ErrorLog()
+        m.submodules.errors = errors = ErrorLog(n_sources=2)
         m.submodules.cycles = cycles = CycleCounter()
+        m.submodules.xbar = xbar = XbarController(p)
 
         wiring.connect(m, wiring.flipped(self.s_axil), bridge.axi)
         wiring.connect(m, bridge.bus, decoder.bus)
         wiring.connect(m, decoder.target("CSR"), csr.bus)
         wiring.connect(m, decoder.target("SRAM"), window.bus)
         wiring.connect(m, window.sram, sram.host)
-        wiring.connect(m, decoder.error, errors.event)
+        wiring.connect(m, decoder.error, errors.event0)
+        wiring.connect(m, xbar.error, errors.event1)
+        wiring.connect(m, xbar.sram, sram.core)
+        wiring.connect(m, xbar.macro_req, wiring.flipped(self.macro_req))
+        wiring.connect(m, wiring.flipped(self.macro_resp), xbar.macro_resp)
 
         major, minor, patch = CONTRACT_VERSION
         m.d.comb += [
@@ -73,7 +84,15 @@ class Chip(wiring.Component):
             csr.version.eq(REG["VERSION"].pack(MAJOR=major, MINOR=minor, PATCH=patch)),
             csr.hw_sram.eq(REG["HW_SRAM"].pack(
                 WIDTH_BYTES=p.sram_width // 8, DEPTH_LOG2=p.sram_addr_width)),
+            csr.hw_macro.eq(REG["HW_MACRO"].pack(
+                N_MACROS=p.n_macros, ADC_BITS=p.adc_bits, ROWS=p.macro_rows, COLS=p.macro_cols)),
             errors.clear.eq(csr.ctrl[REG["CTRL"].field("CLEAR_ERR").lsb]),
+            xbar.clear_perf.eq(csr.ctrl[REG["CTRL"].field("CLEAR_PERF").lsb]),
+            xbar.start.eq(csr.xb_ctrl[REG["XB_CTRL"].field("START").lsb]),
+            xbar.desc_addr.eq(csr.xb_desc),
+            csr.xb_status.eq(pack_fields(REG["XB_STATUS"], BUSY=xbar.busy, DONE=xbar.done,
+                                         ERROR=xbar.refused)),
+            csr.xb_failed.eq(xbar.failed),
             csr.status.eq(pack_fields(REG["STATUS"], ERROR=errors.code != ErrorCode.NONE)),
             csr.err_code.eq(errors.code),
             csr.err_addr.eq(errors.addr),
@@ -82,4 +101,7 @@ class Chip(wiring.Component):
             csr.cycle_lo.eq(cycles.lo),
             csr.cycle_hi.eq(cycles.hi),
         ]
+        for name in PERF:  # PERF_XB_CYCLES is the controller's busy-cycle count
+            reg = "PERF_XB_CYCLES" if name == "perf_cycles" else name.upper()
+            m.d.comb += getattr(csr, reg.lower()).eq(getattr(xbar, name))
         return m

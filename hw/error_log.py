@@ -2,11 +2,13 @@
 
 The first error is the one worth debugging (later ones are often its
 consequences), so ERR_CODE/ERR_ADDR are sticky until CTRL.CLEAR_ERR; ERR_COUNT
-counts every error, saturating at 2**32 - 1. A clear and a new error in the same
-cycle: the new error is kept.
+counts every error, saturating at 2**32 - 1. Several blocks report errors (the
+bus decoder, the crossbar controller); when two report in the same cycle both
+are counted and the lower-numbered source is the one kept. A clear and a new
+error in the same cycle: the new error is kept.
 """
 
-from amaranth import Module
+from amaranth import Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,21 +20,28 @@ __all__ = ["ErrorLog"]
 
 
 class ErrorLog(wiring.Component):
-    event: In(ErrorEventSignature)
-    clear: In(1)
-    code: Out(ErrorCode)
-    addr: Out(BUS_ADDR_WIDTH)
-    count: Out(32)
+    def __init__(self, n_sources: int = 1):
+        self.n_sources = n_sources
+        super().__init__({
+            **{f"event{i}": In(ErrorEventSignature) for i in range(n_sources)},
+            "clear": In(1),
+            "code": Out(ErrorCode),
+            "addr": Out(BUS_ADDR_WIDTH),
+            "count": Out(32),
+        })
 
     def elaborate(self, platform):
         m = Module()
+        events = [getattr(self, f"event{i}") for i in range(self.n_sources)]
+        n_new = sum(e.valid for e in events)
+        base = Mux(self.clear, 0, self.count)
+        total = base + n_new
         with m.If(self.clear):
             m.d.sync += [self.code.eq(ErrorCode.NONE), self.addr.eq(0), self.count.eq(0)]
-        with m.If(self.event.valid):
-            with m.If(self.clear | (self.code == ErrorCode.NONE)):
-                m.d.sync += [self.code.eq(self.event.code), self.addr.eq(self.event.addr)]
-            with m.If(self.clear):
-                m.d.sync += self.count.eq(1)
-            with m.Elif(self.count != 0xFFFF_FFFF):
-                m.d.sync += self.count.eq(self.count + 1)
+        with m.If(n_new != 0):
+            m.d.sync += self.count.eq(Mux(total > 0xFFFF_FFFF, 0xFFFF_FFFF, total))
+        with m.If(self.clear | (self.code == ErrorCode.NONE)):
+            for e in reversed(events):  # the last assignment wins: source 0 first
+                with m.If(e.valid):
+                    m.d.sync += [self.code.eq(e.code), self.addr.eq(e.addr)]
         return m

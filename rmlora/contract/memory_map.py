@@ -114,9 +114,19 @@ REGISTERS: tuple[Register, ...] = (
         ),
     ),
     Register(
+        "HW_MACRO", 0x00C, Access.RO, "ReRAM macro geometry of this build",
+        fields=(
+            Field("N_MACROS", 0, 5, "number of macros"),
+            Field("ADC_BITS", 5, 4, "column ADC resolution"),
+            Field("ROWS", 9, 9, "rows per macro"),
+            Field("COLS", 18, 9, "columns per macro"),
+        ),
+    ),
+    Register(
         "CTRL", 0x010, Access.RW, "Control",
         fields=(
             Field("CLEAR_ERR", 0, 1, "write 1: clear ERR_CODE, ERR_ADDR, ERR_COUNT", pulse=True),
+            Field("CLEAR_PERF", 1, 1, "write 1: zero the PERF_* counters", pulse=True),
         ),
     ),
     Register(
@@ -136,6 +146,29 @@ REGISTERS: tuple[Register, ...] = (
         read_strobe=True,
     ),
     Register("CYCLE_HI", 0x02C, Access.RO, "High word latched by the last CYCLE_LO read"),
+    # crossbar controller (analogue path)
+    Register(
+        "XB_DESC", 0x040, Access.RW, "SRAM word address of the crossbar descriptor to run",
+        fields=(Field("ADDR", 0, 16, "SRAM word address"),),
+    ),
+    Register(
+        "XB_CTRL", 0x044, Access.RW, "Crossbar controller control",
+        fields=(Field("START", 0, 1, "write 1: run the descriptor at XB_DESC", pulse=True),),
+    ),
+    Register(
+        "XB_STATUS", 0x048, Access.RO, "Crossbar controller status",
+        fields=(
+            Field("BUSY", 0, 1, "a command is running"),
+            Field("DONE", 1, 1, "the last command finished (cleared by START)"),
+            Field("ERROR", 2, 1, "the last command was refused (code in ERR_CODE)"),
+        ),
+    ),
+    Register("XB_FAILED", 0x04C, Access.RO, "Cells of the last PROGRAM that did not converge"),
+    Register("PERF_XB_CYCLES", 0x050, Access.RO, "Cycles the crossbar controller was busy"),
+    Register("PERF_ADC", 0x054, Access.RO, "Column ADC conversions"),
+    Register("PERF_MVM", 0x058, Access.RO, "Macro MVM operations (one input bit plane each)"),
+    Register("PERF_PULSES", 0x05C, Access.RO, "Programming pulses"),
+    Register("PERF_VERIFY", 0x060, Access.RO, "Verify reads"),
 )
 
 REG: dict[str, Register] = {r.name: r for r in REGISTERS}

@@ -30,8 +30,23 @@ class ChipParams:
     # 64-bit words feed eight int8 operands per cycle to the LoRA PE array.
     sram_width: int = 64
     sram_depth: int = 8192
+    # ReRAM macros: the paper's prototype macro is a 128x128 1T1R array; adc_bits
+    # and verify_bits are the column ADC and the programming sense amplifier.
+    macro_rows: int = 128
+    macro_cols: int = 128
+    n_macros: int = 4
+    adc_bits: int = 8
+    verify_bits: int = 8
 
     def __post_init__(self):
+        for name, lo, hi in (("macro_rows", 8, 256), ("macro_cols", 8, 256), ("n_macros", 1, 16),
+                             ("adc_bits", 4, 12), ("verify_bits", 4, 12)):
+            value = getattr(self, name)
+            if not lo <= value <= hi:
+                raise ValueError(f"{name}={value}: must be in [{lo}, {hi}]")
+        for name in ("macro_rows", "macro_cols"):
+            if not _is_pow2(getattr(self, name)):
+                raise ValueError(f"{name}={getattr(self, name)}: must be a power of two")
         if not (_is_pow2(self.sram_width) and 32 <= self.sram_width <= 512):
             raise ValueError(
                 f"sram_width={self.sram_width}: must be a power of two from 32 to 512 bits"
@@ -58,3 +73,15 @@ class ChipParams:
     @property
     def sram_addr_width(self) -> int:
         return (self.sram_depth - 1).bit_length()
+
+    @property
+    def sram_word_bytes(self) -> int:
+        return self.sram_width // 8
+
+    @property
+    def macro_row_bits(self) -> int:
+        return (self.macro_rows - 1).bit_length()
+
+    @property
+    def macro_col_bits(self) -> int:
+        return (self.macro_cols - 1).bit_length()

@@ -26,6 +26,14 @@ class ErrorCode(enum.Enum, shape=8):
     BUS_UNMAPPED = 0x01  # no register or memory at that address (DECERR)
     BUS_MISALIGNED = 0x02  # address not a multiple of 4 (SLVERR)
     BUS_READ_ONLY = 0x03  # write to a read-only register (SLVERR)
+    # crossbar controller: a descriptor it refused before touching any macro (0x10-0x1f)
+    XBAR_OPCODE = 0x10  # op is neither MVM nor PROGRAM
+    XBAR_EMPTY = 0x11  # zero rows or zero columns
+    XBAR_TILE = 0x12  # rows/columns (with row0/col0) do not fit the macro tiles
+    XBAR_MACRO_RANGE = 0x13  # the layer needs macros beyond the last one
+    XBAR_SRAM_RANGE = 0x14  # descriptor, source or destination beyond the SRAM buffer
+    XBAR_MAX_PULSES = 0x15  # PROGRAM with max_pulses = 0
+    XBAR_BUSY = 0x16  # START while a command runs (the START is ignored)
 
     @property
     def axi_resp(self) -> AxiResp:

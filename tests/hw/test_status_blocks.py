@@ -6,9 +6,9 @@ from .sim_helpers import run_sim
 
 
 def raise_error(ctx, dut, code, addr):
-    ctx.set(dut.event.valid, 1)
-    ctx.set(dut.event.code, code)
-    ctx.set(dut.event.addr, addr)
+    ctx.set(dut.event0.valid, 1)
+    ctx.set(dut.event0.code, code)
+    ctx.set(dut.event0.addr, addr)
 
 
 def test_error_log_keeps_the_first_error_and_counts_all():
@@ -18,7 +18,7 @@ def test_error_log_keeps_the_first_error_and_counts_all():
         for code, addr in [(ErrorCode.BUS_MISALIGNED, 0x13), (ErrorCode.BUS_UNMAPPED, 0x800)]:
             raise_error(ctx, dut, code, addr)
             await ctx.tick()
-        ctx.set(dut.event.valid, 0)
+        ctx.set(dut.event0.valid, 0)
         await ctx.tick()
         assert (ctx.get(dut.code), ctx.get(dut.addr), ctx.get(dut.count)) == (
             ErrorCode.BUS_MISALIGNED, 0x13, 2)
@@ -27,7 +27,7 @@ def test_error_log_keeps_the_first_error_and_counts_all():
         raise_error(ctx, dut, ErrorCode.BUS_READ_ONLY, 4)
         await ctx.tick()
         ctx.set(dut.clear, 0)
-        ctx.set(dut.event.valid, 0)
+        ctx.set(dut.event0.valid, 0)
         await ctx.tick()
         assert (ctx.get(dut.code), ctx.get(dut.addr), ctx.get(dut.count)) == (
             ErrorCode.BUS_READ_ONLY, 4, 1)

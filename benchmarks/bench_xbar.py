@@ -1,0 +1,52 @@
+"""Analogue path: MVM cycles against the analytic count, write-verify pulses per cell
+against the macro model's expectation, and cosimulation speed with the macros attached.
+
+The analytic MVM count, per column tile c and row tile r of a layer:
+    prologue (1 + 2 * descriptor words + 1)
+    + sum_c [ 1 + sum_r ( ceil(rows_r / word bytes) + 1 + 8 * (1 + MVM latency) )
+              + ceil(4 * cols_c / word bytes) ]
+i.e. bit planes x conversions x tiles plus a fixed overhead for loading inputs and
+writing accumulators. The model's expectation of write-verify pulses comes from the
+golden (vectorised) write-verify of a whole 128x128 macro of random weights.
+"""
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from rmlora.contract import ChipParams
+from rmlora.contract.xbar import XbarOp
+from rmlora.hw.build import TOP_NAME, write_verilog
+from rmlora.sim.cosim import REPO_ROOT, run_cocotb
+from rmlora.sim.macro_port import MacroArray
+from rmlora.sw.golden import xbar as golden
+
+HERE = Path(__file__).resolve().parent
+
+
+def model_expectation(params: ChipParams) -> dict:
+    macros = MacroArray(params, seed=1)
+    cfg = macros[0].config
+    w = np.random.default_rng(1).integers(-cfg.w_max, cfg.w_max + 1,
+                                          (params.macro_rows, params.macro_cols))
+    desc = golden.Descriptor(XbarOp.PROGRAM, params.macro_rows, params.macro_cols, src=0,
+                             dst=0, tolerance=cfg.verify_tolerance_codes, max_pulses=60)
+    result, failed, _ = golden.program(desc, macros[0].weight_to_target_code(w), macros)
+    pulses = (result & 0x7F).astype(float)
+    return {"write_verify_pulses_model_mean": float(pulses.mean()),
+            "write_verify_pulses_model_p99": float(np.percentile(pulses, 99)),
+            "write_verify_model_failed_cells": failed}
+
+
+def run() -> dict:
+    params = ChipParams()
+    verilog = write_verilog(REPO_ROOT / "build" / "verilog", params, only={TOP_NAME})
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "xbar.json"
+        run_cocotb([verilog[TOP_NAME]], TOP_NAME, "tb_bench_xbar", sim="verilator",
+                   python_search=[HERE, REPO_ROOT], extra_env={"RMLORA_BENCH_JSON": str(out)})
+        figures = json.loads(out.read_text())
+    figures.update(model_expectation(params))
+    return figures

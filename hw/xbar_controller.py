@@ -1,0 +1,323 @@
+"""Crossbar controller: write-verify programming and bit-serial MVM on the ReRAM macros.
+
+Runs one crossbar descriptor (rmlora.contract.xbar) fetched from the SRAM buffer:
+
+PROGRAM, cell by cell (row-major): read the target code; then repeat
+    verify -> |code - target| <= tolerance: done
+              pulses == max_pulses:         give up (counted in `failed`)
+              else one SET (code low) or RESET (code high) pulse whose amplitude
+              grows with the error (contract.xbar.pulse_amplitude)
+and write the cell's pulse count (bit 7: did not converge) to the result array.
+Never loops forever: at most max_pulses pulses per cell.
+
+MVM, per column tile: clear the accumulators; per row tile load the int8 inputs
+from SRAM, then for each of the 8 bit planes drive the rows with that plane, get
+one ADC code per column and add it, shifted by plane + gain_shift (subtracted
+for the sign plane 7), into 32-bit accumulators (wrapping); write them back.
+
+A descriptor is checked before any macro is touched; a bad one is refused with
+an ErrorCode on `error` and `refused` set, never a hang. Timing is exact (see
+rmlora.sw.golden.xbar.cycles): every macro operation costs 1 request cycle plus
+MACRO_LATENCY[op] cycles.
+"""
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract.xbar import (
+    ACC_BITS,
+    INPUT_BITS,
+    NOT_CONVERGED_FLAG,
+    XBAR_DESC_BITS,
+    MacroOp,
+    Polarity,
+    XbarDescriptor,
+    XbarOp,
+    macro_request_layout,
+    macro_response_layout,
+)
+
+from .decoder import ErrorEventSignature
+from .sram_buffer import SramPortSignature
+
+__all__ = ["XbarController"]
+
+PERF = ("perf_cycles", "perf_adc", "perf_mvm", "perf_pulses", "perf_verify")
+
+
+def _ceil_shift(value, shift):
+    return (value + (1 << shift) - 1) >> shift
+
+
+class XbarController(wiring.Component):
+    def __init__(self, params: ChipParams = ChipParams()):
+        self.params = p = params
+        super().__init__({
+            "start": In(1),
+            "desc_addr": In(16),
+            "clear_perf": In(1),
+            "busy": Out(1),
+            "done": Out(1),
+            "refused": Out(1),
+            "failed": Out(32),
+            **{name: Out(32) for name in PERF},
+            "error": Out(ErrorEventSignature),
+            "sram": Out(SramPortSignature(p.sram_addr_width, p.sram_width)),
+            "macro_req": Out(stream.Signature(macro_request_layout(p))),
+            "macro_resp": In(stream.Signature(macro_response_layout(p))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        R, C, WB = p.macro_rows, p.macro_cols, p.sram_word_bytes
+        r_log, c_log, wb_log = p.macro_row_bits, p.macro_col_bits, (WB - 1).bit_length()
+        desc_words = max(1, XBAR_DESC_BITS // p.sram_width)
+        sram, req, resp = self.sram, self.macro_req, self.macro_resp
+
+        desc_raw = Signal(desc_words * p.sram_width)
+        desc = data.View(XbarDescriptor, desc_raw[:data.Layout.cast(XbarDescriptor).size])
+        desc_addr = Signal(16)
+        word = Signal(16)  # word counter of the current SRAM transfer
+
+        # ---- descriptor checks (combinational, on the fetched descriptor) ----
+        n_rt = Signal(16)  # row tiles (MVM)
+        n_ct = Signal(16)
+        m.d.comb += [n_rt.eq(_ceil_shift(desc.n_rows, r_log)),
+                     n_ct.eq(_ceil_shift(desc.n_cols, c_log))]
+        is_mvm = desc.op == XbarOp.MVM
+        fits_rows = Mux(is_mvm & (n_rt > 1), desc.row0 == 0, desc.row0 + desc.n_rows <= R)
+        fits_cols = Mux(is_mvm & (n_ct > 1), desc.col0 == 0, desc.col0 + desc.n_cols <= C)
+        n_tiles = n_rt[:5] * n_ct[:5]
+        macros_ok = Mux(is_mvm, (n_rt <= p.n_macros) & (n_ct <= p.n_macros)
+                        & (desc.macro + n_tiles <= p.n_macros), desc.macro < p.n_macros)
+        cells = desc.n_rows[:9] * desc.n_cols[:9]
+        src_bytes = Mux(is_mvm, desc.n_rows, cells)
+        dst_bytes = Mux(is_mvm, desc.n_cols << 2, cells)
+        sram_ok = ((desc.src + _ceil_shift(src_bytes, wb_log) <= p.sram_depth)
+                   & (desc.dst + _ceil_shift(dst_bytes, wb_log) <= p.sram_depth))
+        check = Signal(ErrorCode)
+        with m.If(~((desc.op == XbarOp.MVM) | (desc.op == XbarOp.PROGRAM))):
+            m.d.comb += check.eq(ErrorCode.XBAR_OPCODE)
+        with m.Elif((desc.n_rows == 0) | (desc.n_cols == 0)):
+            m.d.comb += check.eq(ErrorCode.XBAR_EMPTY)
+        with m.Elif(~fits_rows | ~fits_cols):
+            m.d.comb += check.eq(ErrorCode.XBAR_TILE)
+        with m.Elif(~macros_ok):
+            m.d.comb += check.eq(ErrorCode.XBAR_MACRO_RANGE)
+        with m.Elif(~is_mvm & (desc.max_pulses == 0)):
+            m.d.comb += check.eq(ErrorCode.XBAR_MAX_PULSES)
+        with m.Elif(~sram_ok):
+            m.d.comb += check.eq(ErrorCode.XBAR_SRAM_RANGE)
+
+        # ---- PROGRAM state ----
+        row = Signal(range(R + 1))
+        col = Signal(range(C + 1))
+        cell = Signal(16)  # row-major cell index = byte offset in src and dst
+        target = Signal(8)
+        code = Signal(p.verify_bits)
+        pulses = Signal(8)
+        error = Signal(signed(max(p.verify_bits, 8) + 2))
+        abs_error = Signal(max(p.verify_bits, 8) + 1)
+        m.d.comb += [error.eq(code - target), abs_error.eq(Mux(error < 0, -error, error))]
+        result = Signal(8)
+
+        # ---- MVM state ----
+        ct = Signal(16)
+        rt = Signal(16)
+        tile_macro = Signal(8)
+        plane = Signal(range(INPUT_BITS))
+        rows_in_tile = Signal(range(R + 1))
+        cols_in_tile = Signal(range(C + 1))
+        rows_left = desc.n_rows - (rt << r_log)
+        cols_left = desc.n_cols - (ct << c_log)
+        m.d.comb += [rows_in_tile.eq(Mux(rows_left > R, R, rows_left)),
+                     cols_in_tile.eq(Mux(cols_left > C, C, cols_left))]
+        inputs = Signal(R * INPUT_BITS)  # int8 inputs of the row tile, input i in byte i
+        acc = Signal(C * ACC_BITS)
+        in_words = _ceil_shift(rows_in_tile, wb_log)
+        out_words = _ceil_shift(cols_in_tile << 2, wb_log)
+        row_mask = Signal(R)
+        m.d.comb += row_mask.eq((Const(1, R + 1) << rows_in_tile) - 1)
+        planes = [Cat(inputs[i * INPUT_BITS + b] for i in range(R)) for b in range(INPUT_BITS)]
+        drive = Signal(R)
+        with m.Switch(plane):
+            for b in range(INPUT_BITS):
+                with m.Case(b):
+                    m.d.comb += drive.eq((planes[b] & row_mask) << desc.row0)
+
+        # ---- macro request defaults ----
+        m.d.comb += [
+            req.p.macro.eq(desc.macro), req.p.row.eq(desc.row0 + row),
+            req.p.col.eq(desc.col0 + col), req.p.width.eq(desc.width), resp.ready.eq(1),
+        ]
+
+        busy = Signal()
+        m.d.comb += self.busy.eq(busy)
+        with m.If(busy):
+            m.d.sync += self.perf_cycles.eq(self.perf_cycles + 1)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    with m.If(self.desc_addr + desc_words > p.sram_depth):
+                        self._refuse(m, ErrorCode.XBAR_SRAM_RANGE, self.desc_addr)
+                    with m.Else():
+                        m.d.sync += [busy.eq(1), self.done.eq(0), self.refused.eq(0),
+                                     desc_addr.eq(self.desc_addr), word.eq(0)]
+                        m.next = "FETCH"
+            with m.State("FETCH"):
+                m.d.comb += [sram.addr.eq(desc_addr + word), sram.r_en.eq(1)]
+                m.next = "FETCH_DATA"
+            with m.State("FETCH_DATA"):
+                m.d.sync += [desc_raw.word_select(word[:max(1, (desc_words - 1).bit_length())],
+                                                  p.sram_width).eq(sram.r_data),
+                             word.eq(word + 1)]
+                m.next = "FETCH_NEXT"
+            with m.State("FETCH_NEXT"):
+                with m.If(word == desc_words):
+                    m.next = "CHECK"
+                with m.Else():
+                    m.d.comb += [sram.addr.eq(desc_addr + word), sram.r_en.eq(1)]
+                    m.next = "FETCH_DATA"
+            with m.State("CHECK"):
+                with m.If(check != ErrorCode.NONE):
+                    self._refuse(m, check, desc_addr)
+                    m.d.sync += busy.eq(0)
+                with m.Elif(is_mvm):
+                    m.d.sync += [ct.eq(0), tile_macro.eq(desc.macro)]
+                    m.next = "M_TILE"
+                with m.Else():
+                    m.d.sync += [row.eq(0), col.eq(0), cell.eq(0), self.failed.eq(0)]
+                    m.next = "P_TARGET"
+
+            # ---------------- PROGRAM ----------------
+            with m.State("P_TARGET"):
+                m.d.comb += [sram.addr.eq(desc.src + (cell >> wb_log)), sram.r_en.eq(1)]
+                m.next = "P_TARGET_DATA"
+            with m.State("P_TARGET_DATA"):
+                m.d.sync += [target.eq(sram.r_data.word_select(cell[:wb_log], 8) if wb_log
+                                       else sram.r_data[:8]),
+                             pulses.eq(0)]
+                m.next = "P_VERIFY"
+            with m.State("P_VERIFY"):
+                m.d.comb += [req.valid.eq(1), req.p.op.eq(MacroOp.VERIFY)]
+                with m.If(req.ready):
+                    m.d.sync += self.perf_verify.eq(self.perf_verify + 1)
+                    m.next = "P_VERIFY_WAIT"
+            with m.State("P_VERIFY_WAIT"):
+                with m.If(resp.valid):
+                    m.d.sync += code.eq(resp.p.verify_code)
+                    m.next = "P_DECIDE"
+            with m.State("P_DECIDE"):
+                with m.If(abs_error <= desc.tolerance):
+                    m.d.sync += result.eq(pulses)
+                    m.next = "P_WRITE"
+                with m.Elif(pulses == desc.max_pulses):
+                    m.d.sync += [result.eq(pulses | NOT_CONVERGED_FLAG),
+                                 self.failed.eq(self.failed + 1)]
+                    m.next = "P_WRITE"
+                with m.Else():
+                    m.next = "P_PULSE"
+            with m.State("P_PULSE"):
+                amplitude = desc.amplitude + (abs_error >> 3)
+                m.d.comb += [
+                    req.valid.eq(1), req.p.op.eq(MacroOp.PULSE),
+                    req.p.polarity.eq(Mux(error < 0, Polarity.SET, Polarity.RESET)),
+                    req.p.amplitude.eq(Mux(amplitude > 15, 15, amplitude)),
+                ]
+                with m.If(req.ready):
+                    m.d.sync += [pulses.eq(pulses + 1), self.perf_pulses.eq(self.perf_pulses + 1)]
+                    m.next = "P_PULSE_WAIT"
+            with m.State("P_PULSE_WAIT"):
+                with m.If(resp.valid):
+                    m.next = "P_VERIFY"
+            with m.State("P_WRITE"):
+                lane = cell[:wb_log] if wb_log else 0
+                m.d.comb += [sram.addr.eq(desc.dst + (cell >> wb_log)),
+                             sram.w_en.eq(Const(1, WB) << lane),
+                             sram.w_data.eq(result.replicate(WB))]
+                m.d.sync += cell.eq(cell + 1)
+                with m.If(col + 1 == desc.n_cols):
+                    m.d.sync += [col.eq(0), row.eq(row + 1)]
+                    with m.If(row + 1 == desc.n_rows):
+                        m.d.sync += [busy.eq(0), self.done.eq(1)]
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "P_TARGET"
+                with m.Else():
+                    m.d.sync += col.eq(col + 1)
+                    m.next = "P_TARGET"
+
+            # ---------------- MVM ----------------
+            with m.State("M_TILE"):
+                m.d.sync += [acc.eq(0), rt.eq(0), word.eq(0), inputs.eq(0)]
+                m.next = "M_LOAD"
+            with m.State("M_LOAD"):
+                # pipelined: issue word k while capturing word k-1
+                base = desc.src + ((rt << r_log) >> wb_log)
+                with m.If(word < in_words):
+                    m.d.comb += [sram.addr.eq(base + word), sram.r_en.eq(1)]
+                with m.If(word != 0):
+                    m.d.sync += inputs.word_select((word - 1)[:max(1, r_log - wb_log)],
+                                                   p.sram_width).eq(sram.r_data)
+                m.d.sync += word.eq(word + 1)
+                with m.If(word == in_words):
+                    m.d.sync += plane.eq(0)
+                    m.next = "M_CONVERT"
+            with m.State("M_CONVERT"):
+                m.d.comb += [req.valid.eq(1), req.p.op.eq(MacroOp.MVM), req.p.macro.eq(tile_macro),
+                             req.p.col.eq(desc.col0), req.p.n_cols.eq(cols_in_tile),
+                             req.p.gain_shift.eq(desc.gain_shift), req.p.drive.eq(drive)]
+                with m.If(req.ready):
+                    m.d.sync += [self.perf_mvm.eq(self.perf_mvm + 1),
+                                 self.perf_adc.eq(self.perf_adc + cols_in_tile)]
+                    m.next = "M_WAIT"
+            with m.State("M_WAIT"):
+                with m.If(resp.valid):
+                    shift = plane + desc.gain_shift
+                    for j in range(C):
+                        a = acc.word_select(j, ACC_BITS)
+                        code_j = resp.p.adc.word_select(j, p.adc_bits).as_signed()
+                        term = code_j << shift
+                        m.d.sync += a.eq(Mux(plane == INPUT_BITS - 1, a - term, a + term))
+                    m.d.sync += plane.eq(plane + 1)
+                    with m.If(plane == INPUT_BITS - 1):
+                        with m.If(rt + 1 == n_rt):
+                            m.d.sync += word.eq(0)
+                            m.next = "M_WRITE"
+                        with m.Else():
+                            m.d.sync += [rt.eq(rt + 1), tile_macro.eq(tile_macro + n_ct),
+                                         word.eq(0), inputs.eq(0)]
+                            m.next = "M_LOAD"
+                    with m.Else():
+                        m.next = "M_CONVERT"
+            with m.State("M_WRITE"):
+                base = desc.dst + ((ct << c_log) >> (wb_log - 2))
+                bytes_left = Signal(signed(16))  # of the tile's results, from this word on
+                m.d.comb += bytes_left.eq((cols_in_tile << 2) - (word << wb_log))
+                m.d.comb += [sram.addr.eq(base + word),
+                             sram.w_data.eq(acc.word_select(word[:max(1, c_log + 2 - wb_log)],
+                                                            p.sram_width)),
+                             sram.w_en.eq(Mux(bytes_left >= WB, (1 << WB) - 1,
+                                              (Const(1, WB + 1)
+                                               << bytes_left.as_unsigned()[:wb_log + 1]) - 1))]
+                m.d.sync += word.eq(word + 1)
+                with m.If(word + 1 == out_words):
+                    with m.If(ct + 1 == n_ct):
+                        m.d.sync += [busy.eq(0), self.done.eq(1)]
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.d.sync += [ct.eq(ct + 1), tile_macro.eq(desc.macro + ct + 1)]
+                        m.next = "M_TILE"
+
+        with m.If(self.clear_perf):
+            m.d.sync += [getattr(self, name).eq(0) for name in PERF]
+        return m
+
+    def _refuse(self, m, code, addr):
+        m.d.comb += [self.error.valid.eq(1), self.error.code.eq(code), self.error.addr.eq(addr)]
+        m.d.sync += [self.refused.eq(1), self.done.eq(0)]
+        m.next = "IDLE"

@@ -1,0 +1,111 @@
+"""The analogue path: the macro port at the chip top and the crossbar descriptor.
+
+Macro port. The chip drives the ReRAM macros (modelled in Python) through one
+request/response stream pair. A request is one analogue operation on one macro:
+  PULSE   one SET or RESET pulse on cell (row, col), amplitude and width codes
+  VERIFY  read cell (row, col); the response carries its conductance code
+  MVM     drive the rows with one input bit plane (bit i -> row i, 0 V or V_read),
+          convert columns col .. col+n_cols-1; the response carries one signed
+          ADC code per column, code k in bits [k*adc_bits, (k+1)*adc_bits)
+The macro answers exactly MACRO_LATENCY[op] cycles after it accepts a request;
+the cycle counts of the golden model rely on it.
+
+Crossbar descriptor. The host (and later the sequencer) asks the crossbar
+controller for work with a 2-word descriptor in the SRAM buffer:
+  PROGRAM  write-verify the block of cells rows row0.., cols col0.. of one macro
+           towards target conductance codes (src: one byte per cell, row major);
+           dst receives one byte per cell: pulses used, bit 7 set if the cell did
+           not converge within max_pulses
+  MVM      acc = x . W for a layer of n_rows inputs and n_cols outputs placed on
+           macros macro.. (tiles of 128x128, row tile r / column tile c on macro
+           macro + r * n_col_tiles + c); src: int8 inputs, dst: int32 outputs
+"""
+
+from amaranth import unsigned
+from amaranth.lib import data, enum
+
+from .params import ChipParams
+
+__all__ = [
+    "MacroOp", "Polarity", "MACRO_LATENCY", "macro_request_layout", "macro_response_layout",
+    "XbarOp", "XbarDescriptor", "XBAR_DESC_BITS", "INPUT_BITS", "ACC_BITS",
+    "PULSE_COUNT_BITS", "NOT_CONVERGED_FLAG", "pulse_amplitude",
+]
+
+
+class MacroOp(enum.Enum, shape=2):
+    PULSE = 0
+    VERIFY = 1
+    MVM = 2
+
+
+class Polarity(enum.Enum, shape=1):
+    SET = 0  # raise the conductance
+    RESET = 1  # lower it
+
+
+# Cycles from request accepted to response valid (at the 100 MHz simulated clock):
+# a programming pulse of ~100 ns (write-verify schemes use 10 ns - 1 us pulses,
+# e.g. Yao et al., Nature 577, 2020), a verify read and an MVM conversion of
+# ~50 ns (an 8-bit SAR conversion of a few tens of ns at 180 nm).
+MACRO_LATENCY = {MacroOp.PULSE: 10, MacroOp.VERIFY: 5, MacroOp.MVM: 5}
+
+
+def macro_request_layout(p: ChipParams) -> data.StructLayout:
+    return data.StructLayout({
+        "op": MacroOp,
+        "macro": unsigned(4),
+        "row": unsigned(p.macro_row_bits),  # PULSE/VERIFY: the cell's row
+        "col": unsigned(p.macro_col_bits),  # PULSE/VERIFY: the cell; MVM: first column
+        "n_cols": unsigned(p.macro_col_bits + 1),  # MVM: columns converted
+        "polarity": Polarity,
+        "amplitude": unsigned(4),
+        "width": unsigned(4),
+        "gain_shift": unsigned(4),  # MVM: ADC LSB = 2**gain_shift weight units
+        "drive": unsigned(p.macro_rows),  # MVM: the input bit plane, bit i on row i
+    })
+
+
+def macro_response_layout(p: ChipParams) -> data.StructLayout:
+    return data.StructLayout({
+        "verify_code": unsigned(p.verify_bits),
+        "adc": unsigned(p.macro_cols * p.adc_bits),  # signed codes, first column lowest
+    })
+
+
+class XbarOp(enum.Enum, shape=2):
+    MVM = 0
+    PROGRAM = 1
+
+
+INPUT_BITS = 8  # int8 activations, applied bit-serially (MSB plane weighs -2**7)
+ACC_BITS = 32  # signed accumulators written back per output column
+PULSE_COUNT_BITS = 7
+NOT_CONVERGED_FLAG = 1 << PULSE_COUNT_BITS
+
+
+class XbarDescriptor(data.Struct):
+    op: XbarOp
+    macro: unsigned(4)  # first macro of the layer / the macro to program
+    row0: unsigned(8)  # first row used in each macro (a single-tile layer may sit anywhere)
+    col0: unsigned(8)
+    n_rows: unsigned(16)  # MVM: layer inputs; PROGRAM: rows of the block
+    n_cols: unsigned(16)  # MVM: layer outputs; PROGRAM: columns of the block
+    src: unsigned(16)  # SRAM word address: MVM inputs / PROGRAM target codes
+    dst: unsigned(16)  # SRAM word address: MVM outputs / PROGRAM pulse counts
+    gain_shift: unsigned(4)  # MVM
+    tolerance: unsigned(4)  # PROGRAM: |verify code - target| accepted
+    max_pulses: unsigned(PULSE_COUNT_BITS)  # PROGRAM: give up on a cell after this many
+    amplitude: unsigned(4)  # PROGRAM: pulse amplitude code at an error of one code
+    width: unsigned(4)  # PROGRAM: pulse width code
+
+
+XBAR_DESC_BITS = 128  # the descriptor occupies 128 bits of SRAM (the layout is 109)
+
+
+def pulse_amplitude(base: int, error_codes: int) -> int:
+    """Write-verify's pulse amplitude code: larger steps while far from the target.
+
+    One code stronger for every 8 verify codes of error, saturating at 15, so a
+    cell far from its target moves fast and one close to it in small steps."""
+    return min(15, base + (abs(error_codes) >> 3))

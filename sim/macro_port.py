@@ -1,0 +1,77 @@
+"""The macros behind the chip's macro port: a set of ReRAM macro models that
+answers port requests, one at a time (cosimulation) or batched (golden model).
+
+Both paths go through this class so they keep the same per-macro MVM operation
+counter, the index that keys each conversion's read noise: the golden model
+reproduces a cosimulated run exactly when it makes the same conversions in the
+same order on each macro.
+"""
+
+import numpy as np
+
+from rmlora.contract import ChipParams
+from rmlora.contract.xbar import MacroOp, Polarity, macro_request_layout, macro_response_layout
+
+from .reram import MacroConfig, ReramMacro
+from .reram.device import Polarity as DevicePolarity
+
+__all__ = ["MacroArray"]
+
+_POLARITY = {Polarity.SET: DevicePolarity.SET, Polarity.RESET: DevicePolarity.RESET}
+
+
+class MacroArray:
+    def __init__(self, params: ChipParams = ChipParams(), config: MacroConfig | None = None,
+                 seed: int = 0):
+        self.params = params
+        config = config or MacroConfig(rows=params.macro_rows, cols=params.macro_cols,
+                                       adc_bits=params.adc_bits, verify_bits=params.verify_bits)
+        if (config.rows, config.cols) != (params.macro_rows, params.macro_cols):
+            raise ValueError(f"macro model is {config.rows}x{config.cols}, the chip's macro "
+                             f"port is {params.macro_rows}x{params.macro_cols}")
+        if (config.adc_bits, config.verify_bits) != (params.adc_bits, params.verify_bits):
+            raise ValueError("macro model ADC/verify resolution differs from the chip's")
+        self.macros = [ReramMacro(config, seed=seed, macro_id=i) for i in range(params.n_macros)]
+        self.mvm_ops = np.zeros(params.n_macros, dtype=np.int64)
+        self.req_layout = macro_request_layout(params)
+        self.resp_layout = macro_response_layout(params)
+
+    def __getitem__(self, index) -> ReramMacro:
+        return self.macros[index]
+
+    # ---- cosimulation: one request at a time, as port bit vectors ----
+    def serve(self, request_bits: int) -> int:
+        """The response (as the port's bits) to one request (as the port's bits)."""
+        p = self.params
+        req = self.req_layout.from_bits(request_bits)
+        if req.macro >= p.n_macros:
+            raise ValueError(f"macro port request for macro {req.macro}; the chip has "
+                             f"{p.n_macros}")
+        macro = self.macros[req.macro]
+        op = MacroOp(req.op)
+        verify_code, adc = 0, 0
+        if op is MacroOp.PULSE:
+            self.pulse(req.macro, req.row, req.col, Polarity(req.polarity), req.amplitude,
+                       req.width)
+        elif op is MacroOp.VERIFY:
+            verify_code = int(macro.verify_read(req.row, req.col))
+        elif op is MacroOp.MVM:
+            drive = np.array([(req.drive >> i) & 1 for i in range(p.macro_rows)], dtype=np.uint8)
+            codes = self.convert(req.macro, drive[None, :], req.col, req.n_cols, req.gain_shift,
+                                 self.mvm_ops[req.macro:req.macro + 1])[0]
+            self.mvm_ops[req.macro] += 1
+            mask = (1 << p.adc_bits) - 1
+            for k, code in enumerate(codes.tolist()):
+                adc |= (code & mask) << (k * p.adc_bits)
+        else:
+            raise ValueError(f"macro port request with op {req.op}")
+        return self.resp_layout.const({"verify_code": verify_code, "adc": adc}).as_value().value
+
+    # ---- golden model: batched (and the single-request path's helpers) ----
+    def pulse(self, macro: int, row, col, polarity: Polarity, amplitude, width):
+        self.macros[macro].pulse(row, col, _POLARITY[polarity], amplitude, width)
+
+    def convert(self, macro: int, drive: np.ndarray, col0: int, n_cols: int, gain_shift: int,
+                op_index: np.ndarray) -> np.ndarray:
+        """ADC codes (B, n_cols) of B input planes (B, rows) with explicit op indices."""
+        return self.macros[macro].mvm(drive, 0, col0, n_cols, gain_shift, op_index)

@@ -1,0 +1,18 @@
+"""Behavioural ReRAM macro model (1T1R crossbar): programming, verify, MVM, counters.
+
+See `macro` for the determinism contract with the RTL bench and the golden model.
+"""
+
+from .config import GRID_PER_WEIGHT_UNIT, MacroConfig
+from .counter_rng import GAUSS_TABLE, Kind, gaussian, hash_words, key_prefix, uniform
+from .device import AMPLITUDE_CODES, WIDTH_CODES, CellStatics, Polarity, eta_table
+from .energy import ENERGY_180NM, EnergyTable, MacroCounters
+from .macro import ReramMacro, weight_to_target_code, weight_to_target_us
+from .write_verify import WriteVerifyResult, write_verify_cell
+
+__all__ = [
+    "GRID_PER_WEIGHT_UNIT", "MacroConfig", "GAUSS_TABLE", "Kind", "gaussian", "hash_words",
+    "key_prefix", "uniform", "AMPLITUDE_CODES", "WIDTH_CODES", "CellStatics", "Polarity",
+    "eta_table", "ENERGY_180NM", "EnergyTable", "MacroCounters", "ReramMacro",
+    "weight_to_target_code", "weight_to_target_us", "WriteVerifyResult", "write_verify_cell",
+]

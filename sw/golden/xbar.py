@@ -1,0 +1,223 @@
+"""Golden model of the crossbar controller: descriptor checks, write-verify
+programming, bit-serial MVM and the exact cycle count, bit-exact with the RTL
+(hw/xbar_controller.py) given macro models with the same seed.
+
+Write-verify is vectorised over cells: every cell's noise is keyed by its own
+pulse and verify counts, so running all cells in lock-step reproduces the RTL's
+cell-by-cell order exactly. The MVM is batched over input vectors; each
+conversion gets the operation index the RTL's run would give it.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.lib import data
+
+from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract.xbar import (
+    ACC_BITS,
+    INPUT_BITS,
+    MACRO_LATENCY,
+    NOT_CONVERGED_FLAG,
+    XBAR_DESC_BITS,
+    MacroOp,
+    Polarity,
+    XbarDescriptor,
+    XbarOp,
+    pulse_amplitude,
+)
+from rmlora.sim.macro_port import MacroArray
+
+__all__ = ["Descriptor", "XbarCounts", "check", "pack_descriptor", "desc_words",
+           "program", "mvm", "mvm_cycles"]
+
+_LAYOUT = data.Layout.cast(XbarDescriptor)
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """Host-side view of a crossbar descriptor; packs with the contract's layout."""
+
+    op: XbarOp
+    n_rows: int
+    n_cols: int
+    src: int
+    dst: int
+    macro: int = 0
+    row0: int = 0
+    col0: int = 0
+    gain_shift: int = 0
+    tolerance: int = 1
+    max_pulses: int = 60
+    amplitude: int = 2
+    width: int = 4
+
+    def pack(self) -> bytes:
+        fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        try:
+            value = _LAYOUT.const(fields).as_value().value
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"descriptor field out of range: {e}") from e
+        return value.to_bytes(XBAR_DESC_BITS // 8, "little")
+
+
+def pack_descriptor(desc: Descriptor) -> bytes:
+    return desc.pack()
+
+
+def desc_words(params: ChipParams) -> int:
+    return max(1, XBAR_DESC_BITS // params.sram_width)
+
+
+@dataclass
+class XbarCounts:
+    """The controller's performance counters for one or more commands."""
+
+    cycles: int = 0
+    adc: int = 0
+    mvm: int = 0
+    pulses: int = 0
+    verify: int = 0
+
+    def __iadd__(self, other):
+        for k in ("cycles", "adc", "mvm", "pulses", "verify"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        return self
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def check(desc: Descriptor, params: ChipParams) -> ErrorCode:
+    """The ErrorCode the RTL reports for this descriptor (NONE if it runs); same order."""
+    p, wb = params, params.sram_word_bytes
+    if desc.op not in (XbarOp.MVM, XbarOp.PROGRAM):
+        return ErrorCode.XBAR_OPCODE
+    if desc.n_rows == 0 or desc.n_cols == 0:
+        return ErrorCode.XBAR_EMPTY
+    mvm_op = desc.op is XbarOp.MVM
+    n_rt, n_ct = _ceil_div(desc.n_rows, p.macro_rows), _ceil_div(desc.n_cols, p.macro_cols)
+    fits_r = desc.row0 == 0 if mvm_op and n_rt > 1 else desc.row0 + desc.n_rows <= p.macro_rows
+    fits_c = desc.col0 == 0 if mvm_op and n_ct > 1 else desc.col0 + desc.n_cols <= p.macro_cols
+    if not (fits_r and fits_c):
+        return ErrorCode.XBAR_TILE
+    if mvm_op:
+        ok = n_rt <= p.n_macros and n_ct <= p.n_macros and desc.macro + n_rt * n_ct <= p.n_macros
+    else:
+        ok = desc.macro < p.n_macros
+    if not ok:
+        return ErrorCode.XBAR_MACRO_RANGE
+    if not mvm_op and desc.max_pulses == 0:
+        return ErrorCode.XBAR_MAX_PULSES
+    cells = desc.n_rows * desc.n_cols
+    src_bytes, dst_bytes = (desc.n_rows, 4 * desc.n_cols) if mvm_op else (cells, cells)
+    if (desc.src + _ceil_div(src_bytes, wb) > p.sram_depth
+            or desc.dst + _ceil_div(dst_bytes, wb) > p.sram_depth):
+        return ErrorCode.XBAR_SRAM_RANGE
+    return ErrorCode.NONE
+
+
+def _prologue_cycles(params: ChipParams) -> int:
+    """FETCH, then FETCH_DATA + FETCH_NEXT per descriptor word, then CHECK."""
+    return 1 + 2 * desc_words(params) + 1
+
+
+def program(desc: Descriptor, targets: np.ndarray, macros: MacroArray):
+    """Write-verify one block. Returns (result bytes (n_rows, n_cols) uint8, failed, counts)."""
+    p = macros.params
+    if check(desc, p) is not ErrorCode.NONE or desc.op is not XbarOp.PROGRAM:
+        raise ValueError(f"descriptor refused: {check(desc, p).name}")
+    targets = np.asarray(targets, dtype=np.int64)
+    if targets.shape != (desc.n_rows, desc.n_cols):
+        raise ValueError(f"targets shape {targets.shape} != ({desc.n_rows}, {desc.n_cols})")
+    macro = macros[desc.macro]
+    rows, cols = np.meshgrid(np.arange(desc.n_rows) + desc.row0,
+                             np.arange(desc.n_cols) + desc.col0, indexing="ij")
+    rows, cols, target = rows.ravel(), cols.ravel(), targets.ravel()
+    pulses = np.zeros(rows.size, dtype=np.int64)
+    result = np.zeros(rows.size, dtype=np.int64)
+    active = np.ones(rows.size, dtype=bool)
+    counts = XbarCounts()
+    while active.any():
+        idx = np.flatnonzero(active)
+        code = np.asarray(macro.verify_read(rows[idx], cols[idx]), dtype=np.int64)
+        counts.verify += idx.size
+        error = code - target[idx]
+        converged = np.abs(error) <= desc.tolerance
+        gave_up = ~converged & (pulses[idx] == desc.max_pulses)
+        result[idx[converged]] = pulses[idx[converged]]
+        result[idx[gave_up]] = pulses[idx[gave_up]] | NOT_CONVERGED_FLAG
+        active[idx[converged | gave_up]] = False
+        go = ~(converged | gave_up)
+        if go.any():
+            cells = idx[go]
+            amp = np.array([pulse_amplitude(desc.amplitude, e) for e in error[go]])
+            for polarity, sel in ((Polarity.SET, error[go] < 0), (Polarity.RESET, error[go] > 0)):
+                if sel.any():
+                    macros.pulse(desc.macro, rows[cells[sel]], cols[cells[sel]], polarity,
+                                 amp[sel], desc.width)
+            pulses[cells] += 1
+            counts.pulses += cells.size
+    n_verify = pulses + 1
+    per_cell = (3 + n_verify * (2 + MACRO_LATENCY[MacroOp.VERIFY])
+                + pulses * (1 + MACRO_LATENCY[MacroOp.PULSE]))
+    counts.cycles = _prologue_cycles(p) + int(per_cell.sum())
+    failed = int(np.count_nonzero(result & NOT_CONVERGED_FLAG))
+    return result.reshape(desc.n_rows, desc.n_cols).astype(np.uint8), failed, counts
+
+
+def mvm_cycles(desc: Descriptor, params: ChipParams) -> int:
+    """Cycles of one MVM command, exactly as the RTL runs it."""
+    p, wb = params, params.sram_word_bytes
+    cycles = _prologue_cycles(p)
+    for ct in range(_ceil_div(desc.n_cols, p.macro_cols)):
+        cols_in_tile = min(p.macro_cols, desc.n_cols - ct * p.macro_cols)
+        cycles += 1  # M_TILE
+        for rt in range(_ceil_div(desc.n_rows, p.macro_rows)):
+            rows_in_tile = min(p.macro_rows, desc.n_rows - rt * p.macro_rows)
+            cycles += _ceil_div(rows_in_tile, wb) + 1  # M_LOAD, pipelined
+            cycles += INPUT_BITS * (1 + MACRO_LATENCY[MacroOp.MVM])
+        cycles += _ceil_div(4 * cols_in_tile, wb)  # M_WRITE
+    return cycles
+
+
+def mvm(desc: Descriptor, x: np.ndarray, macros: MacroArray):
+    """acc (B, n_cols) int32 of B int8 input vectors x (B, n_rows), one command each,
+    in order; advances the macros' operation counters as the RTL run does."""
+    p = macros.params
+    if check(desc, p) is not ErrorCode.NONE or desc.op is not XbarOp.MVM:
+        raise ValueError(f"descriptor refused: {check(desc, p).name}")
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != desc.n_rows:
+        raise ValueError(f"inputs shape {x.shape}: expected (batch, {desc.n_rows})")
+    if x.min(initial=0) < -128 or x.max(initial=0) > 127:
+        raise ValueError("inputs must be int8 (-128..127)")
+    batch = x.shape[0]
+    bits = x.astype(np.int64) & 0xFF  # two's complement bytes
+    R, C = p.macro_rows, p.macro_cols
+    n_rt, n_ct = _ceil_div(desc.n_rows, R), _ceil_div(desc.n_cols, C)
+    acc = np.zeros((batch, desc.n_cols), dtype=np.int64)
+    counts = XbarCounts()
+    for ct in range(n_ct):
+        cols_in_tile = min(C, desc.n_cols - ct * C)
+        for rt in range(n_rt):
+            rows_in_tile = min(R, desc.n_rows - rt * R)
+            macro = desc.macro + rt * n_ct + ct
+            xs = bits[:, rt * R: rt * R + rows_in_tile]
+            # each input vector makes INPUT_BITS conversions on this macro
+            base = macros.mvm_ops[macro] + np.arange(batch) * INPUT_BITS
+            for plane in range(INPUT_BITS):
+                drive = np.zeros((batch, R), dtype=np.uint8)
+                drive[:, desc.row0: desc.row0 + rows_in_tile] = (xs >> plane) & 1
+                codes = macros.convert(macro, drive, desc.col0, cols_in_tile, desc.gain_shift,
+                                       base + plane).astype(np.int64)
+                term = codes << (plane + desc.gain_shift)
+                sl = slice(ct * C, ct * C + cols_in_tile)
+                acc[:, sl] += -term if plane == INPUT_BITS - 1 else term
+            macros.mvm_ops[macro] += batch * INPUT_BITS
+            counts.mvm += batch * INPUT_BITS
+            counts.adc += batch * INPUT_BITS * cols_in_tile
+    counts.cycles = batch * mvm_cycles(desc, p)
+    wrapped = (acc + (1 << (ACC_BITS - 1))) % (1 << ACC_BITS) - (1 << (ACC_BITS - 1))
+    return wrapped.astype(np.int32), counts

@@ -1,0 +1,147 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rmlora.sim.reram import MacroConfig, ReramMacro
+
+from .helpers import programmed_macro
+
+
+@st.composite
+def mvm_calls(draw):
+    rows, cols = 64, 48
+    row0 = draw(st.integers(0, rows - 1))
+    n_rows = draw(st.integers(1, rows - row0))
+    col0 = draw(st.integers(0, cols - 1))
+    n_cols = draw(st.integers(1, cols - col0))
+    b = draw(st.integers(1, 9))
+    seed = draw(st.integers(0, 2**32 - 1))
+    planes = np.random.default_rng(seed).integers(0, 2, size=(b, n_rows))
+    return planes, row0, col0, n_cols, draw(st.integers(0, 6)), draw(st.integers(0, 2**40))
+
+
+MACRO, _ = programmed_macro()
+
+
+@given(mvm_calls())
+@settings(max_examples=60, deadline=None)
+def test_batched_equals_one_plane_at_a_time(call):
+    planes, row0, col0, n_cols, gain_shift, op = call
+    batched = MACRO.mvm(planes, row0, col0, n_cols, gain_shift, op)
+    assert batched.dtype == np.int32 and batched.shape == (len(planes), n_cols)
+    single = np.concatenate([MACRO.mvm(planes[b:b + 1], row0, col0, n_cols, gain_shift, op + b)
+                             for b in range(len(planes))])
+    assert np.array_equal(batched, single)
+
+
+@given(mvm_calls())
+@settings(max_examples=20, deadline=None)
+def test_explicit_op_index_array_equals_consecutive_ops(call):
+    planes, row0, col0, n_cols, gain_shift, op = call
+    ops = op + np.arange(len(planes), dtype=np.uint64)
+    assert np.array_equal(MACRO.mvm(planes, row0, col0, n_cols, gain_shift, ops),
+                          MACRO.mvm(planes, row0, col0, n_cols, gain_shift, op))
+    shuffled = ops[::-1].copy()
+    assert np.array_equal(MACRO.mvm(planes, row0, col0, n_cols, gain_shift, shuffled)[::-1],
+                          MACRO.mvm(planes[::-1], row0, col0, n_cols, gain_shift, op))
+
+
+@given(mvm_calls(), st.data())
+@settings(max_examples=40, deadline=None)
+def test_any_column_subset_gives_the_same_codes(call, data):
+    planes, row0, col0, n_cols, gain_shift, op = call
+    full = MACRO.mvm(planes, row0, col0, n_cols, gain_shift, op)
+    c = data.draw(st.integers(0, n_cols - 1))
+    k = data.draw(st.integers(1, n_cols - c))
+    part = MACRO.mvm(planes, row0, col0 + c, k, gain_shift, op)
+    assert np.array_equal(part, full[:, c:c + k])
+
+
+def test_same_seed_same_codes_other_seed_other_codes():
+    planes = np.random.default_rng(0).integers(0, 2, size=(20, 64))
+    a = programmed_macro(seed=5)[0].mvm(planes, 0, 0, 48, 0, 100)
+    b = programmed_macro(seed=5)[0].mvm(planes, 0, 0, 48, 0, 100)
+    c = programmed_macro(seed=6)[0].mvm(planes, 0, 0, 48, 0, 100)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 5), st.integers(1, 128))
+@settings(max_examples=40, deadline=None)
+def test_ideal_programming_without_noise_is_the_integer_mvm(seed, gain_shift, n_rows):
+    # Tolerance: none. On the g_unit/1024 grid an ideal cell is exactly w*1024 steps
+    # from the reference and the ADC LSB is 1024 * 2**gain_shift steps, so the code is
+    # rint(x.w / 2**gain_shift) exactly (ties to even, like np.rint).
+    cfg = MacroConfig(read_noise_rel=0.0)
+    macro = ReramMacro(cfg, seed=seed)
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-cfg.w_max, cfg.w_max + 1, size=(cfg.rows, cfg.cols))
+    macro.program_ideal(w)
+    x = rng.integers(0, 2, size=(1, n_rows))
+    codes = macro.mvm(x, 0, 0, cfg.cols, gain_shift, 0)
+    expected = np.clip(np.rint(x @ w[:n_rows] / 2.0**gain_shift), cfg.adc_min, cfg.adc_max)
+    assert np.array_equal(codes, expected)
+
+
+def test_read_noise_statistics():
+    # All weights 0 (G = G_mid = 50 uS), 64 active rows: noise std = 1% * sqrt(64) *
+    # 50 uS = 4 uS = 16.9 ADC LSBs at gain_shift 0 (ADC rounding adds var 1/12, which
+    # is negligible), clipping at 7.5 sigma is negligible. 4000 conversions: standard
+    # error of the std is 1.1 %, so 5 % is a > 4 sigma bound; mean within 4 SE.
+    cfg = MacroConfig(rows=64, cols=16)
+    macro = ReramMacro(cfg, seed=11)
+    macro.program_ideal(np.zeros((64, 16), dtype=int))
+    codes = macro.mvm(np.ones((4000, 64), dtype=np.int8), 0, 0, 16, 0, 0).astype(float)
+    expected = 0.01 * 8 * cfg.g_mid_us / cfg.g_unit_us
+    assert abs(codes.std() / expected - 1) < 0.05
+    assert abs(codes.mean()) < 4 * expected / np.sqrt(codes.size)
+    # Different columns and conversions are uncorrelated (|r| < 4/sqrt(4000)).
+    r = np.corrcoef(codes[:, 0], codes[:, 1])[0, 1]
+    assert abs(r) < 4 / np.sqrt(4000)
+
+
+def test_ir_drop_attenuates_far_cells_more():
+    cfg = MacroConfig(read_noise_rel=0.0, ir_drop_alpha=0.2)
+    macro = ReramMacro(cfg)
+    macro.program_ideal(np.full((cfg.rows, cfg.cols), 60))
+    near = macro.mvm(np.eye(1, cfg.rows, 0, dtype=int), 0, 0, 1, 0, 0)[0, 0]
+    far = macro.mvm(np.eye(1, cfg.rows, cfg.rows - 1, dtype=int), 0, cfg.cols - 1, 1, 0, 0)
+    assert near == 60 and 45 < far[0, 0] < 55  # 60 * (1 - 0.2 * ~1.0) = 48
+
+
+def test_counters_and_energy():
+    macro, _ = programmed_macro()
+    macro.reset_counters()
+    planes = np.ones((3, 64), dtype=int)
+    macro.mvm(planes, 0, 0, 5, 0, 0)
+    k = macro.counters
+    assert (k.mvm_ops, k["adc_conversions"], k.row_activations) == (3, 15, 192)
+    assert k.energy_j > 0 and k.time_s > 0
+    assert k.as_dict()["energy_by_op"]["adc"] > 0
+    macro.reset_counters()
+    assert macro.counters.mvm_ops == 0 and macro.counters.energy_j == 0.0
+
+
+@pytest.mark.parametrize("planes, kwargs, match", [
+    (np.zeros(64, dtype=int), {}, "2-D"),
+    (np.zeros((0, 4), dtype=int), {}, "non-empty"),
+    (np.full((1, 4), 2), {}, "only 0 and 1"),
+    (np.full((1, 4), -1), {}, "only 0 and 1"),
+    (np.zeros((1, 4)), {}, "dtype float64"),
+    (np.zeros((1, 65), dtype=int), {}, "exceed"),
+    (np.zeros((1, 4), dtype=int), {"row0": 61}, "exceed"),
+    (np.zeros((1, 4), dtype=int), {"row0": -1}, "row0"),
+    (np.zeros((1, 4), dtype=int), {"col0": 48}, "col0"),
+    (np.zeros((1, 4), dtype=int), {"col0": 40, "n_cols": 9}, "n_cols"),
+    (np.zeros((1, 4), dtype=int), {"n_cols": 0}, "n_cols"),
+    (np.zeros((1, 4), dtype=int), {"gain_shift": 17}, "gain_shift"),
+    (np.zeros((1, 4), dtype=int), {"gain_shift": 1.0}, "gain_shift"),
+    (np.zeros((1, 4), dtype=int), {"op_index": -1}, "op_index"),
+    (np.zeros((2, 4), dtype=int), {"op_index": np.array([1])}, "op_index"),
+    (np.zeros((1, 4), dtype=int), {"op_index": np.array([-1])}, "op_index"),
+    (np.zeros((1, 4), dtype=int), {"op_index": np.array([1.0])}, "op_index"),
+])
+def test_bad_mvm_arguments_name_the_problem(planes, kwargs, match):
+    args = {"row0": 0, "col0": 0, "n_cols": 4, "gain_shift": 0, "op_index": 0} | kwargs
+    with pytest.raises(ValueError, match=match):
+        MACRO.mvm(planes, **args)
