@@ -6,7 +6,7 @@ PROGRAM, cell by cell (row-major): read the target code; then repeat
     verify -> |code - target| <= tolerance: done
               pulses == max_pulses:         give up (counted in `failed`)
               else one SET (code low) or RESET (code high) pulse whose amplitude
-              grows with the error (contract.xbar.pulse_amplitude)
+              ramps while the direction holds (contract.xbar.ispp_amplitude)
 and write the cell's pulse count (bit 7: did not converge) to the result array.
 Never loops forever: at most max_pulses pulses per cell.
 
@@ -123,6 +123,9 @@ class XbarController(wiring.Component):
         abs_error = Signal(max(p.verify_bits, 8) + 1)
         m.d.comb += [error.eq(code - target), abs_error.eq(Mux(error < 0, -error, error))]
         result = Signal(8)
+        amp = Signal(4)  # amplitude of the cell's previous pulse
+        last_polarity = Signal(Polarity)
+        has_last = Signal()  # the cell has had a pulse
 
         # ---- MVM state ----
         ct = Signal(16)
@@ -200,7 +203,7 @@ class XbarController(wiring.Component):
             with m.State("P_TARGET_DATA"):
                 m.d.sync += [target.eq(sram.r_data.word_select(cell[:wb_log], 8) if wb_log
                                        else sram.r_data[:8]),
-                             pulses.eq(0)]
+                             pulses.eq(0), has_last.eq(0)]
                 m.next = "P_VERIFY"
             with m.State("P_VERIFY"):
                 m.d.comb += [req.valid.eq(1), req.p.op.eq(MacroOp.VERIFY)]
@@ -222,14 +225,15 @@ class XbarController(wiring.Component):
                 with m.Else():
                     m.next = "P_PULSE"
             with m.State("P_PULSE"):
-                amplitude = desc.amplitude + (abs_error >> 3)
-                m.d.comb += [
-                    req.valid.eq(1), req.p.op.eq(MacroOp.PULSE),
-                    req.p.polarity.eq(Mux(error < 0, Polarity.SET, Polarity.RESET)),
-                    req.p.amplitude.eq(Mux(amplitude > 15, 15, amplitude)),
-                ]
+                polarity = Signal(Polarity)
+                m.d.comb += polarity.eq(Mux(error < 0, Polarity.SET, Polarity.RESET))
+                ramp = has_last & (last_polarity == polarity)
+                amplitude = Mux(ramp, Mux(amp == 15, 15, amp + 1), desc.amplitude)
+                m.d.comb += [req.valid.eq(1), req.p.op.eq(MacroOp.PULSE),
+                             req.p.polarity.eq(polarity), req.p.amplitude.eq(amplitude)]
                 with m.If(req.ready):
-                    m.d.sync += [pulses.eq(pulses + 1), self.perf_pulses.eq(self.perf_pulses + 1)]
+                    m.d.sync += [pulses.eq(pulses + 1), self.perf_pulses.eq(self.perf_pulses + 1),
+                                 amp.eq(amplitude), last_polarity.eq(polarity), has_last.eq(1)]
                     m.next = "P_PULSE_WAIT"
             with m.State("P_PULSE_WAIT"):
                 with m.If(resp.valid):

@@ -15,7 +15,17 @@ from rmlora.contract.xbar import MacroOp, Polarity, macro_request_layout, macro_
 from .reram import MacroConfig, ReramMacro
 from .reram.device import Polarity as DevicePolarity
 
-__all__ = ["MacroArray"]
+__all__ = ["MacroArray", "pack_codes"]
+
+
+def pack_codes(codes: np.ndarray, bits: int) -> int:
+    """Signed codes as the port's bit vector: code k in bits [k*bits, (k+1)*bits)."""
+    if bits == 8:
+        return int.from_bytes(codes.astype(np.int8).tobytes(), "little")
+    mask, out = (1 << bits) - 1, 0
+    for k, code in enumerate(codes.tolist()):
+        out |= (code & mask) << (k * bits)
+    return out
 
 _POLARITY = {Polarity.SET: DevicePolarity.SET, Polarity.RESET: DevicePolarity.RESET}
 
@@ -56,13 +66,12 @@ class MacroArray:
         elif op is MacroOp.VERIFY:
             verify_code = int(macro.verify_read(req.row, req.col))
         elif op is MacroOp.MVM:
-            drive = np.array([(req.drive >> i) & 1 for i in range(p.macro_rows)], dtype=np.uint8)
+            drive = np.unpackbits(np.frombuffer(req.drive.to_bytes(p.macro_rows // 8, "little"),
+                                                dtype=np.uint8), bitorder="little")
             codes = self.convert(req.macro, drive[None, :], req.col, req.n_cols, req.gain_shift,
                                  self.mvm_ops[req.macro:req.macro + 1])[0]
             self.mvm_ops[req.macro] += 1
-            mask = (1 << p.adc_bits) - 1
-            for k, code in enumerate(codes.tolist()):
-                adc |= (code & mask) << (k * p.adc_bits)
+            adc = pack_codes(codes, p.adc_bits)
         else:
             raise ValueError(f"macro port request with op {req.op}")
         return self.resp_layout.const({"verify_code": verify_code, "adc": adc}).as_value().value

@@ -29,7 +29,7 @@ from .params import ChipParams
 __all__ = [
     "MacroOp", "Polarity", "MACRO_LATENCY", "macro_request_layout", "macro_response_layout",
     "XbarOp", "XbarDescriptor", "XBAR_DESC_BITS", "INPUT_BITS", "ACC_BITS",
-    "PULSE_COUNT_BITS", "NOT_CONVERGED_FLAG", "pulse_amplitude",
+    "PULSE_COUNT_BITS", "NOT_CONVERGED_FLAG", "ispp_amplitude",
 ]
 
 
@@ -44,11 +44,14 @@ class Polarity(enum.Enum, shape=1):
     RESET = 1  # lower it
 
 
-# Cycles from request accepted to response valid (at the 100 MHz simulated clock):
-# a programming pulse of ~100 ns (write-verify schemes use 10 ns - 1 us pulses,
-# e.g. Yao et al., Nature 577, 2020), a verify read and an MVM conversion of
-# ~50 ns (an 8-bit SAR conversion of a few tens of ns at 180 nm).
-MACRO_LATENCY = {MacroOp.PULSE: 10, MacroOp.VERIFY: 5, MacroOp.MVM: 5}
+# Cycles from request accepted to response valid, at the 100 MHz simulated clock.
+# PULSE: 100 ns, a programming pulse plus settling (write-verify schemes use 10 ns -
+# 1 us pulses, e.g. Yao et al., Nature 577, 2020). VERIFY: 50 ns, one sense of one
+# cell. MVM: 200 ns per bit plane, assumed: row drive and column integration, then an
+# 8-bit SAR conversion with one ADC shared by 4 columns (4 conversions of ~25 ns);
+# published RRAM CIM macros take 0.1-1 us per input bit (e.g. NeuRRAM, Wan et al.,
+# Nature 608, 2022).
+MACRO_LATENCY = {MacroOp.PULSE: 10, MacroOp.VERIFY: 5, MacroOp.MVM: 20}
 
 
 def macro_request_layout(p: ChipParams) -> data.StructLayout:
@@ -96,16 +99,22 @@ class XbarDescriptor(data.Struct):
     gain_shift: unsigned(4)  # MVM
     tolerance: unsigned(4)  # PROGRAM: |verify code - target| accepted
     max_pulses: unsigned(PULSE_COUNT_BITS)  # PROGRAM: give up on a cell after this many
-    amplitude: unsigned(4)  # PROGRAM: pulse amplitude code at an error of one code
+    amplitude: unsigned(4)  # PROGRAM: start amplitude code of the ISPP ramp
     width: unsigned(4)  # PROGRAM: pulse width code
 
 
 XBAR_DESC_BITS = 128  # the descriptor occupies 128 bits of SRAM (the layout is 109)
 
 
-def pulse_amplitude(base: int, error_codes: int) -> int:
-    """Write-verify's pulse amplitude code: larger steps while far from the target.
+def ispp_amplitude(start: int, previous: int | None, same_direction: bool) -> int:
+    """Write-verify's pulse amplitude code (incremental step pulse programming).
 
-    One code stronger for every 8 verify codes of error, saturating at 15, so a
-    cell far from its target moves fast and one close to it in small steps."""
-    return min(15, base + (abs(error_codes) >> 3))
+    The first pulse of a cell, and the first after the direction reverses (an
+    overshoot), uses the start amplitude; each further pulse in the same direction
+    is one code stronger, up to 15. Small steps near the target, faster ones when
+    the cell is slow to move (ISPP-style write-verify as in Wan et al., Nature 608,
+    2022, Extended Data Fig. 3).
+    """
+    if previous is None or not same_direction:
+        return start
+    return min(previous + 1, 15)

@@ -24,7 +24,7 @@ from rmlora.contract.xbar import (
     Polarity,
     XbarDescriptor,
     XbarOp,
-    pulse_amplitude,
+    ispp_amplitude,
 )
 from rmlora.sim.macro_port import MacroArray
 
@@ -49,8 +49,8 @@ class Descriptor:
     gain_shift: int = 0
     tolerance: int = 1
     max_pulses: int = 60
-    amplitude: int = 2
-    width: int = 4
+    amplitude: int = 8  # ISPP start amplitude and pulse width: the macro model's reference
+    width: int = 7  # write-verify converges in 5-20 pulses with these (sim/reram)
 
     def pack(self) -> bytes:
         fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -138,6 +138,8 @@ def program(desc: Descriptor, targets: np.ndarray, macros: MacroArray):
     pulses = np.zeros(rows.size, dtype=np.int64)
     result = np.zeros(rows.size, dtype=np.int64)
     active = np.ones(rows.size, dtype=bool)
+    last_amp = np.zeros(rows.size, dtype=np.int64)
+    last_pol = np.full(rows.size, -1, dtype=np.int64)  # -1: no pulse yet
     counts = XbarCounts()
     while active.any():
         idx = np.flatnonzero(active)
@@ -152,11 +154,16 @@ def program(desc: Descriptor, targets: np.ndarray, macros: MacroArray):
         go = ~(converged | gave_up)
         if go.any():
             cells = idx[go]
-            amp = np.array([pulse_amplitude(desc.amplitude, e) for e in error[go]])
-            for polarity, sel in ((Polarity.SET, error[go] < 0), (Polarity.RESET, error[go] > 0)):
+            pol = np.where(error[go] < 0, Polarity.SET.value, Polarity.RESET.value)
+            amp = np.array([ispp_amplitude(desc.amplitude, None if lp < 0 else int(la), lp == p_)
+                            for lp, la, p_ in zip(last_pol[cells], last_amp[cells], pol,
+                                                  strict=True)], dtype=np.int64)
+            for polarity in (Polarity.SET, Polarity.RESET):
+                sel = pol == polarity.value
                 if sel.any():
                     macros.pulse(desc.macro, rows[cells[sel]], cols[cells[sel]], polarity,
                                  amp[sel], desc.width)
+            last_pol[cells], last_amp[cells] = pol, amp
             pulses[cells] += 1
             counts.pulses += cells.size
     n_verify = pulses + 1

@@ -6,6 +6,7 @@ accumulator and performance counter of the RTL run is compared with `==`.
 """
 
 import os
+import time
 
 import cocotb
 import numpy as np
@@ -41,11 +42,13 @@ class Bench:
         self.driver = MacroPortDriver(bus.dut, self.chip_macros)
 
     async def run(self, desc: golden.Descriptor, max_cycles: int = 2_000_000) -> dict:
-        """Run one descriptor; return XB_STATUS fields and the PERF counter deltas."""
+        """Run one descriptor; return XB_STATUS fields, the PERF counter deltas and the
+        wall-clock seconds from START to the status read that saw it finish."""
         before = {k: await self.bus.read_reg(r) for k, r in PERF.items()}
         await self.bus.write_sram(DESC_AT * WB, desc.pack())
         await self.bus.write_reg("XB_DESC", DESC_AT)
         await self.bus.write_reg("XB_CTRL", REG["XB_CTRL"].pack(START=1))
+        t0 = time.perf_counter()
         waited = 0
         while True:
             status = REG["XB_STATUS"].unpack(await self.bus.read_reg("XB_STATUS"))
@@ -54,8 +57,9 @@ class Bench:
             assert waited < max_cycles, f"controller still busy after {waited} cycles"
             await Timer(200 * CLOCK_PERIOD_NS, unit="ns")
             waited += 200
+        wall = time.perf_counter() - t0
         after = {k: await self.bus.read_reg(r) for k, r in PERF.items()}
-        return {**status, **{k: after[k] - before[k] for k in PERF}}
+        return {**status, **{k: after[k] - before[k] for k in PERF}, "wall_s": wall}
 
 
 async def start(dut, config=None, seed=SEED) -> Bench:
