@@ -40,6 +40,26 @@ def model_expectation(params: ChipParams) -> dict:
             "write_verify_model_failed_cells": failed}
 
 
+def analogue_error(params: ChipParams, batch: int = 256) -> dict:
+    """Relative RMS error of the chip's MVM (golden = RTL, bit for bit) against the ideal
+    integer matmul x @ W, for a 128x128 layer of uniform random int8 weights programmed
+    with the statistical write-verify outcome, 1 % read noise, at several ADC gains."""
+    rng = np.random.default_rng(2)
+    figures = {}
+    for gain in (2, 4, 6):
+        macros = MacroArray(params, seed=2)
+        w = rng.integers(-127, 128, (params.macro_rows, params.macro_cols))
+        macros[0].program_statistical(w)
+        x = rng.integers(-128, 128, (batch, params.macro_rows)).astype(np.int8)
+        desc = golden.Descriptor(XbarOp.MVM, params.macro_rows, params.macro_cols, src=0,
+                                 dst=0, gain_shift=gain)
+        acc, _ = golden.mvm(desc, x, macros)
+        ideal = x.astype(np.int64) @ w
+        err = np.sqrt(np.mean((acc - ideal) ** 2)) / np.sqrt(np.mean(ideal.astype(float) ** 2))
+        figures[f"mvm_rel_rms_error_gain{gain}"] = float(err)
+    return figures
+
+
 def run() -> dict:
     params = ChipParams()
     verilog = write_verilog(REPO_ROOT / "build" / "verilog", params, only={TOP_NAME})
@@ -49,4 +69,5 @@ def run() -> dict:
                    python_search=[HERE, REPO_ROOT], extra_env={"RMLORA_BENCH_JSON": str(out)})
         figures = json.loads(out.read_text())
     figures.update(model_expectation(params))
+    figures.update(analogue_error(params))
     return figures

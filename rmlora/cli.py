@@ -33,7 +33,18 @@ def _sim(args):
     print(f"[sim] {report['write_cycles_per_word']:.1f} cycles/word written, "
           f"{report['read_cycles_per_word']:.1f} cycles/word read; "
           f"{report['chip_cycles_per_s']:,.0f} chip cycles/s on {args.simulator}")
+    print(f"[sim] write-verify of {report['programmed_cells']} cells by the RTL controller: "
+          f"{report['write_verify_pulses_mean']:.1f} pulses/cell on average "
+          f"(max {report['write_verify_pulses_max']}), {report['not_converged_cells']} not "
+          f"converged, {report['program_cycles']:,} cycles; same as the golden model: "
+          f"{report['program_matches_golden']}")
+    print(f"[sim] {report['mvm_inputs']} MVMs of 16x16 on the macro, {report['mvm_cycles']} "
+          f"cycles each: accumulators bit-exact with the golden model: "
+          f"{report['mvm_bit_exact']}; analogue error vs ideal int matmul "
+          f"{100 * report['mvm_rel_rms_error_vs_ideal']:.1f} % RMS")
     print(f"[sim] report: {out}")
+    if not (report["program_matches_golden"] and report["mvm_bit_exact"]):
+        sys.exit("[sim] the RTL and the golden model disagree")
 
 
 def _verilog(args):

@@ -1,8 +1,12 @@
-"""cocotb module behind `make sim` (for now): bring the chip up over its host bus.
+"""cocotb module behind `make sim` (for now): bring the chip up, then use its analogue path.
 
-Reads the identity registers, loads a seeded pattern into the SRAM buffer
-through the bus window, reads it back, and writes what it did and measured to
-the JSON file named by RMLORA_SMOKE_JSON, for the command line to print.
+1. Host bus: read the identity registers, load a seeded pattern into the SRAM
+   buffer through the bus window and read it back.
+2. Analogue path, with the Python ReRAM macros attached to the macro port:
+   program a block of random weights by write-verify (the RTL controller pulses
+   and verifies every cell), run MVMs on it, and check every accumulator bit for
+   bit against the golden model run on identical macro models.
+Writes what it did and measured to the JSON file named by RMLORA_SMOKE_JSON.
 """
 
 import json
@@ -11,10 +15,15 @@ import time
 
 import cocotb
 import numpy as np
+from cocotb.triggers import Timer
 
 from rmlora.contract import CHIP_ID, REG, ChipParams
+from rmlora.contract.xbar import XbarOp
+from rmlora.sw.golden import xbar as golden
 
 from .host_bus import start_chip
+from .macro_driver import MacroPortDriver
+from .macro_port import MacroArray
 
 SMOKE_BYTES = 4096
 
@@ -54,7 +63,64 @@ async def bring_up(dut):
         "wall_s": wall1 - wall0,
         "chip_cycles_per_s": (cyc2 - cyc0) / (wall1 - wall0),
     }
+    report.update(await analogue_path(bus))
     out = os.environ.get("RMLORA_SMOKE_JSON")
     if out:
         with open(out, "w") as f:
             json.dump(report, f, indent=2)
+
+
+async def run_descriptor(bus, desc, at_word: int = 0) -> dict:
+    wb = ChipParams().sram_word_bytes
+    await bus.write_sram(at_word * wb, desc.pack())
+    await bus.write_reg("XB_DESC", at_word)
+    cycles0 = await bus.read_reg("PERF_XB_CYCLES")
+    await bus.write_reg("XB_CTRL", REG["XB_CTRL"].pack(START=1))
+    while REG["XB_STATUS"].unpack(await bus.read_reg("XB_STATUS"))["BUSY"]:
+        await Timer(2000, unit="ns")
+    status = REG["XB_STATUS"].unpack(await bus.read_reg("XB_STATUS"))
+    if status["ERROR"]:
+        raise AssertionError(f"descriptor refused: ERR_CODE {await bus.read_reg('ERR_CODE')}")
+    return {"cycles": await bus.read_reg("PERF_XB_CYCLES") - cycles0}
+
+
+async def analogue_path(bus, n_in: int = 16, n_out: int = 16, n_inputs: int = 4) -> dict:
+    p = ChipParams()
+    wb = p.sram_word_bytes
+    rng = np.random.default_rng(1)
+    chip, twin = MacroArray(p, seed=1), MacroArray(p, seed=1)
+    MacroPortDriver(bus.dut, chip)
+    cfg = chip[0].config
+    w = rng.integers(-cfg.w_max, cfg.w_max + 1, (n_in, n_out))
+    targets = chip[0].weight_to_target_code(w)
+    await bus.write_sram(8 * wb, targets.astype(np.uint8).tobytes())
+    desc = golden.Descriptor(XbarOp.PROGRAM, n_in, n_out, src=8, dst=64,
+                             tolerance=cfg.verify_tolerance_codes)
+    program = await run_descriptor(bus, desc)
+    result = np.frombuffer(await bus.read_sram(64 * wb, n_in * n_out), dtype=np.uint8)
+    want, failed, _ = golden.program(desc, targets, twin)
+    pulses = result & 0x7F
+    desc = golden.Descriptor(XbarOp.MVM, n_in, n_out, src=8, dst=64, gain_shift=3)
+    exact, errors, mvm_cycles = True, [], 0
+    for _ in range(n_inputs):
+        x = rng.integers(-128, 128, n_in).astype(np.int8)
+        await bus.write_sram(8 * wb, x.tobytes())
+        mvm_cycles = (await run_descriptor(bus, desc))["cycles"]
+        acc = np.frombuffer(await bus.read_sram(64 * wb, 4 * n_out), dtype="<i4")
+        gold, _ = golden.mvm(desc, x[None, :], twin)
+        exact &= bool(np.array_equal(acc, gold[0]))
+        ideal = x.astype(np.int64) @ w
+        errors.append(float(np.sqrt(np.mean((acc - ideal) ** 2) / np.mean(ideal ** 2.0))))
+    return {
+        "programmed_cells": n_in * n_out,
+        "program_cycles": program["cycles"],
+        "write_verify_pulses_mean": float(pulses.mean()),
+        "write_verify_pulses_max": int(pulses.max()),
+        "not_converged_cells": int(np.count_nonzero(result & 0x80)),
+        "program_matches_golden": bool(np.array_equal(result, want.ravel())) and failed == int(
+            np.count_nonzero(result & 0x80)),
+        "mvm_inputs": n_inputs,
+        "mvm_cycles": mvm_cycles,
+        "mvm_bit_exact": exact,
+        "mvm_rel_rms_error_vs_ideal": float(np.mean(errors)),
+    }

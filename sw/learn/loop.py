@@ -1,0 +1,145 @@
+"""The one training loop every stage uses, and the activity it reports.
+
+Each stage returns a ``StageCost``: what was actually run (sample passes, optimizer
+steps, trainable parameters, analogue and digital multiply-accumulates per forward
+pass). The cost model turns these counts into energy and time later; here they are
+only counted, never estimated.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from rmlora.sw.learn.config import StageConfig
+
+
+def make_deterministic(seed: int, threads: int) -> None:
+    """Same seed, same numbers: fixed RNG, deterministic kernels, fixed thread count."""
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(threads)
+
+
+@contextmanager
+def deterministic(seed: int, threads: int):
+    """``make_deterministic`` for a block; the caller's torch settings come back after."""
+    was_deterministic, was_threads = torch.are_deterministic_algorithms_enabled(), (
+        torch.get_num_threads())
+    make_deterministic(seed, threads)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+        torch.set_num_threads(was_threads)
+
+
+@dataclass(frozen=True)
+class StageCost:
+    """Activity of one training stage (inputs to the cost model)."""
+
+    stage: str
+    epochs: int
+    samples_per_epoch: int
+    sample_passes: int  # samples x epochs: forward + backward passes run
+    optimizer_steps: int
+    trainable_params: int
+    total_params: int
+    analog_macs_per_sample: int  # products with frozen (crossbar) weights, one forward
+    digital_macs_per_sample: int  # products in LoRA branches (digital unit), one forward
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def forward_macs(model: nn.Module, example: torch.Tensor) -> tuple[int, int]:
+    """(analogue, digital) multiply-accumulates of one forward pass of one sample.
+
+    Counted with hooks on every ``nn.Linear``: those inside ``lora_A`` / ``lora_B`` run
+    on the digital unit, all others on the crossbars.
+    """
+    counts = {"analog": 0, "digital": 0}
+    handles = []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            kind = "digital" if (".lora_A." in name or ".lora_B." in name) else "analog"
+
+            def hook(mod, inputs, _out, kind=kind):
+                rows = inputs[0].numel() // mod.in_features
+                counts[kind] += rows * mod.in_features * mod.out_features
+
+            handles.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(example[:1])
+    finally:
+        for handle in handles:
+            handle.remove()
+    return counts["analog"], counts["digital"]
+
+
+def train_stage(
+    stage: str,
+    model: nn.Module,
+    params: list[nn.Parameter],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    weight: torch.Tensor | None,
+    config: StageConfig,
+    seed: int,
+    progress: bool = False,
+) -> StageCost:
+    """Adam on per-sample weighted cross-entropy, ``mean(weight * CE)``, over ``params``.
+
+    A negative weight is gradient ascent on those samples (the forgetting term), whose
+    loss is capped at ``config.forget_loss_cap``. The
+    shuffling order comes from its own generator seeded by ``seed``, so a stage is
+    reproducible whatever ran before it.
+    """
+    if len(x) == 0:
+        raise ValueError(f"{stage}: no training samples")
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        raise ValueError(f"{stage}: nothing to train (no parameter requires grad)")
+    weight = torch.ones(len(x)) if weight is None else weight
+    optimizer = torch.optim.Adam(params, lr=config.lr)
+    order_gen = torch.Generator().manual_seed(seed)
+    analog, digital = forward_macs(model, x)
+    steps = 0
+    start = time.perf_counter()
+    model.train()
+    bar = tqdm(range(config.epochs), desc=stage, disable=not progress, leave=False)
+    for _ in bar:
+        total = 0.0
+        for idx in torch.randperm(len(x), generator=order_gen).split(config.batch_size):
+            w = weight[idx]
+            ce = F.cross_entropy(model(x[idx]), y[idx], reduction="none")
+            if config.forget_loss_cap is not None:  # ascent stops at the cap (zero gradient)
+                ce = torch.where(w < 0, ce.clamp(max=config.forget_loss_cap), ce)
+            loss = (w * ce).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            steps += 1
+            total += loss.item() * len(idx)
+        bar.set_postfix(loss=f"{total / len(x):.4f}")
+    model.eval()
+    return StageCost(
+        stage=stage,
+        epochs=config.epochs,
+        samples_per_epoch=len(x),
+        sample_passes=config.epochs * len(x),
+        optimizer_steps=steps,
+        trainable_params=sum(p.numel() for p in params),
+        total_params=sum(p.numel() for p in model.parameters()),
+        analog_macs_per_sample=analog,
+        digital_macs_per_sample=digital,
+        seconds=time.perf_counter() - start,
+    )

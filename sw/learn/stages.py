@@ -1,0 +1,151 @@
+"""The learning stages of the flow, each one call on (model, data, config).
+
+``FlowData`` is what a task hands the pipeline: tensors plus the roles of the classes
+(which one is forgotten, which one is learned later into the spare output). The
+stages never look at pixels or people, so the speaker and image tasks reuse them.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from rmlora.sw.learn.config import AdapterSpec, StageConfig
+from rmlora.sw.learn.loop import StageCost, train_stage
+from rmlora.sw.lora import (
+    adapter_parameters,
+    inject_adapter,
+    mark_only_adapter_trainable,
+    set_active_adapters,
+)
+
+
+@dataclass(frozen=True)
+class FlowData:
+    """Train/test tensors of one task and the role of each class.
+
+    ``holdout_*`` are extra non-member samples drawn like the training samples (e.g.
+    augmented views of test images) for the membership-inference attack.
+    """
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    holdout_x: torch.Tensor
+    holdout_y: torch.Tensor
+    forget_class: int
+    new_class: int
+
+    def __post_init__(self):
+        if self.forget_class == self.new_class:
+            raise ValueError("forget_class and new_class must differ")
+        for split in ("train", "test"):
+            labels = set(getattr(self, f"{split}_y").tolist())
+            for role in ("forget_class", "new_class"):
+                if getattr(self, role) not in labels:
+                    raise ValueError(f"{role}={getattr(self, role)} has no {split} samples")
+
+    @property
+    def retain_classes(self) -> list[int]:
+        """Pretrained classes that are kept (all but the forgotten and the new one)."""
+        return sorted(set(self.train_y.tolist()) - {self.forget_class, self.new_class})
+
+    @property
+    def pretrain_classes(self) -> list[int]:
+        return sorted(self.retain_classes + [self.forget_class])
+
+    def train_rows(self, classes: list[int]) -> torch.Tensor:
+        return torch.isin(self.train_y, torch.tensor(classes, dtype=self.train_y.dtype))
+
+
+def _forget_objective(data: FlowData, config: StageConfig):
+    """Retained rows at weight 1, forgotten rows at ``forget_weight`` (gradient ascent)."""
+    rows = data.train_rows(data.pretrain_classes)
+    x, y = data.train_x[rows], data.train_y[rows]
+    weight = torch.where(y == data.forget_class, config.forget_weight, 1.0)
+    return x, y, weight
+
+
+def pretrain(
+    model: nn.Module, data: FlowData, config: StageConfig, seed: int, progress: bool = False
+) -> StageCost:
+    """Train all weights on the pretrained people (the spare output stays unused)."""
+    rows = data.train_rows(data.pretrain_classes)
+    return train_stage("pretrain", model, list(model.parameters()), data.train_x[rows],
+                       data.train_y[rows], None, config, seed, progress)
+
+
+def retrain_from_scratch(
+    model: nn.Module, data: FlowData, config: StageConfig, seed: int, progress: bool = False
+) -> StageCost:
+    """Exact-unlearning reference: a fresh model trained without the forgotten person."""
+    rows = data.train_rows(data.retain_classes)
+    return train_stage("retrain", model, list(model.parameters()), data.train_x[rows],
+                       data.train_y[rows], None, config, seed, progress)
+
+
+def full_finetune(
+    pretrained: nn.Module, data: FlowData, config: StageConfig, seed: int, progress: bool = False
+) -> tuple[nn.Module, StageCost]:
+    """Baseline: unlearning objective on all weights (on the chip: reprogram the arrays)."""
+    model = copy.deepcopy(pretrained)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    x, y, weight = _forget_objective(data, config)
+    cost = train_stage("full_finetune", model, list(model.parameters()), x, y, weight, config,
+                       seed, progress)
+    return model, cost
+
+
+def unlearn_lora(
+    pretrained: nn.Module,
+    data: FlowData,
+    config: StageConfig,
+    adapter: AdapterSpec,
+    seed: int,
+    progress: bool = False,
+) -> tuple[nn.Module, StageCost]:
+    """Forget one class with a LoRA adapter on a frozen copy of the pretrained model.
+
+    Cross-entropy on retained people plus gradient ascent (``forget_weight`` < 0) on
+    the forgotten one; only the adapter trains, so the crossbars are never rewritten.
+    """
+    model = copy.deepcopy(pretrained)
+    inject_adapter(model, adapter.name, adapter.r, adapter.alpha, list(adapter.target_modules),
+                   generator=torch.Generator().manual_seed(seed))
+    set_active_adapters(model, [adapter.name])
+    mark_only_adapter_trainable(model, adapter.name)
+    x, y, weight = _forget_objective(data, config)
+    cost = train_stage("unlearn_lora", model, adapter_parameters(model, adapter.name), x, y,
+                       weight, config, seed, progress)
+    return model, cost
+
+
+def learn_continual_lora(
+    unlearned: nn.Module,
+    data: FlowData,
+    config: StageConfig,
+    adapter: AdapterSpec,
+    keep_active: list[str],
+    seed: int,
+    progress: bool = False,
+) -> tuple[nn.Module, StageCost]:
+    """Add the new person (spare output) with a second adapter; ``keep_active`` stay frozen.
+
+    Trained on the new person plus the retained people (rehearsal, so they are not
+    overwritten). The forgotten person's data is not used: it has been deleted; the
+    forget adapter stays active, so the person stays forgotten.
+    """
+    model = copy.deepcopy(unlearned)
+    inject_adapter(model, adapter.name, adapter.r, adapter.alpha, list(adapter.target_modules),
+                   generator=torch.Generator().manual_seed(seed))
+    set_active_adapters(model, list(keep_active) + [adapter.name])
+    mark_only_adapter_trainable(model, adapter.name)
+    rows = data.train_rows(data.retain_classes + [data.new_class])
+    cost = train_stage("continual_lora", model, adapter_parameters(model, adapter.name),
+                       data.train_x[rows], data.train_y[rows], None, config, seed, progress)
+    return model, cost

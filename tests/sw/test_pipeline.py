@@ -1,0 +1,90 @@
+"""End-to-end smoke of the learning flow on small synthetic faces with few epochs."""
+
+import pytest
+import torch
+
+from rmlora.sw.data import Augmentation
+from rmlora.sw.learn import FlowConfig, StageConfig, forward_macs, run_face_float
+from rmlora.sw.lora import adapter_names, lora_layers
+from rmlora.sw.models import FaceMixer, linear_layers
+
+from .test_olivetti import synthetic_faces
+
+FAST = FlowConfig(
+    seed=0,
+    pretrain=StageConfig(epochs=6, lr=0.02),
+    unlearn=StageConfig(epochs=3, lr=0.01),
+    continual=StageConfig(epochs=3, lr=0.01),
+    full_finetune=StageConfig(epochs=2, lr=0.01),
+    retrain=StageConfig(epochs=2, lr=0.02),
+)
+
+
+@pytest.fixture(scope="module")
+def flow():
+    faces = synthetic_faces(n_people=4, size=32)
+    return run_face_float(people=[0, 1, 2], forget=1, learn=3, seed=0, config=FAST,
+                          aug=Augmentation(copies=3), faces=faces, keep_models=True)
+
+
+def test_flow_reports_every_stage(flow):
+    assert set(flow["metrics"]) >= {"pretrained", "unlearned_lora", "continual_lora",
+                                    "full_finetune", "retrained"}
+    assert flow["class_of"] == {0: 0, 1: 1, 2: 2, 3: 3}
+    assert flow["classes"] == {"forget": 1, "new": 3, "retain": [0, 2]}
+    for metrics in flow["metrics"].values():
+        if isinstance(metrics, dict):
+            assert 0 <= metrics["retain_acc"] <= 1
+            assert 0 <= metrics["mia"]["auc"] <= 1
+
+
+def test_costs_count_what_ran(flow):
+    costs = flow["costs"]
+    n_train = 7 * 4  # clean image + 3 views, 7 training images per person
+    assert costs["pretrain"]["samples_per_epoch"] == 3 * n_train
+    assert costs["pretrain"]["sample_passes"] == 6 * 3 * n_train
+    assert costs["unlearn_lora"]["samples_per_epoch"] == 3 * n_train
+    assert costs["continual_lora"]["samples_per_epoch"] == 3 * n_train  # 2 kept + new
+    assert costs["retrain"]["samples_per_epoch"] == 2 * n_train
+    forget = costs["unlearn_lora"]
+    assert forget["trainable_params"] == 2 * 6 * (20 + 32) * 2 + 6 * (20 + 4)
+    assert forget["digital_macs_per_sample"] > 0 == costs["pretrain"]["digital_macs_per_sample"]
+    assert forget["analog_macs_per_sample"] == costs["pretrain"]["analog_macs_per_sample"]
+    assert costs["full_finetune"]["trainable_params"] == costs["full_finetune"]["total_params"]
+
+
+def test_models_keep_base_weights_frozen(flow):
+    pretrained, unlearned = flow["models"]["pretrained"], flow["models"]["unlearned_lora"]
+    continual = flow["models"]["continual_lora"]
+    assert adapter_names(unlearned) == ["forget"]
+    assert adapter_names(continual) == ["forget", "continual"]
+    for name, layer in lora_layers(continual).items():
+        assert layer.active_adapters == ["forget", "continual"]
+        base = pretrained.get_submodule(name).weight
+        assert torch.equal(layer.base_layer.weight, base)
+        assert torch.equal(layer.lora_A["forget"].weight,
+                           unlearned.get_submodule(name).lora_A["forget"].weight)
+
+
+def test_flow_is_deterministic(flow):
+    faces = synthetic_faces(n_people=4, size=32)
+    again = run_face_float(people=[0, 1, 2], forget=1, learn=3, seed=0, config=FAST,
+                           aug=Augmentation(copies=3), faces=faces)
+    assert again["metrics"] == flow["metrics"]
+
+
+def test_linear_layers_in_execution_order_and_macs():
+    model = FaceMixer()
+    names = [n for n, _ in linear_layers(model)]
+    assert names[0] == "embed" and names[-1] == "head" and len(names) == 10
+    assert all(m.bias is None for _, m in linear_layers(model))
+    analog, digital = forward_macs(model, torch.rand(1, 16, 16))
+    expected = 16 * 16 * 20 + 2 * (20 * 16 * 32 * 2 + 16 * 20 * 32 * 2) + 20 * 6
+    assert (analog, digital) == (expected, 0)
+
+
+def test_driver_rejects_bad_roles():
+    with pytest.raises(ValueError, match="forget=7"):
+        run_face_float(people=[0, 1], forget=7, learn=3, faces=synthetic_faces())
+    with pytest.raises(ValueError, match="learn=1"):
+        run_face_float(people=[0, 1], forget=0, learn=1, faces=synthetic_faces())
