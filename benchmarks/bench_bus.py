@@ -13,16 +13,17 @@ from pathlib import Path
 
 from rmlora.contract import ChipParams
 from rmlora.hw.build import TOP_NAME, write_verilog
-from rmlora.sim.cosim import REPO_ROOT, run_cocotb
+from rmlora.sim.cosim import REPO_ROOT, run_on_chip
 
 
 def run() -> dict:
-    verilog = write_verilog(REPO_ROOT / "build" / "verilog", ChipParams(), only={TOP_NAME})
+    verilog = write_verilog(REPO_ROOT / "build" / "verilog", ChipParams(),
+                            only={TOP_NAME})
     figures = {}
     for sim in ("verilator", "icarus"):
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "smoke.json"
-            run_cocotb([verilog[TOP_NAME]], TOP_NAME, "rmlora.sim.smoke", sim=sim,
+            run_on_chip(verilog, "rmlora.sim.smoke", sim=sim,
                        extra_env={"RMLORA_SMOKE_JSON": str(out)})
             report = json.loads(out.read_text())
         figures[f"bus_{sim}_chip_cycles_per_s"] = round(report["chip_cycles_per_s"])

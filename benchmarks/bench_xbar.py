@@ -19,7 +19,7 @@ import numpy as np
 from rmlora.contract import ChipParams
 from rmlora.contract.xbar import XbarOp
 from rmlora.hw.build import TOP_NAME, write_verilog
-from rmlora.sim.cosim import REPO_ROOT, run_cocotb
+from rmlora.sim.cosim import REPO_ROOT, run_on_chip
 from rmlora.sim.macro_port import MacroArray
 from rmlora.sw.golden import xbar as golden
 
@@ -65,7 +65,7 @@ def run() -> dict:
     verilog = write_verilog(REPO_ROOT / "build" / "verilog", params, only={TOP_NAME})
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "xbar.json"
-        run_cocotb([verilog[TOP_NAME]], TOP_NAME, "tb_bench_xbar", sim="verilator",
+        run_on_chip(verilog, "tb_bench_xbar", sim="verilator",
                    python_search=[HERE, REPO_ROOT], extra_env={"RMLORA_BENCH_JSON": str(out)})
         figures = json.loads(out.read_text())
     figures.update(model_expectation(params))

@@ -35,7 +35,7 @@ from .sram_buffer import SramBuffer
 from .sram_window import SramWindow
 from .xbar_controller import PERF, XbarController
 
-__all__ = ["Chip"]
+__all__ = ["Chip", "chip_signature"]
 
 
 def pack_fields(reg, **values):
@@ -46,14 +46,19 @@ def pack_fields(reg, **values):
     return word
 
 
+def chip_signature(params: ChipParams) -> wiring.Signature:
+    """The chip top's ports (besides clk and rst): host bus and macro port."""
+    return wiring.Signature({
+        "s_axil": In(AxiLiteSignature()),
+        "macro_req": Out(stream.Signature(macro_request_layout(params))),
+        "macro_resp": In(stream.Signature(macro_response_layout(params))),
+    })
+
+
 class Chip(wiring.Component):
     def __init__(self, params: ChipParams = ChipParams()):
         self.params = params
-        super().__init__({
-            "s_axil": In(AxiLiteSignature()),
-            "macro_req": Out(stream.Signature(macro_request_layout(params))),
-            "macro_resp": In(stream.Signature(macro_response_layout(params))),
-        })
+        super().__init__(chip_signature(params))
 
     def elaborate(self, platform):
         m = Module()

