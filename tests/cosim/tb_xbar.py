@@ -11,6 +11,7 @@ import time
 import cocotb
 import numpy as np
 from cocotb.triggers import Timer
+from cocotb.utils import get_sim_time
 
 from rmlora.contract import REG, ChipParams, ErrorCode
 from rmlora.contract.xbar import XbarOp
@@ -41,25 +42,29 @@ class Bench:
         self.gold_macros = MacroArray(PARAMS, config, seed)
         self.driver = MacroPortDriver(bus.dut, self.chip_macros)
 
-    async def run(self, desc: golden.Descriptor, max_cycles: int = 2_000_000) -> dict:
-        """Run one descriptor; return XB_STATUS fields, the PERF counter deltas and the
-        wall-clock seconds from START to the status read that saw it finish."""
+    async def run(self, desc: golden.Descriptor, max_cycles: int = 2_000_000,
+                  poll_cycles: int = 200) -> dict:
+        """Run one descriptor; return XB_STATUS fields, the PERF counter deltas, and the
+        wall-clock seconds and simulated cycles from START to the status read that saw
+        it finish."""
         before = {k: await self.bus.read_reg(r) for k, r in PERF.items()}
         await self.bus.write_sram(DESC_AT * WB, desc.pack())
         await self.bus.write_reg("XB_DESC", DESC_AT)
         await self.bus.write_reg("XB_CTRL", REG["XB_CTRL"].pack(START=1))
-        t0 = time.perf_counter()
+        t0, sim0 = time.perf_counter(), get_sim_time("ns")
         waited = 0
         while True:
             status = REG["XB_STATUS"].unpack(await self.bus.read_reg("XB_STATUS"))
             if not status["BUSY"]:
                 break
             assert waited < max_cycles, f"controller still busy after {waited} cycles"
-            await Timer(200 * CLOCK_PERIOD_NS, unit="ns")
-            waited += 200
+            await Timer(poll_cycles * CLOCK_PERIOD_NS, unit="ns")
+            waited += poll_cycles
         wall = time.perf_counter() - t0
+        sim_cycles = round((get_sim_time("ns") - sim0) / CLOCK_PERIOD_NS)
         after = {k: await self.bus.read_reg(r) for k, r in PERF.items()}
-        return {**status, **{k: after[k] - before[k] for k in PERF}, "wall_s": wall}
+        return {**status, **{k: after[k] - before[k] for k in PERF}, "wall_s": wall,
+                "sim_cycles": sim_cycles}
 
 
 async def start(dut, config=None, seed=SEED) -> Bench:
