@@ -65,7 +65,7 @@ def render_header(params: ChipParams = ChipParams()) -> str:
             lines.append(f"#define {base + '_SHIFT':<40} {f.lsb}u")
             lines.append(_define(base + "_MASK", f.mask, f.doc + (" (pulse)" if f.pulse else "")))
     lines += ["", "/* ErrorCode: value of ERR_CODE.CODE */"]
-    lines += [_define(f"RMLORA_ERR_{e.name}", e.value) for e in ErrorCode]
+    lines += [_define(f"RMLORA_ERR_{e.name}", e.value, e.text) for e in ErrorCode]
     lines += ["", "/* AXI response codes (BRESP/RRESP) */"]
     lines += [_define(f"RMLORA_AXI_RESP_{r.name}", r.value) for r in AxiResp]
     lines += ["", "#endif /* RMLORA_H */", ""]

@@ -317,6 +317,12 @@ class XbarController(wiring.Component):
                         m.d.sync += [ct.eq(ct + 1), tile_macro.eq(desc.macro + ct + 1)]
                         m.next = "M_TILE"
 
+        # A START while busy is ignored and reported (if the running command is refused
+        # in the very same cycle, ERR_CODE shows XBAR_BUSY; XB_STATUS.ERROR still tells).
+        with m.If(self.start & busy):
+            m.d.comb += [self.error.valid.eq(1), self.error.code.eq(ErrorCode.XBAR_BUSY),
+                         self.error.addr.eq(self.desc_addr)]
+
         with m.If(self.clear_perf):
             m.d.sync += [getattr(self, name).eq(0) for name in PERF]
         return m

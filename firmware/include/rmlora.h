@@ -78,17 +78,17 @@
 #define RMLORA_REG_PERF_VERIFY                   0x00000060u  /* RO: Verify reads */
 
 /* ErrorCode: value of ERR_CODE.CODE */
-#define RMLORA_ERR_NONE                          0x00000000u
-#define RMLORA_ERR_BUS_UNMAPPED                  0x00000001u
-#define RMLORA_ERR_BUS_MISALIGNED                0x00000002u
-#define RMLORA_ERR_BUS_READ_ONLY                 0x00000003u
-#define RMLORA_ERR_XBAR_OPCODE                   0x00000010u
-#define RMLORA_ERR_XBAR_EMPTY                    0x00000011u
-#define RMLORA_ERR_XBAR_TILE                     0x00000012u
-#define RMLORA_ERR_XBAR_MACRO_RANGE              0x00000013u
-#define RMLORA_ERR_XBAR_SRAM_RANGE               0x00000014u
-#define RMLORA_ERR_XBAR_MAX_PULSES               0x00000015u
-#define RMLORA_ERR_XBAR_BUSY                     0x00000016u
+#define RMLORA_ERR_NONE                          0x00000000u  /* no error */
+#define RMLORA_ERR_BUS_UNMAPPED                  0x00000001u  /* no register or memory at that address */
+#define RMLORA_ERR_BUS_MISALIGNED                0x00000002u  /* address not a multiple of 4 */
+#define RMLORA_ERR_BUS_READ_ONLY                 0x00000003u  /* write to a read-only register */
+#define RMLORA_ERR_XBAR_OPCODE                   0x00000010u  /* descriptor op is neither MVM nor PROGRAM */
+#define RMLORA_ERR_XBAR_EMPTY                    0x00000011u  /* descriptor has zero rows or zero columns */
+#define RMLORA_ERR_XBAR_TILE                     0x00000012u  /* rows/columns (with row0/col0) do not fit the macro tiles */
+#define RMLORA_ERR_XBAR_MACRO_RANGE              0x00000013u  /* the layer needs macros beyond the last one */
+#define RMLORA_ERR_XBAR_SRAM_RANGE               0x00000014u  /* descriptor, source or destination beyond the SRAM buffer */
+#define RMLORA_ERR_XBAR_MAX_PULSES               0x00000015u  /* PROGRAM with max_pulses = 0 */
+#define RMLORA_ERR_XBAR_BUSY                     0x00000016u  /* START while a command runs */
 
 /* AXI response codes (BRESP/RRESP) */
 #define RMLORA_AXI_RESP_OKAY                     0x00000000u

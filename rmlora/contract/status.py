@@ -36,6 +36,26 @@ class ErrorCode(enum.Enum, shape=8):
     XBAR_BUSY = 0x16  # START while a command runs (the START is ignored)
 
     @property
+    def text(self) -> str:
+        """What the code means, for host-side error messages and the C header."""
+        return _TEXT[self]
+
+    @property
     def axi_resp(self) -> AxiResp:
         """The AXI response that accompanies this error on the bus."""
         return AxiResp.DECERR if self is ErrorCode.BUS_UNMAPPED else AxiResp.SLVERR
+
+
+_TEXT = {
+    ErrorCode.NONE: "no error",
+    ErrorCode.BUS_UNMAPPED: "no register or memory at that address",
+    ErrorCode.BUS_MISALIGNED: "address not a multiple of 4",
+    ErrorCode.BUS_READ_ONLY: "write to a read-only register",
+    ErrorCode.XBAR_OPCODE: "descriptor op is neither MVM nor PROGRAM",
+    ErrorCode.XBAR_EMPTY: "descriptor has zero rows or zero columns",
+    ErrorCode.XBAR_TILE: "rows/columns (with row0/col0) do not fit the macro tiles",
+    ErrorCode.XBAR_MACRO_RANGE: "the layer needs macros beyond the last one",
+    ErrorCode.XBAR_SRAM_RANGE: "descriptor, source or destination beyond the SRAM buffer",
+    ErrorCode.XBAR_MAX_PULSES: "PROGRAM with max_pulses = 0",
+    ErrorCode.XBAR_BUSY: "START while a command runs",
+}

@@ -11,6 +11,7 @@ conversion gets the operation index the RTL's run would give it.
 from dataclasses import dataclass
 
 import numpy as np
+from amaranth import Shape
 from amaranth.lib import data
 
 from rmlora.contract import ChipParams, ErrorCode
@@ -53,11 +54,20 @@ class Descriptor:
     width: int = 7  # write-verify converges in 5-20 pulses with these (sim/reram)
 
     def pack(self) -> bytes:
+        """The descriptor's SRAM bytes; a field that does not fit its bits is refused
+        (the layout alone would silently truncate it)."""
         fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        try:
-            value = _LAYOUT.const(fields).as_value().value
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"descriptor field out of range: {e}") from e
+        for name, value in fields.items():
+            shape = _LAYOUT[name].shape
+            if name == "op":
+                if not isinstance(value, XbarOp):
+                    raise ValueError(f"descriptor field out of range: op={value!r}")
+                continue
+            width = Shape.cast(shape).width
+            if not isinstance(value, int | np.integer) or not 0 <= value < 1 << width:
+                raise ValueError(f"descriptor field out of range: {name}={value} "
+                                 f"(needs 0..{(1 << width) - 1})")
+        value = _LAYOUT.const(fields).as_value().value
         return value.to_bytes(XBAR_DESC_BITS // 8, "little")
 
 
@@ -118,6 +128,15 @@ def check(desc: Descriptor, params: ChipParams) -> ErrorCode:
     return ErrorCode.NONE
 
 
+def _require(desc: Descriptor, params: ChipParams, op: XbarOp):
+    """Refuse on the host what the chip would refuse, with the reason."""
+    if desc.op is not op:
+        raise ValueError(f"descriptor op is {desc.op.name}, expected {op.name}")
+    code = check(desc, params)
+    if code is not ErrorCode.NONE:
+        raise ValueError(f"descriptor refused: {code.name}: {code.text} ({desc})")
+
+
 def _prologue_cycles(params: ChipParams) -> int:
     """FETCH, then FETCH_DATA + FETCH_NEXT per descriptor word, then CHECK."""
     return 1 + 2 * desc_words(params) + 1
@@ -126,8 +145,7 @@ def _prologue_cycles(params: ChipParams) -> int:
 def program(desc: Descriptor, targets: np.ndarray, macros: MacroArray):
     """Write-verify one block. Returns (result bytes (n_rows, n_cols) uint8, failed, counts)."""
     p = macros.params
-    if check(desc, p) is not ErrorCode.NONE or desc.op is not XbarOp.PROGRAM:
-        raise ValueError(f"descriptor refused: {check(desc, p).name}")
+    _require(desc, p, XbarOp.PROGRAM)
     targets = np.asarray(targets, dtype=np.int64)
     if targets.shape != (desc.n_rows, desc.n_cols):
         raise ValueError(f"targets shape {targets.shape} != ({desc.n_rows}, {desc.n_cols})")
@@ -193,8 +211,7 @@ def mvm(desc: Descriptor, x: np.ndarray, macros: MacroArray):
     """acc (B, n_cols) int32 of B int8 input vectors x (B, n_rows), one command each,
     in order; advances the macros' operation counters as the RTL run does."""
     p = macros.params
-    if check(desc, p) is not ErrorCode.NONE or desc.op is not XbarOp.MVM:
-        raise ValueError(f"descriptor refused: {check(desc, p).name}")
+    _require(desc, p, XbarOp.MVM)
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] != desc.n_rows:
         raise ValueError(f"inputs shape {x.shape}: expected (batch, {desc.n_rows})")

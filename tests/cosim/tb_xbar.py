@@ -166,6 +166,26 @@ async def stuck_cells_are_reported_not_looped_on(dut):
 
 
 @cocotb.test(timeout_time=100, timeout_unit="ms")
+async def start_while_busy_is_refused_and_the_command_runs_on(dut):
+    bench = await start(dut)
+    cfg = bench.chip_macros[0].config
+    targets = bench.chip_macros[0].weight_to_target_code(np.zeros((4, 4), dtype=int))
+    await bench.bus.write_sram(8 * WB, targets.astype(np.uint8).tobytes())
+    desc = golden.Descriptor(XbarOp.PROGRAM, 4, 4, src=8, dst=32,
+                             tolerance=cfg.verify_tolerance_codes)
+    await bench.bus.write_sram(DESC_AT * WB, desc.pack())
+    await bench.bus.write_reg("XB_DESC", DESC_AT)
+    await bench.bus.write_reg("XB_CTRL", REG["XB_CTRL"].pack(START=1))
+    await bench.bus.write_reg("XB_CTRL", REG["XB_CTRL"].pack(START=1))  # while busy
+    assert await bench.bus.read_reg("ERR_CODE") == ErrorCode.XBAR_BUSY.value
+    while REG["XB_STATUS"].unpack(await bench.bus.read_reg("XB_STATUS"))["BUSY"]:
+        await Timer(200 * CLOCK_PERIOD_NS, unit="ns")
+    want, failed, _ = golden.program(desc, targets, bench.gold_macros)
+    got = np.frombuffer(await bench.bus.read_sram(32 * WB, 16), dtype=np.uint8)
+    assert np.array_equal(got.reshape(4, 4), want)
+
+
+@cocotb.test(timeout_time=100, timeout_unit="ms")
 async def bad_descriptors_are_refused(dut):
     bench = await start(dut)
     R, n = PARAMS.macro_rows, PARAMS.n_macros
