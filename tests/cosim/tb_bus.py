@@ -9,7 +9,7 @@ import os
 import random
 
 import cocotb
-from cocotb.triggers import ClockCycles, Combine
+from cocotb.triggers import ClockCycles, gather
 
 from rmlora.contract import (
     CHIP_ID,
@@ -136,7 +136,7 @@ async def concurrent_reads_and_writes(dut):
             i = 4 * rng.randrange(len(reference) // 4)
             assert await bus.read_sram(half + i, 4) == reference[i:i + 4]
 
-    await Combine(cocotb.start_soon(writer()), cocotb.start_soon(reader()))
+    await gather(writer(), reader())
     for off, value in written.items():
         assert await bus.read_word(SRAM_WINDOW_BASE + off) == value
 
