@@ -89,6 +89,11 @@
 #define RMLORA_ERR_XBAR_SRAM_RANGE               0x00000014u  /* descriptor, source or destination beyond the SRAM buffer */
 #define RMLORA_ERR_XBAR_MAX_PULSES               0x00000015u  /* PROGRAM with max_pulses = 0 */
 #define RMLORA_ERR_XBAR_BUSY                     0x00000016u  /* START while a command runs */
+#define RMLORA_ERR_LORA_SHAPE                    0x00000020u  /* layer has zero or too many inputs/outputs, or a bad activation */
+#define RMLORA_ERR_LORA_RANK_ZERO                0x00000021u  /* an enabled adapter has rank 0 */
+#define RMLORA_ERR_LORA_RANK_MAX                 0x00000022u  /* an enabled adapter's rank is above the hardware maximum */
+#define RMLORA_ERR_LORA_SRAM_RANGE               0x00000023u  /* descriptor, adapter entry, A, B or LUT beyond the SRAM buffer */
+#define RMLORA_ERR_LORA_BUSY                     0x00000024u  /* START while a layer runs */
 
 /* AXI response codes (BRESP/RRESP) */
 #define RMLORA_AXI_RESP_OKAY                     0x00000000u

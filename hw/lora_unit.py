@@ -1,0 +1,348 @@
+"""Digital LoRA unit: the adapters' branch of a layer, and the layer's requantisation.
+
+Computes, for one layer (rmlora.contract.lora has the formulas and formats),
+    y = act(requant(p * out_mult + sum over enabled slots i of (B_i q_i(A_i x)) * scale_i))
+with a PE array of P = SRAM-word-bytes int8 MACs that streams A_i and B_i from the
+SRAM buffer, one word per cycle, through the core read port; there is no second
+copy of the adapter data. x arrives on a stream (P lanes a beat) and is held in
+registers; p arrives on a stream (one int32 an output) and y leaves on one (one
+int8 an output), so the unit can sit behind the crossbar controller or be fed by
+a testbench with random stalls.
+
+Phases: fetch the layer descriptor and the enabled slots' adapter entries; check
+them (a bad one is refused with an ErrorCode, never a hang); load the LUT (LUT
+activation only); take x; A phase: h = A_i x row by row, requantised to q_i; B
+phase: per output j, B_i row j dotted with q_i, combined with p_j, requantised,
+activated and sent. A read issues every cycle and its word is used the next, so a
+phase costs its words plus one cycle. The B phase stalls as a whole on an empty
+p or a full y; the SRAM holds the last word read, so nothing is lost.
+"""
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract.lora import (
+    LORA_ACC_BITS,
+    LORA_DESC_BITS,
+    LORA_MAX_FEATURES,
+    LORA_MAX_RANK,
+    LORA_SLOTS,
+    Activation,
+    AdapterEntry,
+    LoraLayer,
+)
+
+from .decoder import ErrorEventSignature
+from .sram_buffer import SramPortSignature
+
+__all__ = ["LoraUnit", "PERF", "requant"]
+
+PERF = ("perf_cycles", "perf_macs", "perf_sram_reads")
+
+
+def requant(m, value, mult, shift):
+    """clamp(round_half_up(value * mult / 2**shift), -128, 127), combinational."""
+    v, r, out = Signal(signed(LORA_ACC_BITS)), Signal(signed(LORA_ACC_BITS)), Signal(signed(8))
+    m.d.comb += [
+        v.eq(value * mult),
+        r.eq((v + Mux(shift == 0, 0, Const(1, LORA_ACC_BITS) << (shift - 1).as_unsigned()[:6]))
+             >> shift),
+        out.eq(Mux(r > 127, 127, Mux(r < -128, -128, r))),
+    ]
+    return out
+
+
+class LoraUnit(wiring.Component):
+    def __init__(self, params: ChipParams = ChipParams()):
+        self.params = p = params
+        self.lanes = p.sram_word_bytes
+        super().__init__({
+            "start": In(1),
+            "desc_addr": In(16),
+            "enable": In(LORA_SLOTS),
+            "clear_perf": In(1),
+            "busy": Out(1),
+            "done": Out(1),
+            "refused": Out(1),
+            **{name: Out(32) for name in PERF},
+            "error": Out(ErrorEventSignature),
+            "sram": Out(SramPortSignature(p.sram_addr_width, p.sram_width)),
+            "x": In(stream.Signature(unsigned(8 * self.lanes))),
+            "p": In(stream.Signature(signed(32))),
+            "y": Out(stream.Signature(signed(8))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p, P = self.params, self.lanes
+        wb_log = (P - 1).bit_length()
+        dw = max(1, LORA_DESC_BITS // p.sram_width)
+        sram = self.sram
+        m.d.comb += sram.w_en.eq(0)
+
+        def words(n):  # ceil(n / P)
+            return (n + P - 1) >> wb_log
+
+        def dot(a_word, b_word, n_lanes):
+            return sum(a_word.word_select(i, 8).as_signed() * b_word.word_select(i, 8).as_signed()
+                       for i in range(n_lanes))
+
+        # ---- the layer descriptor and the adapter entries, as fetched ----
+        layer_raw = Signal(dw * p.sram_width)
+        layer = data.View(LoraLayer, layer_raw[:data.Layout.cast(LoraLayer).size])
+        entry_raw = [Signal(dw * p.sram_width, name=f"entry{s}_raw") for s in range(LORA_SLOTS)]
+        entry = [data.View(AdapterEntry, e[:data.Layout.cast(AdapterEntry).size])
+                 for e in entry_raw]
+        entry_addr = Cat(layer.entry0, layer.entry1, layer.entry2, layer.entry3)
+        active = Signal(LORA_SLOTS)  # enabled, and this layer has an adapter in the slot
+
+        def per_slot(values, index, width):
+            return Cat(values).word_select(index, width)
+
+        def rank(s):
+            return per_slot([e.rank for e in entry], s, 5)
+
+        # ---- checks on the fetched descriptor ----
+        n_w = Signal(16)
+        m.d.comb += n_w.eq(words(layer.n_in))
+        check = Signal(ErrorCode)
+        rank_zero = Cat(active[s] & (entry[s].rank == 0) for s in range(LORA_SLOTS)).any()
+        rank_max = Cat(active[s] & (entry[s].rank > LORA_MAX_RANK) for s in range(LORA_SLOTS)).any()
+        out_of_sram = Cat(
+            active[s] & ((entry[s].a_addr + entry[s].rank * n_w > p.sram_depth)
+                         | (entry[s].b_addr + layer.n_out * words(entry[s].rank) > p.sram_depth))
+            for s in range(LORA_SLOTS)).any() | (
+            (layer.act == Activation.LUT) & (layer.lut + 256 // P > p.sram_depth))
+        with m.If((layer.n_in == 0) | (layer.n_out == 0) | (layer.n_in > LORA_MAX_FEATURES)
+                  | (layer.n_out > LORA_MAX_FEATURES) | (layer.act.as_value() == 3)):
+            m.d.comb += check.eq(ErrorCode.LORA_SHAPE)
+        with m.Elif(rank_zero):
+            m.d.comb += check.eq(ErrorCode.LORA_RANK_ZERO)
+        with m.Elif(rank_max):
+            m.d.comb += check.eq(ErrorCode.LORA_RANK_MAX)
+        with m.Elif(out_of_sram):
+            m.d.comb += check.eq(ErrorCode.LORA_SRAM_RANGE)
+
+        # ---- operands held in registers ----
+        xs = Signal(LORA_MAX_FEATURES * 8)
+        q_words = -(-LORA_MAX_RANK // P)
+        qs = [Signal(q_words * P * 8, name=f"q{s}") for s in range(LORA_SLOTS)]
+        lut = Signal(256 * 8)
+
+        # ---- the read pipeline: issue (i_*) this cycle, use (u_*) the next ----
+        i_slot, i_row, i_w = Signal(range(LORA_SLOTS)), Signal(16), Signal(16)
+        u_valid, u_slot, u_row, u_w = Signal(), Signal(range(LORA_SLOTS)), Signal(16), Signal(16)
+        u_first_out, u_last_ad, u_last_out = Signal(), Signal(), Signal()
+
+        later = [Cat(active[t] for t in range(s + 1, LORA_SLOTS)) if s + 1 < LORA_SLOTS
+                 else Const(0, 1) for s in range(LORA_SLOTS)]
+        is_last_slot = per_slot([~later[s].any() for s in range(LORA_SLOTS)], i_slot, 1)
+        next_slot = Signal(range(LORA_SLOTS))
+        first_slot = Signal(range(LORA_SLOTS))
+        for s in reversed(range(LORA_SLOTS)):
+            with m.If(active[s]):
+                m.d.comb += first_slot.eq(s)
+            with m.If(active[s] & (s > i_slot)):
+                m.d.comb += next_slot.eq(s)
+        row_words_b = Signal(16)  # words of a row of the issuing slot's B
+        m.d.comb += row_words_b.eq(words(rank(i_slot)))
+
+        h, d = Signal(signed(32)), Signal(signed(32))
+        acc = Signal(signed(LORA_ACC_BITS))
+        y_reg, y_full = Signal(signed(8)), Signal()
+        m.d.comb += [self.y.valid.eq(y_full), self.y.p.eq(y_reg)]
+        with m.If(self.y.valid & self.y.ready):
+            m.d.sync += y_full.eq(0)
+
+        busy = Signal()
+        m.d.comb += self.busy.eq(busy)
+        with m.If(busy):
+            m.d.sync += self.perf_cycles.eq(self.perf_cycles + 1)
+        with m.If(sram.r_en):
+            m.d.sync += self.perf_sram_reads.eq(self.perf_sram_reads + 1)
+
+        def refuse(code, addr):
+            m.d.comb += [self.error.valid.eq(1), self.error.code.eq(code),
+                         self.error.addr.eq(addr)]
+            m.d.sync += [self.refused.eq(1), busy.eq(0)]
+            m.next = "IDLE"
+
+        fetch_base, word = Signal(16), Signal(16)
+        fetch_to = Signal(range(LORA_SLOTS + 1))  # LORA_SLOTS: the layer descriptor
+        slot = Signal(range(LORA_SLOTS + 1))
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    with m.If(self.desc_addr + dw > p.sram_depth):
+                        refuse(ErrorCode.LORA_SRAM_RANGE, self.desc_addr)
+                    with m.Else():
+                        m.d.sync += [busy.eq(1), self.done.eq(0), self.refused.eq(0),
+                                     fetch_base.eq(self.desc_addr), fetch_to.eq(LORA_SLOTS),
+                                     word.eq(0), active.eq(0)]
+                        m.next = "FETCH"
+            with m.State("FETCH"):
+                m.d.comb += [sram.addr.eq(fetch_base + word), sram.r_en.eq(1)]
+                m.next = "FETCH_DATA"
+            with m.State("FETCH_DATA"):
+                wsel = word[:max(1, (dw - 1).bit_length())]
+                with m.Switch(fetch_to):
+                    for s in range(LORA_SLOTS):
+                        with m.Case(s):
+                            m.d.sync += entry_raw[s].word_select(wsel, p.sram_width).eq(
+                                sram.r_data)
+                    with m.Case(LORA_SLOTS):
+                        m.d.sync += layer_raw.word_select(wsel, p.sram_width).eq(sram.r_data)
+                m.d.sync += word.eq(word + 1)
+                with m.If(word + 1 == dw):
+                    m.d.sync += slot.eq(Mux(fetch_to == LORA_SLOTS, 0, fetch_to + 1))
+                    m.next = "NEXT_ENTRY"
+                with m.Else():
+                    m.next = "FETCH"
+            with m.State("NEXT_ENTRY"):
+                addr = entry_addr.word_select(slot[:2], 16)
+                with m.If(slot == LORA_SLOTS):
+                    m.next = "CHECK"
+                with m.Elif(self.enable.bit_select(slot[:2], 1) & (addr != 0)):
+                    with m.If(addr + dw > p.sram_depth):
+                        refuse(ErrorCode.LORA_SRAM_RANGE, addr)
+                    with m.Else():
+                        m.d.sync += [fetch_base.eq(addr), fetch_to.eq(slot), word.eq(0),
+                                     active.eq(active | (Const(1, LORA_SLOTS) << slot[:2]))]
+                        m.next = "FETCH"
+                with m.Else():
+                    m.d.sync += slot.eq(slot + 1)
+            with m.State("CHECK"):
+                m.d.sync += word.eq(0)
+                with m.If(check != ErrorCode.NONE):
+                    refuse(check, self.desc_addr)
+                with m.Elif(layer.act == Activation.LUT):
+                    m.next = "LUT"
+                with m.Else():
+                    m.next = "X_IN"
+            with m.State("LUT"):  # pipelined: issue word k, store word k - 1
+                with m.If(word < 256 // P):
+                    m.d.comb += [sram.addr.eq(layer.lut + word), sram.r_en.eq(1)]
+                with m.If(word != 0):
+                    m.d.sync += lut.word_select((word - 1)[:8], 8 * P).eq(sram.r_data)
+                m.d.sync += word.eq(word + 1)
+                with m.If(word == 256 // P):
+                    m.d.sync += word.eq(0)
+                    m.next = "X_IN"
+            with m.State("X_IN"):
+                m.d.comb += self.x.ready.eq(1)
+                with m.If(self.x.valid):
+                    beat = Signal(8 * P)
+                    for li in range(P):  # lanes past n_in are zero
+                        m.d.comb += beat.word_select(li, 8).eq(
+                            Mux((word << wb_log) + li < layer.n_in, self.x.p.word_select(li, 8), 0))
+                    m.d.sync += [xs.word_select(word[:8], 8 * P).eq(beat), word.eq(word + 1),
+                                 i_slot.eq(first_slot), i_row.eq(0), i_w.eq(0), u_valid.eq(0)]
+                    with m.If((word + 1 == n_w) & active.any()):
+                        m.next = "A_PHASE"
+                    with m.Elif(word + 1 == n_w):
+                        m.next = "B_PHASE"
+
+            # ---- A phase: h_k = A_i[k] . x over the row's words, q_i[k] = requant(h_k) ----
+            with m.State("A_PHASE"):
+                issuing = i_row < rank(i_slot)
+                last_w = i_w + 1 == n_w
+                with m.If(issuing):
+                    e_a = per_slot([e.a_addr for e in entry], i_slot, 16)
+                    m.d.comb += [sram.addr.eq(e_a + i_row * n_w + i_w), sram.r_en.eq(1)]
+                    m.d.sync += [u_valid.eq(1), u_slot.eq(i_slot), u_row.eq(i_row), u_w.eq(i_w),
+                                 u_last_ad.eq(last_w)]
+                    with m.If(last_w):
+                        m.d.sync += [i_w.eq(0), i_row.eq(i_row + 1)]
+                        with m.If((i_row + 1 == rank(i_slot)) & ~is_last_slot):
+                            m.d.sync += [i_row.eq(0), i_slot.eq(next_slot)]
+                    with m.Else():
+                        m.d.sync += i_w.eq(i_w + 1)
+                with m.Else():
+                    m.d.sync += u_valid.eq(0)
+                with m.If(u_valid):
+                    lanes_left = layer.n_in - (u_w << wb_log)
+                    product = dot(sram.r_data, xs.word_select(u_w[:8], 8 * P), P)
+                    h_new = Mux(u_w == 0, 0, h) + product
+                    m.d.sync += [h.eq(h_new), self.perf_macs.eq(
+                        self.perf_macs + Mux(lanes_left > P, P, lanes_left))]
+                    with m.If(u_last_ad):
+                        q_mult = per_slot([e.q_mult for e in entry], u_slot, 16).as_signed()
+                        q_shift = per_slot([e.q_shift for e in entry], u_slot, 6)
+                        q = requant(m, h_new, q_mult, q_shift)
+                        with m.Switch(u_slot):
+                            for s in range(LORA_SLOTS):
+                                with m.Case(s):
+                                    m.d.sync += qs[s].word_select(u_row[:5], 8).eq(q)
+                with m.If(~issuing & u_valid):
+                    m.d.sync += [i_row.eq(0), i_w.eq(0), i_slot.eq(first_slot), u_valid.eq(0)]
+                    m.next = "B_PHASE"
+
+            # ---- B phase: per output j, acc = p_j * out_mult + sum_i (B_i[j] . q_i) * scale_i ----
+            with m.State("B_PHASE"):
+                issue_more = i_row < layer.n_out
+                any_active = active.any()
+                last_w = ~any_active | (i_w + 1 == row_words_b)
+                last_ad = last_w & (~any_active | is_last_slot)
+                u_p = u_valid & u_first_out
+                stall = u_valid & ((u_first_out & ~self.p.valid) | (u_last_out & y_full
+                                                                     & ~self.y.ready))
+                with m.If(issue_more & ~stall):
+                    e_b = per_slot([e.b_addr for e in entry], i_slot, 16)
+                    with m.If(any_active):
+                        m.d.comb += [sram.addr.eq(e_b + i_row * row_words_b + i_w),
+                                     sram.r_en.eq(1)]
+                    m.d.sync += [u_valid.eq(1), u_slot.eq(i_slot), u_row.eq(i_row), u_w.eq(i_w),
+                                 u_first_out.eq((i_w == 0) & (i_slot == first_slot)),
+                                 u_last_ad.eq(last_w & any_active), u_last_out.eq(last_ad)]
+                    with m.If(last_ad):
+                        m.d.sync += [i_row.eq(i_row + 1), i_w.eq(0), i_slot.eq(first_slot)]
+                    with m.Elif(last_w):
+                        m.d.sync += [i_w.eq(0), i_slot.eq(next_slot)]
+                    with m.Else():
+                        m.d.sync += i_w.eq(i_w + 1)
+                with m.Elif(~stall):
+                    m.d.sync += u_valid.eq(0)
+                with m.If(u_valid & ~stall):
+                    m.d.comb += self.p.ready.eq(u_p)
+                    q_sel = per_slot(qs, u_slot, q_words * P * 8)
+                    product = Mux(any_active, dot(sram.r_data,
+                                                  q_sel.word_select(u_w[:4], 8 * P), P), 0)
+                    d_new = Mux(u_w == 0, 0, d) + product
+                    rank_u = rank(u_slot)
+                    lanes_left = rank_u - (u_w << wb_log)
+                    scale = per_slot([e.scale_mult for e in entry], u_slot, 16).as_signed()
+                    base = Mux(u_first_out, self.p.p * layer.out_mult, acc)
+                    acc_new = base + Mux(u_last_ad, d_new * scale, 0)
+                    m.d.sync += [d.eq(d_new), acc.eq(acc_new)]
+                    with m.If(any_active):
+                        m.d.sync += self.perf_macs.eq(
+                            self.perf_macs + Mux(lanes_left > P, P, lanes_left))
+                    with m.If(u_last_out):
+                        y = requant(m, acc_new, 1, layer.out_shift)
+                        act = Signal(signed(8))
+                        with m.Switch(layer.act):
+                            with m.Case(Activation.RELU):
+                                m.d.comb += act.eq(Mux(y < 0, 0, y))
+                            with m.Case(Activation.LUT):
+                                m.d.comb += act.eq(lut.word_select((y + 128)[:8], 8))
+                            with m.Default():
+                                m.d.comb += act.eq(y)
+                        m.d.sync += [y_reg.eq(act), y_full.eq(1)]
+                with m.If(~issue_more & ~u_valid):
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):  # the last output leaves
+                with m.If(~y_full | self.y.ready):
+                    m.d.sync += [busy.eq(0), self.done.eq(1)]
+                    m.next = "IDLE"
+
+        # A START while busy is ignored and reported.
+        with m.If(self.start & busy):
+            m.d.comb += [self.error.valid.eq(1), self.error.code.eq(ErrorCode.LORA_BUSY),
+                         self.error.addr.eq(self.desc_addr)]
+
+        with m.If(self.clear_perf):
+            m.d.sync += [getattr(self, name).eq(0) for name in PERF]
+        return m

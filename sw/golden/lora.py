@@ -1,0 +1,173 @@
+"""Golden model of the digital LoRA unit (rmlora.contract.lora), bit-exact with
+hw/lora_unit.py: small batched numpy functions named after the hardware steps,
+the host-side packing of descriptors and adapter matrices, the checks the RTL
+makes, and the unit's exact cycle count.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth import Shape
+from amaranth.lib import data
+
+from rmlora.contract import ChipParams
+from rmlora.contract.lora import LORA_DESC_BITS, LORA_SLOTS, Activation, AdapterEntry, LoraLayer
+
+__all__ = ["requantize", "activate", "lora_layer", "Adapter", "Layer", "pack_layer", "cycles",
+           "pack_entry", "pack_rows", "place_layer", "macs"]
+
+_LAYER = data.Layout.cast(LoraLayer)
+_ENTRY = data.Layout.cast(AdapterEntry)
+
+
+def requantize(acc: np.ndarray, mult: int, shift: int) -> np.ndarray:
+    """clamp(round_half_up(acc * mult / 2**shift), -128, 127) as int8 (exact int64)."""
+    v = np.asarray(acc, dtype=np.int64) * np.int64(mult)
+    if shift:
+        v = (v + (np.int64(1) << np.int64(shift - 1))) >> np.int64(shift)
+    return np.clip(v, -128, 127).astype(np.int8)
+
+
+def activate(y: np.ndarray, act: Activation, lut: np.ndarray | None = None) -> np.ndarray:
+    if act is Activation.IDENTITY:
+        return y
+    if act is Activation.RELU:
+        return np.maximum(y, 0).astype(np.int8)
+    return np.asarray(lut, dtype=np.int8)[y.astype(np.int64) + 128]
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """One adapter of one layer, as the unit sees it (all integers)."""
+
+    a: np.ndarray  # (r, n) int8
+    b: np.ndarray  # (m, r) int8
+    q_mult: int
+    q_shift: int
+    scale_mult: int
+
+    @property
+    def rank(self) -> int:
+        return self.a.shape[0]
+
+
+@dataclass(frozen=True)
+class Layer:
+    n_in: int
+    n_out: int
+    out_mult: int
+    out_shift: int
+    act: Activation = Activation.IDENTITY
+    lut: np.ndarray | None = None  # 256 int8 entries, for act = LUT
+
+
+def lora_layer(x: np.ndarray, p: np.ndarray, layer: Layer, adapters: dict[int, Adapter],
+               enabled: int) -> np.ndarray:
+    """y (B, m) int8 for inputs x (B, n) int8 and partial sums p (B, m) int32; adapters
+    maps slot -> Adapter for this layer, `enabled` is the LORA_ENABLE bit mask."""
+    x = np.asarray(x, dtype=np.int64)
+    acc = np.asarray(p, dtype=np.int64) * np.int64(layer.out_mult)
+    for slot in sorted(adapters):
+        if enabled >> slot & 1:
+            ad = adapters[slot]
+            q = requantize(x @ ad.a.T.astype(np.int64), ad.q_mult, ad.q_shift)
+            d = q.astype(np.int64) @ ad.b.T.astype(np.int64)
+            acc += d * np.int64(ad.scale_mult)
+    return activate(requantize(acc, 1, layer.out_shift), layer.act, layer.lut)
+
+
+# ---- host-side packing (the same layouts the RTL decodes) ----
+
+def _checked(layout, fields: dict) -> int:
+    for name, value in fields.items():
+        shape = layout[name].shape
+        if isinstance(value, Activation):
+            continue
+        s = Shape.cast(shape)
+        lo = -(1 << s.width - 1) if s.signed else 0
+        hi = (1 << s.width - s.signed) - 1
+        if not lo <= int(value) <= hi:
+            raise ValueError(f"{name}={value} does not fit its field ({lo}..{hi})")
+    return layout.const(fields).as_value().value
+
+
+def pack_layer(layer: Layer, lut_addr: int, entry_addrs: dict[int, int]) -> bytes:
+    fields = {"n_in": layer.n_in, "n_out": layer.n_out, "out_mult": layer.out_mult,
+              "out_shift": layer.out_shift, "act": layer.act, "lut": lut_addr}
+    for slot in range(LORA_SLOTS):
+        fields[f"entry{slot}"] = entry_addrs.get(slot, 0)
+    return _checked(_LAYER, fields).to_bytes(LORA_DESC_BITS // 8, "little")
+
+
+def pack_entry(ad: Adapter, a_addr: int, b_addr: int) -> bytes:
+    fields = {"rank": ad.rank, "a_addr": a_addr, "b_addr": b_addr, "q_mult": ad.q_mult,
+              "q_shift": ad.q_shift, "scale_mult": ad.scale_mult}
+    return _checked(_ENTRY, fields).to_bytes(LORA_DESC_BITS // 8, "little")
+
+
+def pack_rows(matrix: np.ndarray, word_bytes: int) -> bytes:
+    """int8 rows, each padded with zeros to whole SRAM words."""
+    matrix = np.asarray(matrix, dtype=np.int8)
+    words = -(-matrix.shape[1] // word_bytes)
+    padded = np.zeros((matrix.shape[0], words * word_bytes), dtype=np.int8)
+    padded[:, :matrix.shape[1]] = matrix
+    return padded.tobytes()
+
+
+def place_layer(layer: Layer, adapters: dict[int, Adapter], params: ChipParams,
+                base: int) -> tuple[bytes, int]:
+    """SRAM image of one layer from SRAM word `base` on: the layer descriptor, one
+    entry per adapter, the LUT (LUT activation), then each adapter's A and B.
+    Returns (image bytes, the descriptor's word address = base)."""
+    wb = params.sram_word_bytes
+    dw = max(1, LORA_DESC_BITS // params.sram_width)
+    n_w = -(-layer.n_in // wb)
+    cursor = base + dw * (1 + len(adapters))
+    lut_addr = 0
+    if layer.act is Activation.LUT:
+        lut_addr, cursor = cursor, cursor + 256 // wb
+    entries, blobs = {}, []
+    for k, (slot, ad) in enumerate(sorted(adapters.items())):
+        if ad.a.shape != (ad.rank, layer.n_in) or ad.b.shape != (layer.n_out, ad.rank):
+            raise ValueError(f"slot {slot}: A {ad.a.shape} and B {ad.b.shape} do not match a "
+                             f"{layer.n_in}-in {layer.n_out}-out layer of rank {ad.rank}")
+        a_addr = cursor
+        b_addr = a_addr + ad.rank * n_w
+        cursor = b_addr + layer.n_out * -(-ad.rank // wb)
+        entries[slot] = base + dw * (1 + k)
+        blobs.append(pack_entry(ad, a_addr, b_addr))
+    image = bytearray(pack_layer(layer, lut_addr, entries)[:dw * wb].ljust(dw * wb, b"\0"))
+    for blob in blobs:
+        image += blob[:dw * wb].ljust(dw * wb, b"\0")
+    if layer.act is Activation.LUT:
+        image += np.asarray(layer.lut, dtype=np.int8).tobytes()
+    for _, ad in sorted(adapters.items()):
+        image += pack_rows(ad.a, wb) + pack_rows(ad.b, wb)
+    if base + len(image) // wb > params.sram_depth:
+        raise ValueError(f"layer image of {len(image)} bytes at word {base} does not fit the "
+                         f"{params.sram_bytes}-byte SRAM buffer")
+    return bytes(image), base
+
+
+def macs(layer: Layer, ranks: list[int]) -> int:
+    """Multiply-accumulates of the adapter branch (r n + m r per enabled adapter)."""
+    return sum(r * layer.n_in + layer.n_out * r for r in ranks)
+
+
+def cycles(layer: Layer, ranks: list[int], params: ChipParams) -> int:
+    """Busy cycles of one layer on the RTL when x and p are always valid and y always
+    ready: descriptor and entry fetches (2 cycles a word), the slot scan, the check,
+    the LUT load, x, then the A phase (words + 1) and the B phase (one cycle per word
+    of every adapter's B row, at least one per output, + 2 to drain), and the last
+    output (DRAIN)."""
+    wb = params.sram_word_bytes
+    dw = max(1, LORA_DESC_BITS // params.sram_width)
+    n_w = -(-layer.n_in // wb)
+    total = 2 * dw * (1 + len(ranks)) + (LORA_SLOTS + 1) + 1
+    if layer.act is Activation.LUT:
+        total += 256 // wb + 1
+    total += n_w
+    if ranks:
+        total += sum(r * n_w for r in ranks) + 1
+    total += layer.n_out * max(1, sum(-(-r // wb) for r in ranks)) + 2
+    return total + 1
