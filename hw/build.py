@@ -19,6 +19,7 @@ from .csr_bank import CsrBank
 from .cycle_counter import CycleCounter
 from .decoder import BusDecoder
 from .error_log import ErrorLog
+from .lora_unit import LoraUnit
 from .sram_buffer import SramBuffer
 from .sram_window import SramWindow
 from .xbar_controller import XbarController
@@ -38,6 +39,7 @@ def blocks(params: ChipParams):
         "rmlora_sram_buffer": lambda: SramBuffer(params),
         "rmlora_error_log": lambda: ErrorLog(n_sources=2),
         "rmlora_xbar_controller": lambda: XbarController(params),
+        "rmlora_lora_unit": lambda: LoraUnit(params),
         "rmlora_cycle_counter": CycleCounter,
         TOP_NAME: lambda: Chip(params),
     }

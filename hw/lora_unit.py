@@ -44,7 +44,9 @@ PERF = ("perf_cycles", "perf_macs", "perf_sram_reads")
 
 def requant(m, value, mult, shift):
     """clamp(round_half_up(value * mult / 2**shift), -128, 127), combinational."""
-    v, r, out = Signal(signed(LORA_ACC_BITS)), Signal(signed(LORA_ACC_BITS)), Signal(signed(8))
+    v = Signal(signed(LORA_ACC_BITS), name="rq_product")
+    r = Signal(signed(LORA_ACC_BITS), name="rq_rounded")
+    out = Signal(signed(8), name="rq_out")
     m.d.comb += [
         v.eq(value * mult),
         r.eq((v + Mux(shift == 0, 0, Const(1, LORA_ACC_BITS) << (shift - 1).as_unsigned()[:6]))
@@ -132,9 +134,12 @@ class LoraUnit(wiring.Component):
         lut = Signal(256 * 8)
 
         # ---- the read pipeline: issue (i_*) this cycle, use (u_*) the next ----
-        i_slot, i_row, i_w = Signal(range(LORA_SLOTS)), Signal(16), Signal(16)
-        u_valid, u_slot, u_row, u_w = Signal(), Signal(range(LORA_SLOTS)), Signal(16), Signal(16)
-        u_first_out, u_last_ad, u_last_out = Signal(), Signal(), Signal()
+        i_slot = Signal(range(LORA_SLOTS), name="i_slot")
+        i_row, i_w = Signal(16, name="i_row"), Signal(16, name="i_w")
+        u_valid, u_slot = Signal(name="u_valid"), Signal(range(LORA_SLOTS), name="u_slot")
+        u_row, u_w = Signal(16, name="u_row"), Signal(16, name="u_w")
+        u_first_out, u_last_ad = Signal(name="u_first_out"), Signal(name="u_last_ad")
+        u_last_out = Signal(name="u_last_out")
 
         later = [Cat(active[t] for t in range(s + 1, LORA_SLOTS)) if s + 1 < LORA_SLOTS
                  else Const(0, 1) for s in range(LORA_SLOTS)]
@@ -144,14 +149,15 @@ class LoraUnit(wiring.Component):
         for s in reversed(range(LORA_SLOTS)):
             with m.If(active[s]):
                 m.d.comb += first_slot.eq(s)
-            with m.If(active[s] & (s > i_slot)):
-                m.d.comb += next_slot.eq(s)
+            if s > 0:  # slot 0 is never after another
+                with m.If(active[s] & (s > i_slot)):
+                    m.d.comb += next_slot.eq(s)
         row_words_b = Signal(16)  # words of a row of the issuing slot's B
         m.d.comb += row_words_b.eq(words(rank(i_slot)))
 
-        h, d = Signal(signed(32)), Signal(signed(32))
+        h, d = Signal(signed(32), name="h"), Signal(signed(32), name="d")
         acc = Signal(signed(LORA_ACC_BITS))
-        y_reg, y_full = Signal(signed(8)), Signal()
+        y_reg, y_full = Signal(signed(8), name="y_reg"), Signal(name="y_full")
         m.d.comb += [self.y.valid.eq(y_full), self.y.p.eq(y_reg)]
         with m.If(self.y.valid & self.y.ready):
             m.d.sync += y_full.eq(0)
@@ -169,7 +175,7 @@ class LoraUnit(wiring.Component):
             m.d.sync += [self.refused.eq(1), busy.eq(0)]
             m.next = "IDLE"
 
-        fetch_base, word = Signal(16), Signal(16)
+        fetch_base, word = Signal(16, name="fetch_base"), Signal(16, name="word")
         fetch_to = Signal(range(LORA_SLOTS + 1))  # LORA_SLOTS: the layer descriptor
         slot = Signal(range(LORA_SLOTS + 1))
 

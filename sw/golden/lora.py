@@ -10,11 +10,19 @@ import numpy as np
 from amaranth import Shape
 from amaranth.lib import data
 
-from rmlora.contract import ChipParams
-from rmlora.contract.lora import LORA_DESC_BITS, LORA_SLOTS, Activation, AdapterEntry, LoraLayer
+from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract.lora import (
+    LORA_DESC_BITS,
+    LORA_MAX_FEATURES,
+    LORA_MAX_RANK,
+    LORA_SLOTS,
+    Activation,
+    AdapterEntry,
+    LoraLayer,
+)
 
 __all__ = ["requantize", "activate", "lora_layer", "Adapter", "Layer", "pack_layer", "cycles",
-           "pack_entry", "pack_rows", "place_layer", "macs"]
+           "pack_entry", "pack_rows", "place_layer", "check", "macs"]
 
 _LAYER = data.Layout.cast(LoraLayer)
 _ENTRY = data.Layout.cast(AdapterEntry)
@@ -147,6 +155,28 @@ def place_layer(layer: Layer, adapters: dict[int, Adapter], params: ChipParams,
         raise ValueError(f"layer image of {len(image)} bytes at word {base} does not fit the "
                          f"{params.sram_bytes}-byte SRAM buffer")
     return bytes(image), base
+
+
+def check(layer: Layer, adapters: dict[int, Adapter], enabled: int, params: ChipParams,
+          base: int = 0) -> ErrorCode:
+    """The ErrorCode the RTL reports for this layer placed at `base` (NONE if it runs),
+    tested in the RTL's order, so the host can refuse it before it reaches the chip."""
+    depth = params.sram_depth
+    dw = max(1, LORA_DESC_BITS // params.sram_width)
+    if base + dw * (1 + len(adapters)) > depth:
+        return ErrorCode.LORA_SRAM_RANGE
+    if not (1 <= layer.n_in <= LORA_MAX_FEATURES and 1 <= layer.n_out <= LORA_MAX_FEATURES):
+        return ErrorCode.LORA_SHAPE
+    on = {s: ad for s, ad in adapters.items() if enabled >> s & 1}
+    if any(ad.rank == 0 for ad in on.values()):
+        return ErrorCode.LORA_RANK_ZERO
+    if any(ad.rank > LORA_MAX_RANK for ad in on.values()):
+        return ErrorCode.LORA_RANK_MAX
+    try:
+        place_layer(layer, adapters, params, base)
+    except ValueError:
+        return ErrorCode.LORA_SRAM_RANGE
+    return ErrorCode.NONE
 
 
 def macs(layer: Layer, ranks: list[int]) -> int:

@@ -1,0 +1,137 @@
+"""cocotb testbench of the LoRA unit on Verilator: random shapes (1xN, Nx1, rank 1,
+the maximum rank, sizes not multiples of P), random adapter subsets, random stalls
+on x, p and y; every output byte compared with `==` against the golden model."""
+
+import os
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge
+
+from rmlora.contract import ChipParams
+from rmlora.contract.lora import LORA_MAX_RANK, LORA_SLOTS, Activation
+from rmlora.sim.host_bus import CLOCK_PERIOD_NS
+from rmlora.sim.streams import StreamSink, StreamSource, random_pauses
+from rmlora.sw.golden import lora as golden
+from tests.hw.test_lora_unit import random_case
+
+SEED = int(os.environ.get("RMLORA_SEED", "1"))
+N_CASES = int(os.environ.get("RMLORA_LORA_CASES", "24"))
+P = ChipParams(sram_depth=1024)  # the build tests/cosim/test_lora_cosim.py writes
+WB = P.sram_word_bytes
+BASE = 8
+
+
+class LoraBench:
+    def __init__(self, dut, stall: float, seed: int):
+        self.dut = dut
+        pauses = (lambda k: random_pauses(seed + k, stall)) if stall else (lambda k: None)
+        self.x = StreamSource(dut, "x", dut.clk, pauses(1))
+        self.p = StreamSource(dut, "p", dut.clk, pauses(2))
+        self.y = StreamSink(dut, "y", dut.clk, pauses(3))
+
+    async def load(self, word: int, image: bytes):
+        dut = self.dut
+        image = image + bytes(-len(image) % WB)
+        for i in range(0, len(image), WB):
+            dut.load__addr.value = word + i // WB
+            dut.load__w_data.value = int.from_bytes(image[i:i + WB], "little")
+            dut.load__w_en.value = (1 << WB) - 1
+            await RisingEdge(dut.clk)
+        dut.load__w_en.value = 0
+
+    async def run(self, layer, adapters, x, p, enabled, max_cycles=200_000) -> dict:
+        dut = self.dut
+        image, desc = golden.place_layer(layer, adapters, P, BASE)
+        await self.load(BASE, image)
+        self.y.received.clear()
+        self.x.send(int.from_bytes(x[i:i + WB].tobytes().ljust(WB, b"\0"), "little")
+                    for i in range(0, len(x), WB))
+        self.p.send(int(v) for v in p)
+        c0, m0 = int(dut.perf_cycles.value), int(dut.perf_macs.value)
+        dut.desc_addr.value = desc
+        dut.enable.value = enabled
+        dut.start.value = 1
+        await RisingEdge(dut.clk)
+        dut.start.value = 0
+        await RisingEdge(dut.clk)
+        for _ in range(max_cycles // 100):
+            if not dut.busy.value:
+                break
+            await ClockCycles(dut.clk, 100)
+        else:
+            raise AssertionError("the LoRA unit never finished")
+        return {"y": np.array(self.y.received, dtype=np.int8), "done": int(dut.done.value),
+                "cycles": int(dut.perf_cycles.value) - c0, "macs": int(dut.perf_macs.value) - m0}
+
+
+async def start(dut, stall=0.0, seed=SEED) -> LoraBench:
+    dut.rst.value = 1
+    dut.start.value = 0
+    dut.load__w_en.value = 0
+    cocotb.start_soon(Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start())
+    bench = LoraBench(dut, stall, seed)
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    return bench
+
+
+def random_shape(rng):
+    kind = rng.integers(0, 5)
+    if kind == 0:
+        return 1, int(rng.integers(1, 40))  # 1 x N
+    if kind == 1:
+        return int(rng.integers(1, 40)), 1  # N x 1
+    if kind == 2:
+        return int(WB * rng.integers(1, 8)), int(WB * rng.integers(1, 8))  # multiples of P
+    return int(rng.integers(1, 100)), int(rng.integers(1, 60))
+
+
+@cocotb.test(timeout_time=200, timeout_unit="ms")
+async def random_layers_with_stalls(dut):
+    rng = np.random.default_rng(SEED)
+    bench = await start(dut, stall=0.3)
+    for case in range(N_CASES):
+        n, m = random_shape(rng)
+        n_slots = int(rng.integers(1, LORA_SLOTS + 1))
+        slots = rng.choice(LORA_SLOTS, n_slots, replace=False)
+        ranks = {int(s): int(rng.choice([1, LORA_MAX_RANK, int(rng.integers(1, LORA_MAX_RANK))]))
+                 for s in slots}
+        act = [Activation.IDENTITY, Activation.RELU, Activation.LUT][case % 3]
+        layer, adapters, x, p = random_case(rng, n, m, ranks, act)
+        enabled = int(rng.integers(0, 1 << LORA_SLOTS))
+        out = await bench.run(layer, adapters, x, p, enabled)
+        want = golden.lora_layer(x[None], p[None], layer, adapters, enabled)[0]
+        assert out["done"] and np.array_equal(out["y"], want), (case, n, m, ranks, enabled)
+        on = [ad.rank for s, ad in adapters.items() if enabled >> s & 1]
+        assert out["macs"] == golden.macs(layer, on)
+
+
+@cocotb.test(timeout_time=100, timeout_unit="ms")
+async def cycles_without_stalls_match_the_formula(dut):
+    rng = np.random.default_rng(SEED + 1)
+    bench = await start(dut)
+    for n, m, ranks in ((64, 64, {0: 8}), (33, 17, {1: 5, 2: 16}), (8, 8, {})):
+        layer, adapters, x, p = random_case(rng, n, m, ranks)
+        out = await bench.run(layer, adapters, x, p, 0b1111)
+        assert np.array_equal(out["y"], golden.lora_layer(x[None], p[None], layer, adapters,
+                                                          0b1111)[0])
+        assert out["cycles"] == golden.cycles(layer, list(ranks.values()), P)
+
+
+@cocotb.test(timeout_time=100, timeout_unit="ms")
+async def disabled_adapter_and_zero_b_add_nothing(dut):
+    """Properties, over random layers: disabling an adapter gives exactly the layer
+    without it; an adapter whose B is zero adds exactly zero."""
+    rng = np.random.default_rng(SEED + 2)
+    bench = await start(dut, stall=0.2, seed=SEED + 2)
+    for _ in range(6):
+        n, m = random_shape(rng)
+        layer, adapters, x, p = random_case(rng, n, m, {0: 4, 1: 7})
+        without = (await bench.run(layer, {0: adapters[0]}, x, p, 0b1))["y"]
+        assert np.array_equal((await bench.run(layer, adapters, x, p, 0b01))["y"], without)
+        zero_b = golden.Adapter(adapters[1].a, np.zeros_like(adapters[1].b), adapters[1].q_mult,
+                                adapters[1].q_shift, adapters[1].scale_mult)
+        out = await bench.run(layer, {0: adapters[0], 1: zero_b}, x, p, 0b11)
+        assert np.array_equal(out["y"], without)
