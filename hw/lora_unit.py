@@ -176,6 +176,16 @@ class LoraUnit(wiring.Component):
             m.next = "IDLE"
 
         fetch_base, word = Signal(16, name="fetch_base"), Signal(16, name="word")
+
+        def take_x(when):
+            """Take an x beat (when `when`) into x word `word`; lanes past n_in are zero."""
+            m.d.comb += self.x.ready.eq(word < n_w)
+            beat = Signal(8 * P, name="x_beat")
+            for li in range(P):
+                m.d.comb += beat.word_select(li, 8).eq(
+                    Mux((word << wb_log) + li < layer.n_in, self.x.p.word_select(li, 8), 0))
+            with m.If(when & (word < n_w)):
+                m.d.sync += [xs.word_select(word[:8], 8 * P).eq(beat), word.eq(word + 1)]
         fetch_to = Signal(range(LORA_SLOTS + 1))  # LORA_SLOTS: the layer descriptor
         slot = Signal(range(LORA_SLOTS + 1))
 
@@ -222,10 +232,13 @@ class LoraUnit(wiring.Component):
                     m.d.sync += slot.eq(slot + 1)
             with m.State("CHECK"):
                 m.d.sync += word.eq(0)
+                m.d.sync += [i_slot.eq(first_slot), i_row.eq(0), i_w.eq(0), u_valid.eq(0)]
                 with m.If(check != ErrorCode.NONE):
                     refuse(check, self.desc_addr)
                 with m.Elif(layer.act == Activation.LUT):
                     m.next = "LUT"
+                with m.Elif(active.any()):
+                    m.next = "A_PHASE"
                 with m.Else():
                     m.next = "X_IN"
             with m.State("LUT"):  # pipelined: issue word k, store word k - 1
@@ -237,25 +250,23 @@ class LoraUnit(wiring.Component):
                 with m.If(word == 256 // P):
                     m.d.sync += word.eq(0)
                     m.next = "X_IN"
-            with m.State("X_IN"):
-                m.d.comb += self.x.ready.eq(1)
-                with m.If(self.x.valid):
-                    beat = Signal(8 * P)
-                    for li in range(P):  # lanes past n_in are zero
-                        m.d.comb += beat.word_select(li, 8).eq(
-                            Mux((word << wb_log) + li < layer.n_in, self.x.p.word_select(li, 8), 0))
-                    m.d.sync += [xs.word_select(word[:8], 8 * P).eq(beat), word.eq(word + 1),
-                                 i_slot.eq(first_slot), i_row.eq(0), i_w.eq(0), u_valid.eq(0)]
-                    with m.If((word + 1 == n_w) & active.any()):
+                    with m.If(active.any()):
                         m.next = "A_PHASE"
-                    with m.Elif(word + 1 == n_w):
-                        m.next = "B_PHASE"
+            with m.State("X_IN"):  # no adapter: x is taken and not used
+                take_x(self.x.valid)
+                with m.If(self.x.valid & (word + 1 == n_w)):
+                    m.next = "B_PHASE"
 
-            # ---- A phase: h_k = A_i[k] . x over the row's words, q_i[k] = requant(h_k) ----
+            # ---- A phase: h_k = A_i[k] . x over the row's words, q_i[k] = requant(h_k).
+            # x arrives meanwhile: word w of a row is read once x word w is in (or is
+            # arriving this cycle), so taking x costs no cycles of its own.
             with m.State("A_PHASE"):
+                x_in = word < n_w
+                take_x(x_in & self.x.valid)
                 issuing = i_row < rank(i_slot)
+                have_x = (i_w < word) | ((i_w == word) & x_in & self.x.valid)
                 last_w = i_w + 1 == n_w
-                with m.If(issuing):
+                with m.If(issuing & have_x):
                     e_a = per_slot([e.a_addr for e in entry], i_slot, 16)
                     m.d.comb += [sram.addr.eq(e_a + i_row * n_w + i_w), sram.r_en.eq(1)]
                     m.d.sync += [u_valid.eq(1), u_slot.eq(i_slot), u_row.eq(i_row), u_w.eq(i_w),

@@ -187,7 +187,8 @@ def macs(layer: Layer, ranks: list[int]) -> int:
 def cycles(layer: Layer, ranks: list[int], params: ChipParams) -> int:
     """Busy cycles of one layer on the RTL when x and p are always valid and y always
     ready: descriptor and entry fetches (2 cycles a word), the slot scan, the check,
-    the LUT load, x, then the A phase (words + 1) and the B phase (one cycle per word
+    the LUT load, then the A phase (words + 1; x is taken during it; a layer with no
+    adapter takes x in n_in / P cycles instead) and the B phase (one cycle per word
     of every adapter's B row, at least one per output, + 2 to drain), and the last
     output (DRAIN)."""
     wb = params.sram_word_bytes
@@ -196,8 +197,9 @@ def cycles(layer: Layer, ranks: list[int], params: ChipParams) -> int:
     total = 2 * dw * (1 + len(ranks)) + (LORA_SLOTS + 1) + 1
     if layer.act is Activation.LUT:
         total += 256 // wb + 1
-    total += n_w
-    if ranks:
+    if ranks:  # x arrives while A's first row is read: no cycles of its own
         total += sum(r * n_w for r in ranks) + 1
+    else:
+        total += n_w
     total += layer.n_out * max(1, sum(-(-r // wb) for r in ranks)) + 2
     return total + 1
