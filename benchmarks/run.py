@@ -15,6 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / "build" / "bench.json"
+sys.path.insert(0, str(HERE.parent))  # benches reuse the tests' harnesses (tests.*)
 
 
 def machine() -> dict:

@@ -187,7 +187,6 @@ class LoraUnit(wiring.Component):
             with m.If(when & (word < n_w)):
                 m.d.sync += [xs.word_select(word[:8], 8 * P).eq(beat), word.eq(word + 1)]
         fetch_to = Signal(range(LORA_SLOTS + 1))  # LORA_SLOTS: the layer descriptor
-        slot = Signal(range(LORA_SLOTS + 1))
 
         with m.FSM():
             with m.State("IDLE"):
@@ -199,37 +198,39 @@ class LoraUnit(wiring.Component):
                                      fetch_base.eq(self.desc_addr), fetch_to.eq(LORA_SLOTS),
                                      word.eq(0), active.eq(0)]
                         m.next = "FETCH"
-            with m.State("FETCH"):
-                m.d.comb += [sram.addr.eq(fetch_base + word), sram.r_en.eq(1)]
-                m.next = "FETCH_DATA"
-            with m.State("FETCH_DATA"):
-                wsel = word[:max(1, (dw - 1).bit_length())]
-                with m.Switch(fetch_to):
-                    for s in range(LORA_SLOTS):
-                        with m.Case(s):
-                            m.d.sync += entry_raw[s].word_select(wsel, p.sram_width).eq(
+            with m.State("FETCH"):  # pipelined: issue word k, store word k - 1
+                with m.If(word < dw):
+                    m.d.comb += [sram.addr.eq(fetch_base + word), sram.r_en.eq(1)]
+                with m.If(word != 0):
+                    wsel = (word - 1)[:max(1, (dw - 1).bit_length())]
+                    with m.Switch(fetch_to):
+                        for s in range(LORA_SLOTS):
+                            with m.Case(s):
+                                m.d.sync += entry_raw[s].word_select(wsel, p.sram_width).eq(
+                                    sram.r_data)
+                        with m.Case(LORA_SLOTS):
+                            m.d.sync += layer_raw.word_select(wsel, p.sram_width).eq(
                                 sram.r_data)
-                    with m.Case(LORA_SLOTS):
-                        m.d.sync += layer_raw.word_select(wsel, p.sram_width).eq(sram.r_data)
                 m.d.sync += word.eq(word + 1)
-                with m.If(word + 1 == dw):
-                    m.d.sync += slot.eq(Mux(fetch_to == LORA_SLOTS, 0, fetch_to + 1))
+                with m.If(word == dw):
                     m.next = "NEXT_ENTRY"
-                with m.Else():
-                    m.next = "FETCH"
-            with m.State("NEXT_ENTRY"):
-                addr = entry_addr.word_select(slot[:2], 16)
-                with m.If(slot == LORA_SLOTS):
+            with m.State("NEXT_ENTRY"):  # fetch the lowest enabled slot's entry still due
+                pending = Signal(LORA_SLOTS)
+                lowest = Signal(range(LORA_SLOTS))
+                m.d.comb += pending.eq(self.enable & ~active & Cat(
+                    entry_addr.word_select(s, 16) != 0 for s in range(LORA_SLOTS)))
+                for s in reversed(range(LORA_SLOTS)):
+                    with m.If(pending[s]):
+                        m.d.comb += lowest.eq(s)
+                addr = entry_addr.word_select(lowest, 16)
+                with m.If(pending == 0):
                     m.next = "CHECK"
-                with m.Elif(self.enable.bit_select(slot[:2], 1) & (addr != 0)):
-                    with m.If(addr + dw > p.sram_depth):
-                        refuse(ErrorCode.LORA_SRAM_RANGE, addr)
-                    with m.Else():
-                        m.d.sync += [fetch_base.eq(addr), fetch_to.eq(slot), word.eq(0),
-                                     active.eq(active | (Const(1, LORA_SLOTS) << slot[:2]))]
-                        m.next = "FETCH"
+                with m.Elif(addr + dw > p.sram_depth):
+                    refuse(ErrorCode.LORA_SRAM_RANGE, addr)
                 with m.Else():
-                    m.d.sync += slot.eq(slot + 1)
+                    m.d.sync += [fetch_base.eq(addr), fetch_to.eq(lowest), word.eq(0),
+                                 active.eq(active | (Const(1, LORA_SLOTS) << lowest))]
+                    m.next = "FETCH"
             with m.State("CHECK"):
                 m.d.sync += word.eq(0)
                 m.d.sync += [i_slot.eq(first_slot), i_row.eq(0), i_w.eq(0), u_valid.eq(0)]

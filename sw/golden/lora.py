@@ -186,7 +186,8 @@ def macs(layer: Layer, ranks: list[int]) -> int:
 
 def cycles(layer: Layer, ranks: list[int], params: ChipParams) -> int:
     """Busy cycles of one layer on the RTL when x and p are always valid and y always
-    ready: descriptor and entry fetches (2 cycles a word), the slot scan, the check,
+    ready: descriptor and entry fetches (words + 1 each), a cycle per entry to pick
+    the next slot and one more to see none is left, the check,
     the LUT load, then the A phase (words + 1; x is taken during it; a layer with no
     adapter takes x in n_in / P cycles instead) and the B phase (one cycle per word
     of every adapter's B row, at least one per output, + 2 to drain), and the last
@@ -194,7 +195,7 @@ def cycles(layer: Layer, ranks: list[int], params: ChipParams) -> int:
     wb = params.sram_word_bytes
     dw = max(1, LORA_DESC_BITS // params.sram_width)
     n_w = -(-layer.n_in // wb)
-    total = 2 * dw * (1 + len(ranks)) + (LORA_SLOTS + 1) + 1
+    total = (dw + 1) * (1 + len(ranks)) + (len(ranks) + 1) + 1
     if layer.act is Activation.LUT:
         total += 256 // wb + 1
     if ranks:  # x arrives while A's first row is read: no cycles of its own

@@ -44,10 +44,11 @@ def random_case(rng, n, m, ranks, act=Activation.IDENTITY):
     return layer, adapters, x, p
 
 
-def run_unit(layer, adapters, x, p, enabled, *, stall=0.0, seed=0, max_cycles=50_000):
-    dut = LoraUnit(P)
-    image, desc = golden.place_layer(layer, adapters, P, BASE)
-    sram = bytearray(P.sram_bytes)
+def run_unit(layer, adapters, x, p, enabled, *, stall=0.0, seed=0, max_cycles=50_000,
+             params=P):
+    dut = LoraUnit(params)
+    image, desc = golden.place_layer(layer, adapters, params, BASE)
+    sram = bytearray(params.sram_bytes)
     sram[BASE * WB:BASE * WB + len(image)] = image
     rng = random.Random(seed)
     x_beats = [int.from_bytes(x[i:i + WB].tobytes().ljust(WB, b"\0"), "little")
