@@ -47,12 +47,13 @@ def random_case(rng, n, m, ranks, act=Activation.IDENTITY):
 def run_unit(layer, adapters, x, p, enabled, *, stall=0.0, seed=0, max_cycles=50_000,
              params=P):
     dut = LoraUnit(params)
+    wb = params.sram_word_bytes
     image, desc = golden.place_layer(layer, adapters, params, BASE)
     sram = bytearray(params.sram_bytes)
-    sram[BASE * WB:BASE * WB + len(image)] = image
+    sram[BASE * wb:BASE * wb + len(image)] = image
     rng = random.Random(seed)
-    x_beats = [int.from_bytes(x[i:i + WB].tobytes().ljust(WB, b"\0"), "little")
-               for i in range(0, len(x), WB)]
+    x_beats = [int.from_bytes(x[i:i + wb].tobytes().ljust(wb, b"\0"), "little")
+               for i in range(0, len(x), wb)]
     p_vals, out = list(p), {"y": []}
 
     async def tb(ctx):
@@ -81,7 +82,7 @@ def run_unit(layer, adapters, x, p, enabled, *, stall=0.0, seed=0, max_cycles=50
             if p_take:
                 p_vals.pop(0)
             if r_en:
-                ctx.set(dut.sram.r_data, int.from_bytes(sram[addr * WB:(addr + 1) * WB], "little"))
+                ctx.set(dut.sram.r_data, int.from_bytes(sram[addr * wb:(addr + 1) * wb], "little"))
             if not ctx.get(dut.busy):
                 break
         else:
@@ -208,3 +209,15 @@ def _run_image(image, x, p, enabled):
 
     run_sim(dut, tb)
     return out
+
+
+@pytest.mark.parametrize("n, m, ranks", [(40, 20, {0: 16, 3: 3}), (16, 16, {1: 16})])
+def test_sixteen_lanes(n, m, ranks):
+    """P = 16 (128-bit SRAM words): the same results, one B word per row up to rank 16."""
+    wide = ChipParams(sram_width=128, sram_depth=512)
+    rng = np.random.default_rng(n)
+    layer, adapters, x, p = random_case(rng, n, m, ranks)
+    out = run_unit(layer, adapters, x, p, 0b1111, params=wide)
+    want = golden.lora_layer(x[None], p[None], layer, adapters, 0b1111)[0]
+    assert np.array_equal(np.array(out["y"], dtype=np.int8), want)
+    assert out["cycles"] == golden.cycles(layer, list(ranks.values()), wide)
