@@ -40,7 +40,7 @@ class StreamSource:
             else:
                 self.valid.value = 0
             await RisingEdge(self.clock)
-            if self.valid.value and self.ready.value:
+            if self.valid.value == 1 and self.ready.value == 1:  # X/Z before reset: not a beat
                 self.queue.pop(0)
 
 
@@ -59,5 +59,5 @@ class StreamSink:
         while True:
             self.ready.value = 0 if self.pauses is not None and next(self.pauses) else 1
             await RisingEdge(self.clock)
-            if self.valid.value and self.ready.value:
+            if self.valid.value == 1 and self.ready.value == 1:  # X/Z before reset: not a beat
                 self.received.append(self.payload.value.to_signed())

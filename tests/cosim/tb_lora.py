@@ -68,8 +68,9 @@ class LoraBench:
 
 async def start(dut, stall=0.0, seed=SEED) -> LoraBench:
     dut.rst.value = 1
-    dut.start.value = 0
-    dut.load__w_en.value = 0
+    for name in ("start", "clear_perf", "desc_addr", "enable", "load__addr", "load__r_en",
+                 "load__w_en", "load__w_data"):
+        getattr(dut, name).value = 0  # Icarus starts undriven inputs at Z
     cocotb.start_soon(Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start())
     bench = LoraBench(dut, stall, seed)
     await ClockCycles(dut.clk, 3)
