@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rmlora.contract import ChipParams, ErrorCode
-from rmlora.contract.lora import Activation
+from rmlora.contract.lora import LORA_DESC_BITS, Activation
 from rmlora.hw.lora_unit import LoraUnit
 from rmlora.sw.golden import lora as golden
 
@@ -162,7 +162,7 @@ def test_bad_layers_are_refused(change, code):
     layer, adapters, x, p = random_case(rng, 8, 4, {0: 2})
     image, desc = golden.place_layer(layer, adapters, P, BASE)
     image = bytearray(image)
-    dwb = 16  # the descriptor and the entry take 16 bytes each
+    dwb = LORA_DESC_BITS // 8  # bytes of the descriptor, and of the entry after it
     for raw_at, layout in ((0, LoraLayer), (dwb, AdapterEntry)):
         fields = data.Layout.cast(layout)
         value = int.from_bytes(image[raw_at:raw_at + dwb], "little")
