@@ -21,6 +21,13 @@ from rmlora.contract import (
     ChipParams,
     ErrorCode,
 )
+from rmlora.contract.image import (
+    IMAGE_HEADER_BYTES,
+    IMAGE_MAGIC,
+    IMAGE_VERSION,
+    SECTION_BYTES,
+    SectionKind,
+)
 
 __all__ = ["HEADER_PATH", "render_header"]
 
@@ -66,6 +73,13 @@ def render_header(params: ChipParams = ChipParams()) -> str:
             lines.append(_define(base + "_MASK", f.mask, f.doc + (" (pulse)" if f.pulse else "")))
     lines += ["", "/* ErrorCode: value of ERR_CODE.CODE */"]
     lines += [_define(f"RMLORA_ERR_{e.name}", e.value, e.text) for e in ErrorCode]
+    lines += ["", "/* SRAM image format (rmlora/contract/image.py) */",
+              _define("RMLORA_IMAGE_MAGIC", IMAGE_MAGIC, "ASCII 'RMLI'"),
+              f"#define {'RMLORA_IMAGE_VERSION_MAJOR':<40} {IMAGE_VERSION[0]}u",
+              f"#define {'RMLORA_IMAGE_VERSION_MINOR':<40} {IMAGE_VERSION[1]}u",
+              f"#define {'RMLORA_IMAGE_HEADER_BYTES':<40} {IMAGE_HEADER_BYTES}u",
+              f"#define {'RMLORA_IMAGE_SECTION_BYTES':<40} {SECTION_BYTES}u"]
+    lines += [_define(f"RMLORA_SECTION_{k.name}", k.value) for k in SectionKind]
     lines += ["", "/* AXI response codes (BRESP/RRESP) */"]
     lines += [_define(f"RMLORA_AXI_RESP_{r.name}", r.value) for r in AxiResp]
     lines += ["", "#endif /* RMLORA_H */", ""]

@@ -95,6 +95,18 @@
 #define RMLORA_ERR_LORA_SRAM_RANGE               0x00000023u  /* descriptor, adapter entry, A, B or LUT beyond the SRAM buffer */
 #define RMLORA_ERR_LORA_BUSY                     0x00000024u  /* START while a layer runs */
 
+/* SRAM image format (rmlora/contract/image.py) */
+#define RMLORA_IMAGE_MAGIC                       0x494C4D52u  /* ASCII 'RMLI' */
+#define RMLORA_IMAGE_VERSION_MAJOR               1u
+#define RMLORA_IMAGE_VERSION_MINOR               0u
+#define RMLORA_IMAGE_HEADER_BYTES                16u
+#define RMLORA_IMAGE_SECTION_BYTES               12u
+#define RMLORA_SECTION_LAYER_PROGRAM             0x00000001u
+#define RMLORA_SECTION_LORA_LAYER                0x00000002u
+#define RMLORA_SECTION_ADAPTER                   0x00000003u
+#define RMLORA_SECTION_LUT                       0x00000004u
+#define RMLORA_SECTION_XBAR                      0x00000005u
+
 /* AXI response codes (BRESP/RRESP) */
 #define RMLORA_AXI_RESP_OKAY                     0x00000000u
 #define RMLORA_AXI_RESP_EXOKAY                   0x00000001u

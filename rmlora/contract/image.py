@@ -1,0 +1,51 @@
+"""SRAM image: what the compiler writes and the runtime loads into the SRAM buffer.
+
+    header   (IMAGE_HEADER_BYTES)  magic, format version, section count, payload size,
+                                   CRC32 of the payload
+    sections (SECTION_BYTES each)  kind, slot, SRAM word address, byte length
+    payload                        the sections' bytes, one after another
+
+The header and table stay on the host; each section's bytes go to its SRAM word
+address. All fields little-endian. A loader refuses a truncated image, a wrong
+magic, a newer format version, a CRC mismatch, and sections that overlap or fall
+outside the SRAM, before writing anything.
+"""
+
+from amaranth import unsigned
+from amaranth.lib import data, enum
+
+__all__ = ["IMAGE_MAGIC", "IMAGE_VERSION", "SectionKind", "ImageHeader", "Section",
+           "IMAGE_HEADER_BYTES", "SECTION_BYTES", "NO_SLOT"]
+
+IMAGE_MAGIC = 0x494C4D52  # ASCII "RMLI", little-endian
+IMAGE_VERSION = (1, 0)  # major, minor: a loader reads any minor of its major or older
+NO_SLOT = 0xF  # a section that belongs to no adapter slot
+
+
+class SectionKind(enum.Enum, shape=8):
+    LAYER_PROGRAM = 1  # the sequencer's list of layer descriptors
+    LORA_LAYER = 2  # LoRA layer descriptors (rmlora.contract.lora.LoraLayer)
+    ADAPTER = 3  # one adapter slot's entries, A and B matrices
+    LUT = 4  # activation lookup tables
+    XBAR = 5  # crossbar descriptors
+
+
+class ImageHeader(data.Struct):
+    magic: unsigned(32)
+    version_major: unsigned(8)
+    version_minor: unsigned(8)
+    n_sections: unsigned(16)
+    payload_bytes: unsigned(32)
+    crc32: unsigned(32)  # zlib.crc32 of the payload
+
+
+class Section(data.Struct):
+    kind: SectionKind
+    slot: unsigned(8)  # adapter slot of an ADAPTER section, else NO_SLOT
+    reserved: unsigned(16)
+    sram_word: unsigned(32)  # where the bytes go
+    length: unsigned(32)  # bytes
+
+
+IMAGE_HEADER_BYTES = data.Layout.cast(ImageHeader).size // 8  # 16
+SECTION_BYTES = data.Layout.cast(Section).size // 8  # 12
