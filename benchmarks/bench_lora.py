@@ -31,7 +31,7 @@ SHAPES_OTHER = [(20, 32, 6), (16, 20, 6), (13, 7, 3)]  # face-model-like, odd si
 
 
 def fixed_overhead(params: ChipParams) -> int:
-    dw = max(1, LORA_DESC_BITS // params.sram_width)
+    dw = params.words_for(LORA_DESC_BITS)
     return (dw + 1) * 2 + 2 + 1 + 1 + 2 + 1
 
 

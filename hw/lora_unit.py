@@ -80,7 +80,7 @@ class LoraUnit(wiring.Component):
         m = Module()
         p, P = self.params, self.lanes
         wb_log = (P - 1).bit_length()
-        dw = max(1, LORA_DESC_BITS // p.sram_width)
+        dw = p.words_for(LORA_DESC_BITS)
         sram = self.sram
         m.d.comb += sram.w_en.eq(0)
 

@@ -74,7 +74,7 @@ class XbarController(wiring.Component):
         p = self.params
         R, C, WB = p.macro_rows, p.macro_cols, p.sram_word_bytes
         r_log, c_log, wb_log = p.macro_row_bits, p.macro_col_bits, (WB - 1).bit_length()
-        desc_words = max(1, XBAR_DESC_BITS // p.sram_width)
+        desc_words = p.words_for(XBAR_DESC_BITS)
         sram, req, resp = self.sram, self.macro_req, self.macro_resp
 
         desc_raw = Signal(desc_words * p.sram_width)

@@ -6,18 +6,23 @@ and the C driver address the chip in the same way.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles
+from cocotb.triggers import ClockCycles, Timer
+from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
 from rmlora.contract import REG, SRAM_WINDOW_BASE, AxiResp
 
-__all__ = ["BusError", "HostBus", "start_chip"]
+__all__ = ["BusError", "HostBus", "XBAR_PERF", "start_chip"]
 
 CLOCK_PERIOD_NS = 10  # 100 MHz: the simulated clock; only cycle counts matter
+# the crossbar controller's performance counters, by the names the golden model uses
+XBAR_PERF = {"cycles": "PERF_XB_CYCLES", "adc": "PERF_ADC", "mvm": "PERF_MVM",
+             "pulses": "PERF_PULSES", "verify": "PERF_VERIFY"}
 
 
 @dataclass
@@ -81,6 +86,33 @@ class HostBus:
         for i in range(0, length, 4):
             out += (await self.read_word(SRAM_WINDOW_BASE + offset + i)).to_bytes(4, "little")
         return bytes(out)
+
+    async def run_xbar(self, desc, at_word: int = 0, poll_cycles: int = 200,
+                       max_cycles: int = 2_000_000) -> dict:
+        """Write crossbar descriptor `desc` at SRAM word `at_word`, start it and poll until
+        it finishes. Returns the XB_STATUS fields, the PERF counter deltas (cycles, adc,
+        mvm, pulses, verify), and the wall-clock seconds and simulated cycles from
+        START to the status read that saw it finish."""
+        word_bytes = REG["HW_SRAM"].unpack(await self.read_reg("HW_SRAM"))["WIDTH_BYTES"]
+        before = {k: await self.read_reg(r) for k, r in XBAR_PERF.items()}
+        await self.write_sram(at_word * word_bytes, desc.pack())
+        await self.write_reg("XB_DESC", at_word)
+        await self.write_reg("XB_CTRL", REG["XB_CTRL"].pack(START=1))
+        t0, sim0 = time.perf_counter(), get_sim_time("ns")
+        waited = 0
+        while True:
+            status = REG["XB_STATUS"].unpack(await self.read_reg("XB_STATUS"))
+            if not status["BUSY"]:
+                break
+            if waited >= max_cycles:
+                raise AssertionError(f"controller still busy after {waited} cycles")
+            await Timer(poll_cycles * CLOCK_PERIOD_NS, unit="ns")
+            waited += poll_cycles
+        wall = time.perf_counter() - t0
+        sim_cycles = round((get_sim_time("ns") - sim0) / CLOCK_PERIOD_NS)
+        after = {k: await self.read_reg(r) for k, r in XBAR_PERF.items()}
+        return {**status, **{k: after[k] - before[k] for k in XBAR_PERF}, "wall_s": wall,
+                "sim_cycles": sim_cycles}
 
     async def cycles(self) -> int:
         lo = await self.read_reg("CYCLE_LO")

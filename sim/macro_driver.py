@@ -15,7 +15,7 @@ valid on exactly the MACRO_LATENCY[op]-th edge after that.
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
-from rmlora.contract.xbar import MACRO_LATENCY, MacroOp
+from rmlora.contract.xbar import MACRO_LATENCY
 
 from .host_bus import CLOCK_PERIOD_NS
 from .macro_port import MacroArray
@@ -34,14 +34,12 @@ class MacroPortDriver:
 
     async def _run(self):
         dut = self.dut
-        layout = self.macros.req_layout
         while True:
             await RisingEdge(dut.macro_req__valid)
             await ReadOnly()  # the request's payload, settled
             request = int(dut.macro_req__payload.value)
-            op = MacroOp(layout.from_bits(request).op)
             await RisingEdge(dut.clk)  # the request is taken on this edge
-            response = self.macros.serve(request)
+            op, response = self.macros.serve(request)
             latency = MACRO_LATENCY[op]
             # mid-cycle before the latency-th edge
             await Timer(CLOCK_PERIOD_NS * (latency - 1) + CLOCK_PERIOD_NS // 2, unit="ns")

@@ -50,8 +50,8 @@ class MacroArray:
         return self.macros[index]
 
     # ---- cosimulation: one request at a time, as port bit vectors ----
-    def serve(self, request_bits: int) -> int:
-        """The response (as the port's bits) to one request (as the port's bits)."""
+    def serve(self, request_bits: int) -> tuple[MacroOp, int]:
+        """The operation and the response (as the port's bits) to one request (as bits)."""
         p = self.params
         req = self.req_layout.from_bits(request_bits)
         if req.macro >= p.n_macros:
@@ -74,7 +74,7 @@ class MacroArray:
             adc = pack_codes(codes, p.adc_bits)
         else:
             raise ValueError(f"macro port request with op {req.op}")
-        return self.resp_layout.const({"verify_code": verify_code, "adc": adc}).as_value().value
+        return op, self.resp_layout.const({"verify_code": verify_code, "adc": adc}).as_value().value
 
     # ---- golden model: batched (and the single-request path's helpers) ----
     def pulse(self, macro: int, row, col, polarity: Polarity, amplitude, width):

@@ -15,7 +15,6 @@ import time
 
 import cocotb
 import numpy as np
-from cocotb.triggers import Timer
 
 from rmlora.contract import CHIP_ID, REG, ChipParams
 from rmlora.contract.xbar import XbarOp
@@ -70,18 +69,11 @@ async def bring_up(dut):
             json.dump(report, f, indent=2)
 
 
-async def run_descriptor(bus, desc, at_word: int = 0) -> dict:
-    wb = ChipParams().sram_word_bytes
-    await bus.write_sram(at_word * wb, desc.pack())
-    await bus.write_reg("XB_DESC", at_word)
-    cycles0 = await bus.read_reg("PERF_XB_CYCLES")
-    await bus.write_reg("XB_CTRL", REG["XB_CTRL"].pack(START=1))
-    while REG["XB_STATUS"].unpack(await bus.read_reg("XB_STATUS"))["BUSY"]:
-        await Timer(2000, unit="ns")
-    status = REG["XB_STATUS"].unpack(await bus.read_reg("XB_STATUS"))
+async def run_descriptor(bus, desc) -> dict:
+    status = await bus.run_xbar(desc, poll_cycles=200)
     if status["ERROR"]:
         raise AssertionError(f"descriptor refused: ERR_CODE {await bus.read_reg('ERR_CODE')}")
-    return {"cycles": await bus.read_reg("PERF_XB_CYCLES") - cycles0}
+    return status
 
 
 async def analogue_path(bus, n_in: int = 16, n_out: int = 16, n_inputs: int = 4) -> dict:

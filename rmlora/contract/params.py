@@ -78,6 +78,10 @@ class ChipParams:
     def sram_word_bytes(self) -> int:
         return self.sram_width // 8
 
+    def words_for(self, bits: int) -> int:
+        """SRAM words a record of `bits` takes (descriptors: 128 bits, at least 1 word)."""
+        return max(1, -(-bits // self.sram_width))
+
     @property
     def macro_row_bits(self) -> int:
         return (self.macro_rows - 1).bit_length()

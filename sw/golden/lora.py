@@ -7,8 +7,6 @@ makes, and the unit's exact cycle count.
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth import Shape
-from amaranth.lib import data
 
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.lora import (
@@ -20,12 +18,11 @@ from rmlora.contract.lora import (
     AdapterEntry,
     LoraLayer,
 )
+from rmlora.contract.packing import pack_fields
 
 __all__ = ["requantize", "activate", "lora_layer", "Adapter", "Layer", "pack_layer", "cycles",
            "pack_entry", "pack_rows", "place_layer", "check", "macs"]
 
-_LAYER = data.Layout.cast(LoraLayer)
-_ENTRY = data.Layout.cast(AdapterEntry)
 
 
 def requantize(acc: np.ndarray, mult: int, shift: int) -> np.ndarray:
@@ -86,31 +83,19 @@ def lora_layer(x: np.ndarray, p: np.ndarray, layer: Layer, adapters: dict[int, A
 
 # ---- host-side packing (the same layouts the RTL decodes) ----
 
-def _checked(layout, fields: dict) -> int:
-    for name, value in fields.items():
-        shape = layout[name].shape
-        if isinstance(value, Activation):
-            continue
-        s = Shape.cast(shape)
-        lo = -(1 << s.width - 1) if s.signed else 0
-        hi = (1 << s.width - s.signed) - 1
-        if not lo <= int(value) <= hi:
-            raise ValueError(f"{name}={value} does not fit its field ({lo}..{hi})")
-    return layout.const(fields).as_value().value
-
-
 def pack_layer(layer: Layer, lut_addr: int, entry_addrs: dict[int, int]) -> bytes:
     fields = {"n_in": layer.n_in, "n_out": layer.n_out, "out_mult": layer.out_mult,
               "out_shift": layer.out_shift, "act": layer.act, "lut": lut_addr}
     for slot in range(LORA_SLOTS):
         fields[f"entry{slot}"] = entry_addrs.get(slot, 0)
-    return _checked(_LAYER, fields).to_bytes(LORA_DESC_BITS // 8, "little")
+    return pack_fields(LoraLayer, fields, "layer field").to_bytes(LORA_DESC_BITS // 8, "little")
 
 
 def pack_entry(ad: Adapter, a_addr: int, b_addr: int) -> bytes:
     fields = {"rank": ad.rank, "a_addr": a_addr, "b_addr": b_addr, "q_mult": ad.q_mult,
               "q_shift": ad.q_shift, "scale_mult": ad.scale_mult}
-    return _checked(_ENTRY, fields).to_bytes(LORA_DESC_BITS // 8, "little")
+    value = pack_fields(AdapterEntry, fields, "adapter entry field")
+    return value.to_bytes(LORA_DESC_BITS // 8, "little")
 
 
 def pack_rows(matrix: np.ndarray, word_bytes: int) -> bytes:
@@ -128,7 +113,7 @@ def place_layer(layer: Layer, adapters: dict[int, Adapter], params: ChipParams,
     entry per adapter, the LUT (LUT activation), then each adapter's A and B.
     Returns (image bytes, the descriptor's word address = base)."""
     wb = params.sram_word_bytes
-    dw = max(1, LORA_DESC_BITS // params.sram_width)
+    dw = params.words_for(LORA_DESC_BITS)
     n_w = -(-layer.n_in // wb)
     cursor = base + dw * (1 + len(adapters))
     lut_addr = 0
@@ -162,7 +147,7 @@ def check(layer: Layer, adapters: dict[int, Adapter], enabled: int, params: Chip
     """The ErrorCode the RTL reports for this layer placed at `base` (NONE if it runs),
     tested in the RTL's order, so the host can refuse it before it reaches the chip."""
     depth = params.sram_depth
-    dw = max(1, LORA_DESC_BITS // params.sram_width)
+    dw = params.words_for(LORA_DESC_BITS)
     if base + dw * (1 + len(adapters)) > depth:
         return ErrorCode.LORA_SRAM_RANGE
     if not (1 <= layer.n_in <= LORA_MAX_FEATURES and 1 <= layer.n_out <= LORA_MAX_FEATURES):
@@ -193,7 +178,7 @@ def cycles(layer: Layer, ranks: list[int], params: ChipParams) -> int:
     of every adapter's B row, at least one per output, + 2 to drain), and the last
     output (DRAIN)."""
     wb = params.sram_word_bytes
-    dw = max(1, LORA_DESC_BITS // params.sram_width)
+    dw = params.words_for(LORA_DESC_BITS)
     n_w = -(-layer.n_in // wb)
     total = (dw + 1) * (1 + len(ranks)) + (len(ranks) + 1) + 1
     if layer.act is Activation.LUT:

@@ -11,10 +11,9 @@ conversion gets the operation index the RTL's run would give it.
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth import Shape
-from amaranth.lib import data
 
 from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract.packing import pack_fields
 from rmlora.contract.xbar import (
     ACC_BITS,
     INPUT_BITS,
@@ -29,10 +28,9 @@ from rmlora.contract.xbar import (
 )
 from rmlora.sim.macro_port import MacroArray
 
-__all__ = ["Descriptor", "XbarCounts", "check", "pack_descriptor", "desc_words",
+__all__ = ["Descriptor", "XbarCounts", "check",
            "program", "mvm", "mvm_cycles"]
 
-_LAYOUT = data.Layout.cast(XbarDescriptor)
 
 
 @dataclass(frozen=True)
@@ -54,29 +52,10 @@ class Descriptor:
     width: int = 7  # write-verify converges in 5-20 pulses with these (sim/reram)
 
     def pack(self) -> bytes:
-        """The descriptor's SRAM bytes; a field that does not fit its bits is refused
-        (the layout alone would silently truncate it)."""
+        """The descriptor's SRAM bytes; a field that does not fit its bits is refused."""
         fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        for name, value in fields.items():
-            shape = _LAYOUT[name].shape
-            if name == "op":
-                if not isinstance(value, XbarOp):
-                    raise ValueError(f"descriptor field out of range: op={value!r}")
-                continue
-            width = Shape.cast(shape).width
-            if not isinstance(value, int | np.integer) or not 0 <= value < 1 << width:
-                raise ValueError(f"descriptor field out of range: {name}={value} "
-                                 f"(needs 0..{(1 << width) - 1})")
-        value = _LAYOUT.const(fields).as_value().value
-        return value.to_bytes(XBAR_DESC_BITS // 8, "little")
-
-
-def pack_descriptor(desc: Descriptor) -> bytes:
-    return desc.pack()
-
-
-def desc_words(params: ChipParams) -> int:
-    return max(1, XBAR_DESC_BITS // params.sram_width)
+        return pack_fields(XbarDescriptor, fields, "descriptor field").to_bytes(
+            XBAR_DESC_BITS // 8, "little")
 
 
 @dataclass
@@ -89,10 +68,6 @@ class XbarCounts:
     pulses: int = 0
     verify: int = 0
 
-    def __iadd__(self, other):
-        for k in ("cycles", "adc", "mvm", "pulses", "verify"):
-            setattr(self, k, getattr(self, k) + getattr(other, k))
-        return self
 
 
 def _ceil_div(a, b):
@@ -139,7 +114,7 @@ def _require(desc: Descriptor, params: ChipParams, op: XbarOp):
 
 def _prologue_cycles(params: ChipParams) -> int:
     """FETCH, then FETCH_DATA + FETCH_NEXT per descriptor word, then CHECK."""
-    return 1 + 2 * desc_words(params) + 1
+    return 1 + 2 * params.words_for(XBAR_DESC_BITS) + 1
 
 
 def program(desc: Descriptor, targets: np.ndarray, macros: MacroArray):

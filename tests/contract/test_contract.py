@@ -63,3 +63,18 @@ def test_sram_window_is_as_large_as_the_buffer():
     p = ChipParams(sram_width=128, sram_depth=1024)
     assert sram_region(p).size == 16 * 1024 == p.sram_bytes
     assert p.sram_lanes == 4 and p.sram_addr_width == 10
+
+
+def test_pack_fields_refuses_what_the_layout_would_truncate():
+    from rmlora.contract.lora import Activation, AdapterEntry, LoraLayer
+    from rmlora.contract.packing import pack_fields
+
+    assert pack_fields(AdapterEntry, {"rank": 16, "q_mult": -32768}) == (
+        16 | (32768 << 37))  # q_mult sits after rank (5) + a_addr (16) + b_addr (16)
+    with pytest.raises(ValueError, match="rank=32"):
+        pack_fields(AdapterEntry, {"rank": 32})
+    with pytest.raises(ValueError, match="q_mult=32768"):
+        pack_fields(AdapterEntry, {"q_mult": 32768})
+    with pytest.raises(ValueError, match="act=2 is not a Activation"):
+        pack_fields(LoraLayer, {"act": 2})
+    assert pack_fields(LoraLayer, {"act": Activation.LUT}) >> 42 & 3 == 2

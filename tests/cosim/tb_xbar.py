@@ -6,16 +6,14 @@ accumulator and performance counter of the RTL run is compared with `==`.
 """
 
 import os
-import time
 
 import cocotb
 import numpy as np
 from cocotb.triggers import Timer
-from cocotb.utils import get_sim_time
 
 from rmlora.contract import REG, ChipParams, ErrorCode
 from rmlora.contract.xbar import XbarOp
-from rmlora.sim.host_bus import CLOCK_PERIOD_NS, start_chip
+from rmlora.sim.host_bus import CLOCK_PERIOD_NS, XBAR_PERF, start_chip
 from rmlora.sim.macro_driver import MacroPortDriver
 from rmlora.sim.macro_port import MacroArray
 from rmlora.sim.reram import MacroConfig
@@ -25,8 +23,7 @@ SEED = int(os.environ.get("RMLORA_SEED", "1"))
 PARAMS = ChipParams()
 WB = PARAMS.sram_word_bytes
 DESC_AT = 0  # SRAM word address of the descriptor
-PERF = {"cycles": "PERF_XB_CYCLES", "adc": "PERF_ADC", "mvm": "PERF_MVM",
-        "pulses": "PERF_PULSES", "verify": "PERF_VERIFY"}
+PERF = XBAR_PERF
 
 
 def macro_config(**overrides):
@@ -42,29 +39,8 @@ class Bench:
         self.gold_macros = MacroArray(PARAMS, config, seed)
         self.driver = MacroPortDriver(bus.dut, self.chip_macros)
 
-    async def run(self, desc: golden.Descriptor, max_cycles: int = 2_000_000,
-                  poll_cycles: int = 200) -> dict:
-        """Run one descriptor; return XB_STATUS fields, the PERF counter deltas, and the
-        wall-clock seconds and simulated cycles from START to the status read that saw
-        it finish."""
-        before = {k: await self.bus.read_reg(r) for k, r in PERF.items()}
-        await self.bus.write_sram(DESC_AT * WB, desc.pack())
-        await self.bus.write_reg("XB_DESC", DESC_AT)
-        await self.bus.write_reg("XB_CTRL", REG["XB_CTRL"].pack(START=1))
-        t0, sim0 = time.perf_counter(), get_sim_time("ns")
-        waited = 0
-        while True:
-            status = REG["XB_STATUS"].unpack(await self.bus.read_reg("XB_STATUS"))
-            if not status["BUSY"]:
-                break
-            assert waited < max_cycles, f"controller still busy after {waited} cycles"
-            await Timer(poll_cycles * CLOCK_PERIOD_NS, unit="ns")
-            waited += poll_cycles
-        wall = time.perf_counter() - t0
-        sim_cycles = round((get_sim_time("ns") - sim0) / CLOCK_PERIOD_NS)
-        after = {k: await self.bus.read_reg(r) for k, r in PERF.items()}
-        return {**status, **{k: after[k] - before[k] for k in PERF}, "wall_s": wall,
-                "sim_cycles": sim_cycles}
+    async def run(self, desc: golden.Descriptor, poll_cycles: int = 200) -> dict:
+        return await self.bus.run_xbar(desc, DESC_AT, poll_cycles)
 
 
 async def start(dut, config=None, seed=SEED) -> Bench:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rmlora.contract import ChipParams, ErrorCode
-from rmlora.contract.xbar import MACRO_LATENCY, MacroOp, XbarOp
+from rmlora.contract.xbar import MACRO_LATENCY, XbarOp
 from rmlora.hw.xbar_controller import XbarController
 from rmlora.sim.macro_port import MacroArray
 from rmlora.sim.reram import MacroConfig
@@ -40,9 +40,8 @@ def run_controller(desc, sram_init: bytes, macros: MacroArray, max_cycles=200_00
                 if w_en >> b & 1:
                     sram[addr * WB + b] = w_data >> 8 * b & 0xFF
             if pending is None and ctx.get(dut.macro_req.valid):
-                raw = ctx.get(dut.macro_req.p.as_value())
-                op = MacroOp(ctx.get(dut.macro_req.p.op))
-                pending = (cycle + MACRO_LATENCY[op], macros.serve(raw))
+                op, response = macros.serve(ctx.get(dut.macro_req.p.as_value()))
+                pending = (cycle + MACRO_LATENCY[op], response)
                 ctx.set(dut.macro_req.ready, 1)
             else:
                 ctx.set(dut.macro_req.ready, 0)
