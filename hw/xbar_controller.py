@@ -13,7 +13,8 @@ Never loops forever: at most max_pulses pulses per cell.
 MVM, per column tile: clear the accumulators; per row tile load the int8 inputs
 from SRAM, then for each of the 8 bit planes drive the rows with that plane, get
 one ADC code per column and add it, shifted by plane + gain_shift (subtracted
-for the sign plane 7), into 32-bit accumulators (wrapping); write them back.
+for the sign plane 7), into 32-bit accumulators (wrapping); write them back, or,
+with `stream_p` (the sequencer's mode), send them on the `p` stream, one a cycle.
 
 A descriptor is checked before any macro is touched; a bad one is refused with
 an ErrorCode on `error` and `refused` set, never a hang. Timing is exact (see
@@ -67,6 +68,10 @@ class XbarController(wiring.Component):
             "sram": Out(SramPortSignature(p.sram_addr_width, p.sram_width)),
             "macro_req": Out(stream.Signature(macro_request_layout(p))),
             "macro_resp": In(stream.Signature(macro_response_layout(p))),
+            # MVM results to `p` (one int32 per output, in order) instead of the SRAM:
+            # how the sequencer hands them to the LoRA unit
+            "stream_p": In(1),
+            "p": Out(stream.Signature(signed(ACC_BITS))),
         })
 
     def elaborate(self, platform):
@@ -292,6 +297,8 @@ class XbarController(wiring.Component):
                         with m.If(rt + 1 == n_rt):
                             m.d.sync += word.eq(0)
                             m.next = "M_WRITE"
+                            with m.If(self.stream_p):
+                                m.next = "M_STREAM"
                         with m.Else():
                             m.d.sync += [rt.eq(rt + 1), tile_macro.eq(tile_macro + n_ct),
                                          word.eq(0), inputs.eq(0)]
@@ -310,12 +317,15 @@ class XbarController(wiring.Component):
                                                << bytes_left.as_unsigned()[:wb_log + 1]) - 1))]
                 m.d.sync += word.eq(word + 1)
                 with m.If(word + 1 == out_words):
-                    with m.If(ct + 1 == n_ct):
-                        m.d.sync += [busy.eq(0), self.done.eq(1)]
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.d.sync += [ct.eq(ct + 1), tile_macro.eq(desc.macro + ct + 1)]
-                        m.next = "M_TILE"
+                    self._next_column_tile(m, ct, n_ct, tile_macro, desc, busy)
+
+            with m.State("M_STREAM"):  # one result a cycle while `p` takes them
+                m.d.comb += [self.p.valid.eq(1),
+                             self.p.p.eq(acc.word_select(word[:c_log], ACC_BITS))]
+                with m.If(self.p.ready):
+                    m.d.sync += word.eq(word + 1)
+                    with m.If(word + 1 == cols_in_tile):
+                        self._next_column_tile(m, ct, n_ct, tile_macro, desc, busy)
 
         # A START while busy is ignored and reported (if the running command is refused
         # in the very same cycle, ERR_CODE shows XBAR_BUSY; XB_STATUS.ERROR still tells).
@@ -326,6 +336,14 @@ class XbarController(wiring.Component):
         with m.If(self.clear_perf):
             m.d.sync += [getattr(self, name).eq(0) for name in PERF]
         return m
+
+    def _next_column_tile(self, m, ct, n_ct, tile_macro, desc, busy):
+        with m.If(ct + 1 == n_ct):
+            m.d.sync += [busy.eq(0), self.done.eq(1)]
+            m.next = "IDLE"
+        with m.Else():
+            m.d.sync += [ct.eq(ct + 1), tile_macro.eq(desc.macro + ct + 1)]
+            m.next = "M_TILE"
 
     def _refuse(self, m, code, addr):
         m.d.comb += [self.error.valid.eq(1), self.error.code.eq(code), self.error.addr.eq(addr)]

@@ -4,8 +4,9 @@ The scoreboard of the bus testbenches: each access is applied to the model,
 which returns the response and read data the chip must give. Built only from
 the contract, never from the RTL. The cycle counter is not modelled (its value
 depends on timing); the testbench checks it separately. The crossbar controller
-is idle here (the bus benches never write XB_CTRL, whose START would run it:
-tb_xbar tests that): its status and counters read 0.
+and the sequencer are idle here (the bus benches never write XB_CTRL or SEQ_CTRL,
+whose START would run them: tb_xbar and tb_chip test that): status and counters
+read 0.
 """
 
 from dataclasses import dataclass, field
@@ -26,9 +27,10 @@ from rmlora.contract import (
 __all__ = ["ACTIONS", "BusModel", "Outcome"]
 
 UNTIMED = {"CYCLE_LO", "CYCLE_HI"}
-ACTIONS = {"XB_CTRL"}  # writes that start other blocks: outside this model
+ACTIONS = {"XB_CTRL", "SEQ_CTRL"}  # writes that start other blocks: outside this model
 IDLE_ZERO = {"XB_STATUS", "XB_FAILED", "PERF_XB_CYCLES", "PERF_ADC", "PERF_MVM", "PERF_PULSES",
-             "PERF_VERIFY"}
+             "PERF_VERIFY", "SEQ_STATUS", "PERF_SEQ_CYCLES", "PERF_LORA_CYCLES", "PERF_MACS",
+             "PERF_SRAM_READS"}
 
 
 @dataclass

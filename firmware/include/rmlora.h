@@ -5,7 +5,7 @@
 
 #define RMLORA_CHIP_ID                           0x524D4C52u  /* ASCII 'RMLR' */
 #define RMLORA_VERSION_MAJOR                     0u
-#define RMLORA_VERSION_MINOR                     1u
+#define RMLORA_VERSION_MINOR                     2u
 #define RMLORA_VERSION_PATCH                     0u
 
 /* Address map (byte addresses on the AXI4-Lite bus; word-aligned accesses only) */
@@ -76,6 +76,34 @@
 #define RMLORA_REG_PERF_MVM                      0x00000058u  /* RO: Macro MVM operations (one input bit plane each) */
 #define RMLORA_REG_PERF_PULSES                   0x0000005Cu  /* RO: Programming pulses */
 #define RMLORA_REG_PERF_VERIFY                   0x00000060u  /* RO: Verify reads */
+#define RMLORA_REG_SEQ_PROG                      0x00000080u  /* RW: SRAM word address of the layer program to run */
+#define RMLORA_SEQ_PROG_ADDR_SHIFT               0u
+#define RMLORA_SEQ_PROG_ADDR_MASK                0x0000FFFFu  /* SRAM word address of the first SeqLayer record */
+#define RMLORA_REG_SEQ_CTRL                      0x00000084u  /* RW: Sequencer control */
+#define RMLORA_SEQ_CTRL_START_SHIFT              0u
+#define RMLORA_SEQ_CTRL_START_MASK               0x00000001u  /* write 1: zero the PERF_* counters and run the program at SEQ_PROG (pulse) */
+#define RMLORA_SEQ_CTRL_IRQ_ACK_SHIFT            1u
+#define RMLORA_SEQ_CTRL_IRQ_ACK_MASK             0x00000002u  /* write 1: clear SEQ_STATUS.IRQ (pulse) */
+#define RMLORA_SEQ_CTRL_IRQ_EN_SHIFT             2u
+#define RMLORA_SEQ_CTRL_IRQ_EN_MASK              0x00000004u  /* drive the irq output while SEQ_STATUS.IRQ is set */
+#define RMLORA_REG_SEQ_STATUS                    0x00000088u  /* RO: Sequencer status */
+#define RMLORA_SEQ_STATUS_BUSY_SHIFT             0u
+#define RMLORA_SEQ_STATUS_BUSY_MASK              0x00000001u  /* a program is running */
+#define RMLORA_SEQ_STATUS_DONE_SHIFT             1u
+#define RMLORA_SEQ_STATUS_DONE_MASK              0x00000002u  /* the last program ran to its last record (cleared by START) */
+#define RMLORA_SEQ_STATUS_ERROR_SHIFT            2u
+#define RMLORA_SEQ_STATUS_ERROR_MASK             0x00000004u  /* the last program stopped on an error (code in ERR_CODE) */
+#define RMLORA_SEQ_STATUS_IRQ_SHIFT              3u
+#define RMLORA_SEQ_STATUS_IRQ_MASK               0x00000008u  /* a program ended (done or error) since the last IRQ_ACK/START */
+#define RMLORA_SEQ_STATUS_LAYER_SHIFT            16u
+#define RMLORA_SEQ_STATUS_LAYER_MASK             0xFFFF0000u  /* records finished by the running or last program */
+#define RMLORA_REG_LORA_ENABLE                   0x0000008Cu  /* RW: Adapter slots the LoRA unit applies */
+#define RMLORA_LORA_ENABLE_SLOTS_SHIFT           0u
+#define RMLORA_LORA_ENABLE_SLOTS_MASK            0x0000000Fu  /* bit s: apply slot s's adapters */
+#define RMLORA_REG_PERF_SEQ_CYCLES               0x00000090u  /* RO: Cycles the sequencer was busy */
+#define RMLORA_REG_PERF_LORA_CYCLES              0x00000094u  /* RO: Cycles the LoRA unit was busy */
+#define RMLORA_REG_PERF_MACS                     0x00000098u  /* RO: LoRA unit multiply-accumulates */
+#define RMLORA_REG_PERF_SRAM_READS               0x0000009Cu  /* RO: SRAM words read by the LoRA unit */
 
 /* ErrorCode: value of ERR_CODE.CODE */
 #define RMLORA_ERR_NONE                          0x00000000u  /* no error */
@@ -94,6 +122,9 @@
 #define RMLORA_ERR_LORA_RANK_MAX                 0x00000022u  /* an enabled adapter's rank is above the hardware maximum */
 #define RMLORA_ERR_LORA_SRAM_RANGE               0x00000023u  /* descriptor, adapter entry, A, B or LUT beyond the SRAM buffer */
 #define RMLORA_ERR_LORA_BUSY                     0x00000024u  /* START while a layer runs */
+#define RMLORA_ERR_SEQ_SRAM_RANGE                0x00000030u  /* layer record, its descriptors, dst or stats beyond the SRAM buffer */
+#define RMLORA_ERR_SEQ_SHAPE                     0x00000031u  /* crossbar descriptor is not an MVM or its shape differs from the LoRA layer */
+#define RMLORA_ERR_SEQ_BUSY                      0x00000032u  /* START while a layer program runs */
 
 /* SRAM image format (rmlora/contract/image.py) */
 #define RMLORA_IMAGE_MAGIC                       0x494C4D52u  /* ASCII 'RMLI' */

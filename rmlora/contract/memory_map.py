@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 CHIP_ID = 0x524D4C52  # ASCII "RMLR"
-CONTRACT_VERSION = (0, 1, 0)  # major.minor.patch of this contract
+CONTRACT_VERSION = (0, 2, 0)  # major.minor.patch of this contract
 
 SRAM_WINDOW_BASE = 0x0010_0000
 SRAM_WINDOW_MAX = 0x0010_0000  # the window may span at most 1 MiB
@@ -169,6 +169,38 @@ REGISTERS: tuple[Register, ...] = (
     Register("PERF_MVM", 0x058, Access.RO, "Macro MVM operations (one input bit plane each)"),
     Register("PERF_PULSES", 0x05C, Access.RO, "Programming pulses"),
     Register("PERF_VERIFY", 0x060, Access.RO, "Verify reads"),
+    # sequencer (layer programs) and LoRA unit
+    Register(
+        "SEQ_PROG", 0x080, Access.RW, "SRAM word address of the layer program to run",
+        fields=(Field("ADDR", 0, 16, "SRAM word address of the first SeqLayer record"),),
+    ),
+    Register(
+        "SEQ_CTRL", 0x084, Access.RW, "Sequencer control",
+        fields=(
+            Field("START", 0, 1, "write 1: zero the PERF_* counters and run the program at "
+                  "SEQ_PROG", pulse=True),
+            Field("IRQ_ACK", 1, 1, "write 1: clear SEQ_STATUS.IRQ", pulse=True),
+            Field("IRQ_EN", 2, 1, "drive the irq output while SEQ_STATUS.IRQ is set"),
+        ),
+    ),
+    Register(
+        "SEQ_STATUS", 0x088, Access.RO, "Sequencer status",
+        fields=(
+            Field("BUSY", 0, 1, "a program is running"),
+            Field("DONE", 1, 1, "the last program ran to its last record (cleared by START)"),
+            Field("ERROR", 2, 1, "the last program stopped on an error (code in ERR_CODE)"),
+            Field("IRQ", 3, 1, "a program ended (done or error) since the last IRQ_ACK/START"),
+            Field("LAYER", 16, 16, "records finished by the running or last program"),
+        ),
+    ),
+    Register(
+        "LORA_ENABLE", 0x08C, Access.RW, "Adapter slots the LoRA unit applies",
+        fields=(Field("SLOTS", 0, 4, "bit s: apply slot s's adapters"),),
+    ),
+    Register("PERF_SEQ_CYCLES", 0x090, Access.RO, "Cycles the sequencer was busy"),
+    Register("PERF_LORA_CYCLES", 0x094, Access.RO, "Cycles the LoRA unit was busy"),
+    Register("PERF_MACS", 0x098, Access.RO, "LoRA unit multiply-accumulates"),
+    Register("PERF_SRAM_READS", 0x09C, Access.RO, "SRAM words read by the LoRA unit"),
 )
 
 REG: dict[str, Register] = {r.name: r for r in REGISTERS}

@@ -8,7 +8,7 @@ from amaranth import Shape
 from amaranth.lib import data
 from amaranth.lib import enum as amaranth_enum
 
-__all__ = ["pack_fields"]
+__all__ = ["pack_fields", "unpack_fields"]
 
 
 def pack_fields(layout, fields: dict, what: str = "field") -> int:
@@ -26,3 +26,16 @@ def pack_fields(layout, fields: dict, what: str = "field") -> int:
         if isinstance(value, bool) or not lo <= int(value) <= hi or int(value) != value:
             raise ValueError(f"{what} out of range: {name}={value} (needs {lo}..{hi})")
     return layout.const(fields).as_value().value
+
+
+def unpack_fields(layout, value: int) -> dict[str, int]:
+    """The layout's fields of `value` as plain ints (signed fields sign-extended, enums
+    as their raw value, so a corrupt record decodes and can be refused by value)."""
+    out = {}
+    for name, field in data.Layout.cast(layout):
+        s = Shape.cast(field.shape)
+        v = (value >> field.offset) & ((1 << s.width) - 1)
+        if s.signed and v >> (s.width - 1):
+            v -= 1 << s.width
+        out[name] = v
+    return out

@@ -40,6 +40,10 @@ class ErrorCode(enum.Enum, shape=8):
     LORA_RANK_MAX = 0x22  # an enabled slot's adapter has a rank above LORA_MAX_RANK
     LORA_SRAM_RANGE = 0x23  # descriptor, adapter entry, A, B or LUT beyond the SRAM buffer
     LORA_BUSY = 0x24  # START while a layer runs (the START is ignored)
+    # sequencer: a layer program it stopped (0x30-0x3f)
+    SEQ_SRAM_RANGE = 0x30  # a record, its descriptors, dst or stats beyond the SRAM buffer
+    SEQ_SHAPE = 0x31  # crossbar descriptor not an MVM, or its shape differs from the LoRA layer's
+    SEQ_BUSY = 0x32  # START (or a host crossbar START) while a program runs (ignored)
 
     @property
     def text(self) -> str:
@@ -69,4 +73,7 @@ _TEXT = {
     ErrorCode.LORA_RANK_MAX: "an enabled adapter's rank is above the hardware maximum",
     ErrorCode.LORA_SRAM_RANGE: "descriptor, adapter entry, A, B or LUT beyond the SRAM buffer",
     ErrorCode.LORA_BUSY: "START while a layer runs",
+    ErrorCode.SEQ_SRAM_RANGE: "layer record, its descriptors, dst or stats beyond the SRAM buffer",
+    ErrorCode.SEQ_SHAPE: "crossbar descriptor is not an MVM or its shape differs from the LoRA layer",
+    ErrorCode.SEQ_BUSY: "START while a layer program runs",
 }

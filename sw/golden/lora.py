@@ -18,10 +18,10 @@ from rmlora.contract.lora import (
     AdapterEntry,
     LoraLayer,
 )
-from rmlora.contract.packing import pack_fields
+from rmlora.contract.packing import pack_fields, unpack_fields
 
 __all__ = ["requantize", "activate", "lora_layer", "Adapter", "Layer", "pack_layer", "cycles",
-           "pack_entry", "pack_rows", "place_layer", "check", "macs"]
+           "pack_entry", "pack_rows", "place_layer", "check", "macs", "read_layer"]
 
 
 
@@ -173,19 +173,71 @@ def cycles(layer: Layer, ranks: list[int], params: ChipParams) -> int:
     """Busy cycles of one layer on the RTL when x and p are always valid and y always
     ready: descriptor and entry fetches (words + 1 each), a cycle per entry to pick
     the next slot and one more to see none is left, the check,
-    the LUT load, then the A phase (words + 1; x is taken during it; a layer with no
-    adapter takes x in n_in / P cycles instead) and the B phase (one cycle per word
-    of every adapter's B row, at least one per output, + 2 to drain), and the last
-    output (DRAIN)."""
+    the LUT load, x (one cycle per word: X_IN), the A phase (words + 1, with
+    adapters) and the B phase (one cycle per word of every adapter's B row, at least
+    one per output, + 2 to drain), and the last output (DRAIN)."""
     wb = params.sram_word_bytes
     dw = params.words_for(LORA_DESC_BITS)
     n_w = -(-layer.n_in // wb)
     total = (dw + 1) * (1 + len(ranks)) + (len(ranks) + 1) + 1
     if layer.act is Activation.LUT:
         total += 256 // wb + 1
-    if ranks:  # x arrives while A's first row is read: no cycles of its own
+    total += n_w
+    if ranks:
         total += sum(r * n_w for r in ranks) + 1
-    else:
-        total += n_w
     total += layer.n_out * max(1, sum(-(-r // wb) for r in ranks)) + 2
     return total + 1
+
+
+def _words(mem: bytes, word: int, n_words: int, wb: int) -> bytes:
+    return mem[word * wb:(word + n_words) * wb]
+
+
+def _rows(mem: bytes, word: int, n_rows: int, n_cols: int, wb: int) -> np.ndarray:
+    """int8 rows stored word-aligned from `word` on (pack_rows' layout)."""
+    stride = -(-n_cols // wb) * wb
+    raw = np.frombuffer(_words(mem, word, n_rows * stride // wb, wb), dtype=np.int8)
+    return raw.reshape(n_rows, stride)[:, :n_cols].copy()
+
+
+def read_layer(mem: bytes, addr: int, enabled: int, params: ChipParams
+               ) -> tuple[ErrorCode, Layer | None, dict[int, Adapter]]:
+    """Decode the layer at SRAM word `addr` of the memory image `mem` as the unit does:
+    the descriptor, then the enabled slots' entries (lowest slot first), then the
+    checks, in the RTL's order. Returns (code, layer, slot -> adapter); a refused
+    layer gives its ErrorCode and no layer."""
+    depth, wb = params.sram_depth, params.sram_word_bytes
+    dw = params.words_for(LORA_DESC_BITS)
+    if addr + dw > depth:
+        return ErrorCode.LORA_SRAM_RANGE, None, {}
+    f = unpack_fields(LoraLayer, int.from_bytes(_words(mem, addr, dw, wb), "little"))
+    entries = {}
+    for slot in range(LORA_SLOTS):
+        e_addr = f[f"entry{slot}"]
+        if not (enabled >> slot & 1) or e_addr == 0:
+            continue
+        if e_addr + dw > depth:
+            return ErrorCode.LORA_SRAM_RANGE, None, {}
+        entries[slot] = unpack_fields(AdapterEntry,
+                                      int.from_bytes(_words(mem, e_addr, dw, wb), "little"))
+    n_in, n_out = f["n_in"], f["n_out"]
+    if not (1 <= n_in <= LORA_MAX_FEATURES and 1 <= n_out <= LORA_MAX_FEATURES) or f["act"] == 3:
+        return ErrorCode.LORA_SHAPE, None, {}
+    if any(e["rank"] == 0 for e in entries.values()):
+        return ErrorCode.LORA_RANK_ZERO, None, {}
+    if any(e["rank"] > LORA_MAX_RANK for e in entries.values()):
+        return ErrorCode.LORA_RANK_MAX, None, {}
+    act = Activation(f["act"])
+    n_w = -(-n_in // wb)
+    if (any(e["a_addr"] + e["rank"] * n_w > depth
+            or e["b_addr"] + n_out * -(-e["rank"] // wb) > depth for e in entries.values())
+            or (act is Activation.LUT and f["lut"] + 256 // wb > depth)):
+        return ErrorCode.LORA_SRAM_RANGE, None, {}
+    lut = (np.frombuffer(_words(mem, f["lut"], 256 // wb, wb), dtype=np.int8).copy()
+           if act is Activation.LUT else None)
+    layer = Layer(n_in, n_out, f["out_mult"], f["out_shift"], act, lut)
+    adapters = {slot: Adapter(_rows(mem, e["a_addr"], e["rank"], n_in, wb),
+                              _rows(mem, e["b_addr"], n_out, e["rank"], wb),
+                              e["q_mult"], e["q_shift"], e["scale_mult"])
+                for slot, e in entries.items()}
+    return ErrorCode.NONE, layer, adapters

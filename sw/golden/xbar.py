@@ -28,8 +28,8 @@ from rmlora.contract.xbar import (
 )
 from rmlora.sim.macro_port import MacroArray
 
-__all__ = ["Descriptor", "XbarCounts", "check",
-           "program", "mvm", "mvm_cycles"]
+__all__ = ["Descriptor", "XbarCounts", "check", "program", "mvm", "mvm_cycles",
+           "mvm_ops_per_macro"]
 
 
 
@@ -167,8 +167,9 @@ def program(desc: Descriptor, targets: np.ndarray, macros: MacroArray):
     return result.reshape(desc.n_rows, desc.n_cols).astype(np.uint8), failed, counts
 
 
-def mvm_cycles(desc: Descriptor, params: ChipParams) -> int:
-    """Cycles of one MVM command, exactly as the RTL runs it."""
+def mvm_cycles(desc: Descriptor, params: ChipParams, stream_p: bool = False) -> int:
+    """Cycles of one MVM command, exactly as the RTL runs it; `stream_p`: results go
+    out on the p stream (always ready) instead of into the SRAM."""
     p, wb = params, params.sram_word_bytes
     cycles = _prologue_cycles(p)
     for ct in range(_ceil_div(desc.n_cols, p.macro_cols)):
@@ -178,13 +179,25 @@ def mvm_cycles(desc: Descriptor, params: ChipParams) -> int:
             rows_in_tile = min(p.macro_rows, desc.n_rows - rt * p.macro_rows)
             cycles += _ceil_div(rows_in_tile, wb) + 1  # M_LOAD, pipelined
             cycles += INPUT_BITS * (1 + MACRO_LATENCY[MacroOp.MVM])
-        cycles += _ceil_div(4 * cols_in_tile, wb)  # M_WRITE
+        cycles += cols_in_tile if stream_p else _ceil_div(4 * cols_in_tile, wb)  # M_WRITE
     return cycles
 
 
-def mvm(desc: Descriptor, x: np.ndarray, macros: MacroArray):
-    """acc (B, n_cols) int32 of B int8 input vectors x (B, n_rows), one command each,
-    in order; advances the macros' operation counters as the RTL run does."""
+def mvm_ops_per_macro(desc: Descriptor, params: ChipParams) -> dict[int, int]:
+    """Macro -> MVM operations (bit planes) one command makes on it."""
+    n_rt = _ceil_div(desc.n_rows, params.macro_rows)
+    n_ct = _ceil_div(desc.n_cols, params.macro_cols)
+    return {desc.macro + rt * n_ct + ct: INPUT_BITS for rt in range(n_rt) for ct in range(n_ct)}
+
+
+def mvm(desc: Descriptor, x: np.ndarray, macros: MacroArray, op_start: np.ndarray | None = None):
+    """acc (B, n_cols) int32 of B int8 input vectors x (B, n_rows), one command each.
+
+    op_start (B, n_macros): the operation index each command starts from on each
+    macro (the index that keys read noise); by default the commands run in order
+    from the macros' counters, which then advance as the RTL run's would. With an
+    explicit op_start the counters are left alone (the caller owns the order).
+    """
     p = macros.params
     _require(desc, p, XbarOp.MVM)
     x = np.asarray(x)
@@ -193,28 +206,32 @@ def mvm(desc: Descriptor, x: np.ndarray, macros: MacroArray):
     if x.min(initial=0) < -128 or x.max(initial=0) > 127:
         raise ValueError("inputs must be int8 (-128..127)")
     batch = x.shape[0]
+    advance = op_start is None
+    if advance:
+        op_start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * INPUT_BITS
     bits = x.astype(np.int64) & 0xFF  # two's complement bytes
     R, C = p.macro_rows, p.macro_cols
     n_rt, n_ct = _ceil_div(desc.n_rows, R), _ceil_div(desc.n_cols, C)
     acc = np.zeros((batch, desc.n_cols), dtype=np.int64)
     counts = XbarCounts()
+    planes = np.arange(INPUT_BITS)
+    weight = np.where(planes == INPUT_BITS - 1, -1, 1) << (planes + desc.gain_shift)
     for ct in range(n_ct):
         cols_in_tile = min(C, desc.n_cols - ct * C)
         for rt in range(n_rt):
             rows_in_tile = min(R, desc.n_rows - rt * R)
             macro = desc.macro + rt * n_ct + ct
             xs = bits[:, rt * R: rt * R + rows_in_tile]
-            # each input vector makes INPUT_BITS conversions on this macro
-            base = macros.mvm_ops[macro] + np.arange(batch) * INPUT_BITS
-            for plane in range(INPUT_BITS):
-                drive = np.zeros((batch, R), dtype=np.uint8)
-                drive[:, desc.row0: desc.row0 + rows_in_tile] = (xs >> plane) & 1
-                codes = macros.convert(macro, drive, desc.col0, cols_in_tile, desc.gain_shift,
-                                       base + plane).astype(np.int64)
-                term = codes << (plane + desc.gain_shift)
-                sl = slice(ct * C, ct * C + cols_in_tile)
-                acc[:, sl] += -term if plane == INPUT_BITS - 1 else term
-            macros.mvm_ops[macro] += batch * INPUT_BITS
+            # (plane, batch) stacked: one call per tile; plane b of command k is
+            # conversion op_start[k] + b on this macro
+            drive = ((xs[None, :, :] >> planes[:, None, None]) & 1).astype(np.uint8)
+            ops = op_start[None, :, macro] + planes[:, None]
+            codes = macros[macro].mvm(drive.reshape(-1, rows_in_tile), desc.row0, desc.col0,
+                                      cols_in_tile, desc.gain_shift, ops.reshape(-1))
+            codes = codes.reshape(INPUT_BITS, batch, cols_in_tile).astype(np.int64)
+            acc[:, ct * C: ct * C + cols_in_tile] += np.einsum("pbc,p->bc", codes, weight)
+            if advance:
+                macros.mvm_ops[macro] += batch * INPUT_BITS
             counts.mvm += batch * INPUT_BITS
             counts.adc += batch * INPUT_BITS * cols_in_tile
     counts.cycles = batch * mvm_cycles(desc, p)

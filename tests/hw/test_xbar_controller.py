@@ -19,16 +19,22 @@ WB = P.sram_word_bytes
 CFG = MacroConfig(rows=8, cols=8)
 
 
-def run_controller(desc, sram_init: bytes, macros: MacroArray, max_cycles=200_000):
-    """Run one descriptor (placed at SRAM word 0); return (sram bytes, outputs, cycles)."""
+def run_controller(desc, sram_init: bytes, macros: MacroArray, max_cycles=200_000,
+                   stream_p=False, p_stall=0.0):
+    """Run one descriptor (placed at SRAM word 0); return (sram bytes, outputs, cycles).
+    `stream_p`: results leave on the p stream, refused with probability `p_stall`."""
     dut = XbarController(P)
+    stalls = np.random.default_rng(7)
     sram = bytearray(P.sram_bytes)
     sram[:len(sram_init)] = sram_init
     sram[:16] = desc.pack()
     out = {}
 
+    streamed = []
+
     async def tb(ctx):
         ctx.set(dut.desc_addr, 0)
+        ctx.set(dut.stream_p, stream_p)
         ctx.set(dut.start, 1)
         await ctx.tick()
         ctx.set(dut.start, 0)
@@ -45,6 +51,10 @@ def run_controller(desc, sram_init: bytes, macros: MacroArray, max_cycles=200_00
                 ctx.set(dut.macro_req.ready, 1)
             else:
                 ctx.set(dut.macro_req.ready, 0)
+            p_ready = bool(stalls.random() >= p_stall)
+            ctx.set(dut.p.ready, p_ready)
+            if p_ready and ctx.get(dut.p.valid):
+                streamed.append(ctx.get(dut.p.p))
             due = pending is not None and pending[0] == cycle
             ctx.set(dut.macro_resp.valid, due)
             if due:
@@ -60,7 +70,7 @@ def run_controller(desc, sram_init: bytes, macros: MacroArray, max_cycles=200_00
             raise AssertionError("controller never finished")
         out.update(failed=ctx.get(dut.failed), refused=ctx.get(dut.refused),
                    done=ctx.get(dut.done), perf_cycles=ctx.get(dut.perf_cycles),
-                   pulses=ctx.get(dut.perf_pulses), adc=ctx.get(dut.perf_adc))
+                   pulses=ctx.get(dut.perf_pulses), adc=ctx.get(dut.perf_adc), p=streamed)
 
     run_sim(dut, tb)
     return bytes(sram), out
@@ -103,6 +113,28 @@ def test_mvm_matches_golden(n_in, n_out, row0, col0):
     got = np.frombuffer(sram[8 * WB: 8 * WB + 4 * n_out], dtype="<i4")
     assert np.array_equal(got, want[0])
     assert (out["perf_cycles"], out["adc"]) == (counts.cycles, counts.adc)
+
+
+@pytest.mark.parametrize("p_stall", [0.0, 0.4])
+def test_mvm_streams_results_in_sequencer_mode(p_stall):
+    """stream_p: the same results leave on `p`, one a cycle, and the SRAM is untouched."""
+    chip, gold = twins(read_noise_rel=0.01)
+    rng = np.random.default_rng(5)
+    for m in range(4):
+        w = rng.integers(-127, 128, (8, 8))
+        chip[m].program_statistical(w)
+        gold[m].program_statistical(w)
+    x = rng.integers(-128, 128, 13).astype(np.int8)
+    desc = golden.Descriptor(XbarOp.MVM, 13, 11, src=4, dst=8, gain_shift=2)
+    init = bytes(4 * WB) + x.tobytes()
+    sram, out = run_controller(desc, init, chip, stream_p=True, p_stall=p_stall)
+    want, counts = golden.mvm(desc, x[None, :], gold)
+    assert out["p"] == want[0].tolist()
+    assert sram == desc.pack() + init[16:] + bytes(len(sram) - len(init))
+    if p_stall == 0.0:
+        assert out["perf_cycles"] == golden.mvm_cycles(desc, P, stream_p=True)
+    else:
+        assert out["perf_cycles"] > golden.mvm_cycles(desc, P, stream_p=True)
 
 
 def test_refused_descriptor_reports_and_returns_to_idle():

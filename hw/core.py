@@ -1,0 +1,65 @@
+"""Chip core: the SRAM buffer and the compute blocks around its core port.
+
+    SramBuffer.host <- host_sram (the bus window)
+    SramBuffer.core <-> Sequencer, which lends the port in time to:
+        XbarController (MVM, PROGRAM) --p--> Sequencer --x, p--> LoraUnit --y--> Sequencer
+    XbarController <-> macro_req / macro_resp (the analogue macros)
+
+The blocks' control and status signals (start, busy, counters...) are left to the
+chip top, which wires them to registers; a testbench drives them directly.
+"""
+
+from amaranth import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from rmlora.contract import ChipParams
+from rmlora.contract.xbar import macro_request_layout, macro_response_layout
+
+from .lora_unit import LoraUnit
+from .sequencer import Sequencer
+from .sram_buffer import SramBuffer, SramPortSignature
+from .xbar_controller import XbarController
+
+__all__ = ["ChipCore"]
+
+
+class ChipCore(wiring.Component):
+    def __init__(self, params: ChipParams = ChipParams(), sram_init=()):
+        self.params = p = params
+        self.sram = SramBuffer(p, init=sram_init)
+        self.xbar = XbarController(p)
+        self.lora = LoraUnit(p)
+        self.seq = Sequencer(p)
+        super().__init__({
+            "host_sram": In(SramPortSignature(p.sram_addr_width, p.sram_width)),
+            "macro_req": Out(stream.Signature(macro_request_layout(p))),
+            "macro_resp": In(stream.Signature(macro_response_layout(p))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        sram, xbar, lora, seq = self.sram, self.xbar, self.lora, self.seq
+        m.submodules.sram, m.submodules.xbar = sram, xbar
+        m.submodules.lora, m.submodules.seq = lora, seq
+        wiring.connect(m, wiring.flipped(self.host_sram), sram.host)
+        wiring.connect(m, seq.sram, sram.core)
+        wiring.connect(m, xbar.sram, seq.xbar_sram)
+        wiring.connect(m, lora.sram, seq.lora_sram)
+        wiring.connect(m, xbar.p, seq.xbar_p)
+        wiring.connect(m, seq.lora_x, lora.x)
+        wiring.connect(m, seq.lora_p, lora.p)
+        wiring.connect(m, lora.y, seq.lora_y)
+        wiring.connect(m, xbar.macro_req, wiring.flipped(self.macro_req))
+        wiring.connect(m, wiring.flipped(self.macro_resp), xbar.macro_resp)
+        for unit, ctl in ((xbar, seq.xbar), (lora, seq.lora)):
+            m.d.comb += [unit.start.eq(ctl.start), unit.desc_addr.eq(ctl.desc_addr),
+                         ctl.busy.eq(unit.busy), ctl.done.eq(unit.done),
+                         ctl.refused.eq(unit.refused)]
+        m.d.comb += [
+            xbar.stream_p.eq(seq.xbar_stream_p),
+            seq.xbar_adc.eq(xbar.perf_adc),
+            seq.xbar_mvm.eq(xbar.perf_mvm),
+            seq.lora_macs.eq(lora.perf_macs),
+        ]
+        return m

@@ -1,0 +1,298 @@
+"""Sequencer: runs a layer program (rmlora.contract.sequencer) on the crossbar
+controller and the LoRA unit, and owns the SRAM core port they share.
+
+Per SeqLayer record: fetch the record, the crossbar descriptor and the LoRA
+descriptor's first word; check them; run the MVM with its results streamed into
+the p FIFO; run the LoRA unit, feeding it x from the SRAM while it waits for x
+(X_IN: the unit leaves the port alone then) and p from the FIFO, packing its y
+into the y FIFO; write y back to dst; write the layer's SeqStats record. The
+FIFOs hold a whole layer (LORA_MAX_FEATURES entries), so the units never wait on
+each other and the cycle count is exact (rmlora.sw.golden.chip).
+
+A refusal by either unit (its own ErrorCode, logged by the unit) or by the
+sequencer's checks (SEQ_*) stops the program: never a hang. When idle, the
+crossbar controller belongs to the host (XB_CTRL); a host START of it while a
+program runs is refused with SEQ_BUSY.
+"""
+
+from amaranth import Const, Module, Mux, ResetInserter, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract.lora import LORA_DESC_BITS, LORA_MAX_FEATURES, LoraLayer
+from rmlora.contract.sequencer import SEQ_RECORD_BITS, SEQ_STATS_BITS, SeqLayer, SeqStats
+from rmlora.contract.xbar import ACC_BITS, XBAR_DESC_BITS, XbarDescriptor, XbarOp
+
+from .decoder import ErrorEventSignature
+from .sram_buffer import SramPortSignature
+
+__all__ = ["Sequencer", "UnitSignature"]
+
+
+def UnitSignature():
+    """Control of one compute unit, seen from the sequencer."""
+    return wiring.Signature({
+        "start": Out(1), "desc_addr": Out(16),
+        "busy": In(1), "done": In(1), "refused": In(1),
+    })
+
+
+class Sequencer(wiring.Component):
+    def __init__(self, params: ChipParams = ChipParams()):
+        self.params = p = params
+        port = SramPortSignature(p.sram_addr_width, p.sram_width)
+        super().__init__({
+            "start": In(1),
+            "prog_addr": In(16),
+            "irq_ack": In(1),
+            "busy": Out(1),
+            "done": Out(1),
+            "failed": Out(1),
+            "irq": Out(1),
+            "layer": Out(16),
+            "perf_cycles": Out(32),
+            "clear_perf": Out(1),  # START zeroes every PERF_* counter: they count one run
+            "error": Out(ErrorEventSignature),
+            # the SRAM core port, and the units' ports it serves
+            "sram": Out(port),
+            "xbar_sram": In(port),
+            "lora_sram": In(port),
+            # crossbar controller: the host drives it while no program runs
+            "host_xbar_start": In(1),
+            "host_xbar_desc": In(16),
+            "xbar": Out(UnitSignature()),
+            "xbar_stream_p": Out(1),
+            "xbar_p": In(stream.Signature(signed(ACC_BITS))),
+            "xbar_adc": In(32),
+            "xbar_mvm": In(32),
+            # LoRA unit
+            "lora": Out(UnitSignature()),
+            "lora_x": Out(stream.Signature(unsigned(p.sram_width))),
+            "lora_p": Out(stream.Signature(signed(ACC_BITS))),
+            "lora_y": In(stream.Signature(signed(8))),
+            "lora_macs": In(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        P = p.sram_word_bytes
+        wb_log = (P - 1).bit_length()
+        rec_w, xd_w = p.words_for(SEQ_RECORD_BITS), p.words_for(XBAR_DESC_BITS)
+        stats_w = p.words_for(SEQ_STATS_BITS)
+        assert p.sram_width >= 20, "the LoRA descriptor's n_in and n_out sit in its first word"
+
+        def words(n):  # ceil(n / P)
+            return (n + P - 1) >> wb_log
+
+        # ---- the fetched record and descriptors ----
+        rec_raw = Signal(rec_w * p.sram_width)
+        rec = data.View(SeqLayer, rec_raw[:data.Layout.cast(SeqLayer).size])
+        xd_raw = Signal(xd_w * p.sram_width)
+        xd = data.View(XbarDescriptor, xd_raw[:data.Layout.cast(XbarDescriptor).size])
+        ld_raw = Signal(p.sram_width)
+        ld_bits = data.Layout.cast(LoraLayer)
+        n_in = ld_raw[ld_bits["n_in"].offset:][:10]
+        n_out = ld_raw[ld_bits["n_out"].offset:][:10]
+        rec_addr = Signal(16)
+
+        check = Signal(ErrorCode)
+        with m.If(~(xd.op == XbarOp.MVM) | (xd.n_rows != n_in) | (xd.n_cols != n_out)):
+            m.d.comb += check.eq(ErrorCode.SEQ_SHAPE)
+        with m.Elif((rec.dst + words(n_out) > p.sram_depth)
+                    | ((rec.stats != 0) & (rec.stats + stats_w > p.sram_depth))):
+            m.d.comb += check.eq(ErrorCode.SEQ_SRAM_RANGE)
+
+        # ---- FIFOs between the units, emptied at each layer's start ----
+        flush = Signal()
+        m.submodules.p_fifo = p_fifo = ResetInserter(flush)(
+            SyncFIFOBuffered(width=ACC_BITS, depth=LORA_MAX_FEATURES))
+        m.submodules.y_fifo = y_fifo = ResetInserter(flush)(
+            SyncFIFOBuffered(width=p.sram_width, depth=LORA_MAX_FEATURES // P))
+        m.d.comb += [
+            p_fifo.w_data.eq(self.xbar_p.p), p_fifo.w_en.eq(self.xbar_p.valid),
+            self.xbar_p.ready.eq(p_fifo.w_rdy),
+            self.lora_p.p.eq(p_fifo.r_data), self.lora_p.valid.eq(p_fifo.r_rdy),
+            p_fifo.r_en.eq(self.lora_p.ready),
+        ]
+        # y packer: P outputs a word; the last word of a layer may be partial
+        y_word, y_count = Signal(p.sram_width), Signal(10)
+        y_lane = y_count[:wb_log] if wb_log else Const(0, 1)
+        packed = Signal(p.sram_width)
+        m.d.comb += [packed.eq(y_word), packed.word_select(y_lane, 8).eq(self.lora_y.p),
+                     self.lora_y.ready.eq(y_fifo.w_rdy), y_fifo.w_data.eq(packed)]
+        with m.If(self.lora_y.valid & self.lora_y.ready):
+            push = (y_lane == P - 1) | (y_count + 1 == n_out)
+            m.d.comb += y_fifo.w_en.eq(push)
+            m.d.sync += [y_word.eq(Mux(push, 0, packed)), y_count.eq(y_count + 1)]
+
+        # ---- the SRAM core port: the sequencer's own accesses, else the owning unit ----
+        own = Signal()  # the sequencer drives the port this cycle
+        to_lora = Signal()  # the LoRA unit owns the port (else the crossbar controller)
+        seq_port = {name: Signal.like(getattr(self.sram, name), name=f"seq_{name}")
+                    for name in ("addr", "r_en", "w_en", "w_data")}
+        for name, mine in seq_port.items():
+            m.d.comb += getattr(self.sram, name).eq(
+                Mux(own, mine, Mux(to_lora, getattr(self.lora_sram, name),
+                                   getattr(self.xbar_sram, name))))
+        m.d.comb += [self.xbar_sram.r_data.eq(self.sram.r_data),
+                     self.lora_sram.r_data.eq(self.sram.r_data)]
+
+        def read(addr):
+            m.d.comb += [own.eq(1), seq_port["addr"].eq(addr), seq_port["r_en"].eq(1)]
+
+        def write(addr, word, enables=(1 << P) - 1):
+            m.d.comb += [own.eq(1), seq_port["addr"].eq(addr), seq_port["w_en"].eq(enables),
+                         seq_port["w_data"].eq(word)]
+
+        # ---- the x feeder: reads x words while the LoRA unit waits for them ----
+        f_k, f_valid = Signal(10), Signal()
+        m.d.comb += [self.lora_x.valid.eq(f_valid), self.lora_x.p.eq(self.sram.r_data)]
+        x_taken = self.lora_x.valid & self.lora_x.ready
+
+        # ---- per-layer statistics: the counters' values when the layer began ----
+        layer_cycles = Signal(32)
+        snap_adc, snap_mvm, snap_macs = Signal(32), Signal(32), Signal(32)
+        stats = Signal(stats_w * p.sram_width)
+        stats_view = data.View(SeqStats, stats[:data.Layout.cast(SeqStats).size])
+
+        busy = Signal()
+        m.d.comb += self.busy.eq(busy)
+        with m.If(busy):
+            m.d.sync += [self.perf_cycles.eq(self.perf_cycles + 1),
+                         layer_cycles.eq(layer_cycles + 1)]
+        irq = Signal()
+        m.d.comb += self.irq.eq(irq)
+        with m.If(self.irq_ack):
+            m.d.sync += irq.eq(0)
+
+        # the crossbar controller: the host's while idle
+        m.d.comb += [self.xbar.start.eq(Mux(busy, 0, self.host_xbar_start)),
+                     self.xbar.desc_addr.eq(Mux(busy, rec.xbar, self.host_xbar_desc)),
+                     self.xbar_stream_p.eq(busy), self.lora.desc_addr.eq(rec.lora)]
+
+        word = Signal(16)
+
+        def error(code, addr):
+            m.d.comb += [self.error.valid.eq(1), self.error.code.eq(code),
+                         self.error.addr.eq(addr)]
+
+        def stop():
+            m.d.sync += [busy.eq(0), self.failed.eq(1), irq.eq(1)]
+            m.next = "IDLE"
+
+        def fetch(state, base, n_words, raw, then):
+            """Pipelined: issue word k, store word k - 1."""
+            with m.State(state):
+                with m.If(word < n_words):
+                    read(base + word)
+                with m.If(word != 0):
+                    sel = (word - 1)[:max(1, (n_words - 1).bit_length())]
+                    m.d.sync += raw.word_select(sel, p.sram_width).eq(self.sram.r_data)
+                m.d.sync += word.eq(word + 1)
+                with m.If(word == n_words):
+                    m.d.sync += word.eq(0)
+                    then()
+
+        def goto(state):
+            return lambda: setattr(m, "next", state)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    with m.If(self.prog_addr + rec_w > p.sram_depth):
+                        error(ErrorCode.SEQ_SRAM_RANGE, self.prog_addr)
+                        m.d.sync += [self.done.eq(0), self.failed.eq(1), irq.eq(1),
+                                     self.layer.eq(0)]
+                    with m.Else():
+                        m.d.comb += self.clear_perf.eq(1)
+                        m.d.sync += [busy.eq(1), self.done.eq(0), self.failed.eq(0), irq.eq(0),
+                                     self.layer.eq(0), self.perf_cycles.eq(0),
+                                     rec_addr.eq(self.prog_addr)]
+                        m.next = "NEXT"
+            with m.State("NEXT"):  # a record begins
+                m.d.comb += flush.eq(1)
+                m.d.sync += [word.eq(0), layer_cycles.eq(1), snap_adc.eq(self.xbar_adc),
+                             snap_mvm.eq(self.xbar_mvm), snap_macs.eq(self.lora_macs),
+                             y_count.eq(0), y_word.eq(0), f_k.eq(0), f_valid.eq(0)]
+                m.next = "FETCH_REC"
+            fetch("FETCH_REC", rec_addr, rec_w, rec_raw, goto("CHECK_REC"))
+            with m.State("CHECK_REC"):
+                with m.If((rec.xbar + xd_w > p.sram_depth)
+                          | (rec.lora + p.words_for(LORA_DESC_BITS) > p.sram_depth)):
+                    error(ErrorCode.SEQ_SRAM_RANGE, rec_addr)
+                    stop()
+                with m.Else():
+                    m.next = "FETCH_XD"
+            fetch("FETCH_XD", rec.xbar, xd_w, xd_raw, goto("FETCH_LD"))
+            fetch("FETCH_LD", rec.lora, 1, ld_raw, goto("CHECK"))
+            with m.State("CHECK"):
+                with m.If(check != ErrorCode.NONE):
+                    error(check, rec_addr)
+                    stop()
+                with m.Else():
+                    m.d.comb += self.xbar.start.eq(1)
+                    m.next = "XBAR"
+            with m.State("XBAR"):
+                with m.If(~self.xbar.busy & self.xbar.refused):
+                    stop()
+                with m.Elif(~self.xbar.busy & self.xbar.done):
+                    m.d.comb += self.lora.start.eq(1)
+                    m.next = "LORA"
+            with m.State("LORA"):
+                m.d.comb += to_lora.eq(1)
+                issue = self.lora_x.ready & (f_k < words(n_in)) & (~f_valid | x_taken)
+                with m.If(issue):
+                    read(xd.src + f_k)
+                    m.d.sync += f_k.eq(f_k + 1)
+                with m.If(issue | x_taken):
+                    m.d.sync += f_valid.eq(issue)
+                with m.If(~self.lora.busy & self.lora.refused):
+                    stop()
+                with m.Elif(~self.lora.busy & self.lora.done):
+                    m.next = "WRITE_Y"
+            with m.State("WRITE_Y"):  # y words from the FIFO to dst, one a cycle
+                last = word + 1 == words(n_out)
+                tail = n_out - (word << wb_log)  # outputs in this word, if the last
+                with m.If(y_fifo.r_rdy):
+                    write(rec.dst + word, y_fifo.r_data,
+                          Mux(last, (Const(1, P + 1) << tail[:wb_log + 1]) - 1, (1 << P) - 1))
+                    m.d.comb += y_fifo.r_en.eq(1)
+                    m.d.sync += word.eq(word + 1)
+                    with m.If(last):
+                        m.d.sync += [
+                            word.eq(0),
+                            stats_view.cycles.eq(layer_cycles),
+                            stats_view.adc.eq(self.xbar_adc - snap_adc),
+                            stats_view.mvm.eq(self.xbar_mvm - snap_mvm),
+                            stats_view.macs.eq(self.lora_macs - snap_macs),
+                        ]
+                        m.next = "STATS"
+                        with m.If(rec.stats == 0):
+                            m.next = "END"
+            with m.State("STATS"):
+                write(rec.stats + word, stats.word_select(word[:max(1, (stats_w - 1)
+                                                                     .bit_length())],
+                                                          p.sram_width))
+                m.d.sync += word.eq(word + 1)
+                with m.If(word + 1 == stats_w):
+                    m.next = "END"
+            with m.State("END"):
+                m.d.sync += self.layer.eq(self.layer + 1)
+                with m.If(rec.last):
+                    m.d.sync += [busy.eq(0), self.done.eq(1), irq.eq(1)]
+                    m.next = "IDLE"
+                with m.Elif(rec_addr + 2 * rec_w > p.sram_depth):
+                    error(ErrorCode.SEQ_SRAM_RANGE, rec_addr + rec_w)
+                    stop()
+                with m.Else():
+                    m.d.sync += rec_addr.eq(rec_addr + rec_w)
+                    m.next = "NEXT"
+
+        with m.If(busy & self.start):
+            error(ErrorCode.SEQ_BUSY, self.prog_addr)
+        with m.If(busy & self.host_xbar_start):
+            error(ErrorCode.SEQ_BUSY, self.host_xbar_desc)
+        return m

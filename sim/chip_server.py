@@ -1,0 +1,128 @@
+"""cocotb module that serves the simulated chip to a host process (the cosimulation
+backend of rmlora.sw.runtime).
+
+The host starts the simulator with RMLORA_CHIP_SERVER=<address> and an authkey in
+RMLORA_CHIP_AUTHKEY (hex); this test connects back and answers commands, one at a
+time, until "close". Simulated time stands still while it waits for a command, so
+the chip sees exactly the bus traffic the host asked for. Commands are tuples
+(name, *args); each reply is ("ok", value) or ("error", message).
+
+    init(params, macro_config, seed)     macros attached to the macro port
+    write_sram(byte, data) / read_sram(byte, n)
+    write_reg(name, value) / read_reg(name)
+    run(prog_addr)                       SEQ_CTRL.START, wait for the irq pin
+    program(desc, targets, on_chip, scratch_word)
+    mvm_ops()                            the macros' conversion counters
+    close()
+"""
+
+import os
+import time
+from multiprocessing.connection import Client
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.utils import get_sim_time
+
+from rmlora.contract import REG
+from rmlora.sw.golden import xbar as gxbar
+
+from .host_bus import CLOCK_PERIOD_NS, start_chip
+from .macro_driver import MacroPortDriver
+from .macro_port import MacroArray
+
+PERF = ("PERF_SEQ_CYCLES", "PERF_XB_CYCLES", "PERF_ADC", "PERF_MVM", "PERF_LORA_CYCLES",
+        "PERF_MACS", "PERF_SRAM_READS", "PERF_PULSES", "PERF_VERIFY")
+
+
+class Server:
+    def __init__(self, dut, bus):
+        self.dut, self.bus, self.macros = dut, bus, None
+
+    def _cycles(self) -> int:
+        return round(get_sim_time("ns") / CLOCK_PERIOD_NS)
+
+    async def init(self, params, macro_config, seed):
+        self.params = params
+        self.macros = MacroArray(params, macro_config, seed=seed)
+        MacroPortDriver(self.dut, self.macros)
+        await self.bus.write_reg("SEQ_CTRL", REG["SEQ_CTRL"].pack(IRQ_EN=1))
+        return True
+
+    async def write_sram(self, offset, data):
+        await self.bus.write_sram(offset, data)
+
+    async def read_sram(self, offset, length):
+        return await self.bus.read_sram(offset, length)
+
+    async def write_reg(self, name, value):
+        await self.bus.write_reg(name, value)
+
+    async def read_reg(self, name):
+        return await self.bus.read_reg(name)
+
+    async def run(self, prog_addr):
+        """Run one layer program; returns SEQ_STATUS's fields, the error log and PERF_*."""
+        bus = self.bus
+        await bus.write_reg("SEQ_PROG", prog_addr)
+        await bus.write_reg("SEQ_CTRL", REG["SEQ_CTRL"].pack(START=1, IRQ_EN=1))
+        if not int(self.dut.irq.value):
+            await RisingEdge(self.dut.irq)
+        status = REG["SEQ_STATUS"].unpack(await bus.read_reg("SEQ_STATUS"))
+        await bus.write_reg("SEQ_CTRL", REG["SEQ_CTRL"].pack(IRQ_ACK=1, IRQ_EN=1))
+        out = {**status, "ERR_CODE": await bus.read_reg("ERR_CODE"),
+               **{name: await bus.read_reg(name) for name in PERF}}
+        if out["ERR_CODE"]:
+            await bus.write_reg("CTRL", REG["CTRL"].pack(CLEAR_ERR=1))
+        return out
+
+    async def program(self, desc, targets, on_chip, scratch_word):
+        """Write-verify one block: through the RTL (targets via the SRAM, XB_CTRL), or
+        with the golden model of that RTL on this process's macros (equal bit for bit,
+        tests/cosim/test_xbar_cosim.py; minutes faster for a whole network)."""
+        if not on_chip:
+            result, failed, counts = gxbar.program(desc, targets, self.macros)
+            return result, failed, vars(counts)
+        wb = self.params.sram_word_bytes
+        cells = desc.n_rows * desc.n_cols
+        src = scratch_word + 2
+        dst = src + -(-cells // wb)
+        desc = gxbar.Descriptor(**{**vars(desc), "src": src, "dst": dst})
+        blob = np.asarray(targets, dtype=np.uint8).tobytes()
+        await self.bus.write_sram(src * wb, blob + bytes(-len(blob) % 4))
+        status = await self.bus.run_xbar(desc, at_word=scratch_word)
+        if status["ERROR"]:
+            raise RuntimeError(f"PROGRAM refused: ERR_CODE {await self.bus.read_reg('ERR_CODE')}")
+        raw = await self.bus.read_sram(dst * wb, cells + (-cells % 4))
+        result = np.frombuffer(raw[:cells], dtype=np.uint8).reshape(desc.n_rows, desc.n_cols)
+        counts = {k: status[k] for k in ("cycles", "adc", "mvm", "pulses", "verify")}
+        return result, await self.bus.read_reg("XB_FAILED"), counts
+
+    async def mvm_ops(self):
+        return self.macros.mvm_ops.tolist()
+
+
+@cocotb.test()
+async def serve(dut):
+    bus = await start_chip(dut)
+    server = Server(dut, bus)
+    host, port = os.environ["RMLORA_CHIP_SERVER"].rsplit(":", 1)
+    conn = Client((host, int(port)),
+                  authkey=bytes.fromhex(os.environ["RMLORA_CHIP_AUTHKEY"]))
+    try:
+        while True:
+            name, *args = conn.recv()  # simulated time stands still meanwhile
+            if name == "close":
+                conn.send(("ok", None, 0, 0.0))
+                break
+            cycles0, wall0 = server._cycles(), time.perf_counter()
+            try:
+                value = await getattr(server, name)(*args)
+                reply = ("ok", value)
+            except Exception as exc:  # reported to the host, which raises it there
+                reply = ("error", f"{type(exc).__name__}: {exc}")
+            conn.send(reply + (server._cycles() - cycles0, time.perf_counter() - wall0))
+        await ClockCycles(dut.clk, 1)
+    finally:
+        conn.close()

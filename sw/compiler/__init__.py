@@ -1,0 +1,23 @@
+"""The compiler: a PyTorch model and named LoRA adapters to what the chip runs.
+
+It quantises the model to integers, places the frozen weights on the ReRAM
+macros with their conductance targets (the write-verify plan), and builds the
+SRAM image: layer programs, crossbar and LoRA descriptors, LUTs and one region
+per adapter slot, plus the host steps between the chip's segments.
+"""
+
+from rmlora.sw.compiler.compile import compile_model, default_macro_config
+from rmlora.sw.compiler.compiled import ChipLayer, CompiledModel, RecordInfo, Segment
+from rmlora.sw.compiler.network import dequantize_logits, ideal_segment_runner, run_network
+from rmlora.sw.compiler.steps import (
+    AddStep,
+    ChipStep,
+    MeanStep,
+    QuantizeInput,
+    RmsNormStep,
+    TransposeStep,
+)
+
+__all__ = ["compile_model", "default_macro_config", "ChipLayer", "CompiledModel", "RecordInfo",
+           "Segment", "run_network", "dequantize_logits", "ideal_segment_runner", "ChipStep",
+           "QuantizeInput", "RmsNormStep", "TransposeStep", "AddStep", "MeanStep"]

@@ -1,0 +1,132 @@
+"""compile_model: a PyTorch model and its named adapters to a deployable chip program.
+
+Everything is checked before anything is built, so a refused model returns
+nothing half-made: the ValueError names the layer, adapter or limit at fault.
+"""
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from rmlora.contract import ChipParams
+from rmlora.contract.lora import LORA_MAX_FEATURES, LORA_MAX_RANK, LORA_SLOTS
+from rmlora.sim.reram.config import MacroConfig
+from rmlora.sw.lora import adapter_names, delete_adapter, load_adapter, lora_layers
+from rmlora.sw.models.mixer import FaceMixer
+
+from . import mixer, mlp
+from .compiled import CompiledModel
+from .layout import lay_out
+from .placement import place, program_plan
+from .quantize import quantize_layer
+from .spec import LayerSpec, base_linear, float_adapter, float_weight
+
+__all__ = ["compile_model", "default_macro_config"]
+
+
+def default_macro_config(params: ChipParams) -> MacroConfig:
+    return MacroConfig(rows=params.macro_rows, cols=params.macro_cols,
+                       adc_bits=params.adc_bits, verify_bits=params.verify_bits)
+
+
+def _prepare(model: nn.Module, adapters) -> tuple[nn.Module, list[str]]:
+    """A private copy of the model holding exactly the adapters to compile, in slot order."""
+    for name, layer in lora_layers(model).items():
+        if layer.merged_adapters:
+            raise ValueError(f"layer {name!r}: adapters {layer.merged_adapters} are merged "
+                             f"into the base weight; unmerge them before compiling")
+    model = copy.deepcopy(model).eval()
+    if adapters is None:
+        names = sorted(adapter_names(model))
+    else:
+        for name in adapter_names(model):
+            delete_adapter(model, name)
+        names = []
+        for item in adapters:
+            name, directory = item if isinstance(item, tuple) else (Path(item).name, item)
+            load_adapter(model, directory, name)
+            names.append(name)
+    if len(names) > LORA_SLOTS:
+        raise ValueError(f"{len(names)} adapters {names}: the chip has {LORA_SLOTS} slots")
+    return model, names
+
+
+def _check(spec: LayerSpec, names: list[str]):
+    if base_linear(spec.module).bias is not None:
+        raise ValueError(f"layer {spec.name!r} has a bias; the chip's layers have none")
+    w = float_weight(spec.module)
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"layer {spec.name!r}: weights contain NaN or inf")
+    n_out, n_in = w.shape
+    if max(n_in, n_out) > LORA_MAX_FEATURES:
+        raise ValueError(f"layer {spec.name!r} is too large: {n_in} inputs x {n_out} outputs, "
+                         f"the LoRA unit takes at most {LORA_MAX_FEATURES}")
+    for name in names:
+        found = float_adapter(spec.module, name)
+        if found is None:
+            continue
+        a, b, _ = found
+        rank = a.shape[0]
+        what = f"adapter {name!r} on layer {spec.name!r}"
+        if not 1 <= rank <= LORA_MAX_RANK:
+            raise ValueError(f"{what}: rank {rank} outside 1..{LORA_MAX_RANK}")
+        if a.shape != (rank, n_in) or b.shape != (n_out, rank):
+            raise ValueError(f"{what}: A {a.shape} and B {b.shape} do not match the layer "
+                             f"({n_in} inputs, {n_out} outputs, rank {rank})")
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            raise ValueError(f"{what}: A or B contains NaN or inf")
+
+
+def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipParams = ChipParams(),
+                  macro_config: MacroConfig | None = None) -> CompiledModel:
+    """Compile an nn.Sequential MLP or a FaceMixer.
+
+    adapters: None to take every adapter of the model's LoraLinear layers (slots in
+    name order), or a list of PEFT adapter directories (named after the directory,
+    or given as (name, directory) pairs), slots in list order, replacing the model's.
+    calib_inputs: float inputs the scales are calibrated on (B, n_in) or (B, 16, 16)."""
+    macro_config = macro_config or default_macro_config(params)
+    if (macro_config.rows, macro_config.cols) != (params.macro_rows, params.macro_cols):
+        raise ValueError(f"macro_config is {macro_config.rows}x{macro_config.cols}, the chip's "
+                         f"macros are {params.macro_rows}x{params.macro_cols}")
+    if macro_config.weight_bits > 8:
+        raise ValueError(f"macro_config.weight_bits={macro_config.weight_bits}: weights are int8")
+    if isinstance(model, FaceMixer):
+        front = mixer
+    elif isinstance(model, nn.Sequential):
+        front = mlp
+    else:
+        raise ValueError(f"cannot compile a {type(model).__name__}: nn.Sequential MLPs and "
+                         f"FaceMixer only")
+    model, names = _prepare(model, adapters)
+    specs, segment_specs = front.structure(model)
+    for spec in specs:
+        _check(spec, names)
+    placements = place([(s.name, s.module.in_features, s.module.out_features) for s in specs],
+                       params)
+    dtype = next(model.parameters()).dtype
+    inputs = torch.as_tensor(np.asarray(calib_inputs), dtype=dtype)
+    cal = front.calibrate(model, specs, inputs, names)
+    slots = dict(enumerate(names))
+    layers = []
+    for spec in specs:
+        layer = quantize_layer(spec, slots, cal.x[spec.name], cal.in_scale[spec.name],
+                               cal.out_scale[spec.name], params, macro_config)
+        layer.placement = placements[spec.name]
+        layers.append(layer)
+    blocks = program_plan(layers, params, macro_config)
+    largest = max(desc.n_rows * desc.n_cols for desc, *_ in blocks)
+    scratch_words = 2 * params.words_for(8 * largest)  # PROGRAM targets + pulse counts
+    sram = lay_out(layers, segment_specs, params, scratch_words)
+    return CompiledModel(
+        params=params, macro_config=macro_config, layers=layers,
+        plan=[(desc, targets) for desc, targets, _, _ in blocks],
+        plan_layers=[name for *_, name in blocks], plan_weights=[w for _, _, w, _ in blocks],
+        image=sram.image, segments=sram.segments,
+        adapter_slots={name: slot for slot, name in slots.items()},
+        slot_regions=sram.slot_regions, lora_layer_addrs=sram.lora_layer_addrs,
+        entry_addrs=sram.entry_addrs, lut_addrs=sram.lut_addrs, scratch=sram.scratch,
+        steps=cal.steps, input_scale=cal.input_scale, output_scale=cal.output_scale)

@@ -1,0 +1,94 @@
+"""What the compiler hands to the runtime: plain data, no behaviour.
+
+A compiled network is the analogue half (int8 weights, their macro placement and
+the write-verify plan that puts them there once), the digital half (the SRAM image
+with layer programs, descriptors, LUTs and one region per adapter slot) and the
+host steps that glue the chip's segments into one integer network.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rmlora.contract import ChipParams
+from rmlora.sim.reram.config import MacroConfig
+from rmlora.sw.golden.lora import Adapter, Layer
+from rmlora.sw.golden.xbar import Descriptor
+
+__all__ = ["ChipLayer", "RecordInfo", "Segment", "CompiledModel"]
+
+
+@dataclass
+class ChipLayer:
+    """One weight matrix of the model as the chip runs it."""
+
+    name: str
+    n_in: int
+    n_out: int
+    w_q: np.ndarray  # (n_out, n_in) int8; the crossbar holds w_q.T (inputs on rows)
+    placement: tuple[int, int, int]  # (macro, row0, col0); row0 = col0 = 0 if multi-tile
+    gain_shift: int  # ADC LSB = 2**gain_shift weight units
+    layer: Layer  # the LoRA unit's integer parameters (multipliers, activation, LUT)
+    adapters: dict[int, Adapter]  # slot -> this layer's integer adapter
+    scales: dict[str, float]  # real value of one integer step of x, w, y, ..., for reports
+
+
+@dataclass(frozen=True)
+class RecordInfo:
+    """One SeqLayer record: `layer` applied to input vector number `vector`."""
+
+    layer: str
+    vector: int
+    record: int  # SRAM word of the SeqLayer record
+    stats: int  # SRAM word of its SeqStats record
+    n_in: int
+    n_out: int
+    xbar: int  # SRAM word of its MVM crossbar descriptor
+    src: int  # SRAM word of the int8 input vector
+    dst: int  # SRAM word of the int8 output vector
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A layer program the sequencer runs in one go: no host step inside it."""
+
+    name: str
+    program: int  # SRAM word of the first SeqLayer record
+    inputs: list[int]  # SRAM words of the input vectors, in order
+    n_in: int
+    outputs: list[int]  # SRAM words of the output vectors, in order
+    n_out: int
+    records: list[RecordInfo]
+    layers: list[str] = field(default_factory=list)  # the chain, applied to every vector
+
+
+@dataclass
+class CompiledModel:
+    params: ChipParams
+    macro_config: MacroConfig
+    layers: list[ChipLayer]
+    plan: list[tuple[Descriptor, np.ndarray]]  # PROGRAM blocks and their target codes
+    plan_layers: list[str]  # the layer each plan block belongs to
+    plan_weights: list[np.ndarray]  # the int8 weights of each block (n_rows, n_cols)
+    image: bytes
+    segments: list[Segment]
+    adapter_slots: dict[str, int]  # adapter name -> slot
+    slot_regions: dict[int, tuple[int, int]]  # slot -> (first word, words) of its section
+    lora_layer_addrs: dict[str, int]  # layer -> SRAM word of its LoraLayer descriptor
+    entry_addrs: dict[tuple[str, int], int]  # (layer, slot) -> SRAM word of its entry
+    lut_addrs: dict[str, int]  # layer -> SRAM word of its LUT (LUT activations only)
+    scratch: tuple[int, int]  # (first word, words) no image, buffer or stats record uses
+    steps: list  # ChipStep and host steps (rmlora.sw.compiler.steps), in order
+    input_scale: float  # real value of one input step
+    output_scale: float  # real value of one logit step
+
+    def layer(self, name: str) -> ChipLayer:
+        for chip_layer in self.layers:
+            if chip_layer.name == name:
+                return chip_layer
+        raise KeyError(f"no layer {name!r}; the model has {[x.name for x in self.layers]}")
+
+    @property
+    def all_slots(self) -> int:
+        """LORA_ENABLE mask with every compiled adapter on."""
+        return sum(1 << slot for slot in self.adapter_slots.values())

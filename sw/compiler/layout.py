@@ -1,0 +1,150 @@
+"""SRAM layout and image: where every record, descriptor, table, adapter and vector lives.
+
+Word 0 stays unused (address 0 means "none" for entry and stats pointers). Then,
+one after another: the layer programs of all segments, one MVM crossbar descriptor
+per record, one LoRA layer descriptor per layer, the LUTs, one region per adapter
+slot (its entries, then A and B of every layer it targets, so deleting the adapter
+zeroes exactly that region), the activation vectors of every segment (each its
+own, starting on a word), one SeqStats record per layer record, and the rest of
+the SRAM as scratch for the runtime (PROGRAM targets and pulse counts).
+"""
+
+from dataclasses import dataclass
+
+from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract.image import SectionKind
+from rmlora.contract.lora import LORA_DESC_BITS, Activation
+from rmlora.contract.packing import pack_fields
+from rmlora.contract.sequencer import SEQ_RECORD_BITS, SEQ_STATS_BITS, SeqLayer
+from rmlora.contract.xbar import XBAR_DESC_BITS, XbarOp
+from rmlora.sw.golden import xbar
+from rmlora.sw.golden.lora import pack_entry, pack_layer, pack_rows
+from rmlora.sw.image import ImageSection, build_image
+
+from .compiled import ChipLayer, RecordInfo, Segment
+from .spec import SegmentSpec
+
+__all__ = ["SramLayout", "lay_out"]
+
+ADDRESS_LIMIT = 1 << 16  # descriptors hold 16-bit SRAM word addresses
+LUT_BYTES = 256
+
+
+@dataclass
+class SramLayout:
+    image: bytes
+    segments: list[Segment]
+    slot_regions: dict[int, tuple[int, int]]
+    lora_layer_addrs: dict[str, int]
+    entry_addrs: dict[tuple[str, int], int]
+    lut_addrs: dict[str, int]
+    scratch: tuple[int, int]
+
+
+class _Cursor:
+    def __init__(self):
+        self.next = 1  # word 0 is "none"
+
+    def take(self, words: int) -> int:
+        addr, self.next = self.next, self.next + words
+        return addr
+
+
+def _buffers(spec: SegmentSpec, layers: dict[str, ChipLayer], cur: _Cursor, vec_words):
+    """The segment's chain of layers and its vectors' addresses: vectors[0] are the
+    inputs, vectors[i + 1] the outputs of chain[i] (the last ones the segment's)."""
+    chain = [layers[name] for name in spec.layers]
+    for a, b in zip(chain, chain[1:], strict=False):
+        if a.n_out != b.n_in:
+            raise ValueError(f"segment {spec.name!r}: {a.name!r} gives {a.n_out} outputs, "
+                             f"{b.name!r} takes {b.n_in}")
+    vectors = [[cur.take(vec_words(chain[0].n_in)) for _ in range(spec.vectors)]]
+    for layer in chain:
+        vectors.append([cur.take(vec_words(layer.n_out)) for _ in range(spec.vectors)])
+    return chain, vectors
+
+
+def lay_out(layers: list[ChipLayer], specs: list[SegmentSpec], params: ChipParams,
+            scratch_words: int) -> SramLayout:
+    wb = params.sram_word_bytes
+    rec_w, xbar_w = params.words_for(SEQ_RECORD_BITS), params.words_for(XBAR_DESC_BITS)
+    desc_w, stats_w = params.words_for(LORA_DESC_BITS), params.words_for(SEQ_STATS_BITS)
+
+    def vw(n_bytes: int) -> int:
+        return params.words_for(8 * n_bytes)
+
+    by_name = {layer.name: layer for layer in layers}
+    n_records = sum(len(s.layers) * s.vectors for s in specs)
+    cur = _Cursor()
+    program_base, xbar_base = cur.take(n_records * rec_w), cur.take(n_records * xbar_w)
+    lora_addrs = {layer.name: cur.take(desc_w) for layer in layers}
+    lut_addrs = {layer.name: cur.take(vw(LUT_BYTES)) for layer in layers
+                 if layer.layer.act is Activation.LUT}
+    slot_regions, entry_addrs, matrix_addrs = {}, {}, {}
+    for slot in sorted({s for layer in layers for s in layer.adapters}):
+        start = cur.next
+        targets = [layer for layer in layers if slot in layer.adapters]
+        for layer in targets:
+            entry_addrs[layer.name, slot] = cur.take(desc_w)
+        for layer in targets:
+            rank = layer.adapters[slot].rank
+            matrix_addrs[layer.name, slot] = (cur.take(rank * vw(layer.n_in)),
+                                              cur.take(layer.n_out * vw(rank)))
+        slot_regions[slot] = (start, cur.next - start)
+    buffers = [_buffers(spec, by_name, cur, vw) for spec in specs]
+    stats_base = cur.take(n_records * stats_w)
+    free = params.sram_depth - cur.next
+    if free < scratch_words or cur.next > ADDRESS_LIMIT:
+        raise ValueError(f"image and buffers do not fit the SRAM: they take {cur.next} words "
+                         f"and the runtime needs {scratch_words} words of scratch, the "
+                         f"{params.sram_depth}-word SRAM leaves {max(free, 0)}")
+
+    program, xbars, segments, k = bytearray(), bytearray(), [], 0
+    for spec, (chain, vectors) in zip(specs, buffers, strict=True):
+        infos = []
+        for li, layer in enumerate(chain):
+            macro, row0, col0 = layer.placement
+            for v in range(spec.vectors):
+                src, dst = vectors[li][v], vectors[li + 1][v]
+                desc = xbar.Descriptor(XbarOp.MVM, layer.n_in, layer.n_out, src, dst, macro,
+                                       row0, col0, layer.gain_shift)
+                code = xbar.check(desc, params)
+                if code is not ErrorCode.NONE:
+                    raise ValueError(f"layer {layer.name!r}: MVM descriptor refused: "
+                                     f"{code.name} ({desc})")
+                info = RecordInfo(layer.name, v, program_base + k * rec_w,
+                                  stats_base + k * stats_w, layer.n_in, layer.n_out,
+                                  xbar_base + k * xbar_w, src, dst)
+                last = li == len(chain) - 1 and v == spec.vectors - 1
+                record = pack_fields(SeqLayer, {
+                    "xbar": info.xbar, "lora": lora_addrs[layer.name], "dst": dst,
+                    "stats": info.stats, "last": int(last)}, "layer program field")
+                program += record.to_bytes(SEQ_RECORD_BITS // 8, "little").ljust(rec_w * wb,
+                                                                                  b"\0")
+                xbars += desc.pack().ljust(xbar_w * wb, b"\0")
+                infos.append(info)
+                k += 1
+        segments.append(Segment(spec.name, infos[0].record, vectors[0], chain[0].n_in,
+                                vectors[-1], chain[-1].n_out, infos, list(spec.layers)))
+
+    sections = [ImageSection(SectionKind.LAYER_PROGRAM, program_base, bytes(program)),
+                ImageSection(SectionKind.XBAR, xbar_base, bytes(xbars))]
+    descs = b"".join(
+        pack_layer(layer.layer, lut_addrs.get(layer.name, 0),
+                   {s: entry_addrs[layer.name, s] for s in layer.adapters}).ljust(desc_w * wb,
+                                                                                  b"\0")
+        for layer in layers)
+    sections.append(ImageSection(SectionKind.LORA_LAYER, lora_addrs[layers[0].name], descs))
+    if lut_addrs:
+        luts = b"".join(by_name[name].layer.lut.astype("int8").tobytes() for name in lut_addrs)
+        sections.append(ImageSection(SectionKind.LUT, next(iter(lut_addrs.values())), luts))
+    for slot, (start, _) in slot_regions.items():
+        targets = [layer for layer in layers if slot in layer.adapters]
+        blob = b"".join(pack_entry(layer.adapters[slot], *matrix_addrs[layer.name, slot])
+                        .ljust(desc_w * wb, b"\0") for layer in targets)
+        for layer in targets:
+            ad = layer.adapters[slot]
+            blob += pack_rows(ad.a, wb) + pack_rows(ad.b, wb)
+        sections.append(ImageSection(SectionKind.ADAPTER, start, blob, slot))
+    return SramLayout(build_image(sections, params), segments, slot_regions, lora_addrs,
+                      entry_addrs, lut_addrs, (cur.next, free))

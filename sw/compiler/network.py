@@ -1,0 +1,59 @@
+"""Run a compiled network: the host steps here, the segments by any runner (the
+chip through the runtime, or `ideal_segment_runner`, its exact integer reference)."""
+
+from collections.abc import Callable
+
+import numpy as np
+
+from rmlora.sw.golden.lora import lora_layer
+
+from .compiled import CompiledModel, Segment
+from .steps import INPUT, ChipStep
+
+__all__ = ["run_network", "dequantize_logits", "ideal_segment_runner", "SegmentRunner"]
+
+SegmentRunner = Callable[[Segment, np.ndarray], np.ndarray]
+
+
+def run_network(compiled: CompiledModel, inputs, run_segment: SegmentRunner) -> np.ndarray:
+    """int8 logits (B, n_out) of float inputs: images (B, 16, 16) for a FaceMixer,
+    vectors (B, n_in) for an MLP. run_segment(segment, x (B, vectors, n_in) int8)
+    returns (B, output vectors, n_out) int8."""
+    env = {INPUT: np.asarray(inputs, dtype=np.float64)}
+    for step in compiled.steps:
+        if not isinstance(step, ChipStep):
+            step.apply(env)
+            continue
+        segment = compiled.segments[step.segment]
+        x = env[step.src]
+        if x.shape[1:] != (len(segment.inputs), segment.n_in):
+            raise ValueError(f"segment {segment.name!r} takes (B, {len(segment.inputs)}, "
+                             f"{segment.n_in}), got {x.shape}")
+        y = np.asarray(run_segment(segment, x.astype(np.int8)))
+        if y.shape != (x.shape[0], len(segment.outputs), segment.n_out):
+            raise ValueError(f"segment {segment.name!r} returned {y.shape}")
+        env[step.dst] = y.astype(np.int8)
+    return env["x"].reshape(env["x"].shape[0], -1)
+
+
+def dequantize_logits(compiled: CompiledModel, y: np.ndarray) -> np.ndarray:
+    return np.asarray(y, dtype=np.float64) * compiled.output_scale
+
+
+def ideal_segment_runner(compiled: CompiledModel, enabled: int | None = None) -> SegmentRunner:
+    """Each record computed exactly: p = x @ W_q.T (no analogue error), then the LoRA
+    unit's golden model with the slots of `enabled` (default: all compiled adapters).
+    Vectors move through their SRAM addresses, so the records' wiring is exercised."""
+    layers = {layer.name: layer for layer in compiled.layers}
+    mask = compiled.all_slots if enabled is None else enabled
+
+    def run(segment: Segment, x: np.ndarray) -> np.ndarray:
+        vectors = {addr: x[:, v] for v, addr in enumerate(segment.inputs)}
+        for rec in segment.records:
+            layer = layers[rec.layer]
+            x_in = vectors[rec.src]
+            p = x_in.astype(np.int64) @ layer.w_q.T.astype(np.int64)
+            vectors[rec.dst] = lora_layer(x_in, p, layer.layer, layer.adapters, mask)
+        return np.stack([vectors[addr] for addr in segment.outputs], axis=1)
+
+    return run

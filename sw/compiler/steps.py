@@ -1,0 +1,95 @@
+"""The network between the chip's segments: steps over named int8 tensors.
+
+Each step reads and writes entries of an environment dict (tensor name ->
+(batch, vectors, features) int8 array). `ChipStep` runs a segment on the chip;
+the host steps are the integer operations of rmlora.sw.golden.host_ops with
+constants compiled once, so the whole network is integer arithmetic end to end.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rmlora.sw import quant
+from rmlora.sw.golden import host_ops
+
+__all__ = ["ChipStep", "QuantizeInput", "RmsNormStep", "TransposeStep", "AddStep", "MeanStep",
+           "INPUT"]
+
+INPUT = "input"  # the float inputs the network is called with
+
+
+@dataclass(frozen=True)
+class ChipStep:
+    """env[dst] = the chip's segment `segment` (an index) applied to env[src]."""
+
+    segment: int
+    src: str = "x"
+    dst: str = "x"
+
+
+@dataclass(frozen=True)
+class QuantizeInput:
+    """Float inputs to int8 with the calibrated scale; images are cut into patches first
+    (patch_size set): the host or its input DMA does this reordering."""
+
+    scale: float
+    patch_size: int | None = None
+    dst: str = "x"
+
+    def apply(self, env: dict):
+        x = np.asarray(env[INPUT], dtype=np.float64)
+        if self.patch_size is None:
+            x = x.reshape(x.shape[0], 1, -1)
+        else:
+            b, h, w = x.shape
+            p = self.patch_size
+            x = x.reshape(b, h // p, p, w // p, p).transpose(0, 1, 3, 2, 4)
+            x = x.reshape(b, (h // p) * (w // p), p * p)
+        env[self.dst] = quant.quantize(x, self.scale)
+
+
+@dataclass(frozen=True)
+class RmsNormStep:
+    q: host_ops.RmsNormQ
+    src: str = "x"
+    dst: str = "x"
+
+    def apply(self, env: dict):
+        env[self.dst] = host_ops.rmsnorm(env[self.src], self.q)
+
+
+@dataclass(frozen=True)
+class TransposeStep:
+    """Swap vectors and features: token mixing runs along the other axis."""
+
+    src: str = "x"
+    dst: str = "x"
+
+    def apply(self, env: dict):
+        env[self.dst] = np.ascontiguousarray(np.swapaxes(env[self.src], 1, 2))
+
+
+@dataclass(frozen=True)
+class AddStep:
+    """Residual add of two tensors with their own scales."""
+
+    q: host_ops.AddQ
+    a: str
+    b: str
+    dst: str
+
+    def apply(self, env: dict):
+        env[self.dst] = host_ops.add(env[self.a], env[self.b], self.q)
+
+
+@dataclass(frozen=True)
+class MeanStep:
+    """Mean over the vectors (tokens), kept as one vector."""
+
+    q: host_ops.MeanQ
+    src: str = "x"
+    dst: str = "x"
+
+    def apply(self, env: dict):
+        env[self.dst] = host_ops.mean(env[self.src], 1, self.q)[:, None, :]

@@ -1,0 +1,227 @@
+"""Golden model of the whole chip running a layer program (hw/sequencer.py).
+
+It reads the program, descriptors and adapters from a memory image exactly as the
+RTL does (contract layouts, the same checks in the same order), then runs each
+record batched over B independent copies of the SRAM: row b of `sram` is the
+buffer as the b-th of B back-to-back runs of the program sees it. The crossbar
+conversions get the operation indices those B sequential runs would give them, so
+the outputs, the SeqStats records and the macros' counters equal a cosimulation
+that runs the program B times.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract.lora import LORA_DESC_BITS, LoraLayer
+from rmlora.contract.packing import pack_fields, unpack_fields
+from rmlora.contract.sequencer import (
+    SEQ_MAX_LAYERS,
+    SEQ_RECORD_BITS,
+    SEQ_STATS_BITS,
+    SeqLayer,
+    SeqStats,
+)
+from rmlora.contract.xbar import XBAR_DESC_BITS, XbarDescriptor, XbarOp
+from rmlora.sim.macro_port import MacroArray
+
+from . import lora as glora
+from . import xbar as gxbar
+
+__all__ = ["Record", "LayerStats", "ChipError", "read_program", "record_cycles", "run_cycles",
+           "run_program", "pack_record", "read_stats"]
+
+
+@dataclass(frozen=True)
+class Record:
+    addr: int  # SRAM word of the record itself
+    xbar: int
+    lora: int
+    dst: int
+    stats: int
+    last: bool
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """One record's SeqStats (the same for every run: the chip's timing is data-independent)."""
+
+    cycles: int
+    adc: int
+    mvm: int
+    macs: int
+
+
+class ChipError(RuntimeError):
+    """The chip stopped the program: the ErrorCode it logged and the record it was on."""
+
+    def __init__(self, code: ErrorCode, layer: int, detail: str = ""):
+        self.code, self.layer = code, layer
+        super().__init__(f"layer program stopped at record {layer}: {code.name}: {code.text}"
+                         + (f" ({detail})" if detail else ""))
+
+
+def pack_record(xbar: int, lora: int, dst: int, stats: int = 0, last: bool = False) -> bytes:
+    value = pack_fields(SeqLayer, {"xbar": xbar, "lora": lora, "dst": dst, "stats": stats,
+                                   "last": int(last)}, "layer record field")
+    return value.to_bytes(SEQ_RECORD_BITS // 8, "little")
+
+
+def _read(mem: bytes, word: int, bits: int, params: ChipParams) -> int:
+    wb = params.sram_word_bytes
+    n = params.words_for(bits)
+    return int.from_bytes(mem[word * wb:(word + n) * wb], "little")
+
+
+def read_stats(mem: bytes, word: int, params: ChipParams) -> LayerStats:
+    return LayerStats(**unpack_fields(SeqStats, _read(mem, word, SEQ_STATS_BITS, params)))
+
+
+def read_program(mem: bytes, prog_addr: int, params: ChipParams
+                 ) -> tuple[list[Record], ChipError | None]:
+    """The records from prog_addr to the first `last`, and the ChipError the sequencer
+    stops with if it runs off the SRAM before (after running the records before)."""
+    rec_w = params.words_for(SEQ_RECORD_BITS)
+    records, addr = [], prog_addr
+    while True:
+        if addr + rec_w > params.sram_depth:
+            return records, ChipError(ErrorCode.SEQ_SRAM_RANGE, len(records),
+                                      f"record at word {addr}")
+        f = unpack_fields(SeqLayer, _read(mem, addr, SEQ_RECORD_BITS, params))
+        records.append(Record(addr, f["xbar"], f["lora"], f["dst"], f["stats"], bool(f["last"])))
+        if f["last"]:
+            return records, None
+        if len(records) >= SEQ_MAX_LAYERS:
+            raise ValueError(f"layer program at word {prog_addr} has no last record within "
+                             f"{SEQ_MAX_LAYERS} records")
+        addr += rec_w
+
+
+def _descriptor(mem: bytes, word: int, params: ChipParams) -> tuple[int, gxbar.Descriptor]:
+    f = unpack_fields(XbarDescriptor, _read(mem, word, XBAR_DESC_BITS, params))
+    op = f.pop("op")
+    return op, gxbar.Descriptor(XbarOp(op) if op in (0, 1) else XbarOp.MVM, **f)
+
+
+def record_cycles(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
+                  params: ChipParams) -> int:
+    """Cycles of one record as its SeqStats.cycles counts them, from the record's fetch
+    to the end of y's write-back: fetches and checks, the MVM (+1: the cycle the
+    sequencer sees it done), the LoRA unit (+2: the x feeder's first read is a cycle
+    behind a stream that is always valid, and the cycle the sequencer sees it done),
+    y's write-back, a word a cycle."""
+    rec_w, xd_w = params.words_for(SEQ_RECORD_BITS), params.words_for(XBAR_DESC_BITS)
+    fetch_and_check = (rec_w + 1) + 1 + (xd_w + 1) + 2 + 1
+    write_y = -(-layer.n_out // params.sram_word_bytes)
+    return (fetch_and_check + gxbar.mvm_cycles(desc, params, stream_p=True) + 1
+            + glora.cycles(layer, ranks, params) + 2 + write_y)
+
+
+def run_cycles(records: list[Record], stats: list[LayerStats], params: ChipParams) -> int:
+    """PERF_SEQ_CYCLES of one run: each record's cycles, plus the cycle that starts it and
+    the one that ends it, plus its stats write."""
+    stats_w = params.words_for(SEQ_STATS_BITS)
+    return sum(st.cycles + 2 + (stats_w if rec.stats else 0)
+               for rec, st in zip(records, stats, strict=True))
+
+
+def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: MacroArray
+                ) -> list[LayerStats]:
+    """Run the program at prog_addr on every row of `sram` ((B, sram_bytes) uint8, updated
+    in place: outputs and stats records written); returns each record's stats."""
+    p = macros.params
+    if sram.ndim != 2 or sram.shape[1] != p.sram_bytes or sram.dtype != np.uint8:
+        raise ValueError(f"sram must be (batch, {p.sram_bytes}) uint8, got {sram.shape} "
+                         f"{sram.dtype}")
+    batch = sram.shape[0]
+    mem = sram[0].tobytes()
+    records, error = read_program(mem, prog_addr, p)
+    plans = []
+    for i, rec in enumerate(records):
+        code, plan = _check_record(mem, rec, enabled, p)
+        if code is not ErrorCode.NONE:
+            error = ChipError(code, i)
+            if code.name.startswith("LORA_"):  # refused after its MVM ran
+                plans.append((plan, None, None))
+            break
+        plans.append(plan)
+    ran = [plan for plan in plans if plan[1] is not None]
+    _check_not_self_modifying(records[:len(ran)], ran, p)
+    per_run = np.zeros(p.n_macros, dtype=np.int64)  # conversions of one run, per macro
+    offsets = []
+    for desc, _, _ in plans:
+        offsets.append(per_run.copy())
+        for macro, ops in gxbar.mvm_ops_per_macro(desc, p).items():
+            per_run[macro] += ops
+    if error is not None:  # the chip stops in the first run: later runs never start
+        for i, (desc, layer, adapters) in enumerate(plans):
+            if layer is not None:
+                _run_record(sram[:1], records[i], desc, layer, adapters, enabled, macros,
+                            macros.mvm_ops[None, :] + offsets[i])
+        macros.mvm_ops += per_run
+        raise error
+    start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * per_run[None, :]
+    stats = [_run_record(sram, records[i], desc, layer, adapters, enabled, macros,
+                         start + offsets[i])
+             for i, (desc, layer, adapters) in enumerate(plans)]
+    macros.mvm_ops += batch * per_run
+    return stats
+
+
+def _check_record(mem, rec: Record, enabled: int, p: ChipParams):
+    """The sequencer's, the crossbar controller's and the LoRA unit's checks, in order."""
+    xd_w, dw = p.words_for(XBAR_DESC_BITS), p.words_for(LORA_DESC_BITS)
+    if rec.xbar + xd_w > p.sram_depth or rec.lora + dw > p.sram_depth:
+        return ErrorCode.SEQ_SRAM_RANGE, None
+    op, desc = _descriptor(mem, rec.xbar, p)
+    lf = unpack_fields(LoraLayer, _read(mem, rec.lora, LORA_DESC_BITS, p))
+    if op != XbarOp.MVM.value or (desc.n_rows, desc.n_cols) != (lf["n_in"], lf["n_out"]):
+        return ErrorCode.SEQ_SHAPE, None
+    wb = p.sram_word_bytes
+    if (rec.dst + -(-lf["n_out"] // wb) > p.sram_depth
+            or (rec.stats and rec.stats + p.words_for(SEQ_STATS_BITS) > p.sram_depth)):
+        return ErrorCode.SEQ_SRAM_RANGE, None
+    code = gxbar.check(desc, p)
+    if code is not ErrorCode.NONE:
+        return code, None
+    code, layer, adapters = glora.read_layer(mem, rec.lora, enabled, p)
+    if code is not ErrorCode.NONE:
+        return code, desc
+    return ErrorCode.NONE, (desc, layer, adapters)
+
+
+def _check_not_self_modifying(records, plans, p: ChipParams):
+    """This model decodes the program once; refuse a program whose outputs overwrite it."""
+    wb = p.sram_word_bytes
+    reads = []  # (adapter entries, A, B and LUTs are the compiler's to keep apart)
+    for rec in records:
+        reads += [(rec.addr, p.words_for(SEQ_RECORD_BITS)), (rec.xbar, p.words_for(XBAR_DESC_BITS)),
+                  (rec.lora, p.words_for(LORA_DESC_BITS))]
+    for rec, (_, layer, _) in zip(records, plans, strict=True):
+        writes = [(rec.dst, -(-layer.n_out // wb))]
+        if rec.stats:
+            writes.append((rec.stats, p.words_for(SEQ_STATS_BITS)))
+        for w0, wn in writes:
+            for r0, rn in reads:
+                if w0 < r0 + rn and r0 < w0 + wn:
+                    raise ValueError(f"record at word {rec.addr} writes words {w0}..{w0 + wn - 1}"
+                                     f", over the program's own records or descriptors")
+
+
+def _run_record(sram, rec, desc, layer, adapters, enabled, macros, op_start) -> LayerStats:
+    p = macros.params
+    wb = p.sram_word_bytes
+    x = sram[:, desc.src * wb: desc.src * wb + desc.n_rows].view(np.int8)
+    acc, counts = gxbar.mvm(desc, x, macros, op_start=op_start)
+    y = glora.lora_layer(x, acc, layer, adapters, enabled)
+    sram[:, rec.dst * wb: rec.dst * wb + layer.n_out] = y.view(np.uint8)
+    on = [ad.rank for s, ad in sorted(adapters.items()) if enabled >> s & 1]
+    st = LayerStats(cycles=record_cycles(desc, layer, on, p),
+                    adc=counts.adc // len(x), mvm=counts.mvm // len(x),
+                    macs=glora.macs(layer, on))
+    if rec.stats:
+        value = pack_fields(SeqStats, vars(st), "stats field")
+        raw = value.to_bytes(p.words_for(SEQ_STATS_BITS) * wb, "little")
+        sram[:, rec.stats * wb: rec.stats * wb + len(raw)] = np.frombuffer(raw, np.uint8)
+    return st

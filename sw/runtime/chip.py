@@ -1,0 +1,188 @@
+"""The host's API to an rmlora chip, whatever runs it:
+
+    chip = Chip(backend="golden" | "verilator" | "icarus", seed=...)
+    chip.deploy(compiled.plan)                  # analogue weights, written once
+    chip.load(compiled.image, names=compiled.adapter_slots)
+    chip.enable(["forget"])                     # adapter slots the LoRA unit applies
+    y, report = chip.run(segment, x)            # one layer program on a batch
+    chip.delete_adapter("forget")               # zeroed in SRAM, read back
+
+Every backend sees the same calls and the same bytes, so their outputs can be
+compared with ==. A run of a batch is the program run once per input, in order.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rmlora.contract import ChipParams
+from rmlora.contract.image import SectionKind
+from rmlora.contract.lora import LORA_DESC_BITS, LORA_SLOTS, Activation, LoraLayer
+from rmlora.contract.packing import pack_fields, unpack_fields
+from rmlora.contract.sequencer import SEQ_STATS_BITS
+from rmlora.sim.reram import MacroConfig
+from rmlora.sw.golden.chip import LayerStats, read_stats
+from rmlora.sw.image import ImageSection, parse_image
+
+from .backend import RunResult
+
+__all__ = ["Chip", "BACKENDS", "DeployReport", "SegmentRun"]
+
+BACKENDS = ("golden", "verilator", "icarus")
+
+
+@dataclass
+class DeployReport:
+    blocks: int
+    cells: int
+    pulses: int
+    verify_reads: int
+    failed_cells: int
+    cycles: int  # of the crossbar controller, as the RTL (or its golden model) counts them
+
+
+@dataclass
+class SegmentRun:
+    """A layer program's run on a batch: every record's output (B, n) by layer name and
+    vector, its SeqStats, and the run's PERF_* counters."""
+
+    outputs: dict[tuple[str, int], np.ndarray]
+    stats: dict[tuple[str, int], LayerStats]
+    result: RunResult
+
+
+class Chip:
+    def __init__(self, params: ChipParams = ChipParams(), backend: str = "golden",
+                 macro_config: MacroConfig | None = None, seed: int = 0):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+        self.params = params
+        if backend == "golden":
+            from .golden_backend import GoldenBackend
+            self.backend = GoldenBackend(params, macro_config, seed)
+        else:
+            from .cosim_backend import CosimBackend
+            self.backend = CosimBackend(backend, params, macro_config, seed)
+        self.sections: list[ImageSection] = []
+        self.names: dict[str, int] = {}
+        self.enabled = 0
+
+    # ---- analogue weights ----
+    def deploy(self, plan, on_chip: bool = False, scratch_word: int | None = None
+               ) -> DeployReport:
+        """Write-verify every block of the plan [(PROGRAM descriptor, target codes)].
+        on_chip (cosimulation): through the RTL's crossbar controller, targets staged at
+        scratch_word; otherwise the golden model of that controller programs the macros."""
+        if on_chip and scratch_word is None:
+            raise ValueError("deploy(on_chip=True) needs a scratch_word for the targets")
+        report = DeployReport(0, 0, 0, 0, 0, 0)
+        for desc, targets in plan:
+            res = self.backend.program(desc, targets, on_chip, scratch_word or 0)
+            report.blocks += 1
+            report.cells += desc.n_rows * desc.n_cols
+            report.pulses += res.counts["pulses"]
+            report.verify_reads += res.counts["verify"]
+            report.failed_cells += res.failed
+            report.cycles += res.counts["cycles"]
+        return report
+
+    # ---- SRAM image ----
+    def load(self, image: bytes, names: dict[str, int] | None = None):
+        """Check the whole image (format, CRC, layout), then write its sections."""
+        sections = parse_image(image, self.params)  # raises before anything is written
+        wb = self.params.sram_word_bytes
+        for s in sections:
+            self.backend.write_sram(s.sram_word * wb, s.payload)
+        self.sections, self.names = sections, dict(names or {})
+
+    def _slot(self, adapter: str | int) -> int:
+        if isinstance(adapter, int):
+            if not 0 <= adapter < LORA_SLOTS:
+                raise ValueError(f"slot {adapter}: the chip has slots 0..{LORA_SLOTS - 1}")
+            return adapter
+        if adapter not in self.names:
+            raise KeyError(f"no adapter named {adapter!r} in the loaded image "
+                           f"(has: {', '.join(sorted(self.names)) or 'none'})")
+        return self.names[adapter]
+
+    def enable(self, adapters):
+        """Apply exactly these adapters (names or slots) from the next run on."""
+        self.enabled = 0
+        for a in adapters:
+            self.enabled |= 1 << self._slot(a)
+
+    def delete_adapter(self, adapter: str | int) -> int:
+        """Forget an adapter: zero its SRAM region, point every layer's entry for its
+        slot at 'none', disable the slot, and read all of it back. Returns the words
+        zeroed; raises if anything of it is still in the buffer."""
+        slot = self._slot(adapter)
+        wb = self.params.sram_word_bytes
+        regions = [s for s in self.sections if s.kind is SectionKind.ADAPTER and s.slot == slot]
+        if not regions:
+            raise KeyError(f"the loaded image has no adapter in slot {slot}")
+        for s in regions:
+            self.backend.write_sram(s.sram_word * wb, bytes(len(s.payload)))
+        dw_bytes = self.params.words_for(LORA_DESC_BITS) * wb
+        layers = [s for s in self.sections if s.kind is SectionKind.LORA_LAYER]
+        for s in layers:
+            for off in range(0, len(s.payload), dw_bytes):
+                raw = self.backend.read_sram(s.sram_word * wb + off, dw_bytes)
+                f = unpack_fields(LoraLayer, int.from_bytes(raw, "little"))
+                f[f"entry{slot}"] = 0
+                f["act"] = Activation(f["act"])
+                value = pack_fields(LoraLayer, f, "layer field")
+                self.backend.write_sram(s.sram_word * wb + off, value.to_bytes(dw_bytes, "little"))
+        self.enabled &= ~(1 << slot)
+        for s in regions:
+            if any(self.backend.read_sram(s.sram_word * wb, len(s.payload))):
+                raise RuntimeError(f"slot {slot}: its SRAM region still holds data after delete")
+        for s in layers:
+            for off in range(0, len(s.payload), dw_bytes):
+                raw = self.backend.read_sram(s.sram_word * wb + off, dw_bytes)
+                if unpack_fields(LoraLayer, int.from_bytes(raw, "little"))[f"entry{slot}"]:
+                    raise RuntimeError(f"slot {slot}: a layer still points at its entry")
+        self.names = {n: s for n, s in self.names.items() if s != slot}
+        return sum(-(-len(s.payload) // wb) for s in regions)
+
+    # ---- inference ----
+    def run(self, segment, x: np.ndarray) -> tuple[np.ndarray, SegmentRun]:
+        """Run a compiled segment on x (B, len(segment.inputs), segment.n_in) int8; returns
+        y (B, len(segment.outputs), segment.n_out) int8 and every record's outputs."""
+        x = np.asarray(x)
+        want = (len(segment.inputs), segment.n_in)
+        if x.ndim != 3 or x.shape[1:] != want or len(x) == 0:
+            raise ValueError(f"inputs shape {x.shape}: expected (batch, {want[0]}, {want[1]})")
+        if x.dtype != np.int8:
+            raise ValueError(f"inputs must be int8, got {x.dtype}")
+        wb = self.params.sram_word_bytes
+        inputs = {word: _pad(x[:, v, :], wb) for v, word in enumerate(segment.inputs)}
+        reads = {r.dst: r.n_out for r in segment.records}
+        result = self.backend.run(segment.program, self.enabled, inputs, reads)
+        outputs = {(r.layer, r.vector): result.outputs[r.dst] for r in segment.records}
+        stats_bytes = self.params.words_for(SEQ_STATS_BITS) * wb
+        stats = {(r.layer, r.vector): read_stats(
+            self.backend.read_sram(r.stats * wb, stats_bytes), 0, self.params)
+            for r in segment.records if r.stats}
+        y = np.stack([result.outputs[word][:, :segment.n_out] for word in segment.outputs],
+                     axis=1)
+        return y, SegmentRun(outputs, stats, result)
+
+    def mvm_ops(self) -> list[int]:
+        return self.backend.mvm_ops()
+
+    def close(self):
+        self.backend.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _pad(x: np.ndarray, wb: int) -> np.ndarray:
+    """Vectors padded with zeros to whole SRAM words (both backends write the same)."""
+    n = -(-x.shape[1] // wb) * wb
+    out = np.zeros((x.shape[0], n), dtype=np.int8)
+    out[:, :x.shape[1]] = x
+    return out

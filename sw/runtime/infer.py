@@ -1,0 +1,83 @@
+"""Host inference of a compiled network on a chip, with a per-layer report.
+
+The host runs the network's steps (rmlora.sw.compiler.network): the chip runs its
+segments, the host the integer operations between them. Given a reference chip
+(the golden backend, same seed, same deployment), every record's output of every
+run is compared byte for byte.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rmlora.sw.compiler import CompiledModel, run_network
+
+from .chip import Chip, SegmentRun
+
+__all__ = ["LayerReport", "infer", "format_table"]
+
+
+@dataclass
+class LayerReport:
+    """One weight matrix over one inference: all its records (vectors) together."""
+
+    layer: str
+    vectors: int
+    cycles: int
+    adc: int
+    mvm: int
+    analogue_macs: int  # n_in * n_out per vector, computed in the crossbar
+    lora_macs: int  # the LoRA unit's multiply-accumulates
+    matched: bool | None  # every output byte equal to the reference's (None: no reference)
+
+
+def _run(chip: Chip, compiled: CompiledModel, inputs) -> tuple[np.ndarray, list[SegmentRun]]:
+    runs = []
+
+    def run_segment(segment, x):
+        y, run = chip.run(segment, x)
+        runs.append(run)
+        return y
+
+    return run_network(compiled, inputs, run_segment), runs
+
+
+def infer(chip: Chip, compiled: CompiledModel, inputs, reference: Chip | None = None
+          ) -> tuple[np.ndarray, list[LayerReport]]:
+    """int8 logits (B, classes) and the per-layer report of one inference (counts per
+    input; every input costs the same: the chip's timing does not depend on data)."""
+    logits, runs = _run(chip, compiled, inputs)
+    ref_runs = _run(reference, compiled, inputs)[1] if reference is not None else None
+    rows: dict[str, LayerReport] = {}
+    for i, run in enumerate(runs):
+        for key, st in run.stats.items():
+            layer = key[0]
+            cl = compiled.layer(layer)
+            row = rows.setdefault(layer, LayerReport(layer, 0, 0, 0, 0, 0, 0, None))
+            row.vectors += 1
+            row.cycles += st.cycles
+            row.adc += st.adc
+            row.mvm += st.mvm
+            row.lora_macs += st.macs
+            row.analogue_macs += cl.n_in * cl.n_out
+            if ref_runs is not None:
+                same = np.array_equal(run.outputs[key], ref_runs[i].outputs[key])
+                row.matched = same and row.matched is not False
+    return logits, list(rows.values())
+
+
+def format_table(rows: list[LayerReport]) -> str:
+    head = (f"{'layer':<26}{'vectors':>8}{'cycles':>10}{'ADC conv':>10}{'xbar MACs':>11}"
+            f"{'LoRA MACs':>11}  bit-exact")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        match = "-" if r.matched is None else ("yes" if r.matched else "NO")
+        lines.append(f"{r.layer:<26}{r.vectors:>8}{r.cycles:>10,}{r.adc:>10,}"
+                     f"{r.analogue_macs:>11,}{r.lora_macs:>11,}  {match}")
+    total = LayerReport("total", sum(r.vectors for r in rows), sum(r.cycles for r in rows),
+                        sum(r.adc for r in rows), 0, sum(r.analogue_macs for r in rows),
+                        sum(r.lora_macs for r in rows), None)
+    lines.append("-" * len(head))
+    lines.append(f"{total.layer:<26}{total.vectors:>8}{total.cycles:>10,}{total.adc:>10,}"
+                 f"{total.analogue_macs:>11,}{total.lora_macs:>11,}")
+    return "\n".join(lines)

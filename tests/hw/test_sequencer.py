@@ -1,0 +1,187 @@
+"""The chip core (SRAM, sequencer, crossbar controller, LoRA unit) under amaranth.sim
+running layer programs, the macros played by the testbench: the whole SRAM after a
+run, the per-layer statistics and the cycle counts against the golden chip model."""
+
+import numpy as np
+import pytest
+
+from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract.lora import Activation
+from rmlora.contract.xbar import MACRO_LATENCY, XbarOp
+from rmlora.hw.core import ChipCore
+from rmlora.sim.macro_port import MacroArray
+from rmlora.sim.reram import MacroConfig
+from rmlora.sw.golden import chip as gchip
+from rmlora.sw.golden import lora as glora
+from rmlora.sw.golden import xbar as gxbar
+
+from .sim_helpers import run_sim
+from .test_lora_unit import shift_for
+
+P = ChipParams(sram_depth=1024, macro_rows=16, macro_cols=16, n_macros=4)
+WB = P.sram_word_bytes
+CFG = MacroConfig(rows=16, cols=16, read_noise_rel=0.01)
+PROG, X, STATS = 2, 40, 60
+# (MVM descriptor fields, activation, adapter ranks by slot): three layers, 12 -> 20 -> 10 -> 6,
+# on two column tiles, two row tiles, and a block beside the first layer on macro 1
+LAYERS = [
+    (dict(n_rows=12, n_cols=20, macro=0, row0=2, col0=0), Activation.RELU, {0: 3, 2: 5}),
+    (dict(n_rows=20, n_cols=10, macro=2, row0=0, col0=3), Activation.LUT, {2: 4}),
+    (dict(n_rows=10, n_cols=6, macro=1, row0=2, col0=5), Activation.IDENTITY, {}),
+]
+
+
+def twins(seed=4):
+    rng = np.random.default_rng(seed)
+    pair = MacroArray(P, CFG, seed=seed), MacroArray(P, CFG, seed=seed)
+    for m in range(P.n_macros):
+        w = rng.integers(-127, 128, (16, 16))
+        for arr in pair:
+            arr[m].program_statistical(w)
+    return pair
+
+
+def build_program(rng, enabled, layers=LAYERS, stats=True):
+    """SRAM image of a layer program over LAYERS with random adapters, scales chosen
+    (on a scratch copy of the macros) so that outputs are mostly in range."""
+    sram = bytearray(P.sram_bytes)
+    scratch, _ = twins()
+    x = rng.integers(-128, 128, layers[0][0]["n_rows"]).astype(np.int8)
+    sram[X * WB: X * WB + len(x)] = x.tobytes()
+    src, base = X, 100
+    for i, (fields, act, ranks) in enumerate(layers):
+        dst = X + 4 * (i + 1)
+        desc = gxbar.Descriptor(XbarOp.MVM, src=src, dst=dst, gain_shift=3, **fields)
+        p, _ = gxbar.mvm(desc, x[None, :], scratch)
+        adapters = {}
+        for slot, r in ranks.items():
+            a = rng.integers(-128, 128, (r, desc.n_rows)).astype(np.int8)
+            b = rng.integers(-128, 128, (desc.n_cols, r)).astype(np.int8)
+            h = x.astype(np.int64) @ a.T.astype(np.int64) * 100
+            adapters[slot] = glora.Adapter(a, b, 100, shift_for(h), int(rng.integers(-50, 50)))
+        layer = glora.Layer(desc.n_rows, desc.n_cols, 97, shift_for(p.astype(np.int64) * 97),
+                            act, rng.integers(-128, 128, 256) if act is Activation.LUT else None)
+        image, lora_addr = glora.place_layer(layer, adapters, P, base)
+        sram[base * WB: base * WB + len(image)] = image
+        base += len(image) // WB + 1
+        xbar_addr = 16 + 2 * i
+        sram[xbar_addr * WB: xbar_addr * WB + 16] = desc.pack()
+        rec = gchip.pack_record(xbar_addr, lora_addr, dst, STATS + 2 * i if stats else 0,
+                                last=i == len(layers) - 1)
+        sram[(PROG + 2 * i) * WB: (PROG + 2 * i + 2) * WB] = rec
+        x = glora.lora_layer(x[None, :], p, layer, adapters, enabled)[0]
+        src = dst
+    return bytes(sram)
+
+
+def run_core(sram: bytes, enabled: int, macros: MacroArray, prog=PROG, max_cycles=60_000):
+    """Run the program; returns (SRAM bytes after the run, status dict)."""
+    dut = ChipCore(P, sram_init=[int.from_bytes(sram[i:i + WB], "little")
+                                 for i in range(0, len(sram), WB)])
+    seq, out, errors = dut.seq, {}, []
+
+    async def tb(ctx):
+        ctx.set(dut.lora.enable, enabled)
+        ctx.set(seq.prog_addr, prog)
+        ctx.set(seq.start, 1)
+        await ctx.tick()
+        ctx.set(seq.start, 0)
+        pending = None
+        for cycle in range(max_cycles):
+            for unit in (dut.xbar, dut.lora, seq):
+                if ctx.get(unit.error.valid):
+                    errors.append(ErrorCode(ctx.get(unit.error.code)))
+            if pending is None and ctx.get(dut.macro_req.valid):
+                op, response = macros.serve(ctx.get(dut.macro_req.p.as_value()))
+                pending = (cycle + MACRO_LATENCY[op], response)
+                ctx.set(dut.macro_req.ready, 1)
+            else:
+                ctx.set(dut.macro_req.ready, 0)
+            due = pending is not None and pending[0] == cycle
+            ctx.set(dut.macro_resp.valid, due)
+            if due:
+                ctx.set(dut.macro_resp.p.as_value(), pending[1])
+                pending = None
+            await ctx.tick()
+            if not ctx.get(seq.busy):
+                break
+        else:
+            raise AssertionError("sequencer never finished")
+        out.update(done=ctx.get(seq.done), failed=ctx.get(seq.failed), irq=ctx.get(seq.irq),
+                   layer=ctx.get(seq.layer), cycles=ctx.get(seq.perf_cycles), errors=errors)
+        words = []
+        for addr in range(P.sram_depth):  # read the buffer back through the host port
+            ctx.set(dut.host_sram.addr, addr)
+            ctx.set(dut.host_sram.r_en, 1)
+            await ctx.tick()
+            words.append(ctx.get(dut.host_sram.r_data))
+        out["sram"] = b"".join(w.to_bytes(WB, "little") for w in words)
+
+    run_sim(dut, tb)
+    return out["sram"], out
+
+
+@pytest.mark.parametrize("enabled", [0b0101, 0b0100, 0b0000])
+def test_program_matches_golden_chip(enabled):
+    chip, gold = twins()
+    sram = build_program(np.random.default_rng(enabled), enabled)
+    got, out = run_core(sram, enabled, chip)
+    want = np.frombuffer(sram, dtype=np.uint8).copy()[None, :]
+    stats = gchip.run_program(want, PROG, enabled, gold)
+    assert got == want[0].tobytes()  # outputs and SeqStats records, every byte
+    assert [gchip.read_stats(got, STATS + 2 * i, P) for i in range(3)] == stats
+    assert (out["done"], out["failed"], out["irq"], out["layer"]) == (1, 0, 1, 3)
+    assert out["errors"] == []
+    assert list(chip.mvm_ops) == list(gold.mvm_ops)
+    records, _ = gchip.read_program(sram, PROG, P)
+    assert out["cycles"] == gchip.run_cycles(records, stats, P)
+
+
+def _patch(sram: bytes, word: int, blob: bytes) -> bytes:
+    out = bytearray(sram)
+    out[word * WB: word * WB + len(blob)] = blob
+    return bytes(out)
+
+
+def _mismatched_shape(sram):  # record 1's crossbar descriptor: 20 -> 9, its LoRA layer 20 -> 10
+    desc = gxbar.Descriptor(XbarOp.MVM, 20, 9, src=X + 4, dst=0, macro=2, col0=3, gain_shift=3)
+    return _patch(sram, 18, desc.pack())
+
+
+def _bad_macro(sram):  # record 2's layer on a macro the chip lacks
+    desc = gxbar.Descriptor(XbarOp.MVM, 10, 6, src=X + 8, dst=0, macro=5, row0=2, col0=5)
+    return _patch(sram, 20, desc.pack())
+
+
+def _rank_zero(sram):  # record 0's slot-0 adapter entry says rank 0
+    entry = int.from_bytes(sram[102 * WB: 104 * WB], "little") & ~0x1F  # after the layer's
+    return _patch(sram, 102, entry.to_bytes(2 * WB, "little"))  # descriptor at word 100
+
+
+def _runs_off_the_end(sram):  # record 2's stats address: beyond the buffer
+    records, _ = gchip.read_program(sram, PROG, P)
+    last = records[2]
+    return _patch(sram, last.addr, gchip.pack_record(last.xbar, last.lora, last.dst,
+                                                     P.sram_depth - 1, last=True))
+
+
+@pytest.mark.parametrize("corrupt, code, layer", [
+    (_mismatched_shape, ErrorCode.SEQ_SHAPE, 1),
+    (_bad_macro, ErrorCode.XBAR_MACRO_RANGE, 2),
+    (_rank_zero, ErrorCode.LORA_RANK_ZERO, 0),
+    (_runs_off_the_end, ErrorCode.SEQ_SRAM_RANGE, 2),
+])
+def test_refused_record_stops_the_program_like_the_golden_chip(corrupt, code, layer):
+    """The program stops at the bad record with its unit's code, the records before it
+    done; the SRAM and the macros' counters equal the golden chip's."""
+    chip, gold = twins()
+    sram = corrupt(build_program(np.random.default_rng(1), 0b0101))
+    got, out = run_core(sram, 0b0101, chip)
+    want = np.frombuffer(sram, dtype=np.uint8).copy()[None, :]
+    with pytest.raises(gchip.ChipError) as refused:
+        gchip.run_program(want, PROG, 0b0101, gold)
+    assert (refused.value.code, refused.value.layer) == (code, layer)
+    assert out["errors"] == [code]
+    assert (out["done"], out["failed"], out["irq"], out["layer"]) == (0, 1, 1, layer)
+    assert got == want[0].tobytes()
+    assert list(chip.mvm_ops) == list(gold.mvm_ops)
