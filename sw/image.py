@@ -59,15 +59,15 @@ def _check_layout(sections: list[ImageSection], params: ChipParams):
 def build_image(sections: list[ImageSection], params: ChipParams) -> bytes:
     _check_layout(sections, params)
     payload = b"".join(s.payload for s in sections)
-    header = _HEADER.const({
-        "magic": IMAGE_MAGIC, "version_major": IMAGE_VERSION[0],
-        "version_minor": IMAGE_VERSION[1], "n_sections": len(sections),
-        "payload_bytes": len(payload), "crc32": zlib.crc32(payload),
-    }).as_value().value.to_bytes(IMAGE_HEADER_BYTES, "little")
     table = b"".join(_SECTION.const({
         "kind": s.kind, "slot": s.slot, "reserved": 0, "sram_word": s.sram_word,
         "length": len(s.payload)}).as_value().value.to_bytes(SECTION_BYTES, "little")
         for s in sections)
+    header = _HEADER.const({
+        "magic": IMAGE_MAGIC, "version_major": IMAGE_VERSION[0],
+        "version_minor": IMAGE_VERSION[1], "n_sections": len(sections),
+        "payload_bytes": len(payload), "crc32": zlib.crc32(table + payload),
+    }).as_value().value.to_bytes(IMAGE_HEADER_BYTES, "little")
     return header + table + payload
 
 
@@ -88,8 +88,9 @@ def parse_image(blob: bytes, params: ChipParams) -> list[ImageSection]:
         raise ImageError(f"image truncated or padded: {len(blob)} bytes, the header says "
                          f"{table_end + h.payload_bytes}")
     payload = blob[table_end:]
-    if zlib.crc32(payload) != h.crc32:
-        raise ImageError(f"image corrupted: payload CRC32 0x{zlib.crc32(payload):08x}, "
+    crc = zlib.crc32(blob[IMAGE_HEADER_BYTES:])
+    if crc != h.crc32:
+        raise ImageError(f"image corrupted: CRC32 of section table and payload 0x{crc:08x}, "
                          f"header says 0x{h.crc32:08x}")
     sections, offset = [], 0
     for i in range(h.n_sections):

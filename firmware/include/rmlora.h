@@ -123,12 +123,12 @@
 #define RMLORA_ERR_LORA_SRAM_RANGE               0x00000023u  /* descriptor, adapter entry, A, B or LUT beyond the SRAM buffer */
 #define RMLORA_ERR_LORA_BUSY                     0x00000024u  /* START while a layer runs */
 #define RMLORA_ERR_SEQ_SRAM_RANGE                0x00000030u  /* layer record, its descriptors, dst or stats beyond the SRAM buffer */
-#define RMLORA_ERR_SEQ_SHAPE                     0x00000031u  /* crossbar descriptor is not an MVM or its shape differs from the LoRA layer */
+#define RMLORA_ERR_SEQ_SHAPE                     0x00000031u  /* crossbar descriptor not an MVM, or its shape is not the LoRA layer's */
 #define RMLORA_ERR_SEQ_BUSY                      0x00000032u  /* START while a layer program runs */
 
 /* SRAM image format (rmlora/contract/image.py) */
 #define RMLORA_IMAGE_MAGIC                       0x494C4D52u  /* ASCII 'RMLI' */
-#define RMLORA_IMAGE_VERSION_MAJOR               1u
+#define RMLORA_IMAGE_VERSION_MAJOR               2u
 #define RMLORA_IMAGE_VERSION_MINOR               0u
 #define RMLORA_IMAGE_HEADER_BYTES                16u
 #define RMLORA_IMAGE_SECTION_BYTES               12u

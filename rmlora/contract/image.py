@@ -1,7 +1,7 @@
 """SRAM image: what the compiler writes and the runtime loads into the SRAM buffer.
 
     header   (IMAGE_HEADER_BYTES)  magic, format version, section count, payload size,
-                                   CRC32 of the payload
+                                   CRC32 of everything after the header
     sections (SECTION_BYTES each)  kind, slot, SRAM word address, byte length
     payload                        the sections' bytes, one after another
 
@@ -18,7 +18,7 @@ __all__ = ["IMAGE_MAGIC", "IMAGE_VERSION", "SectionKind", "ImageHeader", "Sectio
            "IMAGE_HEADER_BYTES", "SECTION_BYTES", "NO_SLOT"]
 
 IMAGE_MAGIC = 0x494C4D52  # ASCII "RMLI", little-endian
-IMAGE_VERSION = (1, 0)  # major, minor: a loader reads any minor of its major or older
+IMAGE_VERSION = (2, 0)  # major, minor: a loader reads any minor of its major or older
 NO_SLOT = 0xF  # a section that belongs to no adapter slot
 
 
@@ -36,7 +36,7 @@ class ImageHeader(data.Struct):
     version_minor: unsigned(8)
     n_sections: unsigned(16)
     payload_bytes: unsigned(32)
-    crc32: unsigned(32)  # zlib.crc32 of the payload
+    crc32: unsigned(32)  # zlib.crc32 of the section table and the payload
 
 
 class Section(data.Struct):

@@ -74,6 +74,6 @@ _TEXT = {
     ErrorCode.LORA_SRAM_RANGE: "descriptor, adapter entry, A, B or LUT beyond the SRAM buffer",
     ErrorCode.LORA_BUSY: "START while a layer runs",
     ErrorCode.SEQ_SRAM_RANGE: "layer record, its descriptors, dst or stats beyond the SRAM buffer",
-    ErrorCode.SEQ_SHAPE: "crossbar descriptor is not an MVM or its shape differs from the LoRA layer",
+    ErrorCode.SEQ_SHAPE: "crossbar descriptor not an MVM, or its shape is not the LoRA layer's",
     ErrorCode.SEQ_BUSY: "START while a layer program runs",
 }

@@ -9,7 +9,7 @@ the outputs, the SeqStats records and the macros' counters equal a cosimulation
 that runs the program B times.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -157,16 +157,39 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: MacroArr
     if error is not None:  # the chip stops in the first run: later runs never start
         for i, (desc, layer, adapters) in enumerate(plans):
             if layer is not None:
-                _run_record(sram[:1], records[i], desc, layer, adapters, enabled, macros,
-                            macros.mvm_ops[None, :] + offsets[i])
+                _run_records(sram[:1], [records[i]], [desc], layer, adapters, enabled, macros,
+                             [macros.mvm_ops[None, :] + offsets[i]])
         macros.mvm_ops += per_run
         raise error
     start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * per_run[None, :]
-    stats = [_run_record(sram, records[i], desc, layer, adapters, enabled, macros,
-                         start + offsets[i])
-             for i, (desc, layer, adapters) in enumerate(plans)]
+    stats = []
+    for group in _independent_groups(records, plans):
+        (desc, layer, adapters) = plans[group[0]]
+        group_stats = _run_records(sram, [records[i] for i in group],
+                                   [plans[i][0] for i in group], layer, adapters, enabled,
+                                   macros, [start + offsets[i] for i in group])
+        stats += [group_stats] * len(group)
     macros.mvm_ops += batch * per_run
     return stats
+
+
+def _independent_groups(records, plans) -> list[list[int]]:
+    """Runs of consecutive records that apply one layer (same LoRA descriptor, same
+    crossbar descriptor but for src/dst) to inputs none of them writes: each run is
+    computed as one batch (a layer over many vectors), in the chip's order."""
+    groups = []
+    for i, (rec, (desc, _, _)) in enumerate(zip(records, plans, strict=True)):
+        if groups:
+            first = groups[-1][0]
+            base = plans[first][0]
+            same = (rec.lora == records[first].lora
+                    and replace(desc, src=0, dst=0) == replace(base, src=0, dst=0))
+            written = {records[j].dst for j in groups[-1]}
+            if same and desc.src not in written:
+                groups[-1].append(i)
+                continue
+        groups.append([i])
+    return groups
 
 
 def _check_record(mem, rec: Record, enabled: int, p: ChipParams):
@@ -209,19 +232,24 @@ def _check_not_self_modifying(records, plans, p: ChipParams):
                                      f", over the program's own records or descriptors")
 
 
-def _run_record(sram, rec, desc, layer, adapters, enabled, macros, op_start) -> LayerStats:
+def _run_records(sram, recs, descs, layer, adapters, enabled, macros, op_starts
+                 ) -> LayerStats:
+    """One layer over the records' input vectors, all runs and records as one batch."""
     p = macros.params
     wb = p.sram_word_bytes
-    x = sram[:, desc.src * wb: desc.src * wb + desc.n_rows].view(np.int8)
-    acc, counts = gxbar.mvm(desc, x, macros, op_start=op_start)
-    y = glora.lora_layer(x, acc, layer, adapters, enabled)
-    sram[:, rec.dst * wb: rec.dst * wb + layer.n_out] = y.view(np.uint8)
+    batch, n = len(sram), descs[0].n_rows
+    x = np.concatenate([sram[:, d.src * wb: d.src * wb + n] for d in descs]).view(np.int8)
+    acc, counts = gxbar.mvm(descs[0], x, macros, op_start=np.concatenate(op_starts))
+    y = glora.lora_layer(x, acc, layer, adapters, enabled).view(np.uint8)
+    for k, rec in enumerate(recs):
+        sram[:, rec.dst * wb: rec.dst * wb + layer.n_out] = y[k * batch:(k + 1) * batch]
     on = [ad.rank for s, ad in sorted(adapters.items()) if enabled >> s & 1]
-    st = LayerStats(cycles=record_cycles(desc, layer, on, p),
+    st = LayerStats(cycles=record_cycles(descs[0], layer, on, p),
                     adc=counts.adc // len(x), mvm=counts.mvm // len(x),
                     macs=glora.macs(layer, on))
-    if rec.stats:
-        value = pack_fields(SeqStats, vars(st), "stats field")
-        raw = value.to_bytes(p.words_for(SEQ_STATS_BITS) * wb, "little")
-        sram[:, rec.stats * wb: rec.stats * wb + len(raw)] = np.frombuffer(raw, np.uint8)
+    value = pack_fields(SeqStats, vars(st), "stats field")
+    raw = np.frombuffer(value.to_bytes(p.words_for(SEQ_STATS_BITS) * wb, "little"), np.uint8)
+    for rec in recs:
+        if rec.stats:
+            sram[:, rec.stats * wb: rec.stats * wb + len(raw)] = raw
     return st

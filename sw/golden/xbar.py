@@ -183,6 +183,9 @@ def mvm_cycles(desc: Descriptor, params: ChipParams, stream_p: bool = False) -> 
     return cycles
 
 
+MVM_SLICE = 4096  # bit planes per macro-model call: its temporaries stay in cache
+
+
 def mvm_ops_per_macro(desc: Descriptor, params: ChipParams) -> dict[int, int]:
     """Macro -> MVM operations (bit planes) one command makes on it."""
     n_rt = _ceil_div(desc.n_rows, params.macro_rows)
@@ -225,9 +228,12 @@ def mvm(desc: Descriptor, x: np.ndarray, macros: MacroArray, op_start: np.ndarra
             # (plane, batch) stacked: one call per tile; plane b of command k is
             # conversion op_start[k] + b on this macro
             drive = ((xs[None, :, :] >> planes[:, None, None]) & 1).astype(np.uint8)
-            ops = op_start[None, :, macro] + planes[:, None]
-            codes = macros[macro].mvm(drive.reshape(-1, rows_in_tile), desc.row0, desc.col0,
-                                      cols_in_tile, desc.gain_shift, ops.reshape(-1))
+            drive = drive.reshape(-1, rows_in_tile)
+            ops = (op_start[None, :, macro] + planes[:, None]).reshape(-1)
+            codes = np.concatenate([  # in slices that stay in cache
+                macros[macro].mvm(drive[k:k + MVM_SLICE], desc.row0, desc.col0, cols_in_tile,
+                                  desc.gain_shift, ops[k:k + MVM_SLICE])
+                for k in range(0, len(drive), MVM_SLICE)])
             codes = codes.reshape(INPUT_BITS, batch, cols_in_tile).astype(np.int64)
             acc[:, ct * C: ct * C + cols_in_tile] += np.einsum("pbc,p->bc", codes, weight)
             if advance:

@@ -88,14 +88,26 @@ class Chip:
 
     # ---- SRAM image ----
     def load(self, image: bytes, names: dict[str, int] | None = None):
-        """Check the whole image (format, CRC, layout), then write its sections."""
+        """Check the whole image (format, CRC, layout) and the adapter names against its
+        slots, then zero the adapters of the image loaded before (a replaced adapter
+        must not linger in the buffer) and write the new sections."""
         sections = parse_image(image, self.params)  # raises before anything is written
+        names = dict(names or {})
+        slots = {s.slot for s in sections if s.kind is SectionKind.ADAPTER}
+        for name, slot in names.items():
+            if slot not in slots:
+                raise ValueError(f"adapter {name!r}: the image has no adapter in slot {slot}")
         wb = self.params.sram_word_bytes
+        for s in self.sections:
+            if s.kind is SectionKind.ADAPTER:
+                self.backend.write_sram(s.sram_word * wb, bytes(len(s.payload)))
         for s in sections:
             self.backend.write_sram(s.sram_word * wb, s.payload)
-        self.sections, self.names = sections, dict(names or {})
+        self.sections, self.names, self.enabled = sections, names, 0
 
     def _slot(self, adapter: str | int) -> int:
+        if isinstance(adapter, bool) or not isinstance(adapter, str | int):
+            raise TypeError(f"adapter {adapter!r}: give a name or a slot number")
         if isinstance(adapter, int):
             if not 0 <= adapter < LORA_SLOTS:
                 raise ValueError(f"slot {adapter}: the chip has slots 0..{LORA_SLOTS - 1}")
@@ -106,10 +118,13 @@ class Chip:
         return self.names[adapter]
 
     def enable(self, adapters):
-        """Apply exactly these adapters (names or slots) from the next run on."""
-        self.enabled = 0
+        """Apply exactly these adapters (a list of names or slots) from the next run on."""
+        if isinstance(adapters, str | int):
+            raise TypeError(f"enable() takes a list of adapters, got {adapters!r}")
+        mask = 0
         for a in adapters:
-            self.enabled |= 1 << self._slot(a)
+            mask |= 1 << self._slot(a)
+        self.enabled = mask
 
     def delete_adapter(self, adapter: str | int) -> int:
         """Forget an adapter: zero its SRAM region, point every layer's entry for its
@@ -142,6 +157,7 @@ class Chip:
                 if unpack_fields(LoraLayer, int.from_bytes(raw, "little"))[f"entry{slot}"]:
                     raise RuntimeError(f"slot {slot}: a layer still points at its entry")
         self.names = {n: s for n, s in self.names.items() if s != slot}
+        self.sections = [s for s in self.sections if s not in regions]
         return sum(-(-len(s.payload) // wb) for s in regions)
 
     # ---- inference ----

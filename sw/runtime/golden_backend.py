@@ -17,7 +17,7 @@ from .backend import ProgramResult, RunResult
 
 __all__ = ["GoldenBackend"]
 
-BATCH_CHUNK = 256  # runs computed together: bounds the (chunk, SRAM) working copy
+BATCH_CHUNK = 1024  # runs computed together: bounds the (chunk, SRAM) working copy (64 MiB)
 
 
 class GoldenBackend:
