@@ -1,5 +1,5 @@
-"""LoRA unit: cycles per layer against the bound ceil(r*n/P) + ceil(m*r/P) + fixed
-overhead, PE utilisation MACs / (P * busy cycles), and the synthesised size.
+"""LoRA unit: cycles per layer against the bound ceil(n/P) + ceil(r*n/P) + ceil(m*r/P)
++ fixed overhead, PE utilisation MACs / (P * busy cycles), and the synthesised size.
 
 Cycles are measured on the RTL (amaranth.sim, x and p always valid, y always
 ready) with one adapter enabled; the fixed overhead is what a layer costs beyond
@@ -37,7 +37,8 @@ def fixed_overhead(params: ChipParams) -> int:
 
 def bound(n, m, r, params) -> int:
     lanes = params.sram_word_bytes
-    return -(-r * n // lanes) + -(-m * r // lanes) + fixed_overhead(params)
+    x_in = -(-n // lanes)  # x is taken whole before A is read (the sequencer feeds it)
+    return x_in + -(-r * n // lanes) + -(-m * r // lanes) + fixed_overhead(params)
 
 
 def synth_cells(lanes: int) -> int | None:

@@ -1,6 +1,7 @@
 """The `rmlora` command: one entry point for what users run.
 
     rmlora sim        build the chip, bring it up on the simulator, report
+    rmlora infer      compile a network, run it on a chip backend, per-layer table
     rmlora verilog    write the Verilog of every block (same as `make verilog`)
     rmlora header     regenerate firmware/include/rmlora.h from the contract
 """
@@ -47,6 +48,54 @@ def _sim(args):
         sys.exit("[sim] the RTL and the golden model disagree")
 
 
+def _infer(args):
+    import time
+
+    import numpy as np
+
+    from rmlora.sw.compiler import compile_model
+    from rmlora.sw.models.demo import demo_inputs, demo_model
+    from rmlora.sw.runtime import Chip
+    from rmlora.sw.runtime.infer import format_table, infer
+
+    model = demo_model(args.model, args.seed)
+    compiled = compile_model(model, demo_inputs(args.model, 256, args.seed + 100))
+    adapters = list(compiled.adapter_slots) if args.adapters is None else [
+        a for a in args.adapters.split(",") if a]
+    print(f"[infer] {args.model}: {len(compiled.layers)} layers, {len(compiled.segments)} "
+          f"segments, {len(compiled.image)}-byte SRAM image, adapters "
+          f"{compiled.adapter_slots}; enabled: {adapters or 'none'}")
+    chips = [Chip(backend=args.backend, seed=args.seed)]
+    if args.backend != "golden":
+        chips.append(Chip(backend="golden", seed=args.seed))  # the reference
+    try:
+        for i, chip in enumerate(chips):
+            on_chip = args.deploy_on_chip and i == 0 and args.backend != "golden"
+            t0 = time.perf_counter()
+            report = chip.deploy(compiled.plan, on_chip=on_chip,
+                                 scratch_word=compiled.scratch[0])
+            if i == 0:
+                how = "by the RTL controller" if on_chip else "by the golden write-verify model"
+                print(f"[infer] deployed {report.cells} weights {how}: {report.pulses} pulses, "
+                      f"{report.failed_cells} cells not converged, {report.cycles:,} controller "
+                      f"cycles ({time.perf_counter() - t0:.1f} s)")
+            chip.load(compiled.image, names=compiled.adapter_slots)
+            chip.enable(adapters)
+        x = demo_inputs(args.model, args.inputs, args.seed)
+        t0 = time.perf_counter()
+        logits, rows = infer(chips[0], compiled, x,
+                             reference=chips[1] if len(chips) > 1 else None)
+        wall = time.perf_counter() - t0
+    finally:
+        for chip in chips:
+            chip.close()
+    print(format_table(rows))
+    print(f"[infer] {args.inputs} inputs on {args.backend} in {wall:.2f} s "
+          f"(with the golden reference run); argmax {np.argmax(logits, axis=1).tolist()[:16]}")
+    if any(r.matched is False for r in rows):
+        sys.exit("[infer] outputs differ from the golden model")
+
+
 def _verilog(args):
     from rmlora.hw.build import main
     main(["--out", str(args.out)])
@@ -63,6 +112,16 @@ def main(argv=None):
     p = sub.add_parser("sim", help="build the chip and bring it up on the simulator")
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
     p.set_defaults(func=_sim)
+    p = sub.add_parser("infer", help="run a compiled demo network on a chip backend")
+    p.add_argument("--model", choices=("mlp", "face"), default="mlp")
+    p.add_argument("--backend", choices=("golden", "verilator", "icarus"), default="verilator")
+    p.add_argument("--inputs", type=int, default=2, help="inputs to run (default 2)")
+    p.add_argument("--adapters", default=None,
+                   help="comma-separated adapters to enable (default: all; '' for none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--deploy-on-chip", action="store_true",
+                   help="program the weights through the RTL's write-verify (slow)")
+    p.set_defaults(func=_infer)
     p = sub.add_parser("verilog", help="write the Verilog of every block")
     p.add_argument("--out", type=Path, default=Path("build/verilog"))
     p.set_defaults(func=_verilog)
