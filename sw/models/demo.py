@@ -15,12 +15,12 @@ from rmlora.sw.lora import inject_adapter, lora_layers
 
 from .mixer import FaceMixer
 
-__all__ = ["DEMOS", "demo_model", "demo_inputs"]
+__all__ = ["DEMOS", "demo_model", "demo_inputs", "randomise_b"]
 
 DEMOS = ("mlp", "face")
 
 
-def _randomise_b(model: nn.Module, seed: int, scale: float = 0.1):
+def randomise_b(model: nn.Module, seed: int, scale: float = 0.1):
     """Nonzero B, so that each adapter changes the outputs (a fresh B is zero)."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -49,7 +49,7 @@ def demo_model(name: str, seed: int = 0) -> nn.Module:
         inject_adapter(model, "learn", 6, 4.0, targets, generator=gen)
     else:
         raise ValueError(f"demo {name!r}: choose one of {', '.join(DEMOS)}")
-    _randomise_b(model, seed + 2)
+    randomise_b(model, seed + 2)
     return model.eval()
 
 

@@ -34,3 +34,26 @@ async def bus_access(ctx, bus, addr, *, write=False, wdata=0, wstrb=0xF, max_cyc
             ctx.set(bus.resp.ready, 0)
             return payload.rdata, AxiResp(payload.resp), ErrorCode(payload.error)
     raise AssertionError("no response")
+
+
+class MacroResponder:
+    """Plays the macros on a block's macro port under amaranth.sim, one step per cycle:
+    takes a request when it is valid and answers MACRO_LATENCY[op] cycles later."""
+
+    def __init__(self, dut, macros):
+        self.dut, self.macros, self.pending = dut, macros, None
+
+    def step(self, ctx, cycle: int):
+        from rmlora.contract.xbar import MACRO_LATENCY
+        dut = self.dut
+        if self.pending is None and ctx.get(dut.macro_req.valid):
+            op, response = self.macros.serve(ctx.get(dut.macro_req.p.as_value()))
+            self.pending = (cycle + MACRO_LATENCY[op], response)
+            ctx.set(dut.macro_req.ready, 1)
+        else:
+            ctx.set(dut.macro_req.ready, 0)
+        due = self.pending is not None and self.pending[0] == cycle
+        ctx.set(dut.macro_resp.valid, due)
+        if due:
+            ctx.set(dut.macro_resp.p.as_value(), self.pending[1])
+            self.pending = None

@@ -7,7 +7,7 @@ import pytest
 
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.lora import Activation
-from rmlora.contract.xbar import MACRO_LATENCY, XbarOp
+from rmlora.contract.xbar import XbarOp
 from rmlora.hw.core import ChipCore
 from rmlora.sim.macro_port import MacroArray
 from rmlora.sim.reram import MacroConfig
@@ -15,7 +15,7 @@ from rmlora.sw.golden import chip as gchip
 from rmlora.sw.golden import lora as glora
 from rmlora.sw.golden import xbar as gxbar
 
-from .sim_helpers import run_sim
+from .sim_helpers import MacroResponder, run_sim
 from .test_lora_unit import shift_for
 
 P = ChipParams(sram_depth=1024, macro_rows=16, macro_cols=16, n_macros=4)
@@ -86,22 +86,12 @@ def run_core(sram: bytes, enabled: int, macros: MacroArray, prog=PROG, max_cycle
         ctx.set(seq.start, 1)
         await ctx.tick()
         ctx.set(seq.start, 0)
-        pending = None
+        port = MacroResponder(dut, macros)
         for cycle in range(max_cycles):
             for unit in (dut.xbar, dut.lora, seq):
                 if ctx.get(unit.error.valid):
                     errors.append(ErrorCode(ctx.get(unit.error.code)))
-            if pending is None and ctx.get(dut.macro_req.valid):
-                op, response = macros.serve(ctx.get(dut.macro_req.p.as_value()))
-                pending = (cycle + MACRO_LATENCY[op], response)
-                ctx.set(dut.macro_req.ready, 1)
-            else:
-                ctx.set(dut.macro_req.ready, 0)
-            due = pending is not None and pending[0] == cycle
-            ctx.set(dut.macro_resp.valid, due)
-            if due:
-                ctx.set(dut.macro_resp.p.as_value(), pending[1])
-                pending = None
+            port.step(ctx, cycle)
             await ctx.tick()
             if not ctx.get(seq.busy):
                 break

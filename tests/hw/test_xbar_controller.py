@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from rmlora.contract import ChipParams, ErrorCode
-from rmlora.contract.xbar import MACRO_LATENCY, XbarOp
+from rmlora.contract.xbar import XbarOp
 from rmlora.hw.xbar_controller import XbarController
 from rmlora.sim.macro_port import MacroArray
 from rmlora.sim.reram import MacroConfig
 from rmlora.sw.golden import xbar as golden
 
-from .sim_helpers import run_sim
+from .sim_helpers import MacroResponder, run_sim
 
 P = ChipParams(sram_depth=64, macro_rows=8, macro_cols=8, n_macros=4)
 WB = P.sram_word_bytes
@@ -38,28 +38,18 @@ def run_controller(desc, sram_init: bytes, macros: MacroArray, max_cycles=200_00
         ctx.set(dut.start, 1)
         await ctx.tick()
         ctx.set(dut.start, 0)
-        pending = None  # (cycle the response is due, response bits)
+        port = MacroResponder(dut, macros)
         for cycle in range(max_cycles):
             r_en, addr = ctx.get(dut.sram.r_en), ctx.get(dut.sram.addr)
             w_en, w_data = ctx.get(dut.sram.w_en), ctx.get(dut.sram.w_data)
             for b in range(WB):
                 if w_en >> b & 1:
                     sram[addr * WB + b] = w_data >> 8 * b & 0xFF
-            if pending is None and ctx.get(dut.macro_req.valid):
-                op, response = macros.serve(ctx.get(dut.macro_req.p.as_value()))
-                pending = (cycle + MACRO_LATENCY[op], response)
-                ctx.set(dut.macro_req.ready, 1)
-            else:
-                ctx.set(dut.macro_req.ready, 0)
+            port.step(ctx, cycle)
             p_ready = bool(stalls.random() >= p_stall)
             ctx.set(dut.p.ready, p_ready)
             if p_ready and ctx.get(dut.p.valid):
                 streamed.append(ctx.get(dut.p.p))
-            due = pending is not None and pending[0] == cycle
-            ctx.set(dut.macro_resp.valid, due)
-            if due:
-                ctx.set(dut.macro_resp.p.as_value(), pending[1])
-                pending = None
             await ctx.tick()
             if r_en:  # one-cycle read latency
                 word = int.from_bytes(sram[addr * WB:(addr + 1) * WB], "little")

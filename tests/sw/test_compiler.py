@@ -19,6 +19,7 @@ from rmlora.sw import quant
 from rmlora.sw.compiler import compile_model, dequantize_logits, ideal_segment_runner, run_network
 from rmlora.sw.lora import inject_adapter, lora_layers, save_adapter, set_active_adapters
 from rmlora.sw.models import FaceMixer
+from rmlora.sw.models.demo import randomise_b
 
 MASKS = {0: [], 1: ["a"], 2: ["b"], 3: ["a", "b"]}
 
@@ -28,16 +29,6 @@ def plain_mlp(seed=0, sizes=(24, 40, 16, 10)):
     a, b, c, d = sizes
     return nn.Sequential(nn.Linear(a, b, bias=False), nn.ReLU(), nn.Linear(b, c, bias=False),
                          nn.GELU(), nn.Linear(c, d, bias=False))
-
-
-def randomise_b(model, seed, scale=0.1):
-    """Nonzero B, so that the adapters change the outputs (a fresh B is zero)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for layer in lora_layers(model).values():
-            for name in layer.adapters:
-                weight = layer.lora_B[name].weight
-                weight.copy_(scale * torch.randn(weight.shape, generator=gen))
 
 
 def adapted_mlp(seed=0):
