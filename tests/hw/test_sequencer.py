@@ -74,8 +74,10 @@ def build_program(rng, enabled, layers=LAYERS, stats=True):
     return bytes(sram)
 
 
-def run_core(sram: bytes, enabled: int, macros: MacroArray, prog=PROG, max_cycles=60_000):
-    """Run the program; returns (SRAM bytes after the run, status dict)."""
+def run_core(sram: bytes, enabled: int, macros: MacroArray, prog=PROG, max_cycles=60_000,
+             restart_at=None):
+    """Run the program; returns (SRAM bytes after the run, status dict). restart_at: the
+    cycle at which the host tries to START the sequencer again (the crossbar: a cycle later)."""
     dut = ChipCore(P, sram_init=[int.from_bytes(sram[i:i + WB], "little")
                                  for i in range(0, len(sram), WB)])
     seq, out, errors = dut.seq, {}, []
@@ -88,6 +90,8 @@ def run_core(sram: bytes, enabled: int, macros: MacroArray, prog=PROG, max_cycle
         ctx.set(seq.start, 0)
         port = MacroResponder(dut, macros)
         for cycle in range(max_cycles):
+            ctx.set(seq.start, cycle == restart_at)
+            ctx.set(seq.host_xbar_start, restart_at is not None and cycle == restart_at + 1)
             for unit in (dut.xbar, dut.lora, seq):
                 if ctx.get(unit.error.valid):
                     errors.append(ErrorCode(ctx.get(unit.error.code)))
@@ -175,3 +179,16 @@ def test_refused_record_stops_the_program_like_the_golden_chip(corrupt, code, la
     assert (out["done"], out["failed"], out["irq"], out["layer"]) == (0, 1, 1, layer)
     assert got == want[0].tobytes()
     assert list(chip.mvm_ops) == list(gold.mvm_ops)
+
+
+def test_start_while_running_is_refused_and_the_program_completes():
+    """A sequencer START and a host crossbar START during a program are logged as
+    SEQ_BUSY and ignored: the run's outputs are those of an undisturbed run."""
+    chip, gold = twins()
+    sram = build_program(np.random.default_rng(9), 0b0101)
+    got, out = run_core(sram, 0b0101, chip, restart_at=300)
+    want = np.frombuffer(sram, dtype=np.uint8).copy()[None, :]
+    gchip.run_program(want, PROG, 0b0101, gold)
+    assert out["errors"] == [ErrorCode.SEQ_BUSY, ErrorCode.SEQ_BUSY]
+    assert (out["done"], out["failed"], out["layer"]) == (1, 0, 3)
+    assert got == want[0].tobytes()
