@@ -10,6 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from amaranth import Shape
+from amaranth.lib import data
+
 from rmlora.contract import (
     CHIP_ID,
     CONTRACT_VERSION,
@@ -28,6 +31,9 @@ from rmlora.contract.image import (
     SECTION_BYTES,
     SectionKind,
 )
+from rmlora.contract.lora import AdapterEntry, LoraLayer
+from rmlora.contract.sequencer import SeqLayer, SeqStats
+from rmlora.contract.xbar import XbarDescriptor
 
 __all__ = ["HEADER_PATH", "render_header"]
 
@@ -80,6 +86,14 @@ def render_header(params: ChipParams = ChipParams()) -> str:
               f"#define {'RMLORA_IMAGE_HEADER_BYTES':<40} {IMAGE_HEADER_BYTES}u",
               f"#define {'RMLORA_IMAGE_SECTION_BYTES':<40} {SECTION_BYTES}u"]
     lines += [_define(f"RMLORA_SECTION_{k.name}", k.value) for k in SectionKind]
+    lines += ["", "/* SRAM records: field bit offsets (_LSB) and widths (_BITS) in the",
+              " * little-endian record at its SRAM word address; each record is 128 bits */"]
+    for record in (XbarDescriptor, LoraLayer, AdapterEntry, SeqLayer, SeqStats):
+        prefix = f"RMLORA_{record.__name__.upper()}"
+        for name, field in data.Layout.cast(record):
+            width = Shape.cast(field.shape).width
+            lines.append(f"#define {f'{prefix}_{name.upper()}_LSB':<40} {field.offset}u")
+            lines.append(f"#define {f'{prefix}_{name.upper()}_BITS':<40} {width}u")
     lines += ["", "/* AXI response codes (BRESP/RRESP) */"]
     lines += [_define(f"RMLORA_AXI_RESP_{r.name}", r.value) for r in AxiResp]
     lines += ["", "#endif /* RMLORA_H */", ""]
