@@ -183,7 +183,7 @@ class Sequencer(wiring.Component):
             m.d.sync += [busy.eq(0), self.failed.eq(1), irq.eq(1)]
             m.next = "IDLE"
 
-        def fetch(state, base, n_words, raw, then):
+        def fetch(state, base, n_words, raw, then: str):
             """Pipelined: issue word k, store word k - 1."""
             with m.State(state):
                 with m.If(word < n_words):
@@ -194,10 +194,7 @@ class Sequencer(wiring.Component):
                 m.d.sync += word.eq(word + 1)
                 with m.If(word == n_words):
                     m.d.sync += word.eq(0)
-                    then()
-
-        def goto(state):
-            return lambda: setattr(m, "next", state)
+                    m.next = then
 
         with m.FSM():
             with m.State("IDLE"):
@@ -218,7 +215,7 @@ class Sequencer(wiring.Component):
                              snap_mvm.eq(self.xbar_mvm), snap_macs.eq(self.lora_macs),
                              y_count.eq(0), y_word.eq(0), f_k.eq(0), f_valid.eq(0)]
                 m.next = "FETCH_REC"
-            fetch("FETCH_REC", rec_addr, rec_w, rec_raw, goto("CHECK_REC"))
+            fetch("FETCH_REC", rec_addr, rec_w, rec_raw, "CHECK_REC")
             with m.State("CHECK_REC"):
                 with m.If((rec.xbar + xd_w > p.sram_depth)
                           | (rec.lora + p.words_for(LORA_DESC_BITS) > p.sram_depth)):
@@ -226,8 +223,8 @@ class Sequencer(wiring.Component):
                     stop()
                 with m.Else():
                     m.next = "FETCH_XD"
-            fetch("FETCH_XD", rec.xbar, xd_w, xd_raw, goto("FETCH_LD"))
-            fetch("FETCH_LD", rec.lora, 1, ld_raw, goto("CHECK"))
+            fetch("FETCH_XD", rec.xbar, xd_w, xd_raw, "FETCH_LD")
+            fetch("FETCH_LD", rec.lora, 1, ld_raw, "CHECK")
             with m.State("CHECK"):
                 with m.If(check != ErrorCode.NONE):
                     error(check, rec_addr)

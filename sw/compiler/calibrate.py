@@ -42,6 +42,15 @@ def _hooks(taps: dict[str, tuple[nn.Module, str]], store: dict[str, list]):
             handle.remove()
 
 
+def layer_taps(layers) -> dict[str, tuple[nn.Module, str]]:
+    """The input and the output of every chip layer (LayerSpec), as record()'s taps."""
+    taps = {}
+    for layer in layers:
+        taps[layer.name + ".in"] = (layer.module, "in")
+        taps[layer.name + ".out"] = (layer.module, "out")
+    return taps
+
+
 def record(model: nn.Module, inputs: torch.Tensor, names: list[str],
            taps: dict[str, tuple[nn.Module, str]]) -> dict[str, np.ndarray]:
     """key -> the tensor at each tap ("in": a module's first input, "out": its output),

@@ -14,7 +14,7 @@ from rmlora.sw import quant
 from rmlora.sw.golden import host_ops
 from rmlora.sw.models.mixer import FaceMixer, patchify
 
-from .calibrate import output_scales, record
+from .calibrate import layer_taps, output_scales, record
 from .mlp import activation_of
 from .spec import Calibration, LayerSpec, SegmentSpec
 from .steps import AddStep, ChipStep, MeanStep, QuantizeInput, RmsNormStep, TransposeStep
@@ -52,10 +52,7 @@ def calibrate(model: FaceMixer, layers: list[LayerSpec], inputs: torch.Tensor,
     if inputs.shape[1:] != (cfg.image_size, cfg.image_size):
         raise ValueError(f"calibration images of shape {tuple(inputs.shape)}: expected "
                          f"(batch, {cfg.image_size}, {cfg.image_size})")
-    taps = {}
-    for layer in layers:
-        taps[layer.name + ".in"] = (layer.module, "in")
-        taps[layer.name + ".out"] = (layer.module, "out")
+    taps = layer_taps(layers)
     for i in range(cfg.depth):
         p = f"layers.{i}."
         taps |= {p + "token_norm": (modules[p + "token_norm"], "out"),

@@ -7,7 +7,7 @@ from torch import nn
 from rmlora.sw import quant
 from rmlora.sw.lora import LoraLinear
 
-from .calibrate import output_scales, record
+from .calibrate import layer_taps, output_scales, record
 from .spec import Calibration, LayerSpec, SegmentSpec
 from .steps import ChipStep, QuantizeInput
 
@@ -55,10 +55,7 @@ def calibrate(model: nn.Sequential, layers: list[LayerSpec], inputs: torch.Tenso
     if inputs.ndim != 2 or inputs.shape[1] != layers[0].module.in_features:
         raise ValueError(f"calibration inputs of shape {tuple(inputs.shape)}: expected "
                          f"(batch, {layers[0].module.in_features})")
-    taps = {}
-    for layer in layers:
-        taps[layer.name + ".in"] = (layer.module, "in")
-        taps[layer.name + ".out"] = (layer.module, "out")
+    taps = layer_taps(layers)
     seen = record(model, inputs, names, taps)
     input_scale = scale = quant.calibrate_scale(inputs.double().numpy())
     cal = Calibration({}, {}, {}, [QuantizeInput(input_scale), ChipStep(0)], input_scale)

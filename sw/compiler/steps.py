@@ -9,9 +9,11 @@ constants compiled once, so the whole network is integer arithmetic end to end.
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from rmlora.sw import quant
 from rmlora.sw.golden import host_ops
+from rmlora.sw.models.mixer import patchify
 
 __all__ = ["ChipStep", "QuantizeInput", "RmsNormStep", "TransposeStep", "AddStep", "MeanStep",
            "INPUT"]
@@ -41,11 +43,8 @@ class QuantizeInput:
         x = np.asarray(env[INPUT], dtype=np.float64)
         if self.patch_size is None:
             x = x.reshape(x.shape[0], 1, -1)
-        else:
-            b, h, w = x.shape
-            p = self.patch_size
-            x = x.reshape(b, h // p, p, w // p, p).transpose(0, 1, 3, 2, 4)
-            x = x.reshape(b, (h // p) * (w // p), p * p)
+        else:  # the model's own token order
+            x = patchify(torch.from_numpy(x), self.patch_size).numpy()
         env[self.dst] = quant.quantize(x, self.scale)
 
 

@@ -164,7 +164,7 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: MacroArr
     start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * per_run[None, :]
     stats = []
     for group in _independent_groups(records, plans):
-        (desc, layer, adapters) = plans[group[0]]
+        _, layer, adapters = plans[group[0]]
         group_stats = _run_records(sram, [records[i] for i in group],
                                    [plans[i][0] for i in group], layer, adapters, enabled,
                                    macros, [start + offsets[i] for i in group])

@@ -1,10 +1,8 @@
 """What a backend of the runtime answers, whatever runs the chip."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-
-from rmlora.sw.golden.chip import LayerStats
 
 __all__ = ["ProgramResult", "RunResult"]
 
@@ -21,11 +19,10 @@ class ProgramResult:
 @dataclass
 class RunResult:
     """B runs of a layer program: the buffers read after each run, (B, n) int8 per SRAM
-    word address, and the per-record SeqStats and PERF_* counters of one run."""
+    word address, and the PERF_* counters of one run (the per-record SeqStats are in
+    the SRAM, where the runtime reads them for every backend alike)."""
 
     outputs: dict[int, np.ndarray]
-    stats: list[LayerStats]
     perf: dict
     sim_cycles: int = 0  # cosimulation: simulated cycles, bus traffic included
     wall_s: float = 0.0
-    extra: dict = field(default_factory=dict)

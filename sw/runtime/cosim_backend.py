@@ -108,7 +108,7 @@ class CosimBackend:
                 raise ChipError(ErrorCode(perf["ERR_CODE"]), perf["LAYER"])
             for word, n in reads.items():
                 outputs[word][b] = np.frombuffer(self.read_sram(word * wb, n), dtype=np.int8)
-        return RunResult(outputs, [], perf, sim_cycles=self.sim_cycles - cycles0,
+        return RunResult(outputs, perf, sim_cycles=self.sim_cycles - cycles0,
                          wall_s=time.perf_counter() - wall0)
 
     def mvm_ops(self) -> list[int]:

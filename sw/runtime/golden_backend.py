@@ -60,8 +60,8 @@ class GoldenBackend:
             for word, n in reads.items():
                 outputs[word][lo:hi] = rows[:, word * wb: word * wb + n].view(np.int8)
         records, _ = gchip.read_program(self.sram.tobytes(), prog_addr, self.params)
-        return RunResult(outputs, stats, {"PERF_SEQ_CYCLES": gchip.run_cycles(records, stats,
-                                                                              self.params)})
+        return RunResult(outputs, {"PERF_SEQ_CYCLES": gchip.run_cycles(records, stats,
+                                                                       self.params)})
 
     def mvm_ops(self) -> list[int]:
         return self.macros.mvm_ops.tolist()
