@@ -26,6 +26,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from cocotb.utils import get_sim_time
 
 from rmlora.contract import REG
+from rmlora.contract.xbar import XBAR_DESC_BITS
 from rmlora.sw.golden import xbar as gxbar
 
 from .host_bus import CLOCK_PERIOD_NS, start_chip
@@ -86,7 +87,7 @@ class Server:
             return result, failed, vars(counts)
         wb = self.params.sram_word_bytes
         cells = desc.n_rows * desc.n_cols
-        src = scratch_word + 2
+        src = scratch_word + self.params.words_for(XBAR_DESC_BITS)  # after the descriptor
         dst = src + -(-cells // wb)
         desc = gxbar.Descriptor(**{**vars(desc), "src": src, "dst": dst})
         blob = np.asarray(targets, dtype=np.uint8).tobytes()
