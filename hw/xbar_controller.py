@@ -11,9 +11,10 @@ and write the cell's pulse count (bit 7: did not converge) to the result array.
 Never loops forever: at most max_pulses pulses per cell.
 
 MVM, per column tile: clear the accumulators; per row tile load the int8 inputs
-from SRAM, then for each of the 8 bit planes drive the rows with that plane, get
-one ADC code per column and add it, shifted by plane + gain_shift (subtracted
-for the sign plane 7), into 32-bit accumulators (wrapping); write them back, or,
+from SRAM as sign and magnitude, then for each of the 8 magnitude bit planes drive
+the rows with that plane (negative inputs' rows at -V_read, contract.xbar), get
+one ADC code per column and add it, shifted by plane + gain_shift, into 32-bit
+accumulators (wrapping); write them back, or,
 with `stream_p` (the sequencer's mode), send them on the `p` stream, one a cycle.
 
 A descriptor is checked before any macro is touched; a bad one is refused with
@@ -143,7 +144,8 @@ class XbarController(wiring.Component):
         cols_left = desc.n_cols - (ct << c_log)
         m.d.comb += [rows_in_tile.eq(Mux(rows_left > R, R, rows_left)),
                      cols_in_tile.eq(Mux(cols_left > C, C, cols_left))]
-        inputs = Signal(R * INPUT_BITS)  # int8 inputs of the row tile, input i in byte i
+        inputs = Signal(R * INPUT_BITS)  # |x| of the row tile's int8 inputs, input i in byte i
+        negative = Signal(R)  # input i < 0: its row is driven at -V_read
         acc = Signal(C * ACC_BITS)
         in_words = _ceil_shift(rows_in_tile, wb_log)
         out_words = _ceil_shift(cols_in_tile << 2, wb_log)
@@ -151,6 +153,8 @@ class XbarController(wiring.Component):
         m.d.comb += row_mask.eq((Const(1, R + 1) << rows_in_tile) - 1)
         planes = [Cat(inputs[i * INPUT_BITS + b] for i in range(R)) for b in range(INPUT_BITS)]
         drive = Signal(R)
+        negate = Signal(R)
+        m.d.comb += negate.eq((negative & row_mask) << desc.row0)
         with m.Switch(plane):
             for b in range(INPUT_BITS):
                 with m.Case(b):
@@ -262,7 +266,7 @@ class XbarController(wiring.Component):
 
             # ---------------- MVM ----------------
             with m.State("M_TILE"):
-                m.d.sync += [acc.eq(0), rt.eq(0), word.eq(0), inputs.eq(0)]
+                m.d.sync += [acc.eq(0), rt.eq(0), word.eq(0), inputs.eq(0), negative.eq(0)]
                 m.next = "M_LOAD"
             with m.State("M_LOAD"):
                 # pipelined: issue word k while capturing word k-1
@@ -270,8 +274,13 @@ class XbarController(wiring.Component):
                 with m.If(word < in_words):
                     m.d.comb += [sram.addr.eq(base + word), sram.r_en.eq(1)]
                 with m.If(word != 0):
-                    m.d.sync += inputs.word_select((word - 1)[:max(1, r_log - wb_log)],
-                                                   p.sram_width).eq(sram.r_data)
+                    lane = (word - 1)[:max(1, r_log - wb_log)]
+                    xs = [sram.r_data.word_select(i, 8) for i in range(WB)]
+                    m.d.sync += [
+                        inputs.word_select(lane, p.sram_width).eq(
+                            Cat(Mux(x[7], -x, x)[:8] for x in xs)),  # |-128| = 0x80
+                        negative.word_select(lane, WB).eq(Cat(x[7] for x in xs)),
+                    ]
                 m.d.sync += word.eq(word + 1)
                 with m.If(word == in_words):
                     m.d.sync += plane.eq(0)
@@ -279,7 +288,8 @@ class XbarController(wiring.Component):
             with m.State("M_CONVERT"):
                 m.d.comb += [req.valid.eq(1), req.p.op.eq(MacroOp.MVM), req.p.macro.eq(tile_macro),
                              req.p.col.eq(desc.col0), req.p.n_cols.eq(cols_in_tile),
-                             req.p.gain_shift.eq(desc.gain_shift), req.p.drive.eq(drive)]
+                             req.p.gain_shift.eq(desc.gain_shift), req.p.drive.eq(drive),
+                             req.p.negate.eq(negate)]
                 with m.If(req.ready):
                     m.d.sync += [self.perf_mvm.eq(self.perf_mvm + 1),
                                  self.perf_adc.eq(self.perf_adc + cols_in_tile)]
@@ -291,7 +301,7 @@ class XbarController(wiring.Component):
                         a = acc.word_select(j, ACC_BITS)
                         code_j = resp.p.adc.word_select(j, p.adc_bits).as_signed()
                         term = code_j << shift
-                        m.d.sync += a.eq(Mux(plane == INPUT_BITS - 1, a - term, a + term))
+                        m.d.sync += a.eq(a + term)
                     m.d.sync += plane.eq(plane + 1)
                     with m.If(plane == INPUT_BITS - 1):
                         with m.If(rt + 1 == n_rt):
@@ -301,7 +311,7 @@ class XbarController(wiring.Component):
                                 m.next = "M_STREAM"
                         with m.Else():
                             m.d.sync += [rt.eq(rt + 1), tile_macro.eq(tile_macro + n_ct),
-                                         word.eq(0), inputs.eq(0)]
+                                         word.eq(0), inputs.eq(0), negative.eq(0)]
                             m.next = "M_LOAD"
                     with m.Else():
                         m.next = "M_CONVERT"

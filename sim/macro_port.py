@@ -66,8 +66,8 @@ class MacroArray:
         elif op is MacroOp.VERIFY:
             verify_code = int(macro.verify_read(req.row, req.col))
         elif op is MacroOp.MVM:
-            drive = np.unpackbits(np.frombuffer(req.drive.to_bytes(p.macro_rows // 8, "little"),
-                                                dtype=np.uint8), bitorder="little")
+            drive = _row_bits(req.drive, p.macro_rows).astype(np.int8)
+            drive[(_row_bits(req.negate, p.macro_rows) == 1) & (drive == 1)] = -1
             codes = self.convert(req.macro, drive[None, :], req.col, req.n_cols, req.gain_shift,
                                  self.mvm_ops[req.macro:req.macro + 1])[0]
             self.mvm_ops[req.macro] += 1
@@ -84,3 +84,9 @@ class MacroArray:
                 op_index: np.ndarray) -> np.ndarray:
         """ADC codes (B, n_cols) of B input planes (B, rows) with explicit op indices."""
         return self.macros[macro].mvm(drive, 0, col0, n_cols, gain_shift, op_index)
+
+
+def _row_bits(value: int, rows: int) -> np.ndarray:
+    """One 0/1 entry per row of a request's row field (bit i = row i)."""
+    return np.unpackbits(np.frombuffer(value.to_bytes(rows // 8, "little"), dtype=np.uint8),
+                         bitorder="little")

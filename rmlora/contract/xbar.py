@@ -4,9 +4,10 @@ Macro port. The chip drives the ReRAM macros (modelled in Python) through one
 request/response stream pair. A request is one analogue operation on one macro:
   PULSE   one SET or RESET pulse on cell (row, col), amplitude and width codes
   VERIFY  read cell (row, col); the response carries its conductance code
-  MVM     drive the rows with one input bit plane (bit i -> row i, 0 V or V_read),
-          convert columns col .. col+n_cols-1; the response carries one signed
-          ADC code per column, code k in bits [k*adc_bits, (k+1)*adc_bits)
+  MVM     drive the rows with one input bit plane (drive bit i -> row i at V_read,
+          or at -V_read if negate bit i is set too; 0 V otherwise), convert columns
+          col .. col+n_cols-1; the response carries one signed ADC code per column,
+          code k in bits [k*adc_bits, (k+1)*adc_bits)
 The macro answers exactly MACRO_LATENCY[op] cycles after it accepts a request;
 the cycle counts of the golden model rely on it.
 
@@ -66,6 +67,7 @@ def macro_request_layout(p: ChipParams) -> data.StructLayout:
         "width": unsigned(4),
         "gain_shift": unsigned(4),  # MVM: ADC LSB = 2**gain_shift weight units
         "drive": unsigned(p.macro_rows),  # MVM: the input bit plane, bit i on row i
+        "negate": unsigned(p.macro_rows),  # MVM: rows driven at -V_read (negative inputs)
     })
 
 
@@ -81,7 +83,13 @@ class XbarOp(enum.Enum, shape=2):
     PROGRAM = 1
 
 
-INPUT_BITS = 8  # int8 activations, applied bit-serially (MSB plane weighs -2**7)
+# int8 activations, applied bit-serially in sign-magnitude: plane k drives the rows
+# whose |x| has bit k set, at -V_read where x < 0, and weighs +2**k (|-128| = 2**7
+# needs the eighth plane). Two's complement planes would drive every high plane for a
+# small negative input (-1 = 0xFF) and collect those planes' read noise at weights up
+# to 2**7: on the face Mixer's signed layers that measured 3-4x the noise (RMS) of
+# sign-magnitude, whose noise grows with |x| only.
+INPUT_BITS = 8
 ACC_BITS = 32  # signed accumulators written back per output column
 PULSE_COUNT_BITS = 7
 NOT_CONVERGED_FLAG = 1 << PULSE_COUNT_BITS

@@ -46,12 +46,13 @@ def check_planes(planes, rows: int, row0: int) -> np.ndarray:
         raise ValueError(f"planes: must be a non-empty 2-D array (B, n_rows), got shape "
                          f"{p.shape}")
     if p.dtype.kind not in "biu":
-        raise ValueError(f"planes: must be 0/1 integers or bools, got dtype {p.dtype}")
+        raise ValueError(f"planes: must be -1/0/1 integers or bools, got dtype {p.dtype}")
     if row0 + p.shape[1] > rows:
         raise ValueError(f"planes: {p.shape[1]} rows from row0={row0} exceed the "
                          f"{rows} rows of the array")
-    if p.dtype.kind != "b" and (p.max() > 1 or (p.dtype.kind == "i" and p.min() < 0)):
-        raise ValueError("planes: bit-planes must contain only 0 and 1")
+    if p.dtype.kind != "b" and (p.max() > 1 or (p.dtype.kind == "i" and p.min() < -1)):
+        raise ValueError("planes: bit-planes must contain only -1, 0 and 1 (row driven at "
+                         "-V_read, 0 V, +V_read)")
     return p
 
 

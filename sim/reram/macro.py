@@ -16,11 +16,15 @@ Determinism rules (a contract with the RTL bench and the golden model):
   look-ups are applied per element; logarithms and exponentials are evaluated once per
   distinct scalar (time, amplitude code) with Python's math module.
 
+Bipolar row drive: a plane drives each row at +V_read (b_i = 1), 0 V (b_i = 0) or
+-V_read (b_i = -1), so a signed input is applied as its sign and its magnitude bits
+(sign-magnitude bit-serial input; the controller's choice, see contract.xbar).
+
 Analogue reference: each column's current is compared with a reference column of
 G_mid cells driven by the same rows, so the ADC sees I_j - I_ref = v_read *
 sum_i b_i (G_ij - G_mid): weight 0 contributes nothing. The reference cells are
 modelled as exact and noiseless (e.g. fixed resistors); only the weight cells carry
-read noise, std_j = read_noise_rel * sqrt(sum_i b_i G_ij**2). v_read multiplies both
+read noise, std_j = read_noise_rel * sqrt(sum_i |b_i| G_ij**2). v_read multiplies both
 signal and ADC LSB (g_unit * v_read * 2**gain_shift), so the code is computed in
 conductance units. IR drop (if on) attenuates a cell and the reference cell on the
 same row equally, so to first order it scales each weight's contribution.
@@ -255,19 +259,19 @@ class ReramMacro:
 
     # --- compute port -----------------------------------------------------------------
     def _mvm_arrays(self):
-        """[..., 0] = G - G_ref and [..., 1] = G**2 on the integer grid, IR drop applied,
-        interleaved so one matmul computes signal and noise variance; rebuilt on change."""
+        """[0] = G - G_ref and [1] = G**2 on the integer grid, IR drop applied (signal and
+        noise variance of a plane are one matmul each); rebuilt on change."""
         if self._cache is None:
             cfg = self.config
             g_q = np.rint(self.conductance() * self._ir / cfg.grid_us)
-            self._cache = np.stack([g_q - self._gref_q, g_q * g_q], axis=-1)
+            self._cache = np.stack([g_q - self._gref_q, g_q * g_q])
         return self._cache
 
     def mvm(self, planes, row0: int, col0: int, n_cols: int, gain_shift: int,
             op_index) -> np.ndarray:
         """Signed ADC codes (B, n_cols) int32 of B bit-plane inputs.
 
-        planes: (B, n_rows) of 0/1 driving rows row0..row0+n_rows-1 (others at 0).
+        planes: (B, n_rows) of -1/0/1 driving rows row0..row0+n_rows-1 (others at 0).
         Plane b is conversion number op_index + b (keys its read noise), or op_index[b]
         when op_index is an array of B indices, so converting
         planes one at a time or batched, and any subset of columns, gives equal codes.
@@ -291,11 +295,12 @@ class ReramMacro:
         cols = slice(col0, col0 + n_cols)
         pf = p.astype(np.float64)
         if cfg.read_noise_rel == 0.0:
-            signal = pf @ self._mvm_arrays()[row0:row0 + n_rows, cols, 0]
+            signal = pf @ self._mvm_arrays()[0, row0:row0 + n_rows, cols]
         else:
             # Exact: integer-valued float64 and every partial sum < 2**53 (MacroConfig).
-            sums = pf @ self._mvm_arrays()[row0:row0 + n_rows, cols].reshape(n_rows, -1)
-            signal, std = sums[:, 0::2], np.sqrt(sums[:, 1::2])
+            arrays = self._mvm_arrays()[:, row0:row0 + n_rows, cols]
+            signal = pf @ arrays[0]
+            std = np.sqrt(np.abs(pf) @ arrays[1])  # a cell's noise whatever the polarity
             std *= cfg.read_noise_rel
             signal = signal + gaussian(mix_with(self._col_keys[cols], ops)) * std
         codes = np.rint(signal / self._lsb[gain_shift])

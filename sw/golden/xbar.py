@@ -212,23 +212,24 @@ def mvm(desc: Descriptor, x: np.ndarray, macros: MacroArray, op_start: np.ndarra
     advance = op_start is None
     if advance:
         op_start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * INPUT_BITS
-    bits = x.astype(np.int64) & 0xFF  # two's complement bytes
+    magnitude, sign = np.abs(x.astype(np.int64)), np.where(x < 0, -1, 1).astype(np.int8)
     R, C = p.macro_rows, p.macro_cols
     n_rt, n_ct = _ceil_div(desc.n_rows, R), _ceil_div(desc.n_cols, C)
     acc = np.zeros((batch, desc.n_cols), dtype=np.int64)
     counts = XbarCounts()
     planes = np.arange(INPUT_BITS)
-    weight = np.where(planes == INPUT_BITS - 1, -1, 1) << (planes + desc.gain_shift)
+    weight = np.ones(INPUT_BITS, dtype=np.int64) << (planes + desc.gain_shift)
     for ct in range(n_ct):
         cols_in_tile = min(C, desc.n_cols - ct * C)
         for rt in range(n_rt):
             rows_in_tile = min(R, desc.n_rows - rt * R)
             macro = desc.macro + rt * n_ct + ct
-            xs = bits[:, rt * R: rt * R + rows_in_tile]
+            rows = slice(rt * R, rt * R + rows_in_tile)
             # (plane, batch) stacked: one call per tile; plane b of command k is
-            # conversion op_start[k] + b on this macro
-            drive = ((xs[None, :, :] >> planes[:, None, None]) & 1).astype(np.uint8)
-            drive = drive.reshape(-1, rows_in_tile)
+            # conversion op_start[k] + b on this macro. Sign-magnitude (contract.xbar):
+            # a row is driven at sign(x) * V_read where bit b of |x| is set.
+            drive = ((magnitude[None, :, rows] >> planes[:, None, None]) & 1).astype(np.int8)
+            drive = (drive * sign[None, :, rows]).reshape(-1, rows_in_tile)
             ops = (op_start[None, :, macro] + planes[:, None]).reshape(-1)
             codes = np.concatenate([  # in slices that stay in cache
                 macros[macro].mvm(drive[k:k + MVM_SLICE], desc.row0, desc.col0, cols_in_tile,

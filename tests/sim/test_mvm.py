@@ -77,7 +77,7 @@ def test_ideal_programming_without_noise_is_the_integer_mvm(seed, gain_shift, n_
     rng = np.random.default_rng(seed)
     w = rng.integers(-cfg.w_max, cfg.w_max + 1, size=(cfg.rows, cfg.cols))
     macro.program_ideal(w)
-    x = rng.integers(0, 2, size=(1, n_rows))
+    x = rng.integers(-1, 2, size=(1, n_rows))  # rows at -V_read, 0 V, +V_read
     codes = macro.mvm(x, 0, 0, cfg.cols, gain_shift, 0)
     expected = np.clip(np.rint(x @ w[:n_rows] / 2.0**gain_shift), cfg.adc_min, cfg.adc_max)
     assert np.array_equal(codes, expected)
@@ -98,6 +98,9 @@ def test_read_noise_statistics():
     # Different columns and conversions are uncorrelated (|r| < 4/sqrt(4000)).
     r = np.corrcoef(codes[:, 0], codes[:, 1])[0, 1]
     assert abs(r) < 4 / np.sqrt(4000)
+    # A row driven at -V_read reads its cell just as noisily (same bound).
+    negative = macro.mvm(-np.ones((4000, 64), dtype=np.int8), 0, 0, 16, 0, 4000)
+    assert abs(negative.astype(float).std() / expected - 1) < 0.05
 
 
 def test_ir_drop_attenuates_far_cells_more():
@@ -125,8 +128,8 @@ def test_counters_and_energy():
 @pytest.mark.parametrize("planes, kwargs, match", [
     (np.zeros(64, dtype=int), {}, "2-D"),
     (np.zeros((0, 4), dtype=int), {}, "non-empty"),
-    (np.full((1, 4), 2), {}, "only 0 and 1"),
-    (np.full((1, 4), -1), {}, "only 0 and 1"),
+    (np.full((1, 4), 2), {}, "only -1, 0 and 1"),
+    (np.full((1, 4), -2), {}, "only -1, 0 and 1"),
     (np.zeros((1, 4)), {}, "dtype float64"),
     (np.zeros((1, 65), dtype=int), {}, "exceed"),
     (np.zeros((1, 4), dtype=int), {"row0": 61}, "exceed"),
