@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STAMP := .venv/.setup-done
 
-.PHONY: setup test sim infer bench verilog lint header clean
+.PHONY: setup test sim bringup infer bench verilog lint header clean
 
 setup: $(STAMP)
 
@@ -14,6 +14,9 @@ test: setup
 
 sim: setup
 	$(PY) -m rmlora.cli sim
+
+bringup: setup
+	$(PY) -m rmlora.cli bringup
 
 infer: setup
 	$(PY) -m rmlora.cli infer --model face --backend verilator --inputs 1

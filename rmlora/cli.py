@@ -1,6 +1,9 @@
 """The `rmlora` command: one entry point for what users run.
 
-    rmlora sim        build the chip, bring it up on the simulator, report
+    rmlora sim        the face flow with its defaults on the simulated chip, and its report
+    rmlora face       the face flow: pretrain, unlearn, learn, measured on the chip
+    rmlora report     rebuild a face report from a saved JSON summary
+    rmlora bringup    build the chip, bring it up on the simulator, report
     rmlora infer      compile a network, run it on a chip backend, per-layer table
     rmlora verilog    write the Verilog of every block (same as `make verilog`)
     rmlora header     regenerate firmware/include/rmlora.h from the contract
@@ -12,40 +15,109 @@ import sys
 from pathlib import Path
 
 
+def parse_people(text: str) -> list[int]:
+    """'0-4' or '0,3,7' or '0-2,9' -> person ids, in the order given."""
+    people = []
+    for part in text.split(","):
+        part = part.strip()
+        lo, sep, hi = part.partition("-")
+        try:
+            ids = range(int(lo), int(hi) + 1) if sep else [int(lo)]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"people {text!r}: {part!r} is not an id or "
+                                             f"a range a-b") from None
+        if sep and int(hi) < int(lo):
+            raise argparse.ArgumentTypeError(f"people {text!r}: empty range {part!r}")
+        people += list(ids)
+    return people
+
+
+def _run_face(args, report_dir: Path | None):
+    from rmlora.sw.learn.face_chip import run_face
+    from rmlora.sw.report import format_face_table, write_face_report
+
+    check = None if args.check_backend == "none" else args.check_backend
+    print(f"[face] people {args.people}, forget {args.forget}, learn {args.learn}, seed "
+          f"{args.seed}; chip backend {args.backend}, chip check on {check or 'nothing'}")
+    try:
+        summary = run_face(people=args.people, forget=args.forget, learn=args.learn,
+                           seed=args.seed, check_backend=check,
+                           check_images=args.check_images, progress=True)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f"[face] {err}")
+    print(format_face_table(summary))
+    mia = summary["mia"]
+    print(f"[face] membership attack member rate: LoRA {mia['lora']:.3f}, retrained "
+          f"{mia['retrain']:.3f}, pretrained {mia['pretrained']:.3f}")
+    if "chip_check" in summary:
+        c = summary["chip_check"]
+        print(f"[face] chip check: {c['images']} images on {c['backend']} vs golden, "
+              f"{c['records_compared']} record outputs, bit-exact {c['bit_exact']}")
+    for t in summary["targets"]:
+        print(f"[face] target {t['key']} {t['rule']}: {t['value']} -> "
+              f"{'met' if t['met'] else 'NOT MET'}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=1))
+        print(f"[face] JSON: {args.json}")
+    if report_dir is not None:
+        print(f"[face] report: {write_face_report(summary, report_dir)}")
+    print(f"[face] {summary['seconds']['total']:.0f} s")
+    return summary
+
+
+def _face(args):
+    _run_face(args, args.report)
+
+
 def _sim(args):
+    from rmlora.sim.cosim import REPO_ROOT
+
+    args.json = None  # the report directory holds summary.json
+    summary = _run_face(args, REPO_ROOT / "build" / "report")
+    if "chip_check" in summary and not summary["chip_check"]["bit_exact"]:
+        sys.exit("[sim] the cosimulated chip and the golden model disagree")
+
+
+def _report(args):
+    from rmlora.sw.report import write_face_report
+    print(write_face_report(json.loads(args.json.read_text()), args.out))
+
+
+def _bringup(args):
     from rmlora.contract import ChipParams
     from rmlora.hw.build import TOP_NAME, write_verilog
     from rmlora.sim.cosim import REPO_ROOT, run_on_chip
 
     build = REPO_ROOT / "build"
     verilog = write_verilog(build / "verilog", ChipParams(), only={TOP_NAME})
-    out = build / "sim" / "smoke.json"
+    out = build / "bringup" / "smoke.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
-    print(f"[sim] chip Verilog: {verilog[TOP_NAME]}")
-    print(f"[sim] bringing the chip up on {args.simulator} (first run compiles the model)...")
+    print(f"[bringup] chip Verilog: {verilog[TOP_NAME]}")
+    print(f"[bringup] bringing the chip up on {args.simulator} (first run compiles the model)...")
     run_on_chip(verilog, "rmlora.sim.smoke", sim=args.simulator,
                 extra_env={"RMLORA_SMOKE_JSON": str(out)})
     report = json.loads(out.read_text())
-    print(f"[sim] chip {report['chip_id']} contract {report['contract_version']}, SRAM "
+    print(f"[bringup] chip {report['chip_id']} contract {report['contract_version']}, SRAM "
           f"{report['sram_words']} x {report['sram_word_bytes']} bytes")
-    print(f"[sim] loaded {report['loaded_bytes']} bytes over AXI4-Lite and read them back: "
+    print(f"[bringup] loaded {report['loaded_bytes']} bytes over AXI4-Lite and read them back: "
           f"{'equal' if report['readback_equal'] else 'DIFFERENT'}")
-    print(f"[sim] {report['write_cycles_per_word']:.1f} cycles/word written, "
+    print(f"[bringup] {report['write_cycles_per_word']:.1f} cycles/word written, "
           f"{report['read_cycles_per_word']:.1f} cycles/word read; "
           f"{report['chip_cycles_per_s']:,.0f} chip cycles/s on {args.simulator}")
-    print(f"[sim] write-verify of {report['programmed_cells']} cells by the RTL controller: "
+    print(f"[bringup] write-verify of {report['programmed_cells']} cells by the RTL controller: "
           f"{report['write_verify_pulses_mean']:.1f} pulses/cell on average "
           f"(max {report['write_verify_pulses_max']}), {report['not_converged_cells']} not "
           f"converged, {report['program_cycles']:,} cycles; same as the golden model: "
           f"{report['program_matches_golden']}")
-    print(f"[sim] {report['mvm_inputs']} MVMs of 16x16 on the macro, {report['mvm_cycles']} "
+    print(f"[bringup] {report['mvm_inputs']} MVMs of 16x16 on the macro, {report['mvm_cycles']} "
           f"cycles each: accumulators bit-exact with the golden model: "
           f"{report['mvm_bit_exact']}; analogue error vs ideal int matmul "
           f"{100 * report['mvm_rel_rms_error_vs_ideal']:.1f} % RMS")
-    print(f"[sim] report: {out}")
+    print(f"[bringup] report: {out}")
     if not (report["program_matches_golden"] and report["mvm_bit_exact"]):
-        sys.exit("[sim] the RTL and the golden model disagree")
+        sys.exit("[bringup] the RTL and the golden model disagree")
 
 
 def _infer(args):
@@ -109,9 +181,34 @@ def _header(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="rmlora", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("sim", help="build the chip and bring it up on the simulator")
+    for name, helptext in (("sim", "the face flow with its defaults, report in build/report"),
+                           ("face", "the face flow on the simulated chip")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--people", type=parse_people, default=list(range(5)),
+                       help="pretrained person ids 0-39, e.g. 0-4 or 3,8,12 (default 0-4)")
+        p.add_argument("--forget", type=int, default=1, help="pretrained person to forget")
+        p.add_argument("--learn", type=int, default=5, help="new person to learn")
+        p.add_argument("--seed", type=int, default=0)
+        # The evaluation runs thousands of images per stage: on the golden model, which
+        # the chip check proves bit-exact with the cosimulated RTL on every run.
+        p.add_argument("--backend", choices=("golden",), default="golden",
+                       help="chip backend the accuracies are measured on")
+        p.add_argument("--check-backend", choices=("verilator", "icarus", "none"),
+                       default="verilator", help="cosimulation compared with golden")
+        p.add_argument("--check-images", type=int, default=20,
+                       help="images of the chip check (default 20)")
+        if name == "face":
+            p.add_argument("--json", type=Path, default=None, help="write the summary here")
+            p.add_argument("--report", type=Path, default=None,
+                           help="write a Markdown report with plots into this directory")
+        p.set_defaults(func=_sim if name == "sim" else _face)
+    p = sub.add_parser("report", help="rebuild a face report from a JSON summary")
+    p.add_argument("--json", type=Path, required=True)
+    p.add_argument("--out", type=Path, default=Path("build/report"))
+    p.set_defaults(func=_report)
+    p = sub.add_parser("bringup", help="build the chip and bring it up on the simulator")
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
-    p.set_defaults(func=_sim)
+    p.set_defaults(func=_bringup)
     p = sub.add_parser("infer", help="run a compiled demo network on a chip backend")
     p.add_argument("--model", choices=("mlp", "face"), default="mlp")
     p.add_argument("--backend", choices=("golden", "verilator", "icarus"), default="verilator")

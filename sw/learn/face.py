@@ -12,7 +12,13 @@ import time
 
 import numpy as np
 
-from rmlora.sw.data.olivetti import Augmentation, FaceSplit, load_olivetti, make_face_split
+from rmlora.sw.data.olivetti import (
+    N_PEOPLE,
+    Augmentation,
+    FaceSplit,
+    load_olivetti,
+    make_face_split,
+)
 from rmlora.sw.learn.config import FlowConfig
 from rmlora.sw.learn.pipeline import run_flow
 from rmlora.sw.learn.stages import FlowData
@@ -32,6 +38,34 @@ def face_flow_data(split: FaceSplit, forget: int, learn: int) -> FlowData:
     )
 
 
+def prepare_face(
+    people=range(5),
+    forget: int = 1,
+    learn: int = 5,
+    seed: int = 0,
+    aug: Augmentation | None = None,
+    data_dir: str | os.PathLike | None = None,
+    faces: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[list[int], FaceSplit, FlowData]:
+    """Check the roles, load the faces and split them: (people, split, flow data)."""
+    people = [int(p) for p in people]
+    for person in people + [forget, learn]:
+        if not 0 <= person < N_PEOPLE:
+            raise ValueError(f"person {person}: Olivetti people are 0..{N_PEOPLE - 1}")
+    if len(set(people)) != len(people):
+        raise ValueError(f"people must be distinct, got {people}")
+    if len(people) < 2:
+        raise ValueError(f"need at least 2 pretrained people (one forgotten), got {people}")
+    if forget not in people:
+        raise ValueError(f"forget={forget} must be one of the pretrained people {people}")
+    if learn in people:
+        raise ValueError(f"learn={learn} must not be one of the pretrained people {people}")
+    images, labels = load_olivetti(data_dir) if faces is None else faces
+    aug = Augmentation() if aug is None else aug
+    split = make_face_split(images, labels, people + [learn], seed=seed, aug=aug)
+    return people, split, face_flow_data(split, forget, learn)
+
+
 def run_face_float(
     people=range(5),
     forget: int = 1,
@@ -42,26 +76,22 @@ def run_face_float(
     data_dir: str | os.PathLike | None = None,
     faces: tuple[np.ndarray, np.ndarray] | None = None,
     keep_models: bool = False,
+    prepared: tuple[list[int], FaceSplit, FlowData] | None = None,
 ) -> dict:
     """Pretrain on ``people``, forget ``forget``, learn ``learn``; all in float.
 
     ``faces`` = (images (N, H, W), person ids) replaces the Olivetti file (tests pass
-    small synthetic faces). Returns the pipeline's metrics and costs plus the
-    person-to-class mapping and the time spent preparing data.
+    small synthetic faces); ``prepared`` (from ``prepare_face``) skips loading. Returns
+    the pipeline's metrics and costs plus the person-to-class mapping and the time
+    spent preparing data.
     """
-    people = [int(p) for p in people]
-    if forget not in people:
-        raise ValueError(f"forget={forget} must be one of the pretrained people {people}")
-    if learn in people:
-        raise ValueError(f"learn={learn} must not be one of the pretrained people {people}")
     config = FlowConfig(seed=seed) if config is None else config
     if config.seed != seed:
         raise ValueError(f"seed={seed} disagrees with config.seed={config.seed}")
     start = time.perf_counter()
-    images, labels = load_olivetti(data_dir) if faces is None else faces
-    aug = Augmentation() if aug is None else aug
-    split = make_face_split(images, labels, people + [learn], seed=seed, aug=aug)
-    data = face_flow_data(split, forget, learn)
+    if prepared is None:
+        prepared = prepare_face(people, forget, learn, seed, aug, data_dir, faces)
+    people, split, data = prepared
     data_seconds = time.perf_counter() - start
     model_config = MixerConfig(image_size=split.train_x.shape[-1], n_classes=len(people) + 1)
     result = run_flow(data, lambda: FaceMixer(model_config), config, keep_models)

@@ -27,13 +27,25 @@ __all__ = ["CosimBackend"]
 CONNECT_TIMEOUT_S = 900  # a first Verilator build of the chip takes minutes
 
 
+def _warnings_only(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING
+
+
+def _quiet_cocotb():
+    """Keep the simulator's INFO chatter off the user's terminal: cocotb-test sets the
+    'cocotb' logger to INFO whenever it starts a simulator, so a filter does it."""
+    logger = logging.getLogger("cocotb")
+    if _warnings_only not in logger.filters:
+        logger.addFilter(_warnings_only)
+
+
 class CosimBackend:
     def __init__(self, sim: str, params: ChipParams, macro_config: MacroConfig | None,
                  seed: int):
         from rmlora.hw.build import write_verilog
         from rmlora.sim.cosim import REPO_ROOT, run_on_chip
 
-        logging.getLogger("cocotb").setLevel(logging.WARNING)  # the simulator's chatter
+        _quiet_cocotb()
         if params != ChipParams():
             raise ValueError("the cosimulation backends run the default build (ChipParams())")
         self.name, self.params = sim, params

@@ -14,7 +14,7 @@ from rmlora.sw.compiler import CompiledModel, run_network
 
 from .chip import Chip, SegmentRun
 
-__all__ = ["LayerReport", "infer", "format_table"]
+__all__ = ["LayerReport", "infer", "run_recorded", "format_table"]
 
 
 @dataclass
@@ -31,7 +31,9 @@ class LayerReport:
     matched: bool | None  # every output byte equal to the reference's (None: no reference)
 
 
-def _run(chip: Chip, compiled: CompiledModel, inputs) -> tuple[np.ndarray, list[SegmentRun]]:
+def run_recorded(chip: Chip, compiled: CompiledModel, inputs
+                 ) -> tuple[np.ndarray, list[SegmentRun]]:
+    """int8 logits and every segment run (each record's outputs and stats), in order."""
     runs = []
 
     def run_segment(segment, x):
@@ -46,8 +48,8 @@ def infer(chip: Chip, compiled: CompiledModel, inputs, reference: Chip | None = 
           ) -> tuple[np.ndarray, list[LayerReport]]:
     """int8 logits (B, classes) and the per-layer report of one inference (counts per
     input; every input costs the same: the chip's timing does not depend on data)."""
-    logits, runs = _run(chip, compiled, inputs)
-    ref_runs = _run(reference, compiled, inputs)[1] if reference is not None else None
+    logits, runs = run_recorded(chip, compiled, inputs)
+    ref_runs = run_recorded(reference, compiled, inputs)[1] if reference is not None else None
     rows: dict[str, LayerReport] = {}
     for i, run in enumerate(runs):
         for key, st in run.stats.items():

@@ -1,0 +1,179 @@
+"""The learning flow's models on the chip: deploy once, switch adapters, measure.
+
+The pretrained weights are compiled and written into the crossbars once; the
+adapters go to SRAM. Each stage of the flow is then an adapter set on the same
+programmed chip: none (pretrained), the forget adapter (unlearned), forget plus
+continual (continual). The baselines change the weights themselves, so each one
+reprograms the crossbars (counted: that is their hardware cost).
+
+A chip configuration is wrapped as a torch classifier (``ChipClassifier``), so the
+float flow's metrics (accuracies, membership attack) are computed by the same code
+on the chip's logits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from rmlora.sw.compiler import CompiledModel, compile_model, dequantize_logits, run_network
+from rmlora.sw.runtime import Chip
+from rmlora.sw.runtime.infer import run_recorded
+
+from .evaluate import predict
+from .pipeline import evaluate_model
+from .stages import FlowData
+
+__all__ = ["ChipClassifier", "deploy", "confusion", "evaluate_on_chip", "chip_check",
+           "programmed_conductances"]
+
+EVAL_BATCH = 512  # images per chip call: the golden backend runs a batch at once
+
+
+class ChipClassifier(nn.Module):
+    """A compiled network on a chip with a fixed adapter set, as a torch classifier.
+
+    forward(images) enables the adapters, runs the network (host steps and chip
+    segments) and returns the int8 logits dequantized to float. The chip is noisy
+    (read noise is drawn at every conversion), so each distinct image is measured
+    once and remembered: every metric of a stage (accuracies, confusion, membership
+    attack) sees the same measurement. ``inferences`` counts the images run."""
+
+    def __init__(self, chip: Chip, compiled: CompiledModel, adapters: list[str]):
+        super().__init__()
+        self.chip, self.compiled, self.adapters = chip, compiled, list(adapters)
+        self.measured: dict[bytes, np.ndarray] = {}
+        self.inferences = 0
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.detach().cpu().numpy()
+        keys = [image.tobytes() for image in x]
+        new = list(dict.fromkeys(k for k in keys if k not in self.measured))
+        if new:
+            index = {k: i for i, k in enumerate(keys)}
+            batch = x[[index[k] for k in new]]
+            self.chip.enable(self.adapters)
+            y = run_network(self.compiled, batch,
+                            lambda segment, v: self.chip.run(segment, v)[0])
+            self.measured.update(zip(new, dequantize_logits(self.compiled, y), strict=True))
+            self.inferences += len(new)
+        return torch.from_numpy(np.stack([self.measured[k] for k in keys])).float()
+
+
+def deploy(chip: Chip, compiled: CompiledModel) -> dict:
+    """Write the weights (write-verify) and load the SRAM image; the deploy report."""
+    report = chip.deploy(compiled.plan, scratch_word=compiled.scratch[0])
+    chip.load(compiled.image, names=compiled.adapter_slots)
+    return asdict(report) | {"image_bytes": len(compiled.image)}
+
+
+def confusion(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_classes: int) -> list:
+    """counts[true][predicted] over (x, y)."""
+    pred = predict(model, x, EVAL_BATCH)
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(counts, (y.numpy(), pred.numpy()), 1)
+    return counts.tolist()
+
+
+def _stage(model: nn.Module, data: FlowData, n_classes: int) -> dict:
+    metrics = evaluate_model(model, data)
+    metrics["confusion"] = confusion(model, data.test_x, data.test_y, n_classes)
+    return metrics
+
+
+def evaluate_on_chip(models: dict[str, nn.Module], data: FlowData, calib: torch.Tensor,
+                     adapters: tuple[str, str], seed: int, progress: bool = False
+                     ) -> tuple[dict, dict]:
+    """Every stage of the flow measured on one golden chip (seeded by ``seed``).
+
+    models: the float flow's models (``continual_lora`` carries both adapters on the
+    pretrained weights; ``full_finetune`` and ``retrained`` are plain networks).
+    adapters: (forget adapter, continual adapter) names. calib: images the int8
+    scales are calibrated on. Returns (metrics by stage, deployment by stage); the
+    compiled LoRA network is under ``deploy["lora"]["compiled"]``."""
+    forget, continual = adapters
+    n_classes = models["continual_lora"].head.out_features
+    stages = [("pretrained", []), ("unlearned_lora", [forget]),
+              ("continual_lora", [forget, continual])]
+    baselines = [name for name in ("full_finetune", "retrained") if name in models]
+    bar = tqdm(total=len(stages) + len(baselines), desc="chip", disable=not progress,
+               leave=False)
+    metrics, deployed = {}, {}
+    with Chip(backend="golden", seed=seed) as chip:
+        compiled = compile_model(models["continual_lora"], calib.numpy())
+        deployed["lora"] = deploy(chip, compiled) | {"compiled": compiled}
+        for stage, enabled in stages:
+            bar.set_postfix(stage=stage)
+            classifier = ChipClassifier(chip, compiled, enabled)
+            metrics[stage] = _stage(classifier, data, n_classes)
+            metrics[stage]["inferences"] = classifier.inferences
+            bar.update()
+        deployed["lora"]["conductances"] = programmed_conductances(chip, compiled)
+        for stage in baselines:  # the same chip's crossbars, rewritten
+            bar.set_postfix(stage=stage)
+            base = compile_model(models[stage], calib.numpy())
+            deployed[stage] = deploy(chip, base)
+            classifier = ChipClassifier(chip, base, [])
+            metrics[stage] = _stage(classifier, data, n_classes)
+            metrics[stage]["inferences"] = classifier.inferences
+            bar.update()
+    bar.close()
+    return metrics, deployed
+
+
+def programmed_conductances(chip: Chip, compiled: CompiledModel) -> dict[str, np.ndarray]:
+    """Target and programmed conductance (uS) of every weight cell, in plan order
+    (golden backend only: a cosimulated macro's state lives in the simulator)."""
+    macros = getattr(chip.backend, "macros", None)
+    if macros is None:
+        raise ValueError(f"conductances are read from the golden backend, not "
+                         f"{chip.backend.name!r}")
+    cfg = compiled.macro_config
+    targets, programmed = [], []
+    for (desc, _), w in zip(compiled.plan, compiled.plan_weights, strict=True):
+        g = macros[desc.macro].conductance()
+        rows, cols = slice(desc.row0, desc.row0 + desc.n_rows), slice(desc.col0,
+                                                                      desc.col0 + desc.n_cols)
+        programmed.append(g[rows, cols].ravel())
+        targets.append(cfg.g_mid_us + np.asarray(w, dtype=np.float64).ravel() * cfg.g_unit_us)
+    return {"target_us": np.concatenate(targets), "programmed_us": np.concatenate(programmed)}
+
+
+def chip_check(compiled: CompiledModel, images: np.ndarray, adapters: list[str], seed: int,
+               backend: str = "verilator", reference: str = "golden") -> dict:
+    """Run ``images`` on a cosimulated chip and on the reference chip, both freshly
+    deployed with the same seed and adapters; compare every record's output of every
+    segment run and the logits with ==."""
+    chips = [Chip(backend=backend, seed=seed), Chip(backend=reference, seed=seed)]
+    try:
+        results = []
+        for chip in chips:
+            deploy(chip, compiled)
+            chip.enable(adapters)
+            results.append(run_recorded(chip, compiled, images))
+    finally:
+        for chip in chips:
+            chip.close()
+    (logits, runs), (ref_logits, ref_runs) = results
+    compared = differing = 0
+    for run, ref in zip(runs, ref_runs, strict=True):
+        if run.outputs.keys() != ref.outputs.keys():
+            raise RuntimeError("the two chips ran different records")
+        for key, out in run.outputs.items():
+            compared += 1
+            differing += not np.array_equal(out, ref.outputs[key])
+    logits_equal = bool(np.array_equal(logits, ref_logits))
+    return {
+        "backend": backend,
+        "reference": reference,
+        "images": int(len(images)),
+        "adapters": list(adapters),
+        "records_compared": compared,
+        "records_differing": differing,
+        "logits_equal": logits_equal,
+        "bit_exact": differing == 0 and logits_equal,
+    }
