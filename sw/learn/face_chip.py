@@ -197,6 +197,9 @@ def run_face(
         if len(images) < check_images:
             raise ValueError(f"check_images={check_images}: only {len(images)} test and "
                              f"held-out images")
+        if progress:
+            print(f"[face] chip check: {len(images)} images on {check_backend} and on the "
+                  f"golden chip (several seconds per image)...", flush=True)
         summary["chip_check"] = chip_check(compiled, images.numpy(), list(adapters), seed,
                                            backend=check_backend)
         seconds["chip_check"] = time.perf_counter() - t0

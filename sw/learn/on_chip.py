@@ -4,7 +4,7 @@ The pretrained weights are compiled and written into the crossbars once; the
 adapters go to SRAM. Each stage of the flow is then an adapter set on the same
 programmed chip: none (pretrained), the forget adapter (unlearned), forget plus
 continual (continual). The baselines change the weights themselves, so each one
-reprograms the crossbars (counted: that is their hardware cost).
+reprograms the pretrained chip's crossbars (counted: that is their hardware cost).
 
 A chip configuration is wrapped as a torch classifier (``ChipClassifier``), so the
 float flow's metrics (accuracies, membership attack) are computed by the same code
@@ -79,9 +79,13 @@ def confusion(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_classes: int
     return counts.tolist()
 
 
-def _stage(model: nn.Module, data: FlowData, n_classes: int) -> dict:
-    metrics = evaluate_model(model, data)
-    metrics["confusion"] = confusion(model, data.test_x, data.test_y, n_classes)
+def _measure(chip: Chip, compiled: CompiledModel, adapters: list[str], data: FlowData,
+             n_classes: int) -> dict:
+    """The flow's metrics of one chip configuration, its test confusion, images run."""
+    classifier = ChipClassifier(chip, compiled, adapters)
+    metrics = evaluate_model(classifier, data)
+    metrics["confusion"] = confusion(classifier, data.test_x, data.test_y, n_classes)
+    metrics["inferences"] = classifier.inferences
     return metrics
 
 
@@ -108,19 +112,18 @@ def evaluate_on_chip(models: dict[str, nn.Module], data: FlowData, calib: torch.
         deployed["lora"] = deploy(chip, compiled) | {"compiled": compiled}
         for stage, enabled in stages:
             bar.set_postfix(stage=stage)
-            classifier = ChipClassifier(chip, compiled, enabled)
-            metrics[stage] = _stage(classifier, data, n_classes)
-            metrics[stage]["inferences"] = classifier.inferences
+            metrics[stage] = _measure(chip, compiled, enabled, data, n_classes)
             bar.update()
         deployed["lora"]["conductances"] = programmed_conductances(chip, compiled)
-        for stage in baselines:  # the same chip's crossbars, rewritten
-            bar.set_postfix(stage=stage)
+    for stage in baselines:
+        # the pretrained chip (same seed, same deployment), its crossbars rewritten
+        bar.set_postfix(stage=stage)
+        with Chip(backend="golden", seed=seed) as chip:
+            chip.deploy(compiled.plan)
             base = compile_model(models[stage], calib.numpy())
             deployed[stage] = deploy(chip, base)
-            classifier = ChipClassifier(chip, base, [])
-            metrics[stage] = _stage(classifier, data, n_classes)
-            metrics[stage]["inferences"] = classifier.inferences
-            bar.update()
+            metrics[stage] = _measure(chip, base, [], data, n_classes)
+        bar.update()
     bar.close()
     return metrics, deployed
 

@@ -168,8 +168,8 @@ def _markdown(summary: dict, plots: dict[str, str]) -> str:
         lines.append(f"| {name} | {d['cells']} | {d['pulses']:,} | {d['verify_reads']:,} | "
                      f"{d['failed_cells']} | {d['cycles']:,} | {d['image_bytes']:,} |")
     lines += ["", "The LoRA stages reuse the first deployment: forgetting and learning load "
-              "adapters into SRAM and never pulse a cell. Both baselines rewrite the "
-              "crossbars (pulses counted from the previous weights).", "",
+              "adapters into SRAM and never pulse a cell. Each baseline rewrites the "
+              "pretrained chip's crossbars (pulses counted from the pretrained weights).", "",
               "| adapter | slot | rank | alpha | layers | SRAM bytes |",
               "|---|---|---|---|---|---|"]
     for name, a in summary["adapters"].items():

@@ -14,7 +14,6 @@ import torch
 from rmlora.cli import parse_people
 from rmlora.sw.compiler import compile_model, dequantize_logits, run_network
 from rmlora.sw.data import Augmentation
-from rmlora.sw.learn import FlowConfig, StageConfig
 from rmlora.sw.learn.face import prepare_face
 from rmlora.sw.learn.face_chip import TARGETS, check_targets, run_face
 from rmlora.sw.learn.on_chip import ChipClassifier, chip_check, deploy
@@ -23,15 +22,8 @@ from rmlora.sw.report import write_face_report
 from rmlora.sw.runtime import Chip
 
 from .test_olivetti import needs_faces, synthetic_faces
+from .test_pipeline import FAST
 
-FAST = FlowConfig(
-    seed=0,
-    pretrain=StageConfig(epochs=6, lr=0.02),
-    unlearn=StageConfig(epochs=3, lr=0.01),
-    continual=StageConfig(epochs=3, lr=0.01),
-    full_finetune=StageConfig(epochs=2, lr=0.01),
-    retrain=StageConfig(epochs=2, lr=0.02),
-)
 REQUIRED = [
     "pretrained.float.test_acc", "pretrained.chip.test_acc", "unlearned.lora.forget_acc",
     "unlearned.lora.retain_acc", "unlearned.full_finetune.forget_acc",
