@@ -54,8 +54,8 @@ def _run_face(args, report_dir: Path | None):
         print(f"[face] chip check: {c['images']} images on {c['backend']} vs golden, "
               f"{c['records_compared']} record outputs, bit-exact {c['bit_exact']}")
     for t in summary["targets"]:
-        print(f"[face] target {t['key']} {t['rule']}: {t['value']} -> "
-              f"{'met' if t['met'] else 'NOT MET'}")
+        verdict = "met" if t["met"] else "not run" if t["value"] is None else "NOT MET"
+        print(f"[face] target {t['key']} {t['rule']}: {t['value']} -> {verdict}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=1))
