@@ -1,7 +1,9 @@
-"""Learning flow in float: pretrain, LoRA unlearning, LoRA continual learning, baselines.
+"""Learning flow: pretrain, LoRA unlearning, LoRA continual learning, baselines.
 
-One pipeline (pipeline.py) runs every task; a task supplies data, model and config
-(face.py for the Olivetti faces).
+One pipeline (pipeline.py) trains every task in float; a task supplies data, model
+and config (face.py for the Olivetti faces). on_chip.py measures the trained models
+on the chip (one deployment, adapter sets per stage); face_chip.py is the whole
+face task as `rmlora face` and `make sim` run it.
 """
 
 from rmlora.sw.learn.config import AdapterSpec, FlowConfig, StageConfig
