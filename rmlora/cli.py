@@ -2,6 +2,7 @@
 
     rmlora sim        the face flow with its defaults on the simulated chip, and its report
     rmlora face       the face flow: pretrain, unlearn, learn, measured on the chip
+    rmlora cost       training, deployment and inference cost against the alternatives
     rmlora report     rebuild a face report from a saved JSON summary
     rmlora bringup    build the chip, bring it up on the simulator, report
     rmlora infer      compile a network, run it on a chip backend, per-layer table
@@ -68,6 +69,24 @@ def _run_face(args, report_dir: Path | None):
 
 def _face(args):
     _run_face(args, args.report)
+
+
+def _cost(args):
+    from rmlora.sw.learn.face_chip import run_face
+    from rmlora.sw.report.cost import format_cost_table
+
+    print(f"[cost] {args.task}: running the flow (people {args.people}, forget {args.forget}, "
+          f"learn {args.learn}, seed {args.seed}) on the golden chip for its activity")
+    try:
+        summary = run_face(people=args.people, forget=args.forget, learn=args.learn,
+                           seed=args.seed, check_backend=None, progress=True)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f"[cost] {err}")
+    print(format_cost_table(summary["cost"]))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary["cost"], indent=1))
+        print(f"[cost] JSON: {args.json}")
 
 
 def _sim(args):
@@ -202,6 +221,15 @@ def main(argv=None):
             p.add_argument("--report", type=Path, default=None,
                            help="write a Markdown report with plots into this directory")
         p.set_defaults(func=_sim if name == "sim" else _face)
+    p = sub.add_parser("cost", help="training, deployment and inference cost against "
+                                    "the alternatives")
+    p.add_argument("--task", choices=("face",), default="face")
+    p.add_argument("--people", type=parse_people, default=list(range(5)))
+    p.add_argument("--forget", type=int, default=1)
+    p.add_argument("--learn", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, default=None, help="write the cost figures here")
+    p.set_defaults(func=_cost)
     p = sub.add_parser("report", help="rebuild a face report from a JSON summary")
     p.add_argument("--json", type=Path, required=True)
     p.add_argument("--out", type=Path, default=Path("build/report"))

@@ -103,6 +103,9 @@ class Server:
     async def mvm_ops(self):
         return self.macros.mvm_ops.tolist()
 
+    async def activity(self):
+        return self.macros.activity()
+
 
 @cocotb.test()
 async def serve(dut):

@@ -15,7 +15,10 @@ from rmlora.contract.xbar import MacroOp, Polarity, macro_request_layout, macro_
 from .reram import MacroConfig, ReramMacro
 from .reram.device import Polarity as DevicePolarity
 
-__all__ = ["MacroArray", "pack_codes"]
+__all__ = ["MacroArray", "pack_codes", "ACTIVITY_COUNTS"]
+
+# MacroCounters fields that count operations (sim/reram/energy.py)
+ACTIVITY_COUNTS = ("pulses", "verify_reads", "mvm_ops", "adc_conversions", "row_activations")
 
 
 def pack_codes(codes: np.ndarray, bits: int) -> int:
@@ -48,6 +51,20 @@ class MacroArray:
 
     def __getitem__(self, index) -> ReramMacro:
         return self.macros[index]
+
+    def activity(self) -> dict:
+        """What the macros did since they were made, summed over macros: integer counts
+        (equal for the golden model and a cosimulation making the same operations)
+        and the energy (J) the macro model computed per pulse and verify read."""
+        total = {name: 0 for name in ACTIVITY_COUNTS}
+        energy = {"pulse_j": 0.0, "verify_j": 0.0}
+        for macro in self.macros:
+            c = macro.counters
+            for name in ACTIVITY_COUNTS:
+                total[name] += int(c[name])
+            energy["pulse_j"] += c.energy_by_op["pulse"]
+            energy["verify_j"] += c.energy_by_op["verify"]
+        return total | energy
 
     # ---- cosimulation: one request at a time, as port bit vectors ----
     def serve(self, request_bits: int) -> tuple[MacroOp, int]:

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import torch
 
+from rmlora.sw.cost import flow_costs
 from rmlora.sw.data.olivetti import Augmentation
 
 from .config import FlowConfig
@@ -36,6 +37,7 @@ TARGETS = [
     ("continual.lora.forget_acc", "<=", 0.05),
     ("mia.lora_minus_retrain", "abs<=", 0.05),
     ("chip_check.bit_exact", "==", True),
+    ("chip_check.activity_equal", "==", True),
 ]
 
 
@@ -141,6 +143,10 @@ def run_face(
     seconds["chip_eval"] = time.perf_counter() - t0
     compiled = deployed["lora"].pop("compiled")
     conductances = deployed["lora"].pop("conductances")
+    forget_slot = compiled.adapter_slots[config.forget_adapter.name]
+    cost = flow_costs(flow["costs"], deployed,
+                      compiled.slot_regions[forget_slot][1] * compiled.params.sram_word_bytes,
+                      compiled)
 
     fm, cm = flow["metrics"], chip_metrics
     summary = {
@@ -171,6 +177,7 @@ def run_face(
             for name, slot in [(spec.name, compiled.adapter_slots[spec.name])]
         },
         "costs": flow["costs"],
+        "cost": cost,
         "inferences": {stage: m["inferences"] for stage, m in cm.items()},
     }
     before = cm["pretrained"]["retain_acc"]

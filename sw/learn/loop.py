@@ -53,27 +53,42 @@ class StageCost:
     total_params: int
     analog_macs_per_sample: int  # products with frozen (crossbar) weights, one forward
     digital_macs_per_sample: int  # products in LoRA branches (digital unit), one forward
+    backward_macs_per_sample: int  # weight and input gradients of one sample (linear_calls)
     seconds: float
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def forward_macs(model: nn.Module, example: torch.Tensor) -> tuple[int, int]:
-    """(analogue, digital) multiply-accumulates of one forward pass of one sample.
+@dataclass(frozen=True)
+class LinearCall:
+    """One nn.Linear run in a forward pass of one sample, in execution order."""
 
-    Counted with hooks on every ``nn.Linear``: those inside ``lora_A`` / ``lora_B`` run
-    on the digital unit, all others on the crossbars.
-    """
-    counts = {"analog": 0, "digital": 0}
+    name: str
+    macs: int  # rows x in_features x out_features
+    digital: bool  # a LoRA A or B (the digital unit); else a crossbar matrix
+    trainable: bool  # its weight requires grad
+    grad_input: bool  # backward computes its input gradient (a trainable layer ran before)
+
+
+def linear_calls(model: nn.Module, example: torch.Tensor) -> list[LinearCall]:
+    """Every ``nn.Linear`` of one forward pass of one sample, with hooks.
+
+    Backward costs per layer: the weight gradient (macs) if the weight trains, the
+    input gradient (macs) if any trainable layer ran before it in the pass, since
+    only then does the gradient have to flow through it."""
+    calls = []
     handles = []
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear):
-            kind = "digital" if (".lora_A." in name or ".lora_B." in name) else "analog"
+            digital = ".lora_A." in name or ".lora_B." in name
 
-            def hook(mod, inputs, _out, kind=kind):
+            def hook(mod, inputs, _out, name=name, digital=digital):
                 rows = inputs[0].numel() // mod.in_features
-                counts[kind] += rows * mod.in_features * mod.out_features
+                trainable = mod.weight.requires_grad
+                upstream = any(c.trainable for c in calls)
+                calls.append(LinearCall(name, rows * mod.in_features * mod.out_features,
+                                        digital, trainable, upstream))
 
             handles.append(module.register_forward_hook(hook))
     try:
@@ -82,7 +97,20 @@ def forward_macs(model: nn.Module, example: torch.Tensor) -> tuple[int, int]:
     finally:
         for handle in handles:
             handle.remove()
-    return counts["analog"], counts["digital"]
+    return calls
+
+
+def forward_macs(model: nn.Module, example: torch.Tensor) -> tuple[int, int]:
+    """(analogue, digital) multiply-accumulates of one forward pass of one sample:
+    LoRA A and B run on the digital unit, every other ``nn.Linear`` on the crossbars."""
+    calls = linear_calls(model, example)
+    return (sum(c.macs for c in calls if not c.digital),
+            sum(c.macs for c in calls if c.digital))
+
+
+def backward_macs(calls: list[LinearCall]) -> int:
+    """Multiply-accumulates of one sample's backward pass (see linear_calls)."""
+    return sum(c.macs * (int(c.trainable) + int(c.grad_input)) for c in calls)
 
 
 def train_stage(
@@ -111,7 +139,9 @@ def train_stage(
     weight = torch.ones(len(x)) if weight is None else weight
     optimizer = torch.optim.Adam(params, lr=config.lr)
     order_gen = torch.Generator().manual_seed(seed)
-    analog, digital = forward_macs(model, x)
+    calls = linear_calls(model, x)
+    analog = sum(c.macs for c in calls if not c.digital)
+    digital = sum(c.macs for c in calls if c.digital)
     steps = 0
     start = time.perf_counter()
     model.train()
@@ -141,5 +171,6 @@ def train_stage(
         total_params=sum(p.numel() for p in model.parameters()),
         analog_macs_per_sample=analog,
         digital_macs_per_sample=digital,
+        backward_macs_per_sample=backward_macs(calls),
         seconds=time.perf_counter() - start,
     )

@@ -20,16 +20,17 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from rmlora.sim.macro_port import ACTIVITY_COUNTS
 from rmlora.sw.compiler import CompiledModel, compile_model, dequantize_logits, run_network
 from rmlora.sw.runtime import Chip
-from rmlora.sw.runtime.infer import run_recorded
+from rmlora.sw.runtime.infer import infer, run_recorded
 
 from .evaluate import predict
 from .pipeline import evaluate_model
 from .stages import FlowData
 
-__all__ = ["ChipClassifier", "deploy", "confusion", "evaluate_on_chip", "chip_check",
-           "programmed_conductances"]
+__all__ = ["ChipClassifier", "deploy", "measure_inference", "confusion", "evaluate_on_chip",
+           "chip_check", "programmed_conductances"]
 
 EVAL_BATCH = 512  # images per chip call: the golden backend runs a batch at once
 
@@ -65,10 +66,42 @@ class ChipClassifier(nn.Module):
 
 
 def deploy(chip: Chip, compiled: CompiledModel) -> dict:
-    """Write the weights (write-verify) and load the SRAM image; the deploy report."""
+    """Write the weights (write-verify) and load the SRAM image; the deploy report with
+    the programming energy the macro model computed for the pulses and verify reads."""
+    before = chip.activity()
     report = chip.deploy(compiled.plan, scratch_word=compiled.scratch[0])
+    after = chip.activity()
     chip.load(compiled.image, names=compiled.adapter_slots)
-    return asdict(report) | {"image_bytes": len(compiled.image)}
+    return asdict(report) | {"image_bytes": len(compiled.image),
+                             "pulse_j": after["pulse_j"] - before["pulse_j"],
+                             "verify_j": after["verify_j"] - before["verify_j"]}
+
+
+def measure_inference(chip: Chip, compiled: CompiledModel, images: np.ndarray,
+                      adapters: list[str]) -> dict:
+    """Per-input activity of the chip over a batch with these adapters: the macros'
+    conversions and active rows (counters), LoRA MACs and cycles (per-layer stats)."""
+    chip.enable(adapters)
+    before = chip.activity()
+    _, rows = infer(chip, compiled, images)
+    after = chip.activity()
+    n = len(images)
+    per_input = {}
+    for name in ("adc_conversions", "mvm_ops"):  # the same for every input
+        total = after[name] - before[name]
+        if total % n:
+            raise RuntimeError(f"{name}: {total} over {n} inputs is not the same per input")
+        per_input[name] = total // n
+    # active rows depend on the data (the inputs' nonzero magnitude bits): the mean
+    per_input["row_activations"] = (after["row_activations"] - before["row_activations"]) / n
+    if per_input["adc_conversions"] != sum(r.adc for r in rows):
+        raise RuntimeError("macro ADC conversions disagree with the sequencer's stats")
+    return per_input | {
+        "images": n, "adapters": list(adapters),
+        "lora_macs": sum(r.lora_macs for r in rows),
+        "analogue_macs": sum(r.analogue_macs for r in rows),
+        "cycles": sum(r.cycles for r in rows),
+    }
 
 
 def confusion(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_classes: int) -> list:
@@ -115,6 +148,11 @@ def evaluate_on_chip(models: dict[str, nn.Module], data: FlowData, calib: torch.
             metrics[stage] = _measure(chip, compiled, enabled, data, n_classes)
             bar.update()
         deployed["lora"]["conductances"] = programmed_conductances(chip, compiled)
+        test_x = data.test_x.numpy()
+        deployed["lora"]["inference"] = {
+            "lora": measure_inference(chip, compiled, test_x, [forget, continual]),
+            "analog_only": measure_inference(chip, compiled, test_x, []),
+        }
     for stage in baselines:
         # the pretrained chip (same seed, same deployment), its crossbars rewritten
         bar.set_postfix(stage=stage)
@@ -150,14 +188,16 @@ def chip_check(compiled: CompiledModel, images: np.ndarray, adapters: list[str],
                backend: str = "verilator", reference: str = "golden") -> dict:
     """Run ``images`` on a cosimulated chip and on the reference chip, both freshly
     deployed with the same seed and adapters; compare every record's output of every
-    segment run and the logits with ==."""
+    segment run and the logits with ==, and the macros' operation counts (the cost
+    model's activity) likewise."""
     chips = [Chip(backend=backend, seed=seed), Chip(backend=reference, seed=seed)]
     try:
-        results = []
+        results, activity = [], []
         for chip in chips:
             deploy(chip, compiled)
             chip.enable(adapters)
             results.append(run_recorded(chip, compiled, images))
+            activity.append({k: chip.activity()[k] for k in ACTIVITY_COUNTS})
     finally:
         for chip in chips:
             chip.close()
@@ -179,4 +219,7 @@ def chip_check(compiled: CompiledModel, images: np.ndarray, adapters: list[str],
         "records_differing": differing,
         "logits_equal": logits_equal,
         "bit_exact": differing == 0 and logits_equal,
+        # the macros' operation counts (pulses, verify reads, conversions, active rows)
+        "activity": activity[0],
+        "activity_equal": activity[0] == activity[1],
     }

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from .cost import cost_markdown, energy_plot, pulses_plot
+
 __all__ = ["write_face_report", "format_face_table"]
 
 # (label, summary path of the chip metrics, path of the float metrics)
@@ -186,6 +188,8 @@ def _markdown(summary: dict, plots: dict[str, str]) -> str:
                      f"{check['records_compared']} record outputs compared, "
                      f"{check['records_differing']} differ; logits equal: "
                      f"{check['logits_equal']}; bit-exact: **{check['bit_exact']}**.")
+    if "cost" in summary:
+        lines += cost_markdown(summary["cost"], plots)
     secs = summary["seconds"]
     lines += ["", "## Time", "", ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()), ""]
     return "\n".join(lines)
@@ -200,6 +204,10 @@ def write_face_report(summary: dict, out_dir: str | Path) -> Path:
     _accuracy_plot(summary, out / plots["accuracy"])
     _confusion_plot(summary, out / plots["confusion"])
     _conductance_plot(summary, out / plots["conductance"])
+    if "cost" in summary:
+        plots |= {"energy": "energy.png", "pulses": "pulses.png"}
+        energy_plot(summary["cost"], out / plots["energy"])
+        pulses_plot(summary["deploy"], out / plots["pulses"])
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     report = out / "report.md"
     report.write_text(_markdown(summary, plots))

@@ -11,7 +11,7 @@ Every backend sees the same calls and the same bytes, so their outputs can be
 compared with ==. A run of a batch is the program run once per input, in order.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from rmlora.contract.image import SectionKind
 from rmlora.contract.lora import LORA_DESC_BITS, LORA_SLOTS, Activation, LoraLayer
 from rmlora.contract.packing import pack_fields, unpack_fields
 from rmlora.contract.sequencer import SEQ_STATS_BITS
+from rmlora.contract.xbar import NOT_CONVERGED_FLAG
 from rmlora.sim.reram import MacroConfig
 from rmlora.sw.golden.chip import LayerStats, read_stats
 from rmlora.sw.image import ImageSection, parse_image
@@ -39,6 +40,8 @@ class DeployReport:
     verify_reads: int
     failed_cells: int
     cycles: int  # of the crossbar controller, as the RTL (or its golden model) counts them
+    # cells by pulses used (index = pulses, 0..PULSE_COUNT_MAX), from the result bytes
+    pulses_per_cell: list[int] = field(default_factory=lambda: [0] * (NOT_CONVERGED_FLAG))
 
 
 @dataclass
@@ -84,6 +87,9 @@ class Chip:
             report.verify_reads += res.counts["verify"]
             report.failed_cells += res.failed
             report.cycles += res.counts["cycles"]
+            used = np.asarray(res.result, dtype=np.uint8).ravel() & (NOT_CONVERGED_FLAG - 1)
+            for pulses, cells in enumerate(np.bincount(used, minlength=NOT_CONVERGED_FLAG)):
+                report.pulses_per_cell[pulses] += int(cells)
         return report
 
     # ---- SRAM image ----
@@ -185,6 +191,12 @@ class Chip:
 
     def mvm_ops(self) -> list[int]:
         return self.backend.mvm_ops()
+
+    def activity(self) -> dict:
+        """The macros' operation counts since the chip was made (pulses, verify reads,
+        bit-plane conversions, ADC conversions, active rows) and the programming
+        energy the macro model computed (sim.macro_port.MacroArray.activity)."""
+        return self.backend.activity()
 
     def close(self):
         self.backend.close()

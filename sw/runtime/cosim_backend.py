@@ -126,6 +126,9 @@ class CosimBackend:
     def mvm_ops(self) -> list[int]:
         return self._call("mvm_ops")
 
+    def activity(self) -> dict:
+        return self._call("activity")
+
     def close(self):
         if self._conn is not None:
             self._call("close")

@@ -66,5 +66,8 @@ class GoldenBackend:
     def mvm_ops(self) -> list[int]:
         return self.macros.mvm_ops.tolist()
 
+    def activity(self) -> dict:
+        return self.macros.activity()
+
     def close(self):
         pass

@@ -1,5 +1,6 @@
 """The face flow's chip check on Verilator: the face-sized Mixer (both adapters on)
-run on the cosimulated chip and on the golden chip, every record output compared."""
+run on the cosimulated chip and on the golden chip, every record output compared, and
+the macros' operation counts that the cost model prices."""
 
 import pytest
 
@@ -16,3 +17,5 @@ def test_face_chip_check_on_verilator_is_bit_exact():
     assert result["records_compared"] == sum(len(s.records) for s in compiled.segments)
     assert result["records_differing"] == 0 and result["logits_equal"]
     assert result["bit_exact"]
+    # the cost model's counts: equal, and really counted
+    assert result["activity_equal"] and result["activity"]["adc_conversions"] > 0

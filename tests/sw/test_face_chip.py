@@ -93,11 +93,28 @@ def test_targets_are_checked_and_a_skipped_check_fails_its_target(summary):
     assert rows["chip_check.bit_exact"] and not rows["continual.lora.new_acc"]
 
 
+def test_cost_section_prices_what_the_flow_did(summary):
+    cost = summary["cost"]
+    for key in ("training_fold", "deployment_fold", "inference_energy_fold"):
+        assert cost[key] > 0 and cost["published"][key] > 1
+    assert cost["deployment"]["lora"]["bytes"] == summary["adapters"]["forget"]["sram_bytes"]
+    assert cost["deployment"]["full_finetune"]["pulses"] == (
+        summary["deploy"]["full_finetune"]["pulses"])
+    lora, bare = (cost["inference"][k]["activity"] for k in ("lora", "analog_only"))
+    assert lora["adc_conversions"] == bare["adc_conversions"] > 0  # same crossbar work
+    assert bare["lora_macs"] == 0 < lora["lora_macs"]
+    assert cost["training"]["lora"]["trainable_params"] == (
+        summary["costs"]["unlearn_lora"]["trainable_params"])
+    assert sum(summary["deploy"]["lora"]["pulses_per_cell"]) == summary["deploy"]["lora"][
+        "cells"]
+
+
 def test_report_writes_markdown_and_plots(summary, tmp_path):
     report = write_face_report(summary, tmp_path)
     text = report.read_text()
     assert "## Targets" in text and "`continual.lora.new_acc`" in text
-    for name in ("accuracy.png", "confusion.png", "conductance.png"):
+    for name in ("accuracy.png", "confusion.png", "conductance.png", "energy.png",
+                 "pulses.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"({name})" in text
     assert json.loads((tmp_path / "summary.json").read_text()) == json.loads(
@@ -159,5 +176,5 @@ def test_default_face_flow_meets_the_targets_on_the_chip():
     chip_check (cosimulation) is covered by make sim and the cosim tests."""
     summary = run_face(check_backend=None)
     failed = [row for row in summary["targets"] if not row["met"]
-              and row["key"] != "chip_check.bit_exact"]
+              and not row["key"].startswith("chip_check.")]
     assert not failed, failed

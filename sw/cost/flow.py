@@ -1,0 +1,92 @@
+"""The cost comparisons of one learning flow (any task): its stages' training
+activity, its deployments and the chip's per-input activity -> the three folds.
+
+    flow_costs(stage_costs, deployed, update_bytes, compiled, adapters) -> dict
+
+Keys: training_fold, deployment_fold, inference_energy_fold (each > 0), the
+published figure beside each (PUBLISHED), and every energy and time behind them.
+"""
+
+from __future__ import annotations
+
+from rmlora.sw.compiler import CompiledModel
+
+from .model import (
+    digital_inference,
+    fold,
+    hybrid_inference,
+    record_sram_words,
+    reprogram_cost,
+    sram_write_cost,
+    training_cost,
+)
+from .table import OpTable, table_for
+
+__all__ = ["PUBLISHED", "flow_costs", "inference_sram_words"]
+
+# arXiv 2601.10037, abstract: "up to" these reductions against the alternatives.
+PUBLISHED = {"training_fold": 147.76, "deployment_fold": 387.95,
+             "inference_energy_fold": 48.44}
+
+
+def _ranks(compiled: CompiledModel, layer: str, adapters: list[str]) -> list[int]:
+    chip_layer = compiled.layer(layer)
+    slots = [compiled.adapter_slots[name] for name in adapters]
+    return [chip_layer.adapters[s].a.shape[0] for s in slots if s in chip_layer.adapters]
+
+
+def inference_sram_words(compiled: CompiledModel, adapters: list[str], weights: bool) -> int:
+    """SRAM words of one input: every record of every segment (model.record_sram_words)."""
+    return sum(record_sram_words(r.n_in, r.n_out, _ranks(compiled, r.layer, adapters), weights)
+               for segment in compiled.segments for r in segment.records)
+
+
+def _inference(compiled: CompiledModel, activity: dict, table: OpTable) -> dict:
+    cfg = compiled.macro_config
+    adapters = activity["adapters"]
+    hybrid = hybrid_inference(activity, inference_sram_words(compiled, adapters, False),
+                              cfg, table)
+    digital = digital_inference(activity["analogue_macs"], activity["lora_macs"],
+                                inference_sram_words(compiled, adapters, True),
+                                compiled.params.sram_word_bytes, table)
+    return {"activity": activity, "hybrid": hybrid, "digital": digital}
+
+
+def flow_costs(stage_costs: dict, deployed: dict, update_bytes: int,
+               compiled: CompiledModel, table: OpTable | None = None) -> dict:
+    """stage_costs: StageCost dicts by stage (unlearn_lora, full_finetune, retrain);
+    deployed: deploy reports (lora, full_finetune) and deployed["lora"]["inference"]
+    (measure_inference with the adapters on, and analog_only); update_bytes: SRAM
+    bytes the LoRA update writes (its adapter's section)."""
+    table = table or table_for()
+    training = {name: training_cost(stage_costs[key], table)
+                for name, key in (("lora", "unlearn_lora"), ("full_finetune", "full_finetune"),
+                                  ("retrain", "retrain")) if key in stage_costs}
+    deployment = {"lora": sram_write_cost(update_bytes, table),
+                  "full_finetune": reprogram_cost(deployed["full_finetune"], table)}
+    measured = deployed["lora"]["inference"]
+    inference = {"lora": _inference(compiled, measured["lora"], table),
+                 "analog_only": _inference(compiled, measured["analog_only"], table)}
+    lora = inference["lora"]
+    result = {
+        "table": {k: v for k, v in vars(table).items() if k != "macro"},
+        "training": training,
+        "deployment": deployment,
+        "inference": inference,
+        "training_fold": fold(training["full_finetune"]["energy_j"],
+                              training["lora"]["energy_j"]),
+        "deployment_fold": fold(deployment["full_finetune"]["energy_j"],
+                                deployment["lora"]["energy_j"]),
+        "deployment_time_fold": fold(deployment["full_finetune"]["time_s"],
+                                     deployment["lora"]["time_s"]),
+        "inference_energy_fold": fold(lora["digital"]["energy_j"], lora["hybrid"]["energy_j"]),
+        "inference_latency_fold": fold(lora["digital"]["latency_s"],
+                                       lora["hybrid"]["latency_s"]),
+        "lora_inference_overhead": fold(lora["hybrid"]["energy_j"],
+                                        inference["analog_only"]["hybrid"]["energy_j"]),
+        "published": PUBLISHED,
+    }
+    if "retrain" in training:
+        result["training_fold_vs_retrain"] = fold(training["retrain"]["energy_j"],
+                                                  training["lora"]["energy_j"])
+    return result

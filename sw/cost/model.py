@@ -1,0 +1,133 @@
+"""The three comparisons of the published design, from activity the chip performed.
+
+    training:    energy of one update's training, LoRA vs full fine-tuning (and retrain)
+    deployment:  writing the update into the chip: adapter bytes into SRAM vs
+                 reprogramming the crossbars by write-verify
+    inference:   one input on the hybrid chip vs an all-digital chip of the same
+                 process (weights read from SRAM) and vs the analogue-only network
+
+Every figure is count x table entry (rmlora.sw.cost.table); the counts come from the
+flow (training steps and shapes actually run), the deploy reports and the macro
+model (pulses and verify reads of write-verify actually run), and the chip's
+per-layer stats and macro counters (one inference actually run).
+"""
+
+from __future__ import annotations
+
+import math
+
+from rmlora.sim.reram.config import MacroConfig
+
+from .table import OpTable
+
+__all__ = ["ADAM_OPS_PER_PARAM", "training_cost", "sram_write_cost", "reprogram_cost",
+           "record_sram_words", "hybrid_inference", "digital_inference", "fold"]
+
+# torch.optim.Adam per parameter and step: m = b1 m + (1-b1) g (3), v = b2 v +
+# (1-b2) g^2 (4), bias corrections m/c1, v/c2 (2), sqrt, + eps, divide, x lr, subtract (5).
+ADAM_OPS_PER_PARAM = 14
+WORD_BYTES = 8  # SRAM word: 64 bits (ChipParams.sram_width)
+BUS_WORD_BYTES = 4  # host bus word: 32 bits
+
+
+def _words(n_bytes: int, size: int = WORD_BYTES) -> int:
+    return -(-int(n_bytes) // size)
+
+
+def fold(alternative_j: float, ours_j: float) -> float:
+    """How many times less energy ours needs; the ratio of two positive energies."""
+    if not (alternative_j > 0 and ours_j > 0):
+        raise ValueError(f"fold of non-positive energies {alternative_j} / {ours_j}")
+    return alternative_j / ours_j
+
+
+def training_cost(stage: dict, table: OpTable) -> dict:
+    """A training stage (StageCost.as_dict()) on a digital fp32 training engine.
+
+    MACs = (forward + backward per sample) x sample passes; optimizer operations =
+    ADAM_OPS_PER_PARAM x trainable parameters x steps."""
+    forward = stage["analog_macs_per_sample"] + stage["digital_macs_per_sample"]
+    macs = (forward + stage["backward_macs_per_sample"]) * stage["sample_passes"]
+    optimizer_ops = ADAM_OPS_PER_PARAM * stage["trainable_params"] * stage["optimizer_steps"]
+    return {
+        "trainable_params": stage["trainable_params"],
+        "macs": macs,
+        "optimizer_ops": optimizer_ops,
+        "energy_j": macs * table.fp32_mac_j + optimizer_ops * table.fp32_op_j,
+    }
+
+
+def sram_write_cost(n_bytes: int, table: OpTable) -> dict:
+    """Bytes written into the SRAM buffer over the host bus: SRAM word writes, and bus
+    time at the measured cycles per 32-bit word."""
+    words = _words(n_bytes)
+    bus_words = _words(n_bytes, BUS_WORD_BYTES)
+    return {
+        "bytes": int(n_bytes),
+        "sram_words": words,
+        "energy_j": words * table.sram_word_j,
+        "time_s": bus_words * table.bus_cycles_per_word * table.cycle_s,
+    }
+
+
+def reprogram_cost(report: dict, table: OpTable) -> dict:
+    """Rewriting the crossbars by write-verify (a deploy report with the macro model's
+    pulse and verify energies), plus writing the new SRAM image."""
+    image = sram_write_cost(report["image_bytes"], table)
+    program_j = report["pulse_j"] + report["verify_j"]
+    return {
+        "cells": report["cells"],
+        "pulses": report["pulses"],
+        "verify_reads": report["verify_reads"],
+        "program_energy_j": program_j,
+        "program_time_s": report["cycles"] * table.cycle_s,
+        "image_bytes": image["bytes"],
+        "energy_j": program_j + image["energy_j"],
+        "time_s": report["cycles"] * table.cycle_s + image["time_s"],
+    }
+
+
+def record_sram_words(n_in: int, n_out: int, ranks: list[int], weights: bool) -> int:
+    """SRAM words one layer record moves: x read (and again by the LoRA unit when an
+    adapter is on), y written, each enabled adapter's A (r x n_in) and B (n_out x r)
+    read; with ``weights`` (all-digital) also the n_in x n_out int8 weights."""
+    words = _words(n_in) + _words(n_out)
+    if ranks:
+        words += _words(n_in) + sum(_words(r * n_in) + _words(n_out * r) for r in ranks)
+    if weights:
+        words += _words(n_in * n_out)
+    return words
+
+
+def hybrid_inference(activity: dict, sram_words: int, cfg: MacroConfig,
+                     table: OpTable) -> dict:
+    """One input on the hybrid chip, by component (J), and its latency (s).
+
+    activity: per input, from the chip: adc_conversions and row_activations (macro
+    counters), lora_macs and cycles (the sequencer's per-layer stats)."""
+    parts = {
+        "adc": activity["adc_conversions"] * table.adc_j(cfg),
+        "row_drive": activity["row_activations"] * table.row_drive_j(cfg),
+        "cell_read": activity["row_activations"] * table.cell_read_j(cfg),
+        "lora_macs": activity["lora_macs"] * table.mac_int8_j,
+        "sram": sram_words * table.sram_word_j,
+        "control": activity["cycles"] * table.control_cycle_j,
+    }
+    return {"energy_j": sum(parts.values()), "by_component_j": parts,
+            "latency_s": activity["cycles"] * table.cycle_s, "sram_words": sram_words}
+
+
+def digital_inference(weight_macs: int, lora_macs: int, sram_words: int, lanes: int,
+                      table: OpTable) -> dict:
+    """The same network on an all-digital chip of the same process: every product an
+    int8 MAC on ``lanes`` PEs (the LoRA unit's array), weights read from SRAM; one
+    cycle per ``lanes`` MACs plus one per SRAM word (no overlap assumed)."""
+    macs = weight_macs + lora_macs
+    cycles = math.ceil(macs / lanes) + sram_words
+    parts = {
+        "macs": macs * table.mac_int8_j,
+        "sram": sram_words * table.sram_word_j,
+        "control": cycles * table.control_cycle_j,
+    }
+    return {"energy_j": sum(parts.values()), "by_component_j": parts,
+            "latency_s": cycles * table.cycle_s, "sram_words": sram_words, "macs": macs}

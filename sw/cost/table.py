@@ -1,0 +1,95 @@
+"""Per-operation energy and time: every entry names its source.
+
+Digital operations come from M. Horowitz, "Computing's energy problem (and what we
+can do about it)", ISSCC 2014 [Hor14], given there for 45 nm at 0.9 V, and are
+scaled to the chip's node with the constant-field rule: dynamic energy C V**2 with
+C proportional to the feature size and V to the supply, so energy scales by
+(node / 45 nm) * (vdd / 0.9 V)**2 (x16 at 180 nm, 1.8 V). The ReRAM macro's
+operations (pulses, verify reads, row drive, cell read, ADC) are the macro model's
+own table (rmlora.sim.reram.energy, which cites its sources), computed from
+physics where it can be.
+
+These are order-of-magnitude figures: the folds they give are comparable with the
+published ones in kind, not to the digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rmlora.sim.reram.config import MacroConfig
+from rmlora.sim.reram.energy import ENERGY_180NM, EnergyTable
+
+__all__ = ["OpTable", "table_for"]
+
+HOR14_NODE_NM, HOR14_VDD = 45.0, 0.9
+
+# [Hor14] Fig. 1.1.9, 45 nm, 0.9 V (pJ).
+HOR14_PJ = {
+    "int8_add": 0.03,
+    "int32_add": 0.1,
+    "int8_mult": 0.2,
+    "int32_mult": 3.1,
+    "fp32_add": 0.9,
+    "fp32_mult": 3.7,
+    # 64-bit read from an 8 KB / 32 KB / 1 MB SRAM (the chip's buffer is 64 KiB: the
+    # 32 KB figure is the nearest published one, an underestimate).
+    "sram_read_64b_32kb": 20.0,
+}
+
+
+def scale(pj_45nm: float, node_nm: float, vdd: float) -> float:
+    """[Hor14]'s 45 nm energy (pJ) at another node and supply, in joules."""
+    return pj_45nm * 1e-12 * (node_nm / HOR14_NODE_NM) * (vdd / HOR14_VDD) ** 2
+
+
+@dataclass(frozen=True)
+class OpTable:
+    """Energy (J) and time (s) of each operation the cost model counts."""
+
+    node_nm: float
+    vdd: float
+    clock_hz: float  # the chip's simulated clock (MACRO_LATENCY assumes 100 MHz)
+    mac_int8_j: float  # int8 x int8 product + int32 accumulate (the LoRA PE)
+    sram_word_j: float  # one 64-bit SRAM word read or written (write assumed = read)
+    fp32_mac_j: float  # one fp32 multiply-add on a digital training engine
+    fp32_op_j: float  # one other fp32 operation (optimizer arithmetic): mean of add, mult
+    # Sequencer, descriptor decode and clock tree per cycle: assumed 10 pJ at 180 nm
+    # (a few thousand flip-flops toggling at ~1 fF and 1.8 V), scaled like [Hor14].
+    control_cycle_j: float
+    bus_cycles_per_word: float  # host-bus cycles per 32-bit word written (make bench)
+    macro: EnergyTable = field(default=ENERGY_180NM)
+
+    @property
+    def cycle_s(self) -> float:
+        return 1.0 / self.clock_hz
+
+    def adc_j(self, cfg: MacroConfig) -> float:
+        return self.macro.adc_energy_j(cfg.adc_bits)
+
+    def row_drive_j(self, cfg: MacroConfig) -> float:
+        """One active row of one plane: its word line across the macro's columns."""
+        return self.macro.row_drive_energy_j(cfg.cols)
+
+    def cell_read_j(self, cfg: MacroConfig) -> float:
+        """The cells of one active row conducting for one plane's integration time
+        (G_mid each, the macro model's estimate)."""
+        return cfg.cols * cfg.v_read ** 2 * cfg.g_mid_us * 1e-6 * self.macro.mvm_integration_s
+
+
+def table_for(node_nm: float = 180.0, vdd: float = 1.8, clock_hz: float = 100e6) -> OpTable:
+    """The table at a process node (default: the paper's 180 nm prototype at 1.8 V)."""
+    if not (node_nm > 0 and vdd > 0 and clock_hz > 0):
+        raise ValueError(f"node_nm, vdd and clock_hz must be > 0, got {node_nm}, {vdd}, "
+                         f"{clock_hz}")
+    h = {k: scale(v, node_nm, vdd) for k, v in HOR14_PJ.items()}
+    return OpTable(
+        node_nm=node_nm, vdd=vdd, clock_hz=clock_hz,
+        mac_int8_j=h["int8_mult"] + h["int32_add"],
+        sram_word_j=h["sram_read_64b_32kb"],
+        fp32_mac_j=h["fp32_mult"] + h["fp32_add"],
+        fp32_op_j=(h["fp32_mult"] + h["fp32_add"]) / 2,
+        control_cycle_j=scale(10.0 / 16, node_nm, vdd),  # 10 pJ at 180 nm, 1.8 V
+        # benchmarks/bench_bus.py: 9.0 cycles per 32-bit SRAM word through AXI4-Lite
+        bus_cycles_per_word=9.0,
+    )

@@ -1,0 +1,110 @@
+"""Cost model: every formula on small cases computed by hand."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from rmlora.sim.reram.config import MacroConfig
+from rmlora.sw.cost.model import (
+    ADAM_OPS_PER_PARAM,
+    digital_inference,
+    fold,
+    hybrid_inference,
+    record_sram_words,
+    reprogram_cost,
+    sram_write_cost,
+    training_cost,
+)
+from rmlora.sw.cost.table import table_for
+from rmlora.sw.learn.loop import backward_macs, linear_calls
+from rmlora.sw.lora import inject_adapter, mark_only_adapter_trainable
+
+T = table_for()
+
+
+def test_table_is_horowitz_at_45nm_and_x16_at_180nm():
+    at45 = table_for(45, 0.9)
+    assert at45.mac_int8_j == pytest.approx(0.3e-12)  # 0.2 pJ mult + 0.1 pJ int32 add
+    assert at45.sram_word_j == pytest.approx(20e-12)
+    assert at45.fp32_mac_j == pytest.approx(4.6e-12)
+    assert T.mac_int8_j == pytest.approx(16 * at45.mac_int8_j)  # (180/45) * (1.8/0.9)**2
+    assert T.control_cycle_j == pytest.approx(10e-12) and T.cycle_s == pytest.approx(1e-8)
+    with pytest.raises(ValueError, match="must be > 0"):
+        table_for(0)
+
+
+def test_backward_counts_weight_and_input_gradients():
+    frozen_first = nn.Sequential(nn.Linear(4, 3, bias=False), nn.Linear(3, 2, bias=False))
+    frozen_first[0].weight.requires_grad_(False)
+    # layer 0: nothing; layer 1: its weight gradient (6), no input gradient needed
+    assert backward_macs(linear_calls(frozen_first, torch.rand(1, 4))) == 6
+    trained_first = nn.Sequential(nn.Linear(4, 3, bias=False), nn.Linear(3, 2, bias=False))
+    trained_first[1].weight.requires_grad_(False)
+    # layer 0: weight gradient 12; layer 1: input gradient 6 (flows back to layer 0)
+    assert backward_macs(linear_calls(trained_first, torch.rand(1, 4))) == 18
+
+
+def test_backward_of_a_lora_layer():
+    model = nn.Sequential(nn.Linear(4, 3, bias=False))
+    inject_adapter(model, "a", 2, 4.0, ["0"])
+    mark_only_adapter_trainable(model, "a")
+    calls = linear_calls(model, torch.rand(1, 4))
+    assert [(c.macs, c.digital, c.trainable, c.grad_input) for c in calls] == [
+        (12, False, False, False), (8, True, True, False), (6, True, True, True)]
+    assert backward_macs(calls) == 8 + 6 + 6  # dA, dB, and the gradient into B's input
+
+
+def test_training_cost_by_hand():
+    stage = {"analog_macs_per_sample": 100, "digital_macs_per_sample": 20,
+             "backward_macs_per_sample": 50, "sample_passes": 10, "trainable_params": 7,
+             "optimizer_steps": 3}
+    cost = training_cost(stage, T)
+    assert cost["macs"] == 170 * 10
+    assert cost["optimizer_ops"] == ADAM_OPS_PER_PARAM * 7 * 3
+    assert cost["energy_j"] == pytest.approx(1700 * T.fp32_mac_j + 294 * T.fp32_op_j)
+
+
+def test_deployment_costs_by_hand():
+    lora = sram_write_cost(1776, T)
+    assert lora["sram_words"] == 222
+    assert lora["energy_j"] == pytest.approx(222 * T.sram_word_j)
+    assert lora["time_s"] == pytest.approx(444 * 9 * 10e-9)  # 32-bit bus words
+    report = {"cells": 10, "pulses": 40, "verify_reads": 50, "cycles": 1000,
+              "image_bytes": 64, "pulse_j": 3e-10, "verify_j": 1e-10}
+    full = reprogram_cost(report, T)
+    assert full["energy_j"] == pytest.approx(4e-10 + 8 * T.sram_word_j)
+    assert full["time_s"] == pytest.approx(1000 * 1e-8 + 16 * 9 * 1e-8)
+
+
+def test_record_sram_words_by_hand():
+    # x 3 + y 4 words; the LoRA unit reads x again (3), A 6x20 (15), B 32x6 (24)
+    assert record_sram_words(20, 32, [], False) == 7
+    assert record_sram_words(20, 32, [6], False) == 7 + 3 + 15 + 24
+    assert record_sram_words(20, 32, [6], True) == 7 + 3 + 15 + 24 + 80
+
+
+def test_inference_energy_by_hand():
+    cfg = MacroConfig()
+    activity = {"adc_conversions": 100, "row_activations": 10.0, "lora_macs": 50,
+                "cycles": 1000}
+    hybrid = hybrid_inference(activity, 20, cfg, T)
+    parts = hybrid["by_component_j"]
+    assert parts["adc"] == pytest.approx(100 * 25.6e-12)  # 100 fJ/step x 2**8
+    assert parts["row_drive"] == pytest.approx(10 * 128 * 1e-15 * 1.8 ** 2)
+    assert parts["cell_read"] == pytest.approx(10 * 128 * 0.2 ** 2 * 50e-6 * 20e-9)
+    assert parts["lora_macs"] == pytest.approx(50 * T.mac_int8_j)
+    assert hybrid["energy_j"] == pytest.approx(sum(parts.values()))
+    assert hybrid["latency_s"] == pytest.approx(1000 * 1e-8)
+    digital = digital_inference(800, 50, 120, 8, T)
+    cycles = math.ceil(850 / 8) + 120
+    assert digital["energy_j"] == pytest.approx(850 * T.mac_int8_j + 120 * T.sram_word_j
+                                                + cycles * T.control_cycle_j)
+    assert digital["latency_s"] == pytest.approx(cycles * 1e-8)
+
+
+def test_fold_refuses_non_positive_energies():
+    assert fold(10.0, 2.0) == 5.0
+    with pytest.raises(ValueError, match="non-positive"):
+        fold(1.0, 0.0)
