@@ -50,6 +50,8 @@ def _run_face(args, report_dir: Path | None):
     mia = summary["mia"]
     print(f"[face] membership attack member rate: LoRA {mia['lora']:.3f}, retrained "
           f"{mia['retrain']:.3f}, pretrained {mia['pretrained']:.3f}")
+    from rmlora.sw.report.cost import format_cost_table
+    print(format_cost_table(summary["cost"]))
     if "chip_check" in summary:
         c = summary["chip_check"]
         print(f"[face] chip check: {c['images']} images on {c['backend']} vs golden, "

@@ -71,19 +71,18 @@ def sram_write_cost(n_bytes: int, table: OpTable) -> dict:
 
 
 def reprogram_cost(report: dict, table: OpTable) -> dict:
-    """Rewriting the crossbars by write-verify (a deploy report with the macro model's
-    pulse and verify energies), plus writing the new SRAM image."""
-    image = sram_write_cost(report["image_bytes"], table)
-    program_j = report["pulse_j"] + report["verify_j"]
+    """Rewriting the crossbars by write-verify: a deploy report with the macro model's
+    pulse and verify energies; time at the controller's cycles. The new layer
+    descriptors (multipliers, gains) are a few SRAM words and are left out, as the
+    LoRA update's entry pointers are."""
     return {
         "cells": report["cells"],
         "pulses": report["pulses"],
         "verify_reads": report["verify_reads"],
-        "program_energy_j": program_j,
-        "program_time_s": report["cycles"] * table.cycle_s,
-        "image_bytes": image["bytes"],
-        "energy_j": program_j + image["energy_j"],
-        "time_s": report["cycles"] * table.cycle_s + image["time_s"],
+        "pulse_energy_j": report["pulse_j"],
+        "verify_energy_j": report["verify_j"],
+        "energy_j": report["pulse_j"] + report["verify_j"],
+        "time_s": report["cycles"] * table.cycle_s,
     }
 
 
