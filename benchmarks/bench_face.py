@@ -8,7 +8,7 @@ Verilator model is built before timing (the chip check's first run would build i
 """
 
 from rmlora.sw.data.olivetti import OLIVETTI_FILE, data_dir
-from rmlora.sw.learn.face_chip import run_face
+from rmlora.sw.learn.face import run_face
 
 
 def run() -> dict:

@@ -34,8 +34,8 @@ def parse_people(text: str) -> list[int]:
 
 
 def _run_face(args, report_dir: Path | None):
-    from rmlora.sw.learn.face_chip import run_face
-    from rmlora.sw.report import format_face_table, write_face_report
+    from rmlora.sw.learn.face import run_face
+    from rmlora.sw.report import format_flow_table, write_flow_report
 
     check = None if args.check_backend == "none" else args.check_backend
     print(f"[face] people {args.people}, forget {args.forget}, learn {args.learn}, seed "
@@ -46,7 +46,7 @@ def _run_face(args, report_dir: Path | None):
                            check_images=args.check_images, progress=True)
     except (ValueError, FileNotFoundError) as err:
         sys.exit(f"[face] {err}")
-    print(format_face_table(summary))
+    print(format_flow_table(summary))
     mia = summary["mia"]
     print(f"[face] membership attack member rate: LoRA {mia['lora']:.3f}, retrained "
           f"{mia['retrain']:.3f}, pretrained {mia['pretrained']:.3f}")
@@ -64,7 +64,7 @@ def _run_face(args, report_dir: Path | None):
         args.json.write_text(json.dumps(summary, indent=1))
         print(f"[face] JSON: {args.json}")
     if report_dir is not None:
-        print(f"[face] report: {write_face_report(summary, report_dir)}")
+        print(f"[face] report: {write_flow_report(summary, report_dir)}")
     print(f"[face] {summary['seconds']['total']:.0f} s")
     return summary
 
@@ -74,7 +74,7 @@ def _face(args):
 
 
 def _cost(args):
-    from rmlora.sw.learn.face_chip import run_face
+    from rmlora.sw.learn.face import run_face
     from rmlora.sw.report.cost import format_cost_table
 
     print(f"[cost] {args.task}: running the flow (people {args.people}, forget {args.forget}, "
@@ -101,8 +101,8 @@ def _sim(args):
 
 
 def _report(args):
-    from rmlora.sw.report import write_face_report
-    print(write_face_report(json.loads(args.json.read_text()), args.out))
+    from rmlora.sw.report import write_flow_report
+    print(write_flow_report(json.loads(args.json.read_text()), args.out))
 
 
 def _bringup(args):

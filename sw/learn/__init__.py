@@ -2,8 +2,8 @@
 
 One pipeline (pipeline.py) trains every task in float; a task supplies data, model
 and config (face.py for the Olivetti faces). on_chip.py measures the trained models
-on the chip (one deployment, adapter sets per stage); face_chip.py is the whole
-face task as `rmlora face` and `make sim` run it.
+on the chip (one deployment, adapter sets per stage); chip_flow.py runs a task
+end to end (face.run_face, speaker.run_speaker: `rmlora face`, `rmlora speaker`).
 """
 
 from rmlora.sw.learn.config import AdapterSpec, FlowConfig, StageConfig

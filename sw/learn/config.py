@@ -23,6 +23,10 @@ class StageConfig:
     # but cost more retain accuracy (held-out views 0.944 -> 0.903 vs 0.939, people
     # 0-4, seed 0). None = no cap.
     forget_loss_cap: float | None = 2.3
+    # How the forgotten class is trained away: "ascent" (weighted cross-entropy with
+    # forget_weight < 0, the face code's) or "relabel" (its samples get labels drawn
+    # uniformly from the kept classes, weight 1: the speaker code's).
+    forget_method: str = "ascent"
 
     def __post_init__(self):
         if self.epochs < 0:
@@ -31,6 +35,9 @@ class StageConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.forget_method not in ("ascent", "relabel"):
+            raise ValueError(f"forget_method must be 'ascent' or 'relabel', got "
+                             f"{self.forget_method!r}")
         if self.forget_loss_cap is not None and not self.forget_loss_cap > 0:
             raise ValueError(f"forget_loss_cap must be > 0 or None, got {self.forget_loss_cap}")
 

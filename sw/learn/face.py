@@ -19,6 +19,7 @@ from rmlora.sw.data.olivetti import (
     load_olivetti,
     make_face_split,
 )
+from rmlora.sw.learn.chip_flow import run_on_chip
 from rmlora.sw.learn.config import FlowConfig
 from rmlora.sw.learn.pipeline import run_flow
 from rmlora.sw.learn.stages import FlowData
@@ -104,3 +105,41 @@ def run_face_float(
         data_seconds=data_seconds,
     )
     return result
+
+
+# The face task's targets (issue 7), each (summary key, comparison, bound).
+FACE_TARGETS = [
+    ("pretrained.chip.test_acc", ">=", 0.95),
+    ("unlearned.lora.forget_acc", "<=", 0.05),
+    ("unlearned.lora.retain_drop", "<=", 0.02),
+    ("continual.lora.new_acc", ">=", 0.9),
+    ("continual.lora.old_acc", ">=", 0.93),
+    ("continual.lora.forget_acc", "<=", 0.05),
+    ("mia.lora_minus_retrain", "abs<=", 0.05),
+    ("chip_check.bit_exact", "==", True),
+    ("chip_check.activity_equal", "==", True),
+]
+
+
+def run_face(
+    people=range(5),
+    forget: int = 1,
+    learn: int = 5,
+    seed: int = 0,
+    check_backend: str | None = "verilator",
+    check_images: int = 20,
+    config: FlowConfig | None = None,
+    aug: Augmentation | None = None,
+    data_dir: str | os.PathLike | None = None,
+    faces: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: bool = False,
+) -> dict:
+    """The face flow on the chip (chip_flow.run_on_chip); the summary."""
+    config = FlowConfig(seed=seed, progress=progress) if config is None else config
+    if config.seed != seed:
+        raise ValueError(f"seed={seed} disagrees with config.seed={config.seed}")
+    people, split, data = prepare_face(people, forget, learn, seed, aug, data_dir, faces)
+    model_config = MixerConfig(image_size=split.train_x.shape[-1], n_classes=len(people) + 1)
+    return run_on_chip("face", split.class_of, data, lambda: FaceMixer(model_config), config,
+                       FACE_TARGETS, {"people": people, "forget": forget, "learn": learn},
+                       check_backend, check_images, progress)

@@ -133,7 +133,7 @@ def evaluate_on_chip(models: dict[str, nn.Module], data: FlowData, calib: torch.
     scales are calibrated on. Returns (metrics by stage, deployment by stage); the
     compiled LoRA network is under ``deploy["lora"]["compiled"]``."""
     forget, continual = adapters
-    n_classes = models["continual_lora"].head.out_features
+    n_classes = int(data.train_y.max()) + 1  # the spare output is the new class
     stages = [("pretrained", []), ("unlearned_lora", [forget]),
               ("continual_lora", [forget, continual])]
     baselines = [name for name in ("full_finetune", "retrained") if name in models]

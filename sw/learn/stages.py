@@ -62,12 +62,20 @@ class FlowData:
         return torch.isin(self.train_y, torch.tensor(classes, dtype=self.train_y.dtype))
 
 
-def _forget_objective(data: FlowData, config: StageConfig):
-    """Retained rows at weight 1, forgotten rows at ``forget_weight`` (gradient ascent)."""
+def _forget_objective(data: FlowData, config: StageConfig, seed: int):
+    """Retained rows at weight 1; forgotten rows at ``forget_weight`` (gradient ascent)
+    or, with forget_method "relabel", relabelled to kept classes drawn with ``seed``."""
     rows = data.train_rows(data.pretrain_classes)
     x, y = data.train_x[rows], data.train_y[rows]
-    weight = torch.where(y == data.forget_class, config.forget_weight, 1.0)
-    return x, y, weight
+    forgotten = y == data.forget_class
+    if config.forget_method == "relabel":
+        kept = torch.tensor(data.retain_classes, dtype=y.dtype)
+        draw = torch.randint(len(kept), (int(forgotten.sum()),),
+                             generator=torch.Generator().manual_seed(seed))
+        y = y.clone()
+        y[forgotten] = kept[draw]
+        return x, y, torch.ones(len(y))
+    return x, y, torch.where(forgotten, config.forget_weight, 1.0)
 
 
 def pretrain(
@@ -95,7 +103,7 @@ def full_finetune(
     model = copy.deepcopy(pretrained)
     for p in model.parameters():
         p.requires_grad_(True)
-    x, y, weight = _forget_objective(data, config)
+    x, y, weight = _forget_objective(data, config, seed)
     cost = train_stage("full_finetune", model, list(model.parameters()), x, y, weight, config,
                        seed, progress)
     return model, cost
@@ -119,7 +127,7 @@ def unlearn_lora(
                    generator=torch.Generator().manual_seed(seed))
     set_active_adapters(model, [adapter.name])
     mark_only_adapter_trainable(model, adapter.name)
-    x, y, weight = _forget_objective(data, config)
+    x, y, weight = _forget_objective(data, config, seed)
     cost = train_stage("unlearn_lora", model, adapter_parameters(model, adapter.name), x, y,
                        weight, config, seed, progress)
     return model, cost

@@ -1,5 +1,5 @@
 """Reports of the flows: Markdown and plots written from a run's JSON summary."""
 
-from rmlora.sw.report.face import format_face_table, write_face_report
+from rmlora.sw.report.flow import format_flow_table, write_flow_report
 
-__all__ = ["format_face_table", "write_face_report"]
+__all__ = ["format_flow_table", "write_flow_report"]

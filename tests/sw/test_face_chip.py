@@ -14,11 +14,11 @@ import torch
 from rmlora.cli import parse_people
 from rmlora.sw.compiler import compile_model, dequantize_logits, run_network
 from rmlora.sw.data import Augmentation
-from rmlora.sw.learn.face import prepare_face
-from rmlora.sw.learn.face_chip import TARGETS, check_targets, run_face
+from rmlora.sw.learn.chip_flow import check_targets
+from rmlora.sw.learn.face import FACE_TARGETS, prepare_face, run_face
 from rmlora.sw.learn.on_chip import ChipClassifier, chip_check, deploy
 from rmlora.sw.models.demo import demo_inputs, demo_model
-from rmlora.sw.report import write_face_report
+from rmlora.sw.report import write_flow_report
 from rmlora.sw.runtime import Chip
 
 from .test_olivetti import needs_faces, synthetic_faces
@@ -84,12 +84,12 @@ def test_programming_histogram_counts_every_cell(summary):
 
 def test_targets_are_checked_and_a_skipped_check_fails_its_target(summary):
     rows = {row["key"]: row for row in summary["targets"]}
-    assert set(rows) == {key for key, _, _ in TARGETS}
+    assert set(rows) == {key for key, _, _ in FACE_TARGETS}
     assert rows["chip_check.bit_exact"] == {"key": "chip_check.bit_exact", "value": None,
                                             "rule": "== True", "met": False}
     edited = json.loads(json.dumps(summary)) | {"chip_check": {"bit_exact": True}}
     edited["continual"]["lora"]["new_acc"] = 0.5
-    rows = {row["key"]: row["met"] for row in check_targets(edited)}
+    rows = {row["key"]: row["met"] for row in check_targets(edited, FACE_TARGETS)}
     assert rows["chip_check.bit_exact"] and not rows["continual.lora.new_acc"]
 
 
@@ -110,7 +110,7 @@ def test_cost_section_prices_what_the_flow_did(summary):
 
 
 def test_report_writes_markdown_and_plots(summary, tmp_path):
-    report = write_face_report(summary, tmp_path)
+    report = write_flow_report(summary, tmp_path)
     text = report.read_text()
     assert "## Targets" in text and "`continual.lora.new_acc`" in text
     for name in ("accuracy.png", "confusion.png", "conductance.png", "energy.png",

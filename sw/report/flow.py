@@ -1,6 +1,6 @@
-"""The face flow's report: Markdown plus PNG plots, written from the summary alone.
+"""A flow's report (face, speaker): Markdown plus PNG plots, from the summary alone.
 
-Everything comes from the JSON summary (rmlora.sw.learn.face_chip.run_face), so a
+Everything comes from the JSON summary (rmlora.sw.learn.chip_flow.run_on_chip), so a
 report can be rebuilt from a saved run: ``rmlora report --json out.json``.
 """
 
@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from .cost import cost_markdown, energy_plot, pulses_plot
 
-__all__ = ["write_face_report", "format_face_table"]
+__all__ = ["write_flow_report", "format_flow_table"]
 
 # (label, summary path of the chip metrics, path of the float metrics)
 METHODS = [
@@ -25,8 +25,8 @@ METHODS = [
     ("unlearn: retrain", "unlearned.retrain", "unlearned.retrain.float"),
     ("continual: LoRA", "continual.lora", "continual.lora.float"),
 ]
-ROLES = [("forget_acc", "forgotten person"), ("retain_acc", "kept people"),
-         ("new_acc", "new person")]
+ROLES = [("forget_acc", "forgotten class"), ("retain_acc", "kept classes"),
+         ("new_acc", "new class")]
 CONFUSION_STAGES = [("pretrained", "pretrained"), ("unlearned_lora", "unlearned (LoRA)"),
                     ("continual_lora", "continual (LoRA)"),
                     ("full_finetune", "full fine-tune"), ("retrained", "retrained")]
@@ -42,7 +42,7 @@ def _get(summary: dict, path: str) -> dict | None:
 
 
 def _role_value(metrics: dict, role: str):
-    # continual reports the kept people as old_acc
+    # continual reports the kept classes as old_acc
     return metrics.get(role, metrics.get("old_acc") if role == "retain_acc" else None)
 
 
@@ -50,7 +50,7 @@ def _pct(value) -> str:
     return "-" if value is None or value != value else f"{100 * value:.1f} %"
 
 
-def format_face_table(summary: dict) -> str:
+def format_flow_table(summary: dict) -> str:
     """Accuracy per method and role, chip (float in brackets), as fixed-width text."""
     head = f"{'method':<26}" + "".join(f"{label:>26}" for _, label in ROLES)
     lines = [head, "-" * len(head)]
@@ -93,8 +93,8 @@ def _accuracy_plot(summary: dict, path: Path):
 def _confusion_plot(summary: dict, path: Path):
     stages = [(key, label) for key, label in CONFUSION_STAGES if key in summary["confusion"]]
     fig = Figure(figsize=(3.0 * len(stages), 3.2), layout="constrained")
-    people = {int(c): int(p) for p, c in summary["config"]["class_of"].items()}
-    ticks = [str(people[c]) for c in range(len(people))]
+    names = {int(c): str(p) for p, c in summary["config"]["class_of"].items()}
+    ticks = [names[c] for c in range(len(names))]
     for i, (key, label) in enumerate(stages):
         ax = fig.add_subplot(1, len(stages), i + 1)
         counts = np.asarray(summary["confusion"][key])
@@ -104,11 +104,11 @@ def _confusion_plot(summary: dict, path: Path):
                 ax.text(c, r, str(n), ha="center", va="center", fontsize=7)
         ax.set_xticks(range(len(ticks)), ticks, fontsize=7)
         ax.set_yticks(range(len(ticks)), ticks, fontsize=7)
-        ax.set_xlabel("predicted person", fontsize=8)
+        ax.set_xlabel("predicted", fontsize=8)
         if i == 0:
-            ax.set_ylabel("true person", fontsize=8)
+            ax.set_ylabel("true", fontsize=8)
         ax.set_title(label, fontsize=9)
-    fig.suptitle("Confusion on the test images, on the chip", fontsize=10)
+    fig.suptitle("Confusion on the test inputs, on the chip", fontsize=10)
     fig.savefig(path, dpi=110)
 
 
@@ -134,12 +134,12 @@ def _conductance_plot(summary: dict, path: Path):
 def _markdown(summary: dict, plots: dict[str, str]) -> str:
     cfg = summary["config"]
     lines = [
-        "# rmlora face flow on the simulated chip",
+        f"# rmlora {summary['task']} flow on the simulated chip",
         "",
-        f"People {cfg['people']} pretrained, person {cfg['forget']} forgotten, person "
-        f"{cfg['learn']} learned; seed {cfg['seed']}; accuracies measured on the "
-        f"{cfg['backend']} chip backend ({cfg['train_images']} training images, "
-        f"{cfg['test_images']} test images, 16x16). Machine: {platform.machine()}, "
+        f"Classes {list(cfg['class_of'])}: {cfg['forget']} forgotten, {cfg['learn']} "
+        f"learned later; seed {cfg['seed']}; accuracies measured on the "
+        f"{cfg['backend']} chip backend ({cfg['train_inputs']} training inputs, "
+        f"{cfg['test_inputs']} test inputs). Machine: {platform.machine()}, "
         f"Python {platform.python_version()}.",
         "",
         "## Targets",
@@ -153,12 +153,12 @@ def _markdown(summary: dict, plots: dict[str, str]) -> str:
         lines.append(f"| `{t['key']}` | {shown} | {t['rule']} | "
                      f"{'yes' if t['met'] else '**no**'} |")
     lines += ["", "## Accuracy (chip, float in brackets)", "", "```",
-              format_face_table(summary), "```", "", f"![accuracy]({plots['accuracy']})", "",
+              format_flow_table(summary), "```", "", f"![accuracy]({plots['accuracy']})", "",
               f"![confusion]({plots['confusion']})", ""]
     mia = summary["mia"]
-    lines += ["## Membership inference on the forgotten person", "",
+    lines += ["## Membership inference on the forgotten class", "",
               f"Attack: {mia['attack']}. 0 = the attacker calls none of the forgotten "
-              f"person's training images members.", "",
+              f"class's training inputs members.", "",
               "| model | member rate | AUC |", "|---|---|---|"]
     for key in ("pretrained", "lora", "full_finetune", "retrain"):
         if key in mia:
@@ -183,7 +183,7 @@ def _markdown(summary: dict, plots: dict[str, str]) -> str:
     if check is None:
         lines.append("Skipped (no cosimulation backend chosen).")
     else:
-        lines.append(f"{check['images']} images with adapters {check['adapters']} on "
+        lines.append(f"{check['images']} inputs with adapters {check['adapters']} on "
                      f"{check['backend']} and on the {check['reference']} chip: "
                      f"{check['records_compared']} record outputs compared, "
                      f"{check['records_differing']} differ; logits equal: "
@@ -195,7 +195,7 @@ def _markdown(summary: dict, plots: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def write_face_report(summary: dict, out_dir: str | Path) -> Path:
+def write_flow_report(summary: dict, out_dir: str | Path) -> Path:
     """Write report.md, summary.json and the PNG plots into out_dir; returns report.md."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,44 +1,34 @@
-"""The face task end to end: float flow, then every stage measured on the chip.
+"""A task end to end: float flow, then every stage measured on the chip.
 
-    run_face(people=[0..4], forget=1, learn=5, seed=0) -> summary dict (JSON-ready)
+    run_on_chip(task, class_of, data, make_model, config, targets, ...) -> summary
 
 Float training (pipeline.py) gives the pretrained network and its two adapters; the
 pretrained weights are programmed into the crossbars once and every stage is then
 an adapter set on that chip (on_chip.py). A cosimulated chip (Verilator by default)
-runs test images next to the golden chip and every output byte is compared.
+runs test inputs next to the golden chip and every output byte is compared. The
+tasks (face.py, speaker.py) supply data, model, config and targets.
 """
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from rmlora.sw.cost import flow_costs
-from rmlora.sw.data.olivetti import Augmentation
 
 from .config import FlowConfig
-from .face import prepare_face, run_face_float
 from .on_chip import chip_check, evaluate_on_chip
+from .pipeline import run_flow
+from .stages import FlowData
 
-__all__ = ["run_face", "TARGETS", "check_targets", "CALIBRATION_IMAGES"]
+__all__ = ["run_on_chip", "check_targets", "CALIBRATION_INPUTS"]
 
-CALIBRATION_IMAGES = 512  # training images (seeded draw) the int8 scales come from
+CALIBRATION_INPUTS = 512  # training inputs (seeded draw) the int8 scales come from
 
-# The issue's targets, each (summary key, comparison, bound); see check_targets.
-TARGETS = [
-    ("pretrained.chip.test_acc", ">=", 0.95),
-    ("unlearned.lora.forget_acc", "<=", 0.05),
-    ("unlearned.lora.retain_drop", "<=", 0.02),
-    ("continual.lora.new_acc", ">=", 0.9),
-    ("continual.lora.old_acc", ">=", 0.93),
-    ("continual.lora.forget_acc", "<=", 0.05),
-    ("mia.lora_minus_retrain", "abs<=", 0.05),
-    ("chip_check.bit_exact", "==", True),
-    ("chip_check.activity_equal", "==", True),
-]
 
 
 def lookup(summary: dict, key: str):
@@ -48,11 +38,11 @@ def lookup(summary: dict, key: str):
     return value
 
 
-def check_targets(summary: dict) -> list[dict]:
+def check_targets(summary: dict, targets: list[tuple]) -> list[dict]:
     """[{key, value, rule, met}] for every target; a missing value fails its target
     (e.g. chip_check skipped), with value None."""
     rows = []
-    for key, rule, bound in TARGETS:
+    for key, rule, bound in targets:
         try:
             value = lookup(summary, key)
         except KeyError:
@@ -77,8 +67,8 @@ def _roles(m: dict) -> dict:
 
 
 def _mia(metrics: dict) -> dict:
-    out = {"attack": "loss threshold fitted on the retained people's training vs held-out "
-                     "views, applied to the forgotten person's training images (member rate)"}
+    out = {"attack": "loss threshold fitted on the kept classes' training vs held-out "
+                     "inputs, applied to the forgotten class's training inputs (member rate)"}
     for stage, key in (("pretrained", "pretrained"), ("unlearned_lora", "lora"),
                        ("full_finetune", "full_finetune"), ("retrained", "retrain")):
         if stage in metrics:
@@ -106,37 +96,35 @@ def _conductance_histogram(g: dict, cfg) -> dict:
     }
 
 
-def run_face(
-    people=range(5),
-    forget: int = 1,
-    learn: int = 5,
-    seed: int = 0,
+def run_on_chip(
+    task: str,
+    class_of: dict,
+    data: FlowData,
+    make_model: Callable[[], nn.Module],
+    config: FlowConfig,
+    targets: list[tuple],
+    task_config: dict,
     check_backend: str | None = "verilator",
     check_images: int = 20,
-    config: FlowConfig | None = None,
-    aug: Augmentation | None = None,
-    data_dir: str | os.PathLike | None = None,
-    faces: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool = False,
 ) -> dict:
-    """The whole face flow; returns the summary (see the README for its keys).
+    """The whole flow of one task; returns the summary (see the README for its keys).
 
-    check_backend: the cosimulation backend of chip_check ("verilator", "icarus") or
-    None to skip it; check_images: test images it runs (then held-out views)."""
+    class_of: class name (person id, speaker) -> class index; task_config: what the
+    task records of its choices. check_backend: the cosimulation backend of
+    chip_check ("verilator", "icarus") or None to skip it; check_images: test inputs
+    it runs (then held-out inputs)."""
     if check_backend is not None and check_images < 1:
         raise ValueError(f"check_images must be >= 1, got {check_images}")
+    seed = config.seed
     start = time.perf_counter()
-    config = FlowConfig(seed=seed, progress=progress) if config is None else config
-    prepared = prepare_face(people, forget, learn, seed, aug, data_dir, faces)
-    people, split, data = prepared
-    flow = run_face_float(people, forget, learn, seed, config, keep_models=True,
-                          prepared=prepared)
+    flow = run_flow(data, make_model, config, keep_models=True)
     seconds = {"float_flow": flow["seconds"]}
 
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
-    calib = split.train_x[torch.randperm(len(split.train_x), generator=gen)[
-        :CALIBRATION_IMAGES]]
+    calib = data.train_x[torch.randperm(len(data.train_x), generator=gen)[
+        :CALIBRATION_INPUTS]]
     adapters = (config.forget_adapter.name, config.continual_adapter.name)
     chip_metrics, deployed = evaluate_on_chip(flow["models"], data, calib, adapters, seed,
                                               progress)
@@ -150,12 +138,12 @@ def run_face(
 
     fm, cm = flow["metrics"], chip_metrics
     summary = {
-        "task": "face",
-        "config": {"people": people, "forget": forget, "learn": learn, "seed": seed,
-                   "backend": "golden", "check_backend": check_backend,
-                   "class_of": {str(p): c for p, c in split.class_of.items()},
-                   "train_images": len(split.train_x), "test_images": len(split.test_x),
-                   "calibration_images": len(calib)},
+        "task": task,
+        "config": task_config | {
+            "seed": seed, "backend": "golden", "check_backend": check_backend,
+            "class_of": {str(p): c for p, c in class_of.items()},
+            "train_inputs": len(data.train_x), "test_inputs": len(data.test_x),
+            "calibration_inputs": len(calib)},
         "pretrained": {
             "float": {"test_acc": fm["pretrained"]["pretrained_people_acc"]}
             | _roles(fm["pretrained"]),
@@ -199,18 +187,18 @@ def run_face(
 
     if check_backend is not None:
         t0 = time.perf_counter()
-        extra = max(0, check_images - len(split.test_x))
-        images = torch.cat([split.test_x, split.holdout_x[:extra]])[:check_images]
+        extra = max(0, check_images - len(data.test_x))
+        images = torch.cat([data.test_x, data.holdout_x[:extra]])[:check_images]
         if len(images) < check_images:
             raise ValueError(f"check_images={check_images}: only {len(images)} test and "
-                             f"held-out images")
+                             f"held-out inputs")
         if progress:
-            print(f"[face] chip check: {len(images)} images on {check_backend} and on the "
-                  f"golden chip (several seconds per image)...", flush=True)
+            print(f"[{task}] chip check: {len(images)} inputs on {check_backend} and on "
+                  f"the golden chip...", flush=True)
         summary["chip_check"] = chip_check(compiled, images.numpy(), list(adapters), seed,
                                            backend=check_backend)
         seconds["chip_check"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - start
     summary["seconds"] = seconds
-    summary["targets"] = check_targets(summary)
+    summary["targets"] = check_targets(summary, targets)
     return summary
