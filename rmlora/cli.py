@@ -1,7 +1,8 @@
 """The `rmlora` command: one entry point for what users run.
 
-    rmlora sim        the face flow with its defaults on the simulated chip, and its report
+    rmlora sim        the face and speaker flows with their defaults, and their reports
     rmlora face       the face flow: pretrain, unlearn, learn, measured on the chip
+    rmlora speaker    the speaker-authentication flow, likewise
     rmlora cost       training, deployment and inference cost against the alternatives
     rmlora report     rebuild a face report from a saved JSON summary
     rmlora bringup    build the chip, bring it up on the simulator, report
@@ -33,57 +34,74 @@ def parse_people(text: str) -> list[int]:
     return people
 
 
-def _run_face(args, report_dir: Path | None):
-    from rmlora.sw.learn.face import run_face
+TASK_DEFAULTS = {
+    "face": {"classes": "0-4", "forget": "1", "learn": "5"},
+    "speaker": {"classes": "george,jackson,lucas,nicolas,theo", "forget": "jackson",
+                "learn": "yweweler"},
+}
+
+
+def _flow(task: str, classes: str, forget: str, learn: str, seed: int, check, check_images,
+          progress: bool = True) -> dict:
+    """Run a task's flow from command-line strings; exits with the error on bad input."""
+    try:
+        if task == "face":
+            from rmlora.sw.learn.face import run_face
+            return run_face(people=parse_people(classes), forget=int(forget),
+                            learn=int(learn), seed=seed, check_backend=check,
+                            check_images=check_images, progress=progress)
+        from rmlora.sw.learn.speaker import run_speaker
+        return run_speaker(speakers=[c.strip() for c in classes.split(",") if c.strip()],
+                           forget=forget, learn=learn, seed=seed, check_backend=check,
+                           check_images=check_images, progress=progress)
+    except (ValueError, FileNotFoundError, argparse.ArgumentTypeError) as err:
+        sys.exit(f"[{task}] {err}")
+
+
+def _run_task(task: str, args, report_dir: Path | None) -> dict:
     from rmlora.sw.report import format_flow_table, write_flow_report
+    from rmlora.sw.report.cost import format_cost_table
 
     check = None if args.check_backend == "none" else args.check_backend
-    print(f"[face] people {args.people}, forget {args.forget}, learn {args.learn}, seed "
+    print(f"[{task}] classes {args.classes}, forget {args.forget}, learn {args.learn}, seed "
           f"{args.seed}; chip backend {args.backend}, chip check on {check or 'nothing'}")
-    try:
-        summary = run_face(people=args.people, forget=args.forget, learn=args.learn,
-                           seed=args.seed, check_backend=check,
-                           check_images=args.check_images, progress=True)
-    except (ValueError, FileNotFoundError) as err:
-        sys.exit(f"[face] {err}")
+    summary = _flow(task, args.classes, args.forget, args.learn, args.seed, check,
+                    args.check_images)
     print(format_flow_table(summary))
     mia = summary["mia"]
-    print(f"[face] membership attack member rate: LoRA {mia['lora']:.3f}, retrained "
+    print(f"[{task}] membership attack member rate: LoRA {mia['lora']:.3f}, retrained "
           f"{mia['retrain']:.3f}, pretrained {mia['pretrained']:.3f}")
-    from rmlora.sw.report.cost import format_cost_table
     print(format_cost_table(summary["cost"]))
     if "chip_check" in summary:
         c = summary["chip_check"]
-        print(f"[face] chip check: {c['images']} images on {c['backend']} vs golden, "
+        print(f"[{task}] chip check: {c['images']} inputs on {c['backend']} vs golden, "
               f"{c['records_compared']} record outputs, bit-exact {c['bit_exact']}")
     for t in summary["targets"]:
         verdict = "met" if t["met"] else "not run" if t["value"] is None else "NOT MET"
-        print(f"[face] target {t['key']} {t['rule']}: {t['value']} -> {verdict}")
+        print(f"[{task}] target {t['key']} {t['rule']}: {t['value']} -> {verdict}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=1))
-        print(f"[face] JSON: {args.json}")
+        print(f"[{task}] JSON: {args.json}")
     if report_dir is not None:
-        print(f"[face] report: {write_flow_report(summary, report_dir)}")
-    print(f"[face] {summary['seconds']['total']:.0f} s")
+        print(f"[{task}] report: {write_flow_report(summary, report_dir)}")
+    print(f"[{task}] {summary['seconds']['total']:.0f} s")
     return summary
 
 
-def _face(args):
-    _run_face(args, args.report)
+def _task(args):
+    _run_task(args.task, args, args.report)
 
 
 def _cost(args):
-    from rmlora.sw.learn.face import run_face
     from rmlora.sw.report.cost import format_cost_table
 
-    print(f"[cost] {args.task}: running the flow (people {args.people}, forget {args.forget}, "
-          f"learn {args.learn}, seed {args.seed}) on the golden chip for its activity")
-    try:
-        summary = run_face(people=args.people, forget=args.forget, learn=args.learn,
-                           seed=args.seed, check_backend=None, progress=True)
-    except (ValueError, FileNotFoundError) as err:
-        sys.exit(f"[cost] {err}")
+    d = TASK_DEFAULTS[args.task]
+    classes, forget, learn = (args.classes or d["classes"], args.forget or d["forget"],
+                              args.learn or d["learn"])
+    print(f"[cost] {args.task}: running the flow (classes {classes}, forget {forget}, "
+          f"learn {learn}, seed {args.seed}) on the golden chip for its activity")
+    summary = _flow(args.task, classes, forget, learn, args.seed, None, 0)
     print(format_cost_table(summary["cost"]))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -94,10 +112,23 @@ def _cost(args):
 def _sim(args):
     from rmlora.sim.cosim import REPO_ROOT
 
-    args.json = None  # the report directory holds summary.json
-    summary = _run_face(args, REPO_ROOT / "build" / "report")
-    if "chip_check" in summary and not summary["chip_check"]["bit_exact"]:
-        sys.exit("[sim] the cosimulated chip and the golden model disagree")
+    out = REPO_ROOT / "build" / "report"
+    args.json = None  # each report directory holds its summary.json
+    index = ["# rmlora `make sim` reports", ""]
+    failed = []
+    for task in ("face", "speaker"):
+        d = TASK_DEFAULTS[task]
+        args.classes, args.forget, args.learn = d["classes"], d["forget"], d["learn"]
+        summary = _run_task(task, args, out / task)
+        met = sum(t["met"] for t in summary["targets"])
+        index.append(f"- [{task}]({task}/report.md): {met} of {len(summary['targets'])} "
+                     f"targets met, {summary['seconds']['total']:.0f} s")
+        if "chip_check" in summary and not summary["chip_check"]["bit_exact"]:
+            failed.append(task)
+    (out / "index.md").write_text("\n".join(index) + "\n")
+    print(f"[sim] reports: {out / 'index.md'}")
+    if failed:
+        sys.exit(f"[sim] the cosimulated chip and the golden model disagree on {failed}")
 
 
 def _report(args):
@@ -202,33 +233,45 @@ def _header(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="rmlora", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, helptext in (("sim", "the face flow with its defaults, report in build/report"),
-                           ("face", "the face flow on the simulated chip")):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("--people", type=parse_people, default=list(range(5)),
-                       help="pretrained person ids 0-39, e.g. 0-4 or 3,8,12 (default 0-4)")
-        p.add_argument("--forget", type=int, default=1, help="pretrained person to forget")
-        p.add_argument("--learn", type=int, default=5, help="new person to learn")
+    p = sub.add_parser("sim", help="the face and speaker flows with their defaults, reports "
+                                   "in build/report")
+    p.add_argument("--check-backend", choices=("verilator", "icarus", "none"),
+                   default="verilator")
+    p.add_argument("--check-images", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_sim, backend="golden")
+    for task, helptext, classes_help in (
+            ("face", "the face flow on the simulated chip",
+             "pretrained person ids 0-39, e.g. 0-4 or 3,8,12"),
+            ("speaker", "the speaker-authentication flow on the simulated chip",
+             "enrolled FSDD speakers, comma-separated")):
+        d = TASK_DEFAULTS[task]
+        p = sub.add_parser(task, help=helptext)
+        flag = "--people" if task == "face" else "--speakers"
+        p.add_argument(flag, dest="classes", default=d["classes"],
+                       help=f"{classes_help} (default {d['classes']})")
+        p.add_argument("--forget", default=d["forget"], help="enrolled class to forget")
+        p.add_argument("--learn", default=d["learn"], help="new class to learn")
         p.add_argument("--seed", type=int, default=0)
-        # The evaluation runs thousands of images per stage: on the golden model, which
+        # The evaluation runs thousands of inputs per stage: on the golden model, which
         # the chip check proves bit-exact with the cosimulated RTL on every run.
         p.add_argument("--backend", choices=("golden",), default="golden",
                        help="chip backend the accuracies are measured on")
         p.add_argument("--check-backend", choices=("verilator", "icarus", "none"),
                        default="verilator", help="cosimulation compared with golden")
         p.add_argument("--check-images", type=int, default=20,
-                       help="images of the chip check (default 20)")
-        if name == "face":
-            p.add_argument("--json", type=Path, default=None, help="write the summary here")
-            p.add_argument("--report", type=Path, default=None,
-                           help="write a Markdown report with plots into this directory")
-        p.set_defaults(func=_sim if name == "sim" else _face)
+                       help="test inputs of the chip check (default 20)")
+        p.add_argument("--json", type=Path, default=None, help="write the summary here")
+        p.add_argument("--report", type=Path, default=None,
+                       help="write a Markdown report with plots into this directory")
+        p.set_defaults(func=_task, task=task)
     p = sub.add_parser("cost", help="training, deployment and inference cost against "
                                     "the alternatives")
-    p.add_argument("--task", choices=("face",), default="face")
-    p.add_argument("--people", type=parse_people, default=list(range(5)))
-    p.add_argument("--forget", type=int, default=1)
-    p.add_argument("--learn", type=int, default=5)
+    p.add_argument("--task", choices=tuple(TASK_DEFAULTS), default="face")
+    p.add_argument("--classes", default=None,
+                   help="people ids (face) or speakers (speaker); default: the task's")
+    p.add_argument("--forget", default=None)
+    p.add_argument("--learn", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="write the cost figures here")
     p.set_defaults(func=_cost)

@@ -1,5 +1,6 @@
 """Datasets of the three tasks, read from the shared data directory ($RMLORA_DATA)."""
 
+from rmlora.sw.data.fsdd import SPEAKERS, load_fsdd, make_speaker_split
 from rmlora.sw.data.olivetti import (
     Augmentation,
     FaceSplit,
@@ -11,10 +12,13 @@ from rmlora.sw.data.olivetti import (
 )
 
 __all__ = [
+    "SPEAKERS",
     "Augmentation",
     "FaceSplit",
     "augment",
+    "load_fsdd",
     "load_olivetti",
+    "make_speaker_split",
     "make_face_split",
     "resize",
     "split_people",

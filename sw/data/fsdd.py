@@ -1,0 +1,143 @@
+"""Free Spoken Digit Dataset (FSDD) for speaker authentication: the speaker is the label.
+
+3,000 mono 8 kHz recordings ``{digit}_{speaker}_{take}.wav`` (6 speakers x 10 digits
+x 50 takes), read from the shared data directory, never copied into the repository
+(../shared/datasets/README.md).
+
+Features (the host's front end, numpy/scipy only): a 32-band log-mel spectrogram
+(256-sample frames, hop 128, a triangular mel filterbank on the power spectrum of
+each peak-normalised recording), summarised over time by each band's mean and
+standard deviation: 64 numbers per utterance, whatever its length. Speaker identity
+lives in the spectral envelope (the mean) and its variability (the std); the digit
+spoken changes mostly the order of frames, which the summary discards.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.io import wavfile
+from scipy.signal import stft
+
+from .olivetti import data_dir
+
+__all__ = ["SPEAKERS", "FSDD_DIR", "log_mel_summary", "load_fsdd", "SpeakerSplit",
+           "make_speaker_split"]
+
+SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+FSDD_DIR = Path("fsdd") / "recordings"
+SAMPLE_RATE = 8000
+N_FFT, HOP, N_MELS = 256, 128, 32
+TAKES = 50
+
+
+def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int) -> np.ndarray:
+    """(n_mels, n_fft // 2 + 1) triangular filters evenly spaced on the mel scale
+    (O'Shaughnessy's mel = 2595 log10(1 + f / 700))."""
+    def to_mel(f):
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    def to_hz(m):
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+    edges = to_hz(np.linspace(to_mel(0.0), to_mel(sample_rate / 2), n_mels + 2))
+    bins = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    return np.clip(np.minimum((bins - lo) / (mid - lo), (hi - bins) / (hi - mid)), 0.0, None)
+
+
+_FILTERS = mel_filterbank(N_MELS, N_FFT, SAMPLE_RATE)
+
+
+def log_mel_summary(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """64 features of one recording: per mel band the mean and std of log power."""
+    if sample_rate != SAMPLE_RATE:
+        raise ValueError(f"recordings must be {SAMPLE_RATE} Hz, got {sample_rate}")
+    w = np.asarray(wave, dtype=np.float64)
+    if w.ndim != 1 or w.size < N_FFT:
+        raise ValueError(f"a recording must be mono with >= {N_FFT} samples, got {w.shape}")
+    w = w / (np.abs(w).max() + 1e-9)
+    _, _, spec = stft(w, fs=sample_rate, nperseg=N_FFT, noverlap=N_FFT - HOP)
+    log_mel = np.log(_FILTERS @ (np.abs(spec) ** 2) + 1e-6)
+    return np.concatenate([log_mel.mean(axis=1), log_mel.std(axis=1)]).astype(np.float32)
+
+
+def load_fsdd(directory: str | os.PathLike | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(features (3000, 64) float32, speaker index, digit, take) of every recording,
+    in file-name order; speaker index into SPEAKERS."""
+    path = data_dir(directory) / FSDD_DIR
+    files = sorted(path.glob("*.wav")) if path.is_dir() else []
+    if not files:
+        raise FileNotFoundError(
+            f"FSDD recordings not found in {path}. Put the Free Spoken Digit Dataset's "
+            f"recordings/*.wav there (or set RMLORA_DATA to the directory that holds "
+            f"fsdd/recordings/).")
+    feats, speakers, digits, takes = [], [], [], []
+    for f in files:
+        digit, speaker, take = f.stem.split("_")
+        if speaker not in SPEAKERS:
+            raise ValueError(f"{f.name}: unknown speaker {speaker!r}")
+        rate, wave = wavfile.read(f)
+        feats.append(log_mel_summary(wave, rate))
+        speakers.append(SPEAKERS.index(speaker))
+        digits.append(int(digit))
+        takes.append(int(take))
+    return (np.stack(feats), np.array(speakers), np.array(digits), np.array(takes))
+
+
+@dataclass(frozen=True)
+class SpeakerSplit:
+    """Standardised features of the chosen speakers, labelled by class (their order).
+
+    ``holdout_*`` are the test utterances again: the attack's non-members."""
+
+    class_of: dict[str, int]
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    holdout_x: torch.Tensor
+    holdout_y: torch.Tensor
+    mean: np.ndarray  # the standardisation the host applies (from the training set)
+    std: np.ndarray
+
+
+def make_speaker_split(features: np.ndarray, speaker: np.ndarray, take: np.ndarray,
+                       names: list[str], seed: int = 0, test_takes: int = 10,
+                       fit_on: int | None = None) -> SpeakerSplit:
+    """Per speaker a seeded set of ``test_takes`` take indices is held out (all ten
+    digits of those takes), so no utterance is in both train and test; the split of
+    a speaker depends only on (seed, speaker). The standardisation is fitted on the
+    training utterances of the first ``fit_on`` speakers (default all): the
+    pretrained ones, so the speaker learned later is not seen before its time."""
+    if len(set(names)) != len(names):
+        raise ValueError(f"speakers must be distinct, got {names}")
+    for name in names:
+        if name not in SPEAKERS:
+            raise ValueError(f"speaker {name!r}: choose from {', '.join(SPEAKERS)}")
+    if not 0 < test_takes < TAKES:
+        raise ValueError(f"test_takes must be in 1..{TAKES - 1}, got {test_takes}")
+    train_rows, test_rows = [], []
+    for name in names:
+        s = SPEAKERS.index(name)
+        held = np.random.default_rng([seed, s]).permutation(TAKES)[:test_takes]
+        rows = np.flatnonzero(speaker == s)
+        is_test = np.isin(take[rows], held)
+        train_rows.append(rows[~is_test])
+        test_rows.append(rows[is_test])
+    train, test = np.concatenate(train_rows), np.concatenate(test_rows)
+    class_of = {name: i for i, name in enumerate(names)}
+    label = np.array([class_of[SPEAKERS[s]] for s in speaker[train]])
+    test_label = np.array([class_of[SPEAKERS[s]] for s in speaker[test]])
+    fit = np.concatenate(train_rows[:fit_on])
+    mean = features[fit].mean(axis=0)
+    std = features[fit].std(axis=0) + 1e-6
+    x = torch.from_numpy(((features - mean) / std).astype(np.float32))
+    test_x, test_y = x[test], torch.from_numpy(test_label)
+    return SpeakerSplit(class_of, x[train], torch.from_numpy(label), test_x, test_y,
+                        test_x.clone(), test_y.clone(), mean, std)
