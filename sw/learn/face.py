@@ -22,7 +22,7 @@ from rmlora.sw.data.olivetti import (
 from rmlora.sw.learn.chip_flow import run_on_chip
 from rmlora.sw.learn.config import FlowConfig
 from rmlora.sw.learn.pipeline import run_flow
-from rmlora.sw.learn.stages import FlowData
+from rmlora.sw.learn.stages import FlowData, check_roles
 from rmlora.sw.models.mixer import FaceMixer, MixerConfig
 
 
@@ -53,14 +53,7 @@ def prepare_face(
     for person in people + [forget, learn]:
         if not 0 <= person < N_PEOPLE:
             raise ValueError(f"person {person}: Olivetti people are 0..{N_PEOPLE - 1}")
-    if len(set(people)) != len(people):
-        raise ValueError(f"people must be distinct, got {people}")
-    if len(people) < 2:
-        raise ValueError(f"need at least 2 pretrained people (one forgotten), got {people}")
-    if forget not in people:
-        raise ValueError(f"forget={forget} must be one of the pretrained people {people}")
-    if learn in people:
-        raise ValueError(f"learn={learn} must not be one of the pretrained people {people}")
+    check_roles(people, forget, learn, "people", "pretrained")
     images, labels = load_olivetti(data_dir) if faces is None else faces
     aug = Augmentation() if aug is None else aug
     split = make_face_split(images, labels, people + [learn], seed=seed, aug=aug)

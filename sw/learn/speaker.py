@@ -17,7 +17,7 @@ import numpy as np
 from rmlora.sw.data.fsdd import SPEAKERS, load_fsdd, make_speaker_split
 from rmlora.sw.learn.chip_flow import run_on_chip
 from rmlora.sw.learn.config import AdapterSpec, FlowConfig, StageConfig
-from rmlora.sw.learn.stages import FlowData
+from rmlora.sw.learn.stages import FlowData, check_roles
 from rmlora.sw.models.speaker import SPEAKER_LAYERS, speaker_mlp
 
 __all__ = ["SPEAKER_TARGETS", "speaker_config", "prepare_speaker", "run_speaker"]
@@ -61,14 +61,7 @@ def prepare_speaker(speakers, forget: str, learn: str, seed: int = 0,
     for name in speakers + [forget, learn]:
         if name not in SPEAKERS:
             raise ValueError(f"speaker {name!r}: choose from {', '.join(SPEAKERS)}")
-    if len(set(speakers)) != len(speakers):
-        raise ValueError(f"speakers must be distinct, got {speakers}")
-    if len(speakers) < 2:
-        raise ValueError(f"need at least 2 enrolled speakers (one forgotten), got {speakers}")
-    if forget not in speakers:
-        raise ValueError(f"forget={forget!r} must be one of the enrolled speakers {speakers}")
-    if learn in speakers:
-        raise ValueError(f"learn={learn!r} must not be one of the enrolled speakers")
+    check_roles(speakers, forget, learn, "speakers", "enrolled")
     feats, speaker, _, take = load_fsdd(data_dir) if features is None else features
     split = make_speaker_split(feats, speaker, take, speakers + [learn], seed=seed,
                                fit_on=len(speakers))

@@ -62,6 +62,19 @@ class FlowData:
         return torch.isin(self.train_y, torch.tensor(classes, dtype=self.train_y.dtype))
 
 
+def check_roles(names: list, forget, learn, kind: str, enrolled: str) -> None:
+    """A task's classes: distinct, at least two (one is forgotten), the forgotten one
+    among them and the one learned later not. kind/enrolled name them in errors."""
+    if len(set(names)) != len(names):
+        raise ValueError(f"{kind} must be distinct, got {names}")
+    if len(names) < 2:
+        raise ValueError(f"need at least 2 {enrolled} {kind} (one forgotten), got {names}")
+    if forget not in names:
+        raise ValueError(f"forget={forget!r} must be one of the {enrolled} {kind} {names}")
+    if learn in names:
+        raise ValueError(f"learn={learn!r} must not be one of the {enrolled} {kind} {names}")
+
+
 def _forget_objective(data: FlowData, config: StageConfig, seed: int):
     """Retained rows at weight 1; forgotten rows at ``forget_weight`` (gradient ascent)
     or, with forget_method "relabel", relabelled to kept classes drawn with ``seed``."""
