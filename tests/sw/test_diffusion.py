@@ -1,0 +1,70 @@
+"""Image-generation task, float part: digits and styles, the DDPM pieces, erasing."""
+
+import numpy as np
+import pytest
+import torch
+
+from rmlora.sw.data.digits import apply_style, load_digit_images, style_property
+from rmlora.sw.learn.diffusion import DiffusionConfig, erase, erase_objective_step, frechet_distance
+from rmlora.sw.models.denoiser import Schedule, denoiser_input, denoiser_mlp, sample
+
+
+def test_digits_and_styles():
+    images, labels = load_digit_images()
+    assert images.shape == (1797, 8, 8) and images.min() == 0 and images.max() == 1
+    assert sorted(set(labels.tolist())) == list(range(10))
+    plain = style_property(images)
+    for style in ("thick", "invert"):
+        styled = apply_style(images, style)
+        assert styled.shape == images.shape
+        assert np.all(style_property(styled) > plain)  # one brightness threshold judges it
+    with pytest.raises(ValueError, match="style 'bold'"):
+        apply_style(images, "bold")
+
+
+def test_schedule_and_inputs():
+    s = Schedule()
+    ab = s.alpha_bars
+    assert ab.shape == (50,) and torch.all(ab[1:] < ab[:-1]) and 0 < ab[-1] < 0.01
+    x0, noise = torch.ones(2, 64), torch.zeros(2, 64)
+    assert torch.allclose(s.noisy(x0, torch.tensor([0, 49]), noise)[:, 0], ab[[0, 49]].sqrt())
+    inputs = denoiser_input(x0, torch.tensor([3, 7]), torch.tensor([0, 49]), 50)
+    assert inputs.shape == (2, 82) and inputs[0, 64 + 3] == 1 and inputs[1, 64 + 7] == 1
+    assert denoiser_mlp()(inputs).shape == (2, 64)
+
+
+def test_sampling_is_seeded_and_records_every_step():
+    def predict(inputs):
+        return torch.zeros(len(inputs), 64)
+
+    record = []
+    a = sample(predict, torch.arange(4), Schedule(steps=10), seed=3, record=record)
+    b = sample(predict, torch.arange(4), Schedule(steps=10), seed=3)
+    assert torch.equal(a, b) and a.shape == (4, 64) and a.abs().max() <= 1
+    assert len(record) == 10 and record[0].shape == (4, 82)
+    assert not torch.equal(a, sample(predict, torch.arange(4), Schedule(steps=10), seed=4))
+
+
+def test_erasing_moves_the_erased_condition_onto_the_anchor():
+    torch.manual_seed(0)
+    model = denoiser_mlp(hidden=32).eval()
+    x0 = torch.rand(64, 64) * 2 - 1
+    classes = torch.randint(10, (64,))
+    classes[classes == 3] = 0
+    config = DiffusionConfig(erase=3, hidden=32, erase_epochs=30, erase_lr=1e-2)
+
+    def loss(m):
+        return erase_objective_step(m, model, config.schedule, x0, classes, 3, 4,
+                                    torch.Generator().manual_seed(9)).item()
+
+    erased, cost = erase(model, x0, classes, config, seed=1)
+    assert loss(erased) < 0.5 * loss(model)
+    assert cost.trainable_params == 2 * 8 * ((82 + 32) + (32 + 32) + (32 + 64)) // 2
+    assert cost.optimizer_steps == 30 and cost.backward_macs_per_sample > 0
+
+
+def test_frechet_distance():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((500, 4))
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_distance(a, a + 1.0) == pytest.approx(4.0, rel=1e-6)
