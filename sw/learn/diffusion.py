@@ -1,9 +1,9 @@
 """Image generation task: a class-conditional DDPM on 8x8 digits; erase a digit with a
 LoRA adapter, then learn a style with a second one; measured by an independent judge.
 
-Erasing (the concept-ablation idea of Kumari et al., ICCV 2023, here on the noise
-prediction): the adapter is trained so that the network's noise prediction under
-the erased digit's condition equals the frozen network's under an anchor digit,
+Erasing (the concept-ablation idea of Kumari et al., ICCV 2023, here on the
+denoiser's prediction): the adapter is trained so that the network's prediction
+under the erased digit's condition equals the frozen network's under an anchor digit,
 while under every other condition it keeps the frozen prediction. The erased
 digit's images are not used. Learning a style: a second adapter trained with the
 DDPM loss on styled images of the kept digits, the erase adapter active and frozen.
@@ -110,10 +110,11 @@ def _loop(stage, model, params, n, epochs, lr, batch_size, seed, loss_of, cosine
 
 
 def _ddpm_loss(model, schedule: Schedule, x0, classes, gen):
+    """The clean image predicted from its noised version (models.denoiser says why)."""
     t = torch.randint(schedule.steps, (len(x0),), generator=gen)
     noise = torch.randn(x0.shape, generator=gen)
     inputs = denoiser_input(schedule.noisy(x0, t, noise), classes, t, schedule.steps)
-    return F.mse_loss(model(inputs), noise)
+    return F.mse_loss(model(inputs), x0)
 
 
 def train_denoiser(x0: torch.Tensor, classes: torch.Tensor, config: DiffusionConfig,
@@ -134,8 +135,8 @@ def train_denoiser(x0: torch.Tensor, classes: torch.Tensor, config: DiffusionCon
 
 def erase_objective_step(model, teacher, schedule: Schedule, x0, classes, erase: int,
                          anchor: int, gen):
-    """MSE of the model's noise prediction against the frozen teacher's: under the
-    erased condition the teacher's anchor prediction, under the own one the same."""
+    """MSE of the model's prediction against the frozen teacher's: under the erased
+    condition the teacher's anchor prediction, under the own one the same."""
     t = torch.randint(schedule.steps, (len(x0),), generator=gen)
     noise = torch.randn(x0.shape, generator=gen)
     xt = schedule.noisy(x0, t, noise)

@@ -2,9 +2,17 @@
 
 The network is a bias-free MLP (an nn.Sequential the chip's compiler takes): its
 input vector is the noisy image (64 pixels in [-1, 1] scale), the one-hot class (10)
-and 8 sinusoidal features of the step, 82 numbers; its output the predicted noise
-(64). The host runs the sampling loop (Ho et al., NeurIPS 2020, with the predicted
-clean image clipped to [-1, 1] at every step), one network evaluation per step.
+and 8 sinusoidal features of the step, 82 numbers; its output the predicted clean
+image (64). The host runs the DDPM sampling loop (Ho et al., NeurIPS 2020), one
+network evaluation per step, the prediction clipped to [-1, 1].
+
+Why the clean image and 20 steps, not the usual noise prediction over 50: the
+chip's analogue error is a few percent of each layer's output. Predicting the
+noise, the sampler divides it by sqrt(alpha_bar), up to 14x at the noisiest step,
+and the chip's relative error on the network output was 152 % (prompted digits
+recognised in 0-88 % of samples). Predicting the clean image nothing amplifies it:
+26 % error, and 64-100 % recognised with 20 steps (12-100 % with 50, where the
+error accumulates over more steps; 36-100 % with 10). Float: 100 % in every case.
 """
 
 from __future__ import annotations
@@ -26,9 +34,9 @@ N_CLASSES, PIXELS, TIME_FEATURES = 10, 64, 8
 class Schedule:
     """Linear beta schedule over ``steps`` steps."""
 
-    steps: int = 50
+    steps: int = 20
     beta_start: float = 1e-4
-    beta_end: float = 0.2
+    beta_end: float = 0.5
 
     @property
     def betas(self) -> torch.Tensor:
@@ -63,8 +71,8 @@ def denoiser_mlp(hidden: int = 128) -> nn.Sequential:
 def sample(predict: Callable[[torch.Tensor], torch.Tensor], classes: torch.Tensor,
            schedule: Schedule, seed: int, record: list | None = None) -> torch.Tensor:
     """Images (B, 64) in [-1, 1] for the prompted classes; predict(inputs (B, 82)) is
-    the noise prediction (a float network, or the chip through the runtime). The
-    noise is drawn from a generator seeded by ``seed``; ``record`` collects the
+    the clean-image prediction (a float network, or the chip through the runtime).
+    The noise is drawn from a generator seeded by ``seed``; ``record`` collects the
     network inputs of every step (for the chip check)."""
     gen = torch.Generator().manual_seed(seed)
     betas, ab = schedule.betas, schedule.alpha_bars
@@ -73,8 +81,7 @@ def sample(predict: Callable[[torch.Tensor], torch.Tensor], classes: torch.Tenso
         inputs = denoiser_input(x, classes, torch.full((len(classes),), t), schedule.steps)
         if record is not None:
             record.append(inputs)
-        eps = predict(inputs)
-        x0 = ((x - (1.0 - ab[t]).sqrt() * eps) / ab[t].sqrt()).clamp(-1.0, 1.0)
+        x0 = predict(inputs).clamp(-1.0, 1.0)
         if t == 0:
             return x0
         ab_prev = ab[t - 1]

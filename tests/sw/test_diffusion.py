@@ -25,17 +25,17 @@ def test_digits_and_styles():
 def test_schedule_and_inputs():
     s = Schedule()
     ab = s.alpha_bars
-    assert ab.shape == (50,) and torch.all(ab[1:] < ab[:-1]) and 0 < ab[-1] < 0.01
+    assert ab.shape == (20,) and torch.all(ab[1:] < ab[:-1]) and 0 < ab[-1] < 0.01
     x0, noise = torch.ones(2, 64), torch.zeros(2, 64)
-    assert torch.allclose(s.noisy(x0, torch.tensor([0, 49]), noise)[:, 0], ab[[0, 49]].sqrt())
+    assert torch.allclose(s.noisy(x0, torch.tensor([0, 19]), noise)[:, 0], ab[[0, 19]].sqrt())
     inputs = denoiser_input(x0, torch.tensor([3, 7]), torch.tensor([0, 49]), 50)
     assert inputs.shape == (2, 82) and inputs[0, 64 + 3] == 1 and inputs[1, 64 + 7] == 1
     assert denoiser_mlp()(inputs).shape == (2, 64)
 
 
 def test_sampling_is_seeded_and_records_every_step():
-    def predict(inputs):
-        return torch.zeros(len(inputs), 64)
+    def predict(inputs):  # "the clean image is the noisy one": depends on the noise
+        return inputs[:, :64]
 
     record = []
     a = sample(predict, torch.arange(4), Schedule(steps=10), seed=3, record=record)
