@@ -1,8 +1,9 @@
 """The `rmlora` command: one entry point for what users run.
 
-    rmlora sim        the face and speaker flows with their defaults, and their reports
+    rmlora sim        the face, speaker and diffusion flows with their defaults, and reports
     rmlora face       the face flow: pretrain, unlearn, learn, measured on the chip
     rmlora speaker    the speaker-authentication flow, likewise
+    rmlora diffusion  the image-generation flow: erase a digit, learn a style
     rmlora cost       training, deployment and inference cost against the alternatives
     rmlora report     rebuild a face report from a saved JSON summary
     rmlora bringup    build the chip, bring it up on the simulator, report
@@ -93,15 +94,53 @@ def _task(args):
     _run_task(args.task, args, args.report)
 
 
+def _run_diffusion(args, report_dir: Path | None) -> dict:
+    from rmlora.sw.learn.diffusion_flow import run_diffusion
+    from rmlora.sw.report.cost import format_cost_table
+    from rmlora.sw.report.diffusion import format_diffusion_table, write_diffusion_report
+
+    check = None if args.check_backend == "none" else args.check_backend
+    print(f"[diffusion] erase {args.erase}, style {args.style}, seed {args.seed}; chip "
+          f"backend {args.backend}, chip check on {check or 'nothing'}")
+    try:
+        summary = run_diffusion(args.erase, args.style, args.seed, check, args.check_images,
+                                progress=True)
+    except ValueError as err:
+        sys.exit(f"[diffusion] {err}")
+    print(format_diffusion_table(summary))
+    print(format_cost_table(summary["cost"]))
+    for t in summary["targets"]:
+        verdict = "met" if t["met"] else "not run" if t["value"] is None else "NOT MET"
+        print(f"[diffusion] target {t['key']} {t['rule']}: {t['value']} -> {verdict}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=1))
+        print(f"[diffusion] JSON: {args.json}")
+    if report_dir is not None:
+        print(f"[diffusion] report: {write_diffusion_report(summary, report_dir)}")
+    print(f"[diffusion] {summary['seconds']['total']:.0f} s")
+    return summary
+
+
+def _diffusion(args):
+    _run_diffusion(args, args.report)
+
+
 def _cost(args):
     from rmlora.sw.report.cost import format_cost_table
 
-    d = TASK_DEFAULTS[args.task]
-    classes, forget, learn = (args.classes or d["classes"], args.forget or d["forget"],
-                              args.learn or d["learn"])
-    print(f"[cost] {args.task}: running the flow (classes {classes}, forget {forget}, "
-          f"learn {learn}, seed {args.seed}) on the golden chip for its activity")
-    summary = _flow(args.task, classes, forget, learn, args.seed, None, 0)
+    if args.task == "diffusion":
+        from rmlora.sw.learn.diffusion_flow import run_diffusion
+        print(f"[cost] diffusion: running the flow (erase 3, style thick, seed {args.seed}) "
+              f"on the golden chip for its activity")
+        summary = run_diffusion(3, "thick", args.seed, None)
+    else:
+        d = TASK_DEFAULTS[args.task]
+        classes, forget, learn = (args.classes or d["classes"], args.forget or d["forget"],
+                                  args.learn or d["learn"])
+        print(f"[cost] {args.task}: running the flow (classes {classes}, forget {forget}, "
+              f"learn {learn}, seed {args.seed}) on the golden chip for its activity")
+        summary = _flow(args.task, classes, forget, learn, args.seed, None, 0)
     print(format_cost_table(summary["cost"]))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +164,13 @@ def _sim(args):
                      f"targets met, {summary['seconds']['total']:.0f} s")
         if "chip_check" in summary and not summary["chip_check"]["bit_exact"]:
             failed.append(task)
+    args.erase, args.style = 3, "thick"
+    summary = _run_diffusion(args, out / "diffusion")
+    met = sum(t["met"] for t in summary["targets"])
+    index.append(f"- [diffusion](diffusion/report.md): {met} of {len(summary['targets'])} "
+                 f"targets met, {summary['seconds']['total']:.0f} s")
+    if "chip_check" in summary and not summary["chip_check"]["bit_exact"]:
+        failed.append("diffusion")
     (out / "index.md").write_text("\n".join(index) + "\n")
     print(f"[sim] reports: {out / 'index.md'}")
     if failed:
@@ -233,8 +279,8 @@ def _header(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="rmlora", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("sim", help="the face and speaker flows with their defaults, reports "
-                                   "in build/report")
+    p = sub.add_parser("sim", help="the face, speaker and diffusion flows with their "
+                                   "defaults, reports in build/report")
     p.add_argument("--check-backend", choices=("verilator", "icarus", "none"),
                    default="verilator")
     p.add_argument("--check-images", type=int, default=20)
@@ -265,9 +311,24 @@ def main(argv=None):
         p.add_argument("--report", type=Path, default=None,
                        help="write a Markdown report with plots into this directory")
         p.set_defaults(func=_task, task=task)
+    p = sub.add_parser("diffusion", help="the image-generation flow: erase a digit, learn "
+                                         "a style, on the simulated chip")
+    p.add_argument("--erase", type=int, default=3, help="digit to erase (default 3)")
+    p.add_argument("--style", choices=("thick", "invert"), default="thick")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", choices=("golden",), default="golden",
+                   help="chip backend the samples are drawn on")
+    p.add_argument("--check-backend", choices=("verilator", "icarus", "none"),
+                   default="verilator", help="cosimulation compared with golden")
+    p.add_argument("--check-images", type=int, default=20,
+                   help="denoising-step inputs of the chip check (default 20)")
+    p.add_argument("--json", type=Path, default=None, help="write the summary here")
+    p.add_argument("--report", type=Path, default=None,
+                   help="write a Markdown report with plots into this directory")
+    p.set_defaults(func=_diffusion)
     p = sub.add_parser("cost", help="training, deployment and inference cost against "
                                     "the alternatives")
-    p.add_argument("--task", choices=tuple(TASK_DEFAULTS), default="face")
+    p.add_argument("--task", choices=(*TASK_DEFAULTS, "diffusion"), default="face")
     p.add_argument("--classes", default=None,
                    help="people ids (face) or speakers (speaker); default: the task's")
     p.add_argument("--forget", default=None)

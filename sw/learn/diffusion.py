@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import linalg
 from torch import nn
 from tqdm import tqdm
 
@@ -215,6 +214,9 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Frechet distance of two Gaussians fitted to feature sets (Heusel et al., 2017)."""
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = linalg.sqrtm(cov_a @ cov_b)
-    root = root.real if np.iscomplexobj(root) else root
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
+    # trace(sqrtm(cov_a cov_b)) from the eigenvalues of the product: real and >= 0 up
+    # to rounding (both PSD), with no matrix square root to go complex or warn
+    eig = np.linalg.eigvals(cov_a @ cov_b).real
+    root_trace = np.sqrt(np.clip(eig, 0.0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b)
+                 - 2 * root_trace)

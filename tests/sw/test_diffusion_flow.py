@@ -1,0 +1,69 @@
+"""The image-generation flow on the golden chip with few epochs: every key, the
+report; and the issue's targets with the default settings (slow: RMLORA_SLOW=1)."""
+
+import json
+
+import pytest
+
+from rmlora.sw.learn.diffusion import DiffusionConfig
+from rmlora.sw.learn.diffusion_flow import DIFFUSION_TARGETS, run_diffusion
+from rmlora.sw.report.diffusion import write_diffusion_report
+
+REQUIRED = ["pretrained.prompt_rate", "pretrained.erased_digit_rate",
+            "erased.erased_digit_rate", "erased.other_prompt_rate", "styled.style_rate",
+            "styled.erased_digit_rate", "styled.other_prompt_rate", "fid.pretrained",
+            "fid.erased"]
+
+
+def get(summary, key):
+    for part in key.split("."):
+        summary = summary[part]
+    return summary
+
+
+@pytest.fixture(scope="module")
+def summary():
+    config = DiffusionConfig(seed=1, erase=5, style="invert", hidden=32, pretrain_epochs=8,
+                             erase_epochs=2, style_epochs=2, samples_per_digit=4)
+    return run_diffusion(5, "invert", 1, check_backend="golden", check_inputs=8,
+                         config=config)
+
+
+def test_summary_keys_and_ranges(summary):
+    for key in REQUIRED:
+        value = get(summary, key)
+        assert isinstance(value, float), key
+        assert key.startswith("fid.") or 0.0 <= value <= 1.0, key
+    assert summary["config"]["anchor"] == 6
+    assert len(summary["pretrained"]["per_digit"]) == 10
+    assert summary["erased"]["erased_digit_rate"] == summary["erased"]["per_digit"][5]
+    assert summary["chip_check"]["images"] == 8 and summary["chip_check"]["bit_exact"]
+    assert {row["key"] for row in summary["targets"]} == {k for k, _, _ in DIFFUSION_TARGETS}
+    for fold in ("training_fold", "deployment_fold", "inference_energy_fold"):
+        assert summary["cost"][fold] > 0
+    json.dumps(summary)
+
+
+def test_report_with_sample_grids(summary, tmp_path):
+    report = write_diffusion_report(summary, tmp_path)
+    text = report.read_text()
+    assert "`erased.erased_digit_rate`" in text and "(samples.png)" in text
+    for name in ("samples.png", "energy.png", "pulses.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    grid = summary["grids"]["styled"]
+    assert len(grid) == 80 and len(grid[0]) == 4 * 8  # 10 digits x 4 samples
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="style 'bold'"):
+        run_diffusion(3, "bold", 0, check_backend=None)
+    with pytest.raises(ValueError, match="erase must be a digit"):
+        DiffusionConfig(erase=10)
+
+
+@pytest.mark.slow
+def test_default_diffusion_flow_meets_the_targets_on_the_chip():
+    summary = run_diffusion(check_backend=None)
+    failed = [row for row in summary["targets"] if not row["met"]
+              and not row["key"].startswith("chip_check.")]
+    assert not failed, failed
