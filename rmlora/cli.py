@@ -77,6 +77,11 @@ def _run_task(task: str, args, report_dir: Path | None) -> dict:
         c = summary["chip_check"]
         print(f"[{task}] chip check: {c['images']} inputs on {c['backend']} vs golden, "
               f"{c['records_compared']} record outputs, bit-exact {c['bit_exact']}")
+    return _finish(task, summary, args, report_dir, write_flow_report)
+
+
+def _finish(task: str, summary: dict, args, report_dir: Path | None, write_report) -> dict:
+    """Targets, the JSON and the report of a finished flow; the summary."""
     for t in summary["targets"]:
         verdict = "met" if t["met"] else "not run" if t["value"] is None else "NOT MET"
         print(f"[{task}] target {t['key']} {t['rule']}: {t['value']} -> {verdict}")
@@ -85,7 +90,7 @@ def _run_task(task: str, args, report_dir: Path | None) -> dict:
         args.json.write_text(json.dumps(summary, indent=1))
         print(f"[{task}] JSON: {args.json}")
     if report_dir is not None:
-        print(f"[{task}] report: {write_flow_report(summary, report_dir)}")
+        print(f"[{task}] report: {write_report(summary, report_dir)}")
     print(f"[{task}] {summary['seconds']['total']:.0f} s")
     return summary
 
@@ -109,17 +114,7 @@ def _run_diffusion(args, report_dir: Path | None) -> dict:
         sys.exit(f"[diffusion] {err}")
     print(format_diffusion_table(summary))
     print(format_cost_table(summary["cost"]))
-    for t in summary["targets"]:
-        verdict = "met" if t["met"] else "not run" if t["value"] is None else "NOT MET"
-        print(f"[diffusion] target {t['key']} {t['rule']}: {t['value']} -> {verdict}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=1))
-        print(f"[diffusion] JSON: {args.json}")
-    if report_dir is not None:
-        print(f"[diffusion] report: {write_diffusion_report(summary, report_dir)}")
-    print(f"[diffusion] {summary['seconds']['total']:.0f} s")
-    return summary
+    return _finish("diffusion", summary, args, report_dir, write_diffusion_report)
 
 
 def _diffusion(args):
