@@ -88,6 +88,10 @@ class CompiledModel:
                 return chip_layer
         raise KeyError(f"no layer {name!r}; the model has {[x.name for x in self.layers]}")
 
+    def adapter_bytes(self, name: str) -> int:
+        """SRAM bytes of an adapter's section (what loading or deleting it writes)."""
+        return self.slot_regions[self.adapter_slots[name]][1] * self.params.sram_word_bytes
+
     @property
     def all_slots(self) -> int:
         """LORA_ENABLE mask with every compiled adapter on."""

@@ -37,7 +37,8 @@ def _ranks(compiled: CompiledModel, layer: str, adapters: list[str]) -> list[int
 
 def inference_sram_words(compiled: CompiledModel, adapters: list[str], weights: bool) -> int:
     """SRAM words of one input: every record of every segment (model.record_sram_words)."""
-    return sum(record_sram_words(r.n_in, r.n_out, _ranks(compiled, r.layer, adapters), weights)
+    return sum(record_sram_words(r.n_in, r.n_out, _ranks(compiled, r.layer, adapters), weights,
+                                 compiled.params.sram_word_bytes)
                for segment in compiled.segments for r in segment.records)
 
 
@@ -62,7 +63,7 @@ def flow_costs(stage_costs: dict, deployed: dict, update_bytes: int,
     training = {name: training_cost(stage_costs[key], table)
                 for name, key in (("lora", "unlearn_lora"), ("full_finetune", "full_finetune"),
                                   ("retrain", "retrain")) if key in stage_costs}
-    deployment = {"lora": sram_write_cost(update_bytes, table),
+    deployment = {"lora": sram_write_cost(update_bytes, compiled.params, table),
                   "full_finetune": reprogram_cost(deployed["full_finetune"], table)}
     measured = deployed["lora"]["inference"]
     inference = {"lora": _inference(compiled, measured["lora"], table),

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 
+from rmlora.contract import ChipParams
+from rmlora.contract.params import BUS_DATA_WIDTH
 from rmlora.sim.reram.config import MacroConfig
 
 from .table import OpTable
@@ -26,11 +28,10 @@ __all__ = ["ADAM_OPS_PER_PARAM", "training_cost", "sram_write_cost", "reprogram_
 # torch.optim.Adam per parameter and step: m = b1 m + (1-b1) g (3), v = b2 v +
 # (1-b2) g^2 (4), bias corrections m/c1, v/c2 (2), sqrt, + eps, divide, x lr, subtract (5).
 ADAM_OPS_PER_PARAM = 14
-WORD_BYTES = 8  # SRAM word: 64 bits (ChipParams.sram_width)
-BUS_WORD_BYTES = 4  # host bus word: 32 bits
+BUS_WORD_BYTES = BUS_DATA_WIDTH // 8  # the host bus word (contract.params)
 
 
-def _words(n_bytes: int, size: int = WORD_BYTES) -> int:
+def _words(n_bytes: int, size: int) -> int:
     return -(-int(n_bytes) // size)
 
 
@@ -57,10 +58,10 @@ def training_cost(stage: dict, table: OpTable) -> dict:
     }
 
 
-def sram_write_cost(n_bytes: int, table: OpTable) -> dict:
+def sram_write_cost(n_bytes: int, params: ChipParams, table: OpTable) -> dict:
     """Bytes written into the SRAM buffer over the host bus: SRAM word writes, and bus
     time at the measured cycles per 32-bit word."""
-    words = _words(n_bytes)
+    words = _words(n_bytes, params.sram_word_bytes)
     bus_words = _words(n_bytes, BUS_WORD_BYTES)
     return {
         "bytes": int(n_bytes),
@@ -86,15 +87,19 @@ def reprogram_cost(report: dict, table: OpTable) -> dict:
     }
 
 
-def record_sram_words(n_in: int, n_out: int, ranks: list[int], weights: bool) -> int:
+def record_sram_words(n_in: int, n_out: int, ranks: list[int], weights: bool,
+                      word_bytes: int) -> int:
     """SRAM words one layer record moves: x read (and again by the LoRA unit when an
     adapter is on), y written, each enabled adapter's A (r x n_in) and B (n_out x r)
     read; with ``weights`` (all-digital) also the n_in x n_out int8 weights."""
-    words = _words(n_in) + _words(n_out)
+    def w(n):
+        return _words(n, word_bytes)
+
+    words = w(n_in) + w(n_out)
     if ranks:
-        words += _words(n_in) + sum(_words(r * n_in) + _words(n_out * r) for r in ranks)
+        words += w(n_in) + sum(w(r * n_in) + w(n_out * r) for r in ranks)
     if weights:
-        words += _words(n_in * n_out)
+        words += w(n_in * n_out)
     return words
 
 

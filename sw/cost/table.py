@@ -38,9 +38,11 @@ HOR14_PJ = {
 }
 
 
-def scale(pj_45nm: float, node_nm: float, vdd: float) -> float:
-    """[Hor14]'s 45 nm energy (pJ) at another node and supply, in joules."""
-    return pj_45nm * 1e-12 * (node_nm / HOR14_NODE_NM) * (vdd / HOR14_VDD) ** 2
+def scale(pj: float, node_nm: float, vdd: float, from_nm: float = HOR14_NODE_NM,
+          from_vdd: float = HOR14_VDD) -> float:
+    """An energy in pJ quoted at (from_nm, from_vdd), default [Hor14]'s 45 nm, 0.9 V,
+    at another node and supply, in joules (constant-field rule)."""
+    return pj * 1e-12 * (node_nm / from_nm) * (vdd / from_vdd) ** 2
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def table_for(node_nm: float = 180.0, vdd: float = 1.8, clock_hz: float = 100e6)
         sram_word_j=h["sram_read_64b_32kb"],
         fp32_mac_j=h["fp32_mult"] + h["fp32_add"],
         fp32_op_j=(h["fp32_mult"] + h["fp32_add"]) / 2,
-        control_cycle_j=scale(10.0 / 16, node_nm, vdd),  # 10 pJ at 180 nm, 1.8 V
+        control_cycle_j=scale(10.0, node_nm, vdd, from_nm=180.0, from_vdd=1.8),
         # benchmarks/bench_bus.py: 9.0 cycles per 32-bit SRAM word through AXI4-Lite
         bus_cycles_per_word=9.0,
     )

@@ -25,7 +25,7 @@ from .on_chip import chip_check, evaluate_on_chip
 from .pipeline import run_flow
 from .stages import FlowData
 
-__all__ = ["run_on_chip", "check_targets", "CALIBRATION_INPUTS"]
+__all__ = ["run_on_chip", "check_targets", "lookup", "CALIBRATION_INPUTS"]
 
 CALIBRATION_INPUTS = 512  # training inputs (seeded draw) the int8 scales come from
 
@@ -131,10 +131,8 @@ def run_on_chip(
     seconds["chip_eval"] = time.perf_counter() - t0
     compiled = deployed["lora"].pop("compiled")
     conductances = deployed["lora"].pop("conductances")
-    forget_slot = compiled.adapter_slots[config.forget_adapter.name]
     cost = flow_costs(flow["costs"], deployed,
-                      compiled.slot_regions[forget_slot][1] * compiled.params.sram_word_bytes,
-                      compiled)
+                      compiled.adapter_bytes(config.forget_adapter.name), compiled)
 
     fm, cm = flow["metrics"], chip_metrics
     summary = {
@@ -158,11 +156,10 @@ def run_on_chip(
         "deploy": deployed,
         "programming": _conductance_histogram(conductances, compiled.macro_config),
         "adapters": {
-            name: {"slot": slot, "rank": spec.r, "alpha": spec.alpha,
-                   "layers": list(spec.target_modules),
-                   "sram_bytes": compiled.slot_regions[slot][1] * compiled.params.sram_word_bytes}
+            spec.name: {"slot": compiled.adapter_slots[spec.name], "rank": spec.r,
+                        "alpha": spec.alpha, "layers": list(spec.target_modules),
+                        "sram_bytes": compiled.adapter_bytes(spec.name)}
             for spec in (config.forget_adapter, config.continual_adapter)
-            for name, slot in [(spec.name, compiled.adapter_slots[spec.name])]
         },
         "costs": flow["costs"],
         "cost": cost,

@@ -34,7 +34,7 @@ from .diffusion import (
     train_denoiser,
     train_judge,
 )
-from .on_chip import chip_check, deploy, measure_inference
+from .on_chip import chip_check, deploy, measure_inference, reprogrammed
 
 __all__ = ["run_diffusion", "DIFFUSION_TARGETS"]
 
@@ -120,27 +120,25 @@ def run_diffusion(erase_digit: int = 3, style: str = "thick", seed: int = 0,
     compiled = compile_model(models["styled"], calib.numpy())
     stages = {"pretrained": [], "erased": ["erase"], "styled": ["erase", "style"]}
     results, float_results, grids, samples_of, deployed = {}, {}, {}, {}, {}
+
+    def measure(stage, predict, record=None):
+        samples_of[stage] = sample(predict, prompts, config.schedule, seed + 10, record)
+        results[stage] = _rates(samples_of[stage], prompts, judge, config.erase, threshold)
+        grids[stage] = _grid(samples_of[stage], config.samples_per_digit)
+
     with Chip(seed=seed) as chip:
         deployed["lora"] = deploy(chip, compiled)
         record = []  # the styled stage's network inputs, step by step (chip check)
         for stage, adapters in stages.items():
-            samples_of[stage] = sample(_chip_sampler(chip, compiled, adapters), prompts,
-                                       config.schedule, seed + 10,
-                                       record=record if stage == "styled" else None)
-            results[stage] = _rates(samples_of[stage], prompts, judge, config.erase, threshold)
-            grids[stage] = _grid(samples_of[stage], config.samples_per_digit)
+            measure(stage, _chip_sampler(chip, compiled, adapters),
+                    record if stage == "styled" else None)
         deployed["lora"]["inference"] = {
             "lora": measure_inference(chip, compiled, calib[:64].numpy(), ["erase", "style"]),
             "analog_only": measure_inference(chip, compiled, calib[:64].numpy(), [])}
     for stage in ("full_finetune", "retrained"):
-        with Chip(seed=seed) as chip:
-            chip.deploy(compiled.plan)  # the pretrained chip, its crossbars then rewritten
-            base = compile_model(models[stage], calib.numpy())
-            deployed[stage] = deploy(chip, base)
-            samples_of[stage] = sample(_chip_sampler(chip, base, []), prompts,
-                                       config.schedule, seed + 10)
-            results[stage] = _rates(samples_of[stage], prompts, judge, config.erase, threshold)
-            grids[stage] = _grid(samples_of[stage], config.samples_per_digit)
+        with reprogrammed(compiled, models[stage], calib, seed) as (chip, base, report):
+            deployed[stage] = report
+            measure(stage, _chip_sampler(chip, base, []))
     for stage, adapters in stages.items():
         model = models["styled"]
         set_active_adapters(model, adapters)
@@ -157,7 +155,6 @@ def run_diffusion(erase_digit: int = 3, style: str = "thick", seed: int = 0,
     before = results["pretrained"]["other_prompt_rate"]
     for stage in ("erased", "full_finetune", "retrained"):
         results[stage]["other_prompt_drop"] = before - results[stage]["other_prompt_rate"]
-    slot = compiled.adapter_slots["erase"]
     summary = {
         "task": "diffusion",
         "config": {"erase": config.erase, "anchor": config.anchor_digit, "style": style,
@@ -171,8 +168,7 @@ def run_diffusion(erase_digit: int = 3, style: str = "thick", seed: int = 0,
         "deploy": deployed,
         "costs": {k: v.as_dict() for k, v in costs.items()},
     }
-    summary["cost"] = flow_costs(summary["costs"], deployed,
-                                 compiled.slot_regions[slot][1] * compiled.params.sram_word_bytes,
+    summary["cost"] = flow_costs(summary["costs"], deployed, compiled.adapter_bytes("erase"),
                                  compiled)
     if check_backend is not None:
         t0 = time.perf_counter()

@@ -13,6 +13,7 @@ on the chip's logits.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict
 
 import numpy as np
@@ -29,8 +30,8 @@ from .evaluate import predict
 from .pipeline import evaluate_model
 from .stages import FlowData
 
-__all__ = ["ChipClassifier", "deploy", "measure_inference", "confusion", "evaluate_on_chip",
-           "chip_check", "programmed_conductances"]
+__all__ = ["ChipClassifier", "deploy", "reprogrammed", "measure_inference", "confusion",
+           "evaluate_on_chip", "chip_check", "programmed_conductances"]
 
 EVAL_BATCH = 512  # images per chip call: the golden backend runs a batch at once
 
@@ -75,6 +76,18 @@ def deploy(chip: Chip, compiled: CompiledModel) -> dict:
     return asdict(report) | {"image_bytes": len(compiled.image),
                              "pulse_j": after["pulse_j"] - before["pulse_j"],
                              "verify_j": after["verify_j"] - before["verify_j"]}
+
+
+@contextmanager
+def reprogrammed(compiled: CompiledModel, model: nn.Module, calib: torch.Tensor, seed: int):
+    """A baseline on hardware: the pretrained chip (golden, ``seed``, ``compiled``'s
+    weights programmed), its crossbars rewritten with ``model`` compiled on ``calib``.
+    Yields (chip, the baseline's CompiledModel, its deploy report), pulses counted
+    from the pretrained conductances."""
+    with Chip(backend="golden", seed=seed) as chip:
+        chip.deploy(compiled.plan)
+        base = compile_model(model, calib.numpy())
+        yield chip, base, deploy(chip, base)
 
 
 def measure_inference(chip: Chip, compiled: CompiledModel, images: np.ndarray,
@@ -156,10 +169,8 @@ def evaluate_on_chip(models: dict[str, nn.Module], data: FlowData, calib: torch.
     for stage in baselines:
         # the pretrained chip (same seed, same deployment), its crossbars rewritten
         bar.set_postfix(stage=stage)
-        with Chip(backend="golden", seed=seed) as chip:
-            chip.deploy(compiled.plan)
-            base = compile_model(models[stage], calib.numpy())
-            deployed[stage] = deploy(chip, base)
+        with reprogrammed(compiled, models[stage], calib, seed) as (chip, base, report):
+            deployed[stage] = report
             metrics[stage] = _measure(chip, base, [], data, n_classes)
         bar.update()
     bar.close()

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from rmlora.contract import ChipParams
 from rmlora.sim.reram.config import MacroConfig
 from rmlora.sw.cost.model import (
     ADAM_OPS_PER_PARAM,
@@ -67,7 +68,7 @@ def test_training_cost_by_hand():
 
 
 def test_deployment_costs_by_hand():
-    lora = sram_write_cost(1776, T)
+    lora = sram_write_cost(1776, ChipParams(), T)
     assert lora["sram_words"] == 222
     assert lora["energy_j"] == pytest.approx(222 * T.sram_word_j)
     assert lora["time_s"] == pytest.approx(444 * 9 * 10e-9)  # 32-bit bus words
@@ -80,9 +81,10 @@ def test_deployment_costs_by_hand():
 
 def test_record_sram_words_by_hand():
     # x 3 + y 4 words; the LoRA unit reads x again (3), A 6x20 (15), B 32x6 (24)
-    assert record_sram_words(20, 32, [], False) == 7
-    assert record_sram_words(20, 32, [6], False) == 7 + 3 + 15 + 24
-    assert record_sram_words(20, 32, [6], True) == 7 + 3 + 15 + 24 + 80
+    wb = ChipParams().sram_word_bytes  # 8
+    assert record_sram_words(20, 32, [], False, wb) == 7
+    assert record_sram_words(20, 32, [6], False, wb) == 7 + 3 + 15 + 24
+    assert record_sram_words(20, 32, [6], True, wb) == 7 + 3 + 15 + 24 + 80
 
 
 def test_inference_energy_by_hand():

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from rmlora.sw.learn.chip_flow import lookup
 from rmlora.sw.learn.diffusion import DiffusionConfig
 from rmlora.sw.learn.diffusion_flow import DIFFUSION_TARGETS, run_diffusion
 from rmlora.sw.report.diffusion import write_diffusion_report
@@ -13,12 +14,6 @@ REQUIRED = ["pretrained.prompt_rate", "pretrained.erased_digit_rate",
             "erased.erased_digit_rate", "erased.other_prompt_rate", "styled.style_rate",
             "styled.erased_digit_rate", "styled.other_prompt_rate", "fid.pretrained",
             "fid.erased"]
-
-
-def get(summary, key):
-    for part in key.split("."):
-        summary = summary[part]
-    return summary
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +26,7 @@ def summary():
 
 def test_summary_keys_and_ranges(summary):
     for key in REQUIRED:
-        value = get(summary, key)
+        value = lookup(summary, key)
         assert isinstance(value, float), key
         assert key.startswith("fid.") or 0.0 <= value <= 1.0, key
     assert summary["config"]["anchor"] == 6

@@ -14,7 +14,7 @@ import torch
 from rmlora.cli import parse_people
 from rmlora.sw.compiler import compile_model, dequantize_logits, run_network
 from rmlora.sw.data import Augmentation
-from rmlora.sw.learn.chip_flow import check_targets
+from rmlora.sw.learn.chip_flow import check_targets, lookup
 from rmlora.sw.learn.face import FACE_TARGETS, prepare_face, run_face
 from rmlora.sw.learn.on_chip import ChipClassifier, chip_check, deploy
 from rmlora.sw.models.demo import demo_inputs, demo_model
@@ -33,12 +33,6 @@ REQUIRED = [
 ]
 
 
-def get(summary, key):
-    for part in key.split("."):
-        summary = summary[part]
-    return summary
-
-
 @pytest.fixture(scope="module")
 def summary():
     faces = synthetic_faces(n_people=4, size=32)
@@ -48,7 +42,7 @@ def summary():
 
 def test_summary_has_every_key_with_accuracies_in_range(summary):
     for key in REQUIRED:
-        value = get(summary, key)
+        value = lookup(summary, key)
         assert isinstance(value, float) and 0.0 <= value <= 1.0, key
     assert summary["config"]["class_of"] == {"0": 0, "1": 1, "2": 2, "3": 3}
     json.dumps(summary)  # JSON-ready as it is
