@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from rmlora.sw.data.digits import STYLES
 from rmlora.sw.lora import (
     adapter_parameters,
     inject_adapter,
@@ -64,6 +66,8 @@ class DiffusionConfig:
             raise ValueError(f"erase must be a digit 0-9, got {self.erase}")
         if self.anchor is not None and not (0 <= self.anchor < 10 and self.anchor != self.erase):
             raise ValueError(f"anchor must be a digit 0-9 other than erase, got {self.anchor}")
+        if self.style not in STYLES:
+            raise ValueError(f"style {self.style!r}: choose one of {', '.join(STYLES)}")
         for name in ("pretrain_epochs", "erase_epochs", "style_epochs", "samples_per_digit"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -75,8 +79,7 @@ class DiffusionConfig:
 
 def _cost(stage: str, model: nn.Module, params, samples: int, epochs: int, steps: int,
           seconds: float) -> StageCost:
-    example = torch.zeros(1, model[0].in_features) if isinstance(model, nn.Sequential) else None
-    calls = linear_calls(model, example)
+    calls = linear_calls(model, torch.zeros(1, model[0].in_features))
     return StageCost(stage=stage, epochs=epochs, samples_per_epoch=samples,
                      sample_passes=samples * epochs, optimizer_steps=steps,
                      trainable_params=sum(p.numel() for p in params),
@@ -88,7 +91,6 @@ def _cost(stage: str, model: nn.Module, params, samples: int, epochs: int, steps
 
 def _loop(stage, model, params, n, epochs, lr, batch_size, seed, loss_of, cosine, progress):
     """Adam over shuffled batches of n samples; loss_of(idx, gen) -> scalar loss."""
-    import time
     start = time.perf_counter()
     opt = torch.optim.Adam(params, lr=lr)
     gen = torch.Generator().manual_seed(seed)

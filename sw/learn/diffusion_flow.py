@@ -86,7 +86,6 @@ def run_diffusion(erase_digit: int = 3, style: str = "thick", seed: int = 0,
                                        progress=progress)
     if (config.seed, config.erase, config.style) != (seed, erase_digit, style):
         raise ValueError("config disagrees with seed / erase_digit / style")
-    apply_style(np.zeros((1, 8, 8)), style)  # a clear error for an unknown style
     images, labels = load_digit_images()
     x = torch.from_numpy(images.reshape(-1, 64) * 2 - 1)
     y = torch.from_numpy(labels)
