@@ -5,6 +5,8 @@
     rmlora speaker    the speaker-authentication flow, likewise
     rmlora diffusion  the image-generation flow: erase a digit, learn a style
     rmlora cost       training, deployment and inference cost against the alternatives
+    rmlora robustness Monte Carlo over programming noise, stuck cells and drift, with
+                      and without the compensation adapter
     rmlora report     rebuild a face report from a saved JSON summary
     rmlora bringup    build the chip, bring it up on the simulator, report
     rmlora infer      compile a network, run it on a chip backend, per-layer table
@@ -166,10 +168,71 @@ def _sim(args):
                  f"targets met, {summary['seconds']['total']:.0f} s")
     if "chip_check" in summary and not summary["chip_check"]["bit_exact"]:
         failed.append("diffusion")
+    settings = FULL_ROBUSTNESS if args.full_robustness else SIM_ROBUSTNESS
+    for key, value in settings.items():
+        setattr(args, key, value)
+    args.task, args.rank, args.hwa_noise, args.workers, args.scheduler = "face", 8, 4.0, 0, None
+    summary = _run_robustness(args, out / "robustness")
+    met = sum(t["met"] for t in summary["targets"])
+    index.append(f"- [robustness](robustness/report.md) (face, {args.runs} runs per level): "
+                 f"{met} of {len(summary['targets'])} targets met, "
+                 f"{summary['seconds']['runs']:.0f} s")
     (out / "index.md").write_text("\n".join(index) + "\n")
     print(f"[sim] reports: {out / 'index.md'}")
     if failed:
         sys.exit(f"[sim] the cosimulated chip and the golden model disagree on {failed}")
+
+
+# `make sim`'s short robustness section; `rmlora sim --full-robustness` runs the full one
+SIM_ROBUSTNESS = {"noise": "2,4,8", "stuck": "1", "drift": "1d", "runs": 3}
+FULL_ROBUSTNESS = {"noise": "1,2,4,6,8,10", "stuck": "0,0.5,1,2", "drift": "1s,1h,1d,1y",
+                   "runs": 20}
+
+
+def _run_robustness(args, report_dir: Path | None) -> dict:
+    import os
+
+    from rmlora.sw.report.robustness import format_robustness_table, write_robustness_report
+    from rmlora.sw.robust import conditions, prepare, sweep
+    from rmlora.sw.robust.sweep import check_robustness
+
+    try:
+        levels = conditions(args.noise, args.stuck, args.drift)
+        if args.runs < 1:
+            raise ValueError(f"--runs must be >= 1, got {args.runs}")
+    except ValueError as err:
+        sys.exit(f"[robustness] {err}")
+    workers = args.workers or os.cpu_count() or 1
+    where = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{workers} processes"
+    print(f"[robustness] {args.task}: {len(levels)} conditions x {args.runs} runs on {where}; "
+          f"compensation rank {args.rank}, hardware-aware noise {args.hwa_noise} uS")
+    setup = prepare(args.task, args.seed, None if args.hwa_noise == 0 else args.hwa_noise,
+                    args.rank, progress=True)
+    if args.scheduler:
+        from distributed import Client
+        with Client(args.scheduler) as client:
+            summary = sweep(setup, levels, args.runs, executor=client.get_executor(),
+                            progress=True)
+    else:
+        summary = sweep(setup, levels, args.runs, workers, progress=True)
+    targets = check_robustness(summary)
+    summary["targets"] = targets
+    print(format_robustness_table(summary))
+    for t in targets:
+        print(f"[robustness] target {t['key']} {t['rule']}: {t['value']:.3f} -> "
+              f"{'met' if t['met'] else 'NOT MET'}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=1))
+        print(f"[robustness] JSON: {args.json}")
+    if report_dir is not None:
+        print(f"[robustness] report: {write_robustness_report(summary, targets, report_dir)}")
+    print(f"[robustness] runs took {summary['seconds']['runs']:.0f} s")
+    return summary
+
+
+def _robustness(args):
+    _run_robustness(args, args.report)
 
 
 def _report(args):
@@ -280,6 +343,9 @@ def main(argv=None):
                    default="verilator")
     p.add_argument("--check-images", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--full-robustness", action="store_true",
+                   help="the full robustness sweep (6 noise, 4 stuck-at, 4 drift levels, 20 "
+                        "runs each) instead of the short one (3, 1, 1 levels, 3 runs)")
     p.set_defaults(func=_sim, backend="golden")
     for task, helptext, classes_help in (
             ("face", "the face flow on the simulated chip",
@@ -331,6 +397,29 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="write the cost figures here")
     p.set_defaults(func=_cost)
+    p = sub.add_parser("robustness", help="accuracy over Monte Carlo runs of programming "
+                       "noise, stuck cells and drift, with and without compensation")
+    p.add_argument("--task", choices=("face", "speaker"), default="face")
+    p.add_argument("--noise", default=FULL_ROBUSTNESS["noise"],
+                   help="programming error std levels in uS (empty: skip)")
+    p.add_argument("--stuck", default=FULL_ROBUSTNESS["stuck"],
+                   help="stuck-at rates in %% (empty: skip)")
+    p.add_argument("--drift", default=FULL_ROBUSTNESS["drift"],
+                   help="times since programming, e.g. 1s,1h,1d,1y (empty: skip)")
+    p.add_argument("--runs", type=int, default=FULL_ROBUSTNESS["runs"],
+                   help="Monte Carlo runs per level")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rank", type=int, default=8, help="compensation adapter rank")
+    p.add_argument("--hwa-noise", type=float, default=4.0,
+                   help="programming noise (uS) of hardware-aware training; 0 skips it")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes on this machine (default: one per core)")
+    p.add_argument("--scheduler", default=None,
+                   help="a Dask scheduler address (tcp://host:8786): run there instead")
+    p.add_argument("--json", type=Path, default=None, help="write the summary here")
+    p.add_argument("--report", type=Path, default=None,
+                   help="write a Markdown report with plots into this directory")
+    p.set_defaults(func=_robustness)
     p = sub.add_parser("report", help="rebuild a face report from a JSON summary")
     p.add_argument("--json", type=Path, required=True)
     p.add_argument("--out", type=Path, default=Path("build/report"))

@@ -106,6 +106,9 @@ class Server:
     async def activity(self):
         return self.macros.activity()
 
+    async def set_time(self, seconds):
+        self.macros.set_time(seconds)
+
 
 @cocotb.test()
 async def serve(dut):

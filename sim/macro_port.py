@@ -52,6 +52,11 @@ class MacroArray:
     def __getitem__(self, index) -> ReramMacro:
         return self.macros[index]
 
+    def set_time(self, seconds: float):
+        """Move every macro to ``seconds`` after time 0 (drift is evaluated there)."""
+        for macro in self.macros:
+            macro.set_time(seconds)
+
     def activity(self) -> dict:
         """What the macros did since they were made, summed over macros: integer counts
         (equal for the golden model and a cosimulation making the same operations)

@@ -24,12 +24,26 @@ from .placement import place, program_plan
 from .quantize import quantize_layer
 from .spec import LayerSpec, base_linear, float_adapter, float_weight
 
-__all__ = ["compile_model", "default_macro_config"]
+__all__ = ["compile_model", "default_macro_config", "chip_layer_names"]
 
 
 def default_macro_config(params: ChipParams) -> MacroConfig:
     return MacroConfig(rows=params.macro_rows, cols=params.macro_cols,
                        adc_bits=params.adc_bits, verify_bits=params.verify_bits)
+
+
+def _front(model: nn.Module):
+    if isinstance(model, FaceMixer):
+        return mixer
+    if isinstance(model, nn.Sequential):
+        return mlp
+    raise ValueError(f"cannot compile a {type(model).__name__}: nn.Sequential MLPs and "
+                     f"FaceMixer only")
+
+
+def chip_layer_names(model: nn.Module) -> list[str]:
+    """The modules the chip runs as crossbar layers, in network order."""
+    return [spec.name for spec in _front(model).structure(model)[0]]
 
 
 def _prepare(model: nn.Module, adapters) -> tuple[nn.Module, list[str]]:
@@ -81,26 +95,24 @@ def _check(spec: LayerSpec, names: list[str]):
 
 
 def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipParams = ChipParams(),
-                  macro_config: MacroConfig | None = None) -> CompiledModel:
+                  macro_config: MacroConfig | None = None,
+                  scale_free: tuple[str, ...] = ()) -> CompiledModel:
     """Compile an nn.Sequential MLP or a FaceMixer.
 
     adapters: None to take every adapter of the model's LoraLinear layers (slots in
     name order), or a list of PEFT adapter directories (named after the directory,
     or given as (name, directory) pairs), slots in list order, replacing the model's.
-    calib_inputs: float inputs the scales are calibrated on (B, n_in) or (B, 16, 16)."""
+    calib_inputs: float inputs the scales are calibrated on (B, n_in) or (B, 16, 16).
+    scale_free: adapters left out of the activation ranges the scales cover (a
+    compensation adapter restores the nominal ranges on the chip, while in float it
+    would move them), so compiling with or without them gives the same scales."""
     macro_config = macro_config or default_macro_config(params)
     if (macro_config.rows, macro_config.cols) != (params.macro_rows, params.macro_cols):
         raise ValueError(f"macro_config is {macro_config.rows}x{macro_config.cols}, the chip's "
                          f"macros are {params.macro_rows}x{params.macro_cols}")
     if macro_config.weight_bits > 8:
         raise ValueError(f"macro_config.weight_bits={macro_config.weight_bits}: weights are int8")
-    if isinstance(model, FaceMixer):
-        front = mixer
-    elif isinstance(model, nn.Sequential):
-        front = mlp
-    else:
-        raise ValueError(f"cannot compile a {type(model).__name__}: nn.Sequential MLPs and "
-                         f"FaceMixer only")
+    front = _front(model)
     model, names = _prepare(model, adapters)
     specs, segment_specs = front.structure(model)
     for spec in specs:
@@ -109,7 +121,10 @@ def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipPar
                        params)
     dtype = next(model.parameters()).dtype
     inputs = torch.as_tensor(np.asarray(calib_inputs), dtype=dtype)
-    cal = front.calibrate(model, specs, inputs, names)
+    unknown = set(scale_free) - set(names)
+    if unknown:
+        raise ValueError(f"scale_free adapters {sorted(unknown)} are not among {names}")
+    cal = front.calibrate(model, specs, inputs, [n for n in names if n not in scale_free])
     slots = dict(enumerate(names))
     layers = []
     for spec in specs:

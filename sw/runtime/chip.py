@@ -42,6 +42,9 @@ class DeployReport:
     cycles: int  # of the crossbar controller, as the RTL (or its golden model) counts them
     # cells by pulses used (index = pulses, 0..PULSE_COUNT_MAX), from the result bytes
     pulses_per_cell: list[int] = field(default_factory=lambda: [0] * (NOT_CONVERGED_FLAG))
+    # (macro, row, col) of every cell write-verify gave up on (stuck or out of reach):
+    # reported, so that the host can map around them (rmlora.sw.robust.compensate)
+    failed_at: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -90,6 +93,9 @@ class Chip:
             used = np.asarray(res.result, dtype=np.uint8).ravel() & (NOT_CONVERGED_FLAG - 1)
             for pulses, cells in enumerate(np.bincount(used, minlength=NOT_CONVERGED_FLAG)):
                 report.pulses_per_cell[pulses] += int(cells)
+            flags = np.asarray(res.result, dtype=np.uint8).reshape(desc.n_rows, desc.n_cols)
+            for r, c in zip(*np.nonzero(flags & NOT_CONVERGED_FLAG), strict=True):
+                report.failed_at.append((desc.macro, desc.row0 + int(r), desc.col0 + int(c)))
         return report
 
     # ---- SRAM image ----
@@ -191,6 +197,11 @@ class Chip:
 
     def mvm_ops(self) -> list[int]:
         return self.backend.mvm_ops()
+
+    def set_time(self, seconds: float):
+        """Move the chip's clock to ``seconds`` after power-up (time 0, when it was
+        programmed): conductances drift with the log of the time since programming."""
+        self.backend.set_time(seconds)
 
     def activity(self) -> dict:
         """The macros' operation counts since the chip was made (pulses, verify reads,

@@ -129,6 +129,9 @@ class CosimBackend:
     def activity(self) -> dict:
         return self._call("activity")
 
+    def set_time(self, seconds: float):
+        self._call("set_time", seconds)
+
     def close(self):
         if self._conn is not None:
             self._call("close")

@@ -69,5 +69,8 @@ class GoldenBackend:
     def activity(self) -> dict:
         return self.macros.activity()
 
+    def set_time(self, seconds: float):
+        self.macros.set_time(seconds)
+
     def close(self):
         pass

@@ -1,0 +1,58 @@
+"""A diagnostic layer program that reads the analogue weights back through the MVM path.
+
+The chip has no cell-read instruction for the host (VERIFY belongs to the crossbar
+controller's write-verify), but its MVM can read a column of weights: drive one row
+with input +1 or -1 (one bit plane), convert at ADC gain shift 0 (one LSB per weight
+unit) and pass the partial sums through an identity layer (out_mult 1, shift 0), so
+the output byte is the ADC code, rint(w_eff + read noise), clipped to int8. The
+probe program reuses every layer's placement, so it sees the very cells the network
+uses, with programming error, drift and stuck cells, at any time after deployment.
+
+Loading it replaces the network's SRAM image (the crossbars are untouched); the
+caller reloads the network's image afterwards.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rmlora.contract.lora import Activation
+from rmlora.sw.golden.lora import Layer
+
+from .compiled import ChipLayer, CompiledModel, Segment
+from .layout import lay_out
+from .spec import SegmentSpec
+
+__all__ = ["ProbeProgram", "probe_program", "probe_inputs", "weights_from_probe"]
+
+
+@dataclass(frozen=True)
+class ProbeProgram:
+    image: bytes
+    segments: dict[str, Segment]  # layer -> its probe segment (one record per input row)
+
+
+def probe_program(compiled: CompiledModel) -> ProbeProgram:
+    """One segment per chip layer: n_in records, record i reads the column of row i."""
+    layers = [ChipLayer(layer.name, layer.n_in, layer.n_out, layer.w_q, layer.placement, 0,
+                        Layer(layer.n_in, layer.n_out, 1, 0, Activation.IDENTITY), {}, {})
+              for layer in compiled.layers]
+    specs = [SegmentSpec(layer.name, [layer.name], layer.n_in) for layer in layers]
+    sram = lay_out(layers, specs, compiled.params, 0)
+    return ProbeProgram(sram.image, {s.name: s for s in sram.segments})
+
+
+def probe_inputs(n_in: int, repeats: int) -> np.ndarray:
+    """(repeats, n_in, n_in) int8: unit vectors, alternately +1 and -1 per repeat (the
+    two row polarities; each conversion draws its own read noise)."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    signs = np.where(np.arange(repeats) % 2 == 0, 1, -1).astype(np.int8)
+    return signs[:, None, None] * np.eye(n_in, dtype=np.int8)[None]
+
+
+def weights_from_probe(y: np.ndarray) -> np.ndarray:
+    """The mean (n_out, n_in) weight read by ``probe_inputs`` outputs y (repeats, n_in,
+    n_out), in weight units (the sign of each repeat undone)."""
+    signs = np.where(np.arange(len(y)) % 2 == 0, 1.0, -1.0)
+    return np.mean(signs[:, None, None] * y.astype(np.float64), axis=0).T
