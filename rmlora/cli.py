@@ -171,7 +171,7 @@ def _sim(args):
     settings = FULL_ROBUSTNESS if args.full_robustness else SIM_ROBUSTNESS
     for key, value in settings.items():
         setattr(args, key, value)
-    args.task, args.rank, args.hwa_noise, args.workers, args.scheduler = "face", 8, 4.0, 0, None
+    args.task, args.rank, args.hwa_noise, args.workers, args.scheduler = "face", 8, 2.0, 0, None
     summary = _run_robustness(args, out / "robustness")
     met = sum(t["met"] for t in summary["targets"])
     index.append(f"- [robustness](robustness/report.md) (face, {args.runs} runs per level): "
@@ -410,7 +410,7 @@ def main(argv=None):
                    help="Monte Carlo runs per level")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rank", type=int, default=8, help="compensation adapter rank")
-    p.add_argument("--hwa-noise", type=float, default=4.0,
+    p.add_argument("--hwa-noise", type=float, default=2.0,
                    help="programming noise (uS) of hardware-aware training; 0 skips it")
     p.add_argument("--workers", type=int, default=0,
                    help="processes on this machine (default: one per core)")
