@@ -191,6 +191,7 @@ FULL_ROBUSTNESS = {"noise": "1,2,4,6,8,10", "stuck": "0,0.5,1,2", "drift": "1s,1
 
 def _run_robustness(args, report_dir: Path | None) -> dict:
     import os
+    import time
 
     from rmlora.sw.report.robustness import format_robustness_table, write_robustness_report
     from rmlora.sw.robust import conditions, prepare, sweep
@@ -206,8 +207,10 @@ def _run_robustness(args, report_dir: Path | None) -> dict:
     where = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{workers} processes"
     print(f"[robustness] {args.task}: {len(levels)} conditions x {args.runs} runs on {where}; "
           f"compensation rank {args.rank}, hardware-aware noise {args.hwa_noise} uS")
+    start = time.perf_counter()
     setup = prepare(args.task, args.seed, None if args.hwa_noise == 0 else args.hwa_noise,
                     args.rank, progress=True)
+    prepared = time.perf_counter() - start
     if args.scheduler:
         from distributed import Client
         with Client(args.scheduler) as client:
@@ -215,20 +218,11 @@ def _run_robustness(args, report_dir: Path | None) -> dict:
                             progress=True)
     else:
         summary = sweep(setup, levels, args.runs, workers, progress=True)
-    targets = check_robustness(summary)
-    summary["targets"] = targets
+    summary["targets"] = check_robustness(summary)
+    summary["seconds"] |= {"prepare": prepared, "total": time.perf_counter() - start}
     print(format_robustness_table(summary))
-    for t in targets:
-        print(f"[robustness] target {t['key']} {t['rule']}: {t['value']:.3f} -> "
-              f"{'met' if t['met'] else 'NOT MET'}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=1))
-        print(f"[robustness] JSON: {args.json}")
-    if report_dir is not None:
-        print(f"[robustness] report: {write_robustness_report(summary, targets, report_dir)}")
-    print(f"[robustness] runs took {summary['seconds']['runs']:.0f} s")
-    return summary
+    return _finish("robustness", summary, args, report_dir,
+                   lambda s, d: write_robustness_report(s, s["targets"], d))
 
 
 def _robustness(args):
