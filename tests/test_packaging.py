@@ -19,12 +19,24 @@ def test_no_generic_top_level_names(tmp_path):
     assert out.strip() == "[]"
 
 
-def test_every_subpackage_is_listed_and_imports():
+def test_package_links_point_at_the_top_level_folders():
+    """rmlora/hw is hw/ (and so on): one tree, seen whole by file-system tools."""
+    for folder in ("hw", "sim", "sw", "firmware"):
+        link = ROOT / "rmlora" / folder
+        assert link.is_symlink(), f"rmlora/{folder} should link to ../{folder}"
+        assert link.resolve() == (ROOT / folder).resolve()
+
+
+def test_every_subpackage_is_found_and_imports():
+    """Every folder with an __init__.py under rmlora/ (through the links) is a package
+    setuptools finds, and imports."""
+    from setuptools import find_packages
+
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    listed = set(config["packages"])
-    for dotted, folder in config["package-dir"].items():
-        for init in (ROOT / folder).rglob("__init__.py"):
-            rel = init.parent.relative_to(ROOT / folder).parts
-            name = ".".join((dotted, *rel))
-            assert name in listed, f"{name} missing from [tool.setuptools] packages"
-            importlib.import_module(name)
+    found = set(find_packages(ROOT, **config["packages"]["find"]))
+    on_disk = {".".join(init.parent.relative_to(ROOT).parts)
+               for init in (ROOT / "rmlora").rglob("__init__.py")
+               if "__pycache__" not in init.parts}
+    assert on_disk <= found, f"not found by setuptools: {sorted(on_disk - found)}"
+    for name in sorted(on_disk):
+        importlib.import_module(name)
