@@ -20,7 +20,8 @@ from rmlora.contract import ChipParams
 from rmlora.contract.xbar import XbarOp
 from rmlora.hw.build import TOP_NAME, write_verilog
 from rmlora.sim.cosim import REPO_ROOT, run_on_chip
-from rmlora.sim.macro_port import MacroArray
+from rmlora.sim.reram import MacroArray
+from rmlora.sw.formats.xbar import Descriptor
 from rmlora.sw.golden import xbar as golden
 
 HERE = Path(__file__).resolve().parent
@@ -31,7 +32,7 @@ def model_expectation(params: ChipParams) -> dict:
     cfg = macros[0].config
     w = np.random.default_rng(1).integers(-cfg.w_max, cfg.w_max + 1,
                                           (params.macro_rows, params.macro_cols))
-    desc = golden.Descriptor(XbarOp.PROGRAM, params.macro_rows, params.macro_cols, src=0,
+    desc = Descriptor(XbarOp.PROGRAM, params.macro_rows, params.macro_cols, src=0,
                              dst=0, tolerance=cfg.verify_tolerance_codes, max_pulses=60)
     result, failed, _ = golden.program(desc, macros[0].weight_to_target_code(w), macros)
     pulses = (result & 0x7F).astype(float)
@@ -51,7 +52,7 @@ def analogue_error(params: ChipParams, batch: int = 256) -> dict:
         w = rng.integers(-127, 128, (params.macro_rows, params.macro_cols))
         macros[0].program_statistical(w)
         x = rng.integers(-128, 128, (batch, params.macro_rows)).astype(np.int8)
-        desc = golden.Descriptor(XbarOp.MVM, params.macro_rows, params.macro_cols, src=0,
+        desc = Descriptor(XbarOp.MVM, params.macro_rows, params.macro_cols, src=0,
                                  dst=0, gain_shift=gain)
         acc, _ = golden.mvm(desc, x, macros)
         ideal = x.astype(np.int64) @ w

@@ -10,6 +10,7 @@ import numpy as np
 from rmlora.contract import ChipParams
 from rmlora.contract.xbar import XbarOp
 from rmlora.sim.host_bus import start_chip
+from rmlora.sw.formats.xbar import Descriptor
 from rmlora.sw.golden import xbar as golden
 from tests.cosim.tb_xbar import PERF, Bench, macro_config
 
@@ -29,7 +30,7 @@ async def bench(dut):
     w = rng.integers(-cfg.w_max, cfg.w_max + 1, (BLOCK, BLOCK))
     targets = bench.chip_macros[0].weight_to_target_code(w)
     await bench.bus.write_sram(8 * WB, targets.astype(np.uint8).tobytes())
-    desc = golden.Descriptor(XbarOp.PROGRAM, BLOCK, BLOCK, src=8, dst=64, macro=1,
+    desc = Descriptor(XbarOp.PROGRAM, BLOCK, BLOCK, src=8, dst=64, macro=1,
                              tolerance=cfg.verify_tolerance_codes, max_pulses=60)
     status = await bench.run(desc)
     counts = np.frombuffer(await bench.bus.read_sram(64 * WB, BLOCK * BLOCK), dtype=np.uint8)
@@ -43,7 +44,7 @@ async def bench(dut):
     # single-tile MVM: cycles against the analytic count
     full = rng.integers(-cfg.w_max, cfg.w_max + 1, (P.macro_rows, P.macro_cols))
     bench.chip_macros[0].program_statistical(full)
-    desc = golden.Descriptor(XbarOp.MVM, P.macro_rows, P.macro_cols, src=8, dst=64,
+    desc = Descriptor(XbarOp.MVM, P.macro_rows, P.macro_cols, src=8, dst=64,
                              gain_shift=5)
     await bench.bus.write_sram(8 * WB, rng.integers(-128, 128, P.macro_rows, dtype=np.int8)
                                .tobytes())
@@ -56,7 +57,7 @@ async def bench(dut):
     n = 2 * P.macro_rows
     for m in range(4):
         bench.chip_macros[m].program_statistical(full)
-    desc = golden.Descriptor(XbarOp.MVM, n, 2 * P.macro_cols, src=8, dst=64, gain_shift=6)
+    desc = Descriptor(XbarOp.MVM, n, 2 * P.macro_cols, src=8, dst=64, gain_shift=6)
     cycles, wall = 0, 0.0
     for _ in range(MVMS):
         await bench.bus.write_sram(8 * WB, rng.integers(-128, 128, n, dtype=np.int8).tobytes())

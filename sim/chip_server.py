@@ -27,11 +27,12 @@ from cocotb.utils import get_sim_time
 
 from rmlora.contract import REG
 from rmlora.contract.xbar import XBAR_DESC_BITS
+from rmlora.sw.formats.xbar import Descriptor
 from rmlora.sw.golden import xbar as gxbar
 
 from .host_bus import CLOCK_PERIOD_NS, start_chip
 from .macro_driver import MacroPortDriver
-from .macro_port import MacroArray
+from .reram import MacroArray
 
 PERF = ("PERF_SEQ_CYCLES", "PERF_XB_CYCLES", "PERF_ADC", "PERF_MVM", "PERF_LORA_CYCLES",
         "PERF_MACS", "PERF_SRAM_READS", "PERF_PULSES", "PERF_VERIFY")
@@ -89,7 +90,7 @@ class Server:
         cells = desc.n_rows * desc.n_cols
         src = scratch_word + self.params.words_for(XBAR_DESC_BITS)  # after the descriptor
         dst = src + -(-cells // wb)
-        desc = gxbar.Descriptor(**{**vars(desc), "src": src, "dst": dst})
+        desc = Descriptor(**{**vars(desc), "src": src, "dst": dst})
         blob = np.asarray(targets, dtype=np.uint8).tobytes()
         await self.bus.write_sram(src * wb, blob + bytes(-len(blob) % 4))
         status = await self.bus.run_xbar(desc, at_word=scratch_word)

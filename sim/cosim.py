@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cocotb_test.simulator import Icarus, Verilator
 
-from .toolchain import (
+from rmlora.hw.toolchain import (
     VERILATOR_MAKE_FIXES,
     VERILATOR_WAIVERS,
     icarus_sources,

@@ -18,7 +18,7 @@ from cocotb.triggers import ReadOnly, RisingEdge, Timer
 from rmlora.contract.xbar import MACRO_LATENCY
 
 from .host_bus import CLOCK_PERIOD_NS
-from .macro_port import MacroArray
+from .reram import MacroArray
 
 __all__ = ["MacroPortDriver"]
 

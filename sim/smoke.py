@@ -18,11 +18,12 @@ import numpy as np
 
 from rmlora.contract import CHIP_ID, REG, ChipParams
 from rmlora.contract.xbar import XbarOp
+from rmlora.sw.formats.xbar import Descriptor
 from rmlora.sw.golden import xbar as golden
 
 from .host_bus import start_chip
 from .macro_driver import MacroPortDriver
-from .macro_port import MacroArray
+from .reram import MacroArray
 
 SMOKE_BYTES = 4096
 
@@ -86,13 +87,13 @@ async def analogue_path(bus, n_in: int = 16, n_out: int = 16, n_inputs: int = 4)
     w = rng.integers(-cfg.w_max, cfg.w_max + 1, (n_in, n_out))
     targets = chip[0].weight_to_target_code(w)
     await bus.write_sram(8 * wb, targets.astype(np.uint8).tobytes())
-    desc = golden.Descriptor(XbarOp.PROGRAM, n_in, n_out, src=8, dst=64,
+    desc = Descriptor(XbarOp.PROGRAM, n_in, n_out, src=8, dst=64,
                              tolerance=cfg.verify_tolerance_codes)
     program = await run_descriptor(bus, desc)
     result = np.frombuffer(await bus.read_sram(64 * wb, n_in * n_out), dtype=np.uint8)
     want, failed, _ = golden.program(desc, targets, twin)
     pulses = result & 0x7F
-    desc = golden.Descriptor(XbarOp.MVM, n_in, n_out, src=8, dst=64, gain_shift=3)
+    desc = Descriptor(XbarOp.MVM, n_in, n_out, src=8, dst=64, gain_shift=3)
     exact, errors, mvm_cycles = True, [], 0
     for _ in range(n_inputs):
         x = rng.integers(-128, 128, n_in).astype(np.int8)

@@ -3,14 +3,22 @@
 See `macro` for the determinism contract with the RTL bench and the golden model.
 """
 
-from .config import GRID_PER_WEIGHT_UNIT, MacroConfig
+from rmlora.contract.macro import (
+    GRID_PER_WEIGHT_UNIT,
+    MacroConfig,
+    weight_to_target_code,
+    weight_to_target_us,
+)
+
+from .array import ACTIVITY_COUNTS, MacroArray
 from .counter_rng import GAUSS_TABLE, Kind, gaussian, hash_words, key_prefix, uniform
 from .device import AMPLITUDE_CODES, WIDTH_CODES, CellStatics, Polarity, eta_table
 from .energy import ENERGY_180NM, EnergyTable, MacroCounters
-from .macro import ReramMacro, weight_to_target_code, weight_to_target_us
+from .macro import ReramMacro
 from .write_verify import WriteVerifyResult, write_verify_cell
 
 __all__ = [
+    "ACTIVITY_COUNTS", "MacroArray",
     "GRID_PER_WEIGHT_UNIT", "MacroConfig", "GAUSS_TABLE", "Kind", "gaussian", "hash_words",
     "key_prefix", "uniform", "AMPLITUDE_CODES", "WIDTH_CODES", "CellStatics", "Polarity",
     "eta_table", "ENERGY_180NM", "EnergyTable", "MacroCounters", "ReramMacro",

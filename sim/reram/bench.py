@@ -9,7 +9,8 @@ import time
 
 import numpy as np
 
-from .config import MacroConfig
+from rmlora.contract.macro import MacroConfig
+
 from .macro import ReramMacro
 from .write_verify import write_verify_cell
 

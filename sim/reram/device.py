@@ -26,7 +26,8 @@ import math
 
 import numpy as np
 
-from .config import MacroConfig
+from rmlora.contract.macro import MacroConfig
+
 from .counter_rng import Kind, gaussian, hash_words, key_prefix, uniform
 
 __all__ = ["Polarity", "AMPLITUDE_CODES", "WIDTH_CODES", "eta_table", "pulse_step",

@@ -39,8 +39,9 @@ import math
 
 import numpy as np
 
+from rmlora.contract.macro import GRID_PER_WEIGHT_UNIT, MacroConfig, weight_to_target_code
+
 from ._checks import as_int, as_int_array, check_planes, check_unique_cells, check_weights
-from .config import GRID_PER_WEIGHT_UNIT, MacroConfig
 from .counter_rng import MASK64, Kind, gaussian, hash_words, key_prefix, mix_with, uniform
 from .device import (
     AMPLITUDE_CODES,
@@ -53,20 +54,7 @@ from .device import (
 )
 from .energy import ENERGY_180NM, EnergyTable, MacroCounters
 
-__all__ = ["ReramMacro", "weight_to_target_us", "weight_to_target_code"]
-
-
-def weight_to_target_us(cfg: MacroConfig, w):
-    """Target conductance (uS) of signed weight(s) w: G_mid + w * g_unit."""
-    w = as_int_array("weight", w, -cfg.w_max, cfg.w_max)
-    return cfg.g_mid_us + w * cfg.g_unit_us
-
-
-def weight_to_target_code(cfg: MacroConfig, w):
-    """Verify-read code of the target conductance of weight(s) w (int or int array)."""
-    code = np.rint((weight_to_target_us(cfg, w) - cfg.g_min_us) / cfg.verify_lsb_us)
-    code = np.clip(code, 0, cfg.verify_max_code).astype(np.int64)
-    return int(code) if code.ndim == 0 else code
+__all__ = ["ReramMacro"]
 
 
 class ReramMacro:

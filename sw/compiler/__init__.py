@@ -8,7 +8,6 @@ per adapter slot, plus the host steps between the chip's segments.
 
 from rmlora.sw.compiler.compile import chip_layer_names, compile_model, default_macro_config
 from rmlora.sw.compiler.compiled import ChipLayer, CompiledModel, RecordInfo, Segment
-from rmlora.sw.compiler.network import dequantize_logits, ideal_segment_runner, run_network
 from rmlora.sw.compiler.steps import (
     AddStep,
     ChipStep,
@@ -19,6 +18,5 @@ from rmlora.sw.compiler.steps import (
 )
 
 __all__ = ["compile_model", "chip_layer_names", "default_macro_config", "ChipLayer",
-           "CompiledModel", "RecordInfo", "Segment", "run_network", "dequantize_logits",
-           "ideal_segment_runner", "ChipStep", "QuantizeInput", "RmsNormStep", "TransposeStep",
-           "AddStep", "MeanStep"]
+           "CompiledModel", "RecordInfo", "Segment", "ChipStep", "QuantizeInput", "RmsNormStep",
+           "TransposeStep", "AddStep", "MeanStep"]

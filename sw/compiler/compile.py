@@ -13,12 +13,12 @@ from torch import nn
 
 from rmlora.contract import ChipParams
 from rmlora.contract.lora import LORA_MAX_FEATURES, LORA_MAX_RANK, LORA_SLOTS
-from rmlora.sim.reram.config import MacroConfig
+from rmlora.contract.macro import MacroConfig
 from rmlora.sw.lora import adapter_names, delete_adapter, load_adapter, lora_layers
-from rmlora.sw.models.mixer import FaceMixer
 
-from . import mixer, mlp
+from . import mixer, mlp  # noqa: F401  (they register the built-in front ends)
 from .compiled import CompiledModel
+from .front_end import front_end_for
 from .layout import lay_out
 from .placement import place, program_plan
 from .quantize import quantize_layer
@@ -28,22 +28,12 @@ __all__ = ["compile_model", "default_macro_config", "chip_layer_names"]
 
 
 def default_macro_config(params: ChipParams) -> MacroConfig:
-    return MacroConfig(rows=params.macro_rows, cols=params.macro_cols,
-                       adc_bits=params.adc_bits, verify_bits=params.verify_bits)
-
-
-def _front(model: nn.Module):
-    if isinstance(model, FaceMixer):
-        return mixer
-    if isinstance(model, nn.Sequential):
-        return mlp
-    raise ValueError(f"cannot compile a {type(model).__name__}: nn.Sequential MLPs and "
-                     f"FaceMixer only")
+    return MacroConfig.for_chip(params)
 
 
 def chip_layer_names(model: nn.Module) -> list[str]:
     """The modules the chip runs as crossbar layers, in network order."""
-    return [spec.name for spec in _front(model).structure(model)[0]]
+    return [spec.name for spec in front_end_for(model).structure(model)[0]]
 
 
 def _prepare(model: nn.Module, adapters) -> tuple[nn.Module, list[str]]:
@@ -107,12 +97,10 @@ def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipPar
     compensation adapter restores the nominal ranges on the chip, while in float it
     would move them), so compiling with or without them gives the same scales."""
     macro_config = macro_config or default_macro_config(params)
-    if (macro_config.rows, macro_config.cols) != (params.macro_rows, params.macro_cols):
-        raise ValueError(f"macro_config is {macro_config.rows}x{macro_config.cols}, the chip's "
-                         f"macros are {params.macro_rows}x{params.macro_cols}")
+    macro_config.check_fits(params)
     if macro_config.weight_bits > 8:
         raise ValueError(f"macro_config.weight_bits={macro_config.weight_bits}: weights are int8")
-    front = _front(model)
+    front = front_end_for(model)
     model, names = _prepare(model, adapters)
     specs, segment_specs = front.structure(model)
     for spec in specs:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rmlora.contract import ChipParams
-from rmlora.sim.reram.config import MacroConfig
-from rmlora.sw.golden.lora import Adapter, Layer
-from rmlora.sw.golden.xbar import Descriptor
+from rmlora.contract.macro import MacroConfig
+from rmlora.sw.formats.lora import Adapter, Layer
+from rmlora.sw.formats.xbar import Descriptor
 
 __all__ = ["ChipLayer", "RecordInfo", "Segment", "CompiledModel"]
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.image import SectionKind
 from rmlora.contract.lora import LORA_DESC_BITS, Activation
-from rmlora.contract.packing import pack_fields
-from rmlora.contract.sequencer import SEQ_RECORD_BITS, SEQ_STATS_BITS, SeqLayer
+from rmlora.contract.sequencer import SEQ_RECORD_BITS, SEQ_STATS_BITS
 from rmlora.contract.xbar import XBAR_DESC_BITS, XbarOp
-from rmlora.sw.golden import xbar
-from rmlora.sw.golden.lora import pack_entry, pack_layer, pack_rows
-from rmlora.sw.image import ImageSection, build_image
+from rmlora.sw.formats import xbar
+from rmlora.sw.formats.image import ImageSection, build_image
+from rmlora.sw.formats.lora import pack_entry, pack_layer, pack_rows
+from rmlora.sw.formats.records import pack_record
 
 from .compiled import ChipLayer, RecordInfo, Segment
 from .spec import SegmentSpec
@@ -116,11 +116,8 @@ def lay_out(layers: list[ChipLayer], specs: list[SegmentSpec], params: ChipParam
                                   stats_base + k * stats_w, layer.n_in, layer.n_out,
                                   xbar_base + k * xbar_w, src, dst)
                 last = li == len(chain) - 1 and v == spec.vectors - 1
-                record = pack_fields(SeqLayer, {
-                    "xbar": info.xbar, "lora": lora_addrs[layer.name], "dst": dst,
-                    "stats": info.stats, "last": int(last)}, "layer program field")
-                program += record.to_bytes(SEQ_RECORD_BITS // 8, "little").ljust(rec_w * wb,
-                                                                                  b"\0")
+                record = pack_record(info.xbar, lora_addrs[layer.name], dst, info.stats, last)
+                program += record.ljust(rec_w * wb, b"\0")
                 xbars += desc.pack().ljust(xbar_w * wb, b"\0")
                 infos.append(info)
                 k += 1

@@ -6,15 +6,18 @@ vectors), and the head (one pooled vector). The host runs patching and input
 quantisation, RMSNorms, transposes, residual adds and the mean over tokens.
 """
 
+import sys
+
 import numpy as np
 import torch
 from torch import nn
 
 from rmlora.sw import quant
-from rmlora.sw.golden import host_ops
 from rmlora.sw.models.mixer import FaceMixer, patchify
 
+from . import host_ops
 from .calibrate import layer_taps, output_scales, record
+from .front_end import register_front_end
 from .mlp import activation_of
 from .spec import Calibration, LayerSpec, SegmentSpec
 from .steps import AddStep, ChipStep, MeanStep, QuantizeInput, RmsNormStep, TransposeStep
@@ -96,3 +99,6 @@ def calibrate(model: FaceMixer, layers: list[LayerSpec], inputs: torch.Tensor,
     cal.in_scale["head"] = s_pool
     cal.output_scale = cal.out_scale["head"][1]
     return cal
+
+
+register_front_end(FaceMixer, sys.modules[__name__])

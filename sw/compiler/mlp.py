@@ -1,6 +1,8 @@
 """Front end for nn.Sequential MLPs: Linear (or LoraLinear) layers, each optionally
 followed by ReLU or GELU. The whole network is one segment on one vector."""
 
+import sys
+
 import torch
 from torch import nn
 
@@ -8,6 +10,7 @@ from rmlora.sw import quant
 from rmlora.sw.lora import LoraLinear
 
 from .calibrate import layer_taps, output_scales, record
+from .front_end import register_front_end
 from .spec import Calibration, LayerSpec, SegmentSpec
 from .steps import ChipStep, QuantizeInput
 
@@ -66,3 +69,6 @@ def calibrate(model: nn.Sequential, layers: list[LayerSpec], inputs: torch.Tenso
         scale = cal.out_scale[layer.name][1]
     cal.output_scale = scale
     return cal
+
+
+register_front_end(nn.Sequential, sys.modules[__name__])

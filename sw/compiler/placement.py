@@ -9,10 +9,9 @@ shelves (first fit, tallest first): simple, and the face Mixer fits one macro.
 import numpy as np
 
 from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract.macro import MacroConfig, weight_to_target_code
 from rmlora.contract.xbar import XbarOp
-from rmlora.sim.reram.config import MacroConfig
-from rmlora.sim.reram.macro import weight_to_target_code
-from rmlora.sw.golden import xbar
+from rmlora.sw.formats import xbar
 
 from .compiled import ChipLayer
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmlora.contract.lora import Activation
-from rmlora.sw.golden.lora import Layer
+from rmlora.sw.formats.lora import Layer
 
 from .compiled import ChipLayer, CompiledModel, Segment
 from .layout import lay_out

@@ -11,13 +11,13 @@ import numpy as np
 
 from rmlora.contract import ChipParams
 from rmlora.contract.lora import Activation
+from rmlora.contract.macro import MacroConfig
 from rmlora.contract.xbar import INPUT_BITS
-from rmlora.sim.reram.config import MacroConfig
 from rmlora.sw import quant
-from rmlora.sw.golden.host_ops import gelu_lut
-from rmlora.sw.golden.lora import Adapter, Layer
+from rmlora.sw.formats.lora import Adapter, Layer
 
 from .compiled import ChipLayer
+from .host_ops import gelu_lut
 from .spec import LayerSpec, float_adapter, float_weight
 
 __all__ = ["shared_shift", "gain_shift", "quantize_layer", "MAX_SHIFT", "GAIN_SHIFT_MAX"]

@@ -2,7 +2,7 @@
 
 Each step reads and writes entries of an environment dict (tensor name ->
 (batch, vectors, features) int8 array). `ChipStep` runs a segment on the chip;
-the host steps are the integer operations of rmlora.sw.golden.host_ops with
+the host steps are the integer operations of rmlora.sw.compiler.host_ops with
 constants compiled once, so the whole network is integer arithmetic end to end.
 """
 
@@ -12,8 +12,9 @@ import numpy as np
 import torch
 
 from rmlora.sw import quant
-from rmlora.sw.golden import host_ops
 from rmlora.sw.models.mixer import patchify
+
+from . import host_ops
 
 __all__ = ["ChipStep", "QuantizeInput", "RmsNormStep", "TransposeStep", "AddStep", "MeanStep",
            "INPUT"]

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 
 from rmlora.contract import ChipParams
+from rmlora.contract.macro import MacroConfig
 from rmlora.contract.params import BUS_DATA_WIDTH
-from rmlora.sim.reram.config import MacroConfig
 
 from .table import OpTable
 

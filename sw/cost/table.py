@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rmlora.sim.reram.config import MacroConfig
+from rmlora.contract.macro import MacroConfig
 from rmlora.sim.reram.energy import ENERGY_180NM, EnergyTable
 
 __all__ = ["OpTable", "table_for"]

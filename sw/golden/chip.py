@@ -9,7 +9,7 @@ the outputs, the SeqStats records and the macros' counters equal a cosimulation
 that runs the program B times.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -24,33 +24,13 @@ from rmlora.contract.sequencer import (
     SeqStats,
 )
 from rmlora.contract.xbar import XBAR_DESC_BITS, XbarDescriptor, XbarOp
-from rmlora.sim.macro_port import MacroArray
+from rmlora.sw.formats.records import LayerStats, Record, read_packed
 
 from . import lora as glora
 from . import xbar as gxbar
+from .macros import Macros
 
-__all__ = ["Record", "LayerStats", "ChipError", "read_program", "record_cycles", "run_cycles",
-           "run_program", "pack_record", "read_stats"]
-
-
-@dataclass(frozen=True)
-class Record:
-    addr: int  # SRAM word of the record itself
-    xbar: int
-    lora: int
-    dst: int
-    stats: int
-    last: bool
-
-
-@dataclass(frozen=True)
-class LayerStats:
-    """One record's SeqStats (the same for every run: the chip's timing is data-independent)."""
-
-    cycles: int
-    adc: int
-    mvm: int
-    macs: int
+__all__ = ["ChipError", "read_program", "record_cycles", "run_cycles", "run_program"]
 
 
 class ChipError(RuntimeError):
@@ -60,22 +40,6 @@ class ChipError(RuntimeError):
         self.code, self.layer = code, layer
         super().__init__(f"layer program stopped at record {layer}: {code.name}: {code.text}"
                          + (f" ({detail})" if detail else ""))
-
-
-def pack_record(xbar: int, lora: int, dst: int, stats: int = 0, last: bool = False) -> bytes:
-    value = pack_fields(SeqLayer, {"xbar": xbar, "lora": lora, "dst": dst, "stats": stats,
-                                   "last": int(last)}, "layer record field")
-    return value.to_bytes(SEQ_RECORD_BITS // 8, "little")
-
-
-def _read(mem: bytes, word: int, bits: int, params: ChipParams) -> int:
-    wb = params.sram_word_bytes
-    n = params.words_for(bits)
-    return int.from_bytes(mem[word * wb:(word + n) * wb], "little")
-
-
-def read_stats(mem: bytes, word: int, params: ChipParams) -> LayerStats:
-    return LayerStats(**unpack_fields(SeqStats, _read(mem, word, SEQ_STATS_BITS, params)))
 
 
 def read_program(mem: bytes, prog_addr: int, params: ChipParams
@@ -88,7 +52,7 @@ def read_program(mem: bytes, prog_addr: int, params: ChipParams
         if addr + rec_w > params.sram_depth:
             return records, ChipError(ErrorCode.SEQ_SRAM_RANGE, len(records),
                                       f"record at word {addr}")
-        f = unpack_fields(SeqLayer, _read(mem, addr, SEQ_RECORD_BITS, params))
+        f = unpack_fields(SeqLayer, read_packed(mem, addr, SEQ_RECORD_BITS, params))
         records.append(Record(addr, f["xbar"], f["lora"], f["dst"], f["stats"], bool(f["last"])))
         if f["last"]:
             return records, None
@@ -99,7 +63,7 @@ def read_program(mem: bytes, prog_addr: int, params: ChipParams
 
 
 def _descriptor(mem: bytes, word: int, params: ChipParams) -> tuple[int, gxbar.Descriptor]:
-    f = unpack_fields(XbarDescriptor, _read(mem, word, XBAR_DESC_BITS, params))
+    f = unpack_fields(XbarDescriptor, read_packed(mem, word, XBAR_DESC_BITS, params))
     op = f.pop("op")
     return op, gxbar.Descriptor(XbarOp(op) if op in (0, 1) else XbarOp.MVM, **f)
 
@@ -126,7 +90,7 @@ def run_cycles(records: list[Record], stats: list[LayerStats], params: ChipParam
                for rec, st in zip(records, stats, strict=True))
 
 
-def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: MacroArray
+def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros
                 ) -> list[LayerStats]:
     """Run the program at prog_addr on every row of `sram` ((B, sram_bytes) uint8, updated
     in place: outputs and stats records written); returns each record's stats."""
@@ -198,7 +162,7 @@ def _check_record(mem, rec: Record, enabled: int, p: ChipParams):
     if rec.xbar + xd_w > p.sram_depth or rec.lora + dw > p.sram_depth:
         return ErrorCode.SEQ_SRAM_RANGE, None
     op, desc = _descriptor(mem, rec.xbar, p)
-    lf = unpack_fields(LoraLayer, _read(mem, rec.lora, LORA_DESC_BITS, p))
+    lf = unpack_fields(LoraLayer, read_packed(mem, rec.lora, LORA_DESC_BITS, p))
     if op != XbarOp.MVM.value or (desc.n_rows, desc.n_cols) != (lf["n_in"], lf["n_out"]):
         return ErrorCode.SEQ_SHAPE, None
     wb = p.sram_word_bytes

@@ -1,10 +1,9 @@
 """Golden model of the digital LoRA unit (rmlora.contract.lora), bit-exact with
 hw/lora_unit.py: small batched numpy functions named after the hardware steps,
-the host-side packing of descriptors and adapter matrices, the checks the RTL
-makes, and the unit's exact cycle count.
+the checks the RTL makes, and the unit's exact cycle count. The host-side formats
+(Adapter, Layer and their packing) are rmlora.sw.formats.lora.
 """
 
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,10 +17,10 @@ from rmlora.contract.lora import (
     AdapterEntry,
     LoraLayer,
 )
-from rmlora.contract.packing import pack_fields, unpack_fields
+from rmlora.contract.packing import unpack_fields
+from rmlora.sw.formats.lora import Adapter, Layer, place_layer
 
-__all__ = ["requantize", "activate", "lora_layer", "Adapter", "Layer", "pack_layer", "cycles",
-           "pack_entry", "pack_rows", "place_layer", "check", "macs", "read_layer"]
+__all__ = ["requantize", "activate", "lora_layer", "cycles", "check", "macs", "read_layer"]
 
 
 
@@ -41,31 +40,6 @@ def activate(y: np.ndarray, act: Activation, lut: np.ndarray | None = None) -> n
     return np.asarray(lut, dtype=np.int8)[y.astype(np.int64) + 128]
 
 
-@dataclass(frozen=True)
-class Adapter:
-    """One adapter of one layer, as the unit sees it (all integers)."""
-
-    a: np.ndarray  # (r, n) int8
-    b: np.ndarray  # (m, r) int8
-    q_mult: int
-    q_shift: int
-    scale_mult: int
-
-    @property
-    def rank(self) -> int:
-        return self.a.shape[0]
-
-
-@dataclass(frozen=True)
-class Layer:
-    n_in: int
-    n_out: int
-    out_mult: int
-    out_shift: int
-    act: Activation = Activation.IDENTITY
-    lut: np.ndarray | None = None  # 256 int8 entries, for act = LUT
-
-
 def lora_layer(x: np.ndarray, p: np.ndarray, layer: Layer, adapters: dict[int, Adapter],
                enabled: int) -> np.ndarray:
     """y (B, m) int8 for inputs x (B, n) int8 and partial sums p (B, m) int32; adapters
@@ -82,67 +56,6 @@ def lora_layer(x: np.ndarray, p: np.ndarray, layer: Layer, adapters: dict[int, A
             d = (q.astype(np.float64) @ ad.b.T.astype(np.float64)).astype(np.int64)
             acc += d * np.int64(ad.scale_mult)
     return activate(requantize(acc, 1, layer.out_shift), layer.act, layer.lut)
-
-
-# ---- host-side packing (the same layouts the RTL decodes) ----
-
-def pack_layer(layer: Layer, lut_addr: int, entry_addrs: dict[int, int]) -> bytes:
-    fields = {"n_in": layer.n_in, "n_out": layer.n_out, "out_mult": layer.out_mult,
-              "out_shift": layer.out_shift, "act": layer.act, "lut": lut_addr}
-    for slot in range(LORA_SLOTS):
-        fields[f"entry{slot}"] = entry_addrs.get(slot, 0)
-    return pack_fields(LoraLayer, fields, "layer field").to_bytes(LORA_DESC_BITS // 8, "little")
-
-
-def pack_entry(ad: Adapter, a_addr: int, b_addr: int) -> bytes:
-    fields = {"rank": ad.rank, "a_addr": a_addr, "b_addr": b_addr, "q_mult": ad.q_mult,
-              "q_shift": ad.q_shift, "scale_mult": ad.scale_mult}
-    value = pack_fields(AdapterEntry, fields, "adapter entry field")
-    return value.to_bytes(LORA_DESC_BITS // 8, "little")
-
-
-def pack_rows(matrix: np.ndarray, word_bytes: int) -> bytes:
-    """int8 rows, each padded with zeros to whole SRAM words."""
-    matrix = np.asarray(matrix, dtype=np.int8)
-    words = -(-matrix.shape[1] // word_bytes)
-    padded = np.zeros((matrix.shape[0], words * word_bytes), dtype=np.int8)
-    padded[:, :matrix.shape[1]] = matrix
-    return padded.tobytes()
-
-
-def place_layer(layer: Layer, adapters: dict[int, Adapter], params: ChipParams,
-                base: int) -> tuple[bytes, int]:
-    """SRAM image of one layer from SRAM word `base` on: the layer descriptor, one
-    entry per adapter, the LUT (LUT activation), then each adapter's A and B.
-    Returns (image bytes, the descriptor's word address = base)."""
-    wb = params.sram_word_bytes
-    dw = params.words_for(LORA_DESC_BITS)
-    n_w = -(-layer.n_in // wb)
-    cursor = base + dw * (1 + len(adapters))
-    lut_addr = 0
-    if layer.act is Activation.LUT:
-        lut_addr, cursor = cursor, cursor + 256 // wb
-    entries, blobs = {}, []
-    for k, (slot, ad) in enumerate(sorted(adapters.items())):
-        if ad.a.shape != (ad.rank, layer.n_in) or ad.b.shape != (layer.n_out, ad.rank):
-            raise ValueError(f"slot {slot}: A {ad.a.shape} and B {ad.b.shape} do not match a "
-                             f"{layer.n_in}-in {layer.n_out}-out layer of rank {ad.rank}")
-        a_addr = cursor
-        b_addr = a_addr + ad.rank * n_w
-        cursor = b_addr + layer.n_out * -(-ad.rank // wb)
-        entries[slot] = base + dw * (1 + k)
-        blobs.append(pack_entry(ad, a_addr, b_addr))
-    image = bytearray(pack_layer(layer, lut_addr, entries)[:dw * wb].ljust(dw * wb, b"\0"))
-    for blob in blobs:
-        image += blob[:dw * wb].ljust(dw * wb, b"\0")
-    if layer.act is Activation.LUT:
-        image += np.asarray(layer.lut, dtype=np.int8).tobytes()
-    for _, ad in sorted(adapters.items()):
-        image += pack_rows(ad.a, wb) + pack_rows(ad.b, wb)
-    if base + len(image) // wb > params.sram_depth:
-        raise ValueError(f"layer image of {len(image)} bytes at word {base} does not fit the "
-                         f"{params.sram_bytes}-byte SRAM buffer")
-    return bytes(image), base
 
 
 def check(layer: Layer, adapters: dict[int, Adapter], enabled: int, params: ChipParams,

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmlora.contract import ChipParams, ErrorCode
-from rmlora.contract.packing import pack_fields
 from rmlora.contract.xbar import (
     ACC_BITS,
     INPUT_BITS,
@@ -22,40 +21,16 @@ from rmlora.contract.xbar import (
     XBAR_DESC_BITS,
     MacroOp,
     Polarity,
-    XbarDescriptor,
     XbarOp,
     ispp_amplitude,
 )
-from rmlora.sim.macro_port import MacroArray
+from rmlora.sw.formats.xbar import Descriptor, ceil_div, check
+
+from .macros import Macros
 
 __all__ = ["Descriptor", "XbarCounts", "check", "program", "mvm", "mvm_cycles",
            "mvm_ops_per_macro"]
 
-
-
-@dataclass(frozen=True)
-class Descriptor:
-    """Host-side view of a crossbar descriptor; packs with the contract's layout."""
-
-    op: XbarOp
-    n_rows: int
-    n_cols: int
-    src: int
-    dst: int
-    macro: int = 0
-    row0: int = 0
-    col0: int = 0
-    gain_shift: int = 0
-    tolerance: int = 1
-    max_pulses: int = 60
-    amplitude: int = 8  # ISPP start amplitude and pulse width: the macro model's reference
-    width: int = 7  # write-verify converges in 5-20 pulses with these (sim/reram)
-
-    def pack(self) -> bytes:
-        """The descriptor's SRAM bytes; a field that does not fit its bits is refused."""
-        fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        return pack_fields(XbarDescriptor, fields, "descriptor field").to_bytes(
-            XBAR_DESC_BITS // 8, "little")
 
 
 @dataclass
@@ -68,39 +43,6 @@ class XbarCounts:
     pulses: int = 0
     verify: int = 0
 
-
-
-def _ceil_div(a, b):
-    return -(-a // b)
-
-
-def check(desc: Descriptor, params: ChipParams) -> ErrorCode:
-    """The ErrorCode the RTL reports for this descriptor (NONE if it runs); same order."""
-    p, wb = params, params.sram_word_bytes
-    if desc.op not in (XbarOp.MVM, XbarOp.PROGRAM):
-        return ErrorCode.XBAR_OPCODE
-    if desc.n_rows == 0 or desc.n_cols == 0:
-        return ErrorCode.XBAR_EMPTY
-    mvm_op = desc.op is XbarOp.MVM
-    n_rt, n_ct = _ceil_div(desc.n_rows, p.macro_rows), _ceil_div(desc.n_cols, p.macro_cols)
-    fits_r = desc.row0 == 0 if mvm_op and n_rt > 1 else desc.row0 + desc.n_rows <= p.macro_rows
-    fits_c = desc.col0 == 0 if mvm_op and n_ct > 1 else desc.col0 + desc.n_cols <= p.macro_cols
-    if not (fits_r and fits_c):
-        return ErrorCode.XBAR_TILE
-    if mvm_op:
-        ok = n_rt <= p.n_macros and n_ct <= p.n_macros and desc.macro + n_rt * n_ct <= p.n_macros
-    else:
-        ok = desc.macro < p.n_macros
-    if not ok:
-        return ErrorCode.XBAR_MACRO_RANGE
-    if not mvm_op and desc.max_pulses == 0:
-        return ErrorCode.XBAR_MAX_PULSES
-    cells = desc.n_rows * desc.n_cols
-    src_bytes, dst_bytes = (desc.n_rows, 4 * desc.n_cols) if mvm_op else (cells, cells)
-    if (desc.src + _ceil_div(src_bytes, wb) > p.sram_depth
-            or desc.dst + _ceil_div(dst_bytes, wb) > p.sram_depth):
-        return ErrorCode.XBAR_SRAM_RANGE
-    return ErrorCode.NONE
 
 
 def _require(desc: Descriptor, params: ChipParams, op: XbarOp):
@@ -117,7 +59,7 @@ def _prologue_cycles(params: ChipParams) -> int:
     return 1 + 2 * params.words_for(XBAR_DESC_BITS) + 1
 
 
-def program(desc: Descriptor, targets: np.ndarray, macros: MacroArray):
+def program(desc: Descriptor, targets: np.ndarray, macros: Macros):
     """Write-verify one block. Returns (result bytes (n_rows, n_cols) uint8, failed, counts)."""
     p = macros.params
     _require(desc, p, XbarOp.PROGRAM)
@@ -172,14 +114,14 @@ def mvm_cycles(desc: Descriptor, params: ChipParams, stream_p: bool = False) -> 
     out on the p stream (always ready) instead of into the SRAM."""
     p, wb = params, params.sram_word_bytes
     cycles = _prologue_cycles(p)
-    for ct in range(_ceil_div(desc.n_cols, p.macro_cols)):
+    for ct in range(ceil_div(desc.n_cols, p.macro_cols)):
         cols_in_tile = min(p.macro_cols, desc.n_cols - ct * p.macro_cols)
         cycles += 1  # M_TILE
-        for rt in range(_ceil_div(desc.n_rows, p.macro_rows)):
+        for rt in range(ceil_div(desc.n_rows, p.macro_rows)):
             rows_in_tile = min(p.macro_rows, desc.n_rows - rt * p.macro_rows)
-            cycles += _ceil_div(rows_in_tile, wb) + 1  # M_LOAD, pipelined
+            cycles += ceil_div(rows_in_tile, wb) + 1  # M_LOAD, pipelined
             cycles += INPUT_BITS * (1 + MACRO_LATENCY[MacroOp.MVM])
-        cycles += cols_in_tile if stream_p else _ceil_div(4 * cols_in_tile, wb)  # M_WRITE
+        cycles += cols_in_tile if stream_p else ceil_div(4 * cols_in_tile, wb)  # M_WRITE
     return cycles
 
 
@@ -188,12 +130,12 @@ MVM_SLICE = 4096  # bit planes per macro-model call: its temporaries stay in cac
 
 def mvm_ops_per_macro(desc: Descriptor, params: ChipParams) -> dict[int, int]:
     """Macro -> MVM operations (bit planes) one command makes on it."""
-    n_rt = _ceil_div(desc.n_rows, params.macro_rows)
-    n_ct = _ceil_div(desc.n_cols, params.macro_cols)
+    n_rt = ceil_div(desc.n_rows, params.macro_rows)
+    n_ct = ceil_div(desc.n_cols, params.macro_cols)
     return {desc.macro + rt * n_ct + ct: INPUT_BITS for rt in range(n_rt) for ct in range(n_ct)}
 
 
-def mvm(desc: Descriptor, x: np.ndarray, macros: MacroArray, op_start: np.ndarray | None = None):
+def mvm(desc: Descriptor, x: np.ndarray, macros: Macros, op_start: np.ndarray | None = None):
     """acc (B, n_cols) int32 of B int8 input vectors x (B, n_rows), one command each.
 
     op_start (B, n_macros): the operation index each command starts from on each
@@ -214,7 +156,7 @@ def mvm(desc: Descriptor, x: np.ndarray, macros: MacroArray, op_start: np.ndarra
         op_start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * INPUT_BITS
     magnitude, sign = np.abs(x.astype(np.int64)), np.where(x < 0, -1, 1).astype(np.int8)
     R, C = p.macro_rows, p.macro_cols
-    n_rt, n_ct = _ceil_div(desc.n_rows, R), _ceil_div(desc.n_cols, C)
+    n_rt, n_ct = ceil_div(desc.n_rows, R), ceil_div(desc.n_cols, C)
     acc = np.zeros((batch, desc.n_cols), dtype=np.int64)
     counts = XbarCounts()
     planes = np.arange(INPUT_BITS)

@@ -17,12 +17,12 @@ import time
 import numpy as np
 import torch
 
-from rmlora.sw.compiler import compile_model, dequantize_logits, run_network
+from rmlora.sw.compiler import compile_model
 from rmlora.sw.cost import flow_costs
 from rmlora.sw.data.digits import apply_style, load_digit_images, style_property
 from rmlora.sw.lora import set_active_adapters
 from rmlora.sw.models.denoiser import denoiser_input, sample
-from rmlora.sw.runtime import Chip
+from rmlora.sw.runtime import Chip, dequantize_logits, run_network
 
 from .chip_flow import check_targets
 from .diffusion import (

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rmlora.sim.reram.config import MacroConfig
+from rmlora.contract.macro import MacroConfig
 from rmlora.sw.learn.config import StageConfig
 from rmlora.sw.learn.loop import StageCost, deterministic, train_stage
 from rmlora.sw.learn.stages import FlowData

@@ -21,9 +21,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from rmlora.sim.macro_port import ACTIVITY_COUNTS
-from rmlora.sw.compiler import CompiledModel, compile_model, dequantize_logits, run_network
-from rmlora.sw.runtime import Chip
+from rmlora.sim.reram import ACTIVITY_COUNTS
+from rmlora.sw.compiler import CompiledModel, compile_model
+from rmlora.sw.runtime import Chip, dequantize_logits, run_network
 from rmlora.sw.runtime.infer import infer, run_recorded
 
 from .evaluate import predict

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from rmlora.sw.robust.conditions import parse_seconds
+from rmlora.sw.units import parse_seconds
 
 __all__ = ["format_robustness_table", "write_robustness_report", "robustness_markdown"]
 

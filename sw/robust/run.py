@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from rmlora.sw.compiler import CompiledModel, run_network
+from rmlora.sw.compiler import CompiledModel
 from rmlora.sw.learn.on_chip import deploy
-from rmlora.sw.runtime import Chip
+from rmlora.sw.runtime import Chip, run_network
 
 from .compensate import COMPENSATION, compile_compensated, fit_compensation, measure_weights
 from .conditions import Condition

@@ -4,5 +4,7 @@ Icarus), and host inference of compiled networks on it."""
 from rmlora.sw.golden.chip import ChipError
 
 from .chip import BACKENDS, Chip, DeployReport, SegmentRun
+from .network import dequantize_logits, ideal_segment_runner, run_network
 
-__all__ = ["BACKENDS", "Chip", "ChipError", "DeployReport", "SegmentRun"]
+__all__ = ["BACKENDS", "Chip", "ChipError", "DeployReport", "SegmentRun", "dequantize_logits",
+           "ideal_segment_runner", "run_network"]

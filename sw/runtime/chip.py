@@ -18,12 +18,12 @@ import numpy as np
 from rmlora.contract import ChipParams
 from rmlora.contract.image import SectionKind
 from rmlora.contract.lora import LORA_DESC_BITS, LORA_SLOTS, Activation, LoraLayer
+from rmlora.contract.macro import MacroConfig
 from rmlora.contract.packing import pack_fields, unpack_fields
 from rmlora.contract.sequencer import SEQ_STATS_BITS
 from rmlora.contract.xbar import NOT_CONVERGED_FLAG
-from rmlora.sim.reram import MacroConfig
-from rmlora.sw.golden.chip import LayerStats, read_stats
-from rmlora.sw.image import ImageSection, parse_image
+from rmlora.sw.formats.image import ImageSection, parse_image
+from rmlora.sw.formats.records import LayerStats, read_stats
 
 from .backend import RunResult
 

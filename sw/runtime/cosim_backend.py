@@ -17,7 +17,7 @@ from multiprocessing.connection import Listener
 import numpy as np
 
 from rmlora.contract import ChipParams, ErrorCode
-from rmlora.sim.reram import MacroConfig
+from rmlora.contract.macro import MacroConfig
 from rmlora.sw.golden.chip import ChipError
 
 from .backend import ProgramResult, RunResult

@@ -8,8 +8,8 @@ cosimulation backend given the same calls.
 import numpy as np
 
 from rmlora.contract import ChipParams
-from rmlora.sim.macro_port import MacroArray
-from rmlora.sim.reram import MacroConfig
+from rmlora.contract.macro import MacroConfig
+from rmlora.sim.reram import MacroArray
 from rmlora.sw.golden import chip as gchip
 from rmlora.sw.golden import xbar as gxbar
 

@@ -1,6 +1,6 @@
 """Host inference of a compiled network on a chip, with a per-layer report.
 
-The host runs the network's steps (rmlora.sw.compiler.network): the chip runs its
+The host runs the network's steps (rmlora.sw.runtime.network): the chip runs its
 segments, the host the integer operations between them. Given a reference chip
 (the golden backend, same seed, same deployment), every record's output of every
 run is compared byte for byte.
@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rmlora.sw.compiler import CompiledModel, run_network
+from rmlora.sw.compiler import CompiledModel
 
 from .chip import Chip, SegmentRun
+from .network import run_network
 
 __all__ = ["LayerReport", "infer", "run_recorded", "format_table"]
 

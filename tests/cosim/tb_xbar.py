@@ -15,8 +15,7 @@ from rmlora.contract import REG, ChipParams, ErrorCode
 from rmlora.contract.xbar import XbarOp
 from rmlora.sim.host_bus import CLOCK_PERIOD_NS, XBAR_PERF, start_chip
 from rmlora.sim.macro_driver import MacroPortDriver
-from rmlora.sim.macro_port import MacroArray
-from rmlora.sim.reram import MacroConfig
+from rmlora.sim.reram import MacroArray, MacroConfig
 from rmlora.sw.golden import xbar as golden
 
 SEED = int(os.environ.get("RMLORA_SEED", "1"))

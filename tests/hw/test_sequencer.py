@@ -9,8 +9,8 @@ from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.lora import Activation
 from rmlora.contract.xbar import XbarOp
 from rmlora.hw.core import ChipCore
-from rmlora.sim.macro_port import MacroArray
-from rmlora.sim.reram import MacroConfig
+from rmlora.sim.reram import MacroArray, MacroConfig
+from rmlora.sw.formats.records import pack_record, read_stats
 from rmlora.sw.golden import chip as gchip
 from rmlora.sw.golden import lora as glora
 from rmlora.sw.golden import xbar as gxbar
@@ -66,7 +66,7 @@ def build_program(rng, enabled, layers=LAYERS, stats=True):
         base += len(image) // WB + 1
         xbar_addr = 16 + 2 * i
         sram[xbar_addr * WB: xbar_addr * WB + 16] = desc.pack()
-        rec = gchip.pack_record(xbar_addr, lora_addr, dst, STATS + 2 * i if stats else 0,
+        rec = pack_record(xbar_addr, lora_addr, dst, STATS + 2 * i if stats else 0,
                                 last=i == len(layers) - 1)
         sram[(PROG + 2 * i) * WB: (PROG + 2 * i + 2) * WB] = rec
         x = glora.lora_layer(x[None, :], p, layer, adapters, enabled)[0]
@@ -123,7 +123,7 @@ def test_program_matches_golden_chip(enabled):
     want = np.frombuffer(sram, dtype=np.uint8).copy()[None, :]
     stats = gchip.run_program(want, PROG, enabled, gold)
     assert got == want[0].tobytes()  # outputs and SeqStats records, every byte
-    assert [gchip.read_stats(got, STATS + 2 * i, P) for i in range(3)] == stats
+    assert [read_stats(got, STATS + 2 * i, P) for i in range(3)] == stats
     assert (out["done"], out["failed"], out["irq"], out["layer"]) == (1, 0, 1, 3)
     assert out["errors"] == []
     assert list(chip.mvm_ops) == list(gold.mvm_ops)
@@ -155,7 +155,7 @@ def _rank_zero(sram):  # record 0's slot-0 adapter entry says rank 0
 def _runs_off_the_end(sram):  # record 2's stats address: beyond the buffer
     records, _ = gchip.read_program(sram, PROG, P)
     last = records[2]
-    return _patch(sram, last.addr, gchip.pack_record(last.xbar, last.lora, last.dst,
+    return _patch(sram, last.addr, pack_record(last.xbar, last.lora, last.dst,
                                                      P.sram_depth - 1, last=True))
 
 

@@ -8,8 +8,7 @@ import pytest
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.xbar import XbarOp
 from rmlora.hw.xbar_controller import XbarController
-from rmlora.sim.macro_port import MacroArray
-from rmlora.sim.reram import MacroConfig
+from rmlora.sim.reram import MacroArray, MacroConfig
 from rmlora.sw.golden import xbar as golden
 
 from .sim_helpers import MacroResponder, run_sim

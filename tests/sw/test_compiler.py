@@ -13,13 +13,14 @@ import torch
 from torch import nn
 
 from rmlora.contract import ChipParams
+from rmlora.contract.macro import weight_to_target_code
 from rmlora.contract.xbar import XbarOp
-from rmlora.sim.reram.macro import weight_to_target_code
 from rmlora.sw import quant
-from rmlora.sw.compiler import compile_model, dequantize_logits, ideal_segment_runner, run_network
+from rmlora.sw.compiler import compile_model
 from rmlora.sw.lora import inject_adapter, lora_layers, save_adapter, set_active_adapters
 from rmlora.sw.models import FaceMixer
 from rmlora.sw.models.demo import randomise_b
+from rmlora.sw.runtime import dequantize_logits, ideal_segment_runner, run_network
 
 MASKS = {0: [], 1: ["a"], 2: ["b"], 3: ["a", "b"]}
 

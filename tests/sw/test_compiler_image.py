@@ -17,11 +17,13 @@ from rmlora.contract.image import NO_SLOT, SectionKind
 from rmlora.contract.lora import LORA_SLOTS, AdapterEntry, LoraLayer
 from rmlora.contract.sequencer import SeqLayer
 from rmlora.contract.xbar import XbarDescriptor, XbarOp
-from rmlora.sw.compiler import compile_model, ideal_segment_runner, run_network
-from rmlora.sw.golden.lora import Adapter, Layer, lora_layer
-from rmlora.sw.image import parse_image
+from rmlora.sw.compiler import compile_model
+from rmlora.sw.formats.image import parse_image
+from rmlora.sw.formats.lora import Adapter, Layer
+from rmlora.sw.golden.lora import lora_layer
 from rmlora.sw.lora import inject_adapter
 from rmlora.sw.models import FaceMixer
+from rmlora.sw.runtime import ideal_segment_runner, run_network
 from tests.sw.test_compiler import adapted_mlp, randomise_b
 from tests.sw.test_compiler import data as inputs
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from rmlora.contract import ChipParams
-from rmlora.sim.reram.config import MacroConfig
+from rmlora.contract.macro import MacroConfig
 from rmlora.sw.cost.model import (
     ADAM_OPS_PER_PARAM,
     digital_inference,

@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.xbar import MACRO_LATENCY, MacroOp, XbarOp
-from rmlora.sim.macro_port import MacroArray
-from rmlora.sim.reram import MacroConfig, weight_to_target_us
+from rmlora.sim.reram import MacroArray, MacroConfig, weight_to_target_us
 from rmlora.sw.golden import xbar as golden
 
 P = ChipParams()

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from rmlora.sim.reram.config import MacroConfig
+from rmlora.contract.macro import MacroConfig
 from rmlora.sw.compiler import compile_model
 from rmlora.sw.learn.config import StageConfig
 from rmlora.sw.learn.hwa import HwaConfig, hwa_pretrain, predicted_accuracy, relative_noise

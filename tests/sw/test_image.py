@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from rmlora.contract import ChipParams
 from rmlora.contract.image import IMAGE_HEADER_BYTES, IMAGE_MAGIC, SECTION_BYTES, SectionKind
-from rmlora.sw.image import ImageError, ImageSection, build_image, parse_image
+from rmlora.sw.formats.image import ImageError, ImageSection, build_image, parse_image
 
 P = ChipParams()
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from rmlora.sim.reram.config import GRID_PER_WEIGHT_UNIT
+from rmlora.contract.macro import GRID_PER_WEIGHT_UNIT
 from rmlora.sw.compiler import compile_model
 from rmlora.sw.compiler.probe import probe_inputs, probe_program, weights_from_probe
 from rmlora.sw.learn.on_chip import deploy

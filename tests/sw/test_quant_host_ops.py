@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rmlora.sw import quant
-from rmlora.sw.golden import host_ops
+from rmlora.sw.compiler import host_ops
 
 
 @settings(max_examples=300, deadline=None)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rmlora.cli import main
-from rmlora.sim.reram.config import MacroConfig
+from rmlora.contract.macro import MacroConfig
 from rmlora.sw.report.robustness import format_robustness_table, write_robustness_report
 from rmlora.sw.robust import conditions, execute, parse_levels, prepare, specs_for, summarize
 from rmlora.sw.robust.compensate import _reduced_rank, compile_compensated, fit_compensation

@@ -18,12 +18,12 @@ from rmlora.contract.lora import LORA_DESC_BITS, Activation, AdapterEntry, LoraL
 from rmlora.contract.packing import pack_fields, unpack_fields
 from rmlora.contract.sequencer import SEQ_STATS_BITS
 from rmlora.contract.xbar import XbarOp
-from rmlora.sw.compiler import compile_model, ideal_segment_runner, run_network
+from rmlora.sw.compiler import compile_model
+from rmlora.sw.formats.image import ImageError, build_image, parse_image
 from rmlora.sw.golden import lora as glora
 from rmlora.sw.golden import xbar as gxbar
 from rmlora.sw.golden.chip import record_cycles
-from rmlora.sw.image import ImageError, build_image, parse_image
-from rmlora.sw.runtime import Chip, ChipError
+from rmlora.sw.runtime import Chip, ChipError, ideal_segment_runner, run_network
 from rmlora.sw.runtime.golden_backend import BATCH_CHUNK
 from rmlora.sw.runtime.infer import format_table, infer
 from tests.sw.test_compiler import adapted_mlp, data

@@ -1,4 +1,9 @@
-"""Configuration of one behavioural ReRAM macro: geometry, physics, converters.
+"""The analogue macro's parameter sheet: geometry, conductance window, converters, physics.
+
+It is part of the contract because three sides read it: the compiler maps weights to
+conductance targets with it, the macro model (rmlora.sim.reram) behaves by it, and the
+cost model prices its operations. The geometry and the converter resolutions of a chip
+come from its ChipParams (`MacroConfig.for_chip`), so they are defined once.
 
 Every physical number carries its source. Where a figure is not taken from a
 measurement it says "assumed" and why, so that a reader can change it knowingly.
@@ -21,9 +26,16 @@ References used in this package:
             midpoint weight code, programming-error sweeps of std 1-10).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-__all__ = ["MacroConfig", "GRID_PER_WEIGHT_UNIT"]
+import numpy as np
+
+from .checks import as_int_array
+from .params import ChipParams
+
+__all__ = ["MacroConfig", "GRID_PER_WEIGHT_UNIT", "weight_to_target_us", "weight_to_target_code"]
+
+_CHIP = ChipParams()
 
 # The MVM sums conductances on an integer grid of g_unit / 1024 (about 0.23 nS at the
 # default window). A power-of-two fraction of the weight unit makes an ideally
@@ -44,9 +56,9 @@ def _check(name: str, value, lo, hi, integer: bool = False):
 class MacroConfig:
     """One 1T1R macro. Conductances in uS, voltages in V, times in s unless named."""
 
-    # Geometry: the paper's macro is 128x128 1T1R [Paper].
-    rows: int = 128
-    cols: int = 128
+    # Geometry: a chip's macro port (ChipParams.macro_rows/cols; the paper's 128x128).
+    rows: int = _CHIP.macro_rows
+    cols: int = _CHIP.macro_cols
 
     # Weight window: a signed weight w targets G_mid + w * g_unit with G_mid the middle
     # of [g_min, g_max] [Paper]. 20-80 uS lies inside the analogue range of HfOx 1T1R
@@ -69,7 +81,7 @@ class MacroConfig:
     v_read: float = 0.2
 
     # Verify read: an 8-bit code over [g_min, g_max] (LSB 0.235 uS by default).
-    verify_bits: int = 8
+    verify_bits: int = _CHIP.verify_bits
     # Write-verify acceptance band, +-1 uS: "a few uS" [Paper]; [Wan22] accept a band
     # of about +-1 uS. Expressed in verify codes by `verify_tolerance_codes`.
     verify_tolerance_us: float = 1.0
@@ -113,8 +125,24 @@ class MacroConfig:
     # (j + .5) / cols) / 2 (first-order wire attenuation, far corner worst). Off.
     ir_drop_alpha: float = 0.0
     # (f) ADC: signed codes; LSB = g_unit * v_read * 2**gain_shift.
-    adc_bits: int = 8
+    adc_bits: int = _CHIP.adc_bits
     max_gain_shift: int = 16
+
+    @classmethod
+    def for_chip(cls, params: ChipParams, **physics) -> "MacroConfig":
+        """The macro of a chip: geometry and converters from its params, physics given."""
+        return cls(**physics, **_chip_fields(params))
+
+    def check_fits(self, params: ChipParams):
+        """Refuse a macro model whose geometry or converters differ from the chip's port."""
+        mine = {k: getattr(self, k) for k in _chip_fields(params)}
+        if mine != _chip_fields(params):
+            raise ValueError(f"macro model has {mine}, the chip's macro port "
+                             f"{_chip_fields(params)}")
+
+    def with_chip(self, params: ChipParams) -> "MacroConfig":
+        """This macro's physics on another chip's geometry and converters."""
+        return replace(self, **_chip_fields(params))
 
     def __post_init__(self):
         _check("rows", self.rows, 1, 4096, integer=True)
@@ -196,3 +224,21 @@ class MacroConfig:
     @property
     def adc_max(self) -> int:
         return (1 << (self.adc_bits - 1)) - 1
+
+
+def _chip_fields(params: ChipParams) -> dict:
+    return {"rows": params.macro_rows, "cols": params.macro_cols,
+            "adc_bits": params.adc_bits, "verify_bits": params.verify_bits}
+
+
+def weight_to_target_us(cfg: MacroConfig, w):
+    """Target conductance (uS) of signed weight(s) w: G_mid + w * g_unit [Paper]."""
+    w = as_int_array("weight", w, -cfg.w_max, cfg.w_max)
+    return cfg.g_mid_us + w * cfg.g_unit_us
+
+
+def weight_to_target_code(cfg: MacroConfig, w):
+    """Verify-read code of the target conductance of weight(s) w (int or int array)."""
+    code = np.rint((weight_to_target_us(cfg, w) - cfg.g_min_us) / cfg.verify_lsb_us)
+    code = np.clip(code, 0, cfg.verify_max_code).astype(np.int64)
+    return int(code) if code.ndim == 0 else code

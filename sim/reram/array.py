@@ -10,10 +10,11 @@ same order on each macro.
 import numpy as np
 
 from rmlora.contract import ChipParams
+from rmlora.contract.macro import MacroConfig
 from rmlora.contract.xbar import MacroOp, Polarity, macro_request_layout, macro_response_layout
 
-from .reram import MacroConfig, ReramMacro
-from .reram.device import Polarity as DevicePolarity
+from .device import Polarity as DevicePolarity
+from .macro import ReramMacro
 
 __all__ = ["MacroArray", "pack_codes", "ACTIVITY_COUNTS"]
 
@@ -37,13 +38,8 @@ class MacroArray:
     def __init__(self, params: ChipParams = ChipParams(), config: MacroConfig | None = None,
                  seed: int = 0):
         self.params = params
-        config = config or MacroConfig(rows=params.macro_rows, cols=params.macro_cols,
-                                       adc_bits=params.adc_bits, verify_bits=params.verify_bits)
-        if (config.rows, config.cols) != (params.macro_rows, params.macro_cols):
-            raise ValueError(f"macro model is {config.rows}x{config.cols}, the chip's macro "
-                             f"port is {params.macro_rows}x{params.macro_cols}")
-        if (config.adc_bits, config.verify_bits) != (params.adc_bits, params.verify_bits):
-            raise ValueError("macro model ADC/verify resolution differs from the chip's")
+        config = config or MacroConfig.for_chip(params)
+        config.check_fits(params)
         self.macros = [ReramMacro(config, seed=seed, macro_id=i) for i in range(params.n_macros)]
         self.mvm_ops = np.zeros(params.n_macros, dtype=np.int64)
         self.req_layout = macro_request_layout(params)

@@ -5,10 +5,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rmlora.sw.compiler.compiled import CompiledModel, Segment
+from rmlora.sw.compiler.steps import INPUT, ChipStep
 from rmlora.sw.golden.lora import lora_layer
-
-from .compiled import CompiledModel, Segment
-from .steps import INPUT, ChipStep
 
 __all__ = ["run_network", "dequantize_logits", "ideal_segment_runner", "SegmentRunner"]
 
