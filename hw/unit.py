@@ -18,15 +18,16 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["UnitSignature", "unit_members", "control"]
 
 
-class UnitSignature(wiring.Signature):
-    def __init__(self):
-        super().__init__({
-            "start": In(1),
-            "desc_addr": In(16),
-            "busy": Out(1),
-            "done": Out(1),
-            "refused": Out(1),
-        })
+def UnitSignature():
+    """A unit's control, seen from the unit (a plain Signature, as SramPortSignature:
+    two of them compare equal member by member)."""
+    return wiring.Signature({
+        "start": In(1),
+        "desc_addr": In(16),
+        "busy": Out(1),
+        "done": Out(1),
+        "refused": Out(1),
+    })
 
 
 def unit_members() -> dict:
