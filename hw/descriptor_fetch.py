@@ -17,7 +17,7 @@ n_words*S + 1 cycles (rmlora.contract.timing). A `start` in the `done` cycle beg
 the next fetch at once, so records can be fetched back to back.
 """
 
-from amaranth import Module, Mux, Signal, unsigned
+from amaranth import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -57,12 +57,16 @@ class DescriptorFetch(wiring.Component):
         base = Signal(16)
         count = Signal.like(self.n_words)
         k = Signal(range(self.max_words + 1))  # the next word to read
-        phase = Signal(range(S))  # cycles since the last read slot
         active = Signal()
         pending = Signal()  # a read was issued last cycle: its word is on r_data now
         pending_index = Signal.like(self.words.p.index)
 
-        slot = active & (phase == 0)  # a read is issued, or the fetch ends, in this cycle
+        if S > 1:
+            phase = Signal(range(S))  # cycles since the last read slot
+            at_slot, at_last = phase == 0, phase == S - 1
+        else:  # every cycle is a read slot (and no zero-width phase in the Verilog)
+            phase, at_slot, at_last = None, Const(1), Const(1)
+        slot = active & at_slot  # a read is issued, or the fetch ends, in this cycle
         issue = slot & (k < count)
         m.d.comb += [
             self.busy.eq(active),
@@ -75,13 +79,14 @@ class DescriptorFetch(wiring.Component):
         ]
         m.d.sync += [pending.eq(issue), pending_index.eq(k)]
         with m.If(active):
-            if S > 1:
-                m.d.sync += phase.eq(Mux(phase == S - 1, 0, phase + 1))
-            with m.If(phase == S - 1):
+            if phase is not None:
+                m.d.sync += phase.eq(Mux(at_last, 0, phase + 1))
+            with m.If(at_last):
                 m.d.sync += k.eq(k + 1)
         with m.If(self.done):
             m.d.sync += active.eq(0)
         with m.If(self.start):
-            m.d.sync += [base.eq(self.addr), count.eq(self.n_words), k.eq(0), phase.eq(0),
-                         active.eq(1)]
+            m.d.sync += [base.eq(self.addr), count.eq(self.n_words), k.eq(0), active.eq(1)]
+            if phase is not None:
+                m.d.sync += phase.eq(0)
         return m
