@@ -59,7 +59,6 @@ class DescriptorFetch(wiring.Component):
         k = Signal(range(self.max_words + 1))  # the next word to read
         active = Signal()
         pending = Signal()  # a read was issued last cycle: its word is on r_data now
-        pending_index = Signal.like(self.words.p.index)
 
         if S > 1:
             phase = Signal(range(S))  # cycles since the last read slot
@@ -74,10 +73,12 @@ class DescriptorFetch(wiring.Component):
             self.sram.addr.eq(base + k),
             self.sram.r_en.eq(issue),
             self.words.valid.eq(pending),
-            self.words.p.index.eq(pending_index),
+            # k moved on to the next word after a read at spacing 1, not before the
+            # word arrives at larger spacings
+            self.words.p.index.eq(k - 1 if S == 1 else k),
             self.words.p.data.eq(self.sram.r_data),
         ]
-        m.d.sync += [pending.eq(issue), pending_index.eq(k)]
+        m.d.sync += pending.eq(issue)
         with m.If(active):
             if phase is not None:
                 m.d.sync += phase.eq(Mux(at_last, 0, phase + 1))
