@@ -31,7 +31,8 @@ from rmlora.contract.image import (
     SECTION_BYTES,
     SectionKind,
 )
-from rmlora.contract.lora import AdapterEntry, LoraLayer
+from rmlora.contract.lora import LUT_ENTRIES, AdapterEntry, LoraLayer
+from rmlora.contract.perf import PERF_REGISTERS
 from rmlora.contract.sequencer import SeqLayer, SeqStats
 from rmlora.contract.xbar import XbarDescriptor
 
@@ -77,6 +78,11 @@ def render_header(params: ChipParams = ChipParams()) -> str:
             base = f"RMLORA_{reg.name}_{f.name}"
             lines.append(f"#define {base + '_SHIFT':<40} {f.lsb}u")
             lines.append(_define(base + "_MASK", f.mask, f.doc + (" (pulse)" if f.pulse else "")))
+    lines += ["", "/* Performance counters, in the order a driver reads them after a run */",
+              f"#define {'RMLORA_PERF_COUNT':<40} {len(PERF_REGISTERS)}u",
+              "#define RMLORA_PERF_REGS { \\"]
+    lines += [f"    RMLORA_REG_{name}, \\" for name in PERF_REGISTERS]
+    lines += ["}"]
     lines += ["", "/* ErrorCode: value of ERR_CODE.CODE */"]
     lines += [_define(f"RMLORA_ERR_{e.name}", e.value, e.text) for e in ErrorCode]
     lines += ["", "/* SRAM image format (rmlora/contract/image.py) */",
@@ -86,6 +92,7 @@ def render_header(params: ChipParams = ChipParams()) -> str:
               f"#define {'RMLORA_IMAGE_HEADER_BYTES':<40} {IMAGE_HEADER_BYTES}u",
               f"#define {'RMLORA_IMAGE_SECTION_BYTES':<40} {SECTION_BYTES}u"]
     lines += [_define(f"RMLORA_SECTION_{k.name}", k.value) for k in SectionKind]
+    lines += [f"#define {'RMLORA_LUT_ENTRIES':<40} {LUT_ENTRIES}u  /* int8 entries of a LUT */"]
     lines += ["", "/* SRAM records: field bit offsets (_LSB) and widths (_BITS) in the",
               " * little-endian record at its SRAM word address; each record is 128 bits */"]
     for record in (XbarDescriptor, LoraLayer, AdapterEntry, SeqLayer, SeqStats):

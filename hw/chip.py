@@ -27,6 +27,7 @@ from rmlora.contract import (
     ErrorCode,
     sram_region,
 )
+from rmlora.contract.perf import PERF_COUNTERS
 from rmlora.contract.xbar import macro_request_layout, macro_response_layout
 
 from .axi_lite import AxiLiteBridge, AxiLiteSignature
@@ -36,7 +37,6 @@ from .cycle_counter import CycleCounter
 from .decoder import BusDecoder
 from .error_log import ErrorLog
 from .sram_window import SramWindow
-from .xbar_controller import PERF
 
 __all__ = ["Chip", "chip_signature"]
 
@@ -97,12 +97,8 @@ class Chip(wiring.Component):
             csr.seq_status.eq(pack_fields(REG["SEQ_STATUS"], BUSY=seq.busy, DONE=seq.done,
                                           ERROR=seq.failed, IRQ=seq.irq, LAYER=seq.layer)),
             self.irq.eq(seq.irq & bit("SEQ_CTRL", "IRQ_EN")),
-            csr.perf_seq_cycles.eq(seq.perf_cycles),
             lora.enable.eq(csr.lora_enable),
             lora.clear_perf.eq(clear_perf),
-            csr.perf_lora_cycles.eq(lora.perf_cycles),
-            csr.perf_macs.eq(lora.perf_macs),
-            csr.perf_sram_reads.eq(lora.perf_sram_reads),
         ]
 
         major, minor, patch = CONTRACT_VERSION
@@ -128,7 +124,7 @@ class Chip(wiring.Component):
             csr.cycle_lo.eq(cycles.lo),
             csr.cycle_hi.eq(cycles.hi),
         ]
-        for name in PERF:  # PERF_XB_CYCLES is the controller's busy-cycle count
-            reg = "PERF_XB_CYCLES" if name == "perf_cycles" else name.upper()
-            m.d.comb += getattr(csr, reg.lower()).eq(getattr(xbar, name))
+        counting = {"seq": seq, "xbar": xbar, "lora": lora}
+        for c in PERF_COUNTERS:
+            m.d.comb += getattr(csr, c.register.lower()).eq(getattr(counting[c.block], c.port))
         return m

@@ -5,8 +5,10 @@
         XbarController (MVM, PROGRAM) --p--> Sequencer --x, p--> LoraUnit --y--> Sequencer
     XbarController <-> macro_req / macro_resp (the analogue macros)
 
-The blocks' control and status signals (start, busy, counters...) are left to the
-chip top, which wires them to registers; a testbench drives them directly.
+The sequencer starts the two units through their UnitSignature (hw/unit.py). The
+blocks' other control and status signals (the sequencer's start, counters...) are
+left to the chip top, which wires them to registers; a testbench drives them
+directly.
 """
 
 from amaranth import Module
@@ -19,6 +21,7 @@ from rmlora.contract.xbar import macro_request_layout, macro_response_layout
 from .lora_unit import LoraUnit
 from .sequencer import Sequencer
 from .sram_buffer import SramBuffer, SramPortSignature
+from .unit import control
 from .xbar_controller import XbarController
 
 __all__ = ["ChipCore"]
@@ -52,10 +55,8 @@ class ChipCore(wiring.Component):
         wiring.connect(m, lora.y, seq.lora_y)
         wiring.connect(m, xbar.macro_req, wiring.flipped(self.macro_req))
         wiring.connect(m, wiring.flipped(self.macro_resp), xbar.macro_resp)
-        for unit, ctl in ((xbar, seq.xbar), (lora, seq.lora)):
-            m.d.comb += [unit.start.eq(ctl.start), unit.desc_addr.eq(ctl.desc_addr),
-                         ctl.busy.eq(unit.busy), ctl.done.eq(unit.done),
-                         ctl.refused.eq(unit.refused)]
+        wiring.connect(m, seq.xbar, control(xbar))
+        wiring.connect(m, seq.lora, control(lora))
         m.d.comb += [
             xbar.stream_p.eq(seq.xbar_stream_p),
             seq.xbar_adc.eq(xbar.perf_adc),

@@ -9,10 +9,12 @@ registers; p arrives on a stream (one int32 an output) and y leaves on one (one
 int8 an output), so the unit can sit behind the crossbar controller or be fed by
 a testbench with random stalls.
 
-Phases: fetch the layer descriptor and the enabled slots' adapter entries; check
-them (a bad one is refused with an ErrorCode, never a hang); load the LUT (LUT
-activation only); take x (X_IN: the unit does not touch the SRAM, so in the chip
-the sequencer reads x from the same port and streams it in); A phase: h = A_i x
+Phases (their cycles named in rmlora.contract.timing, summed in
+rmlora.sw.golden.lora.cycles): fetch the layer descriptor and the enabled slots'
+adapter entries (a DescriptorFetch); check them (a bad one is refused with an
+ErrorCode, never a hang); load the LUT (LUT activation only, the same fetch);
+take x (X_IN: the unit does not touch the SRAM, so in the chip the sequencer reads
+x from the same port and streams it in); A phase: h = A_i x
 row by row, requantised to q_i; B phase: per output j, B_i row j dotted with q_i,
 combined with p_j, requantised, activated and sent. A read issues every cycle and
 its word is used the next, so a phase costs its words plus one cycle. The B phase
@@ -26,22 +28,27 @@ from amaranth.lib.wiring import In, Out
 
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.lora import (
+    ACTIVATION_CODES,
     LORA_ACC_BITS,
     LORA_DESC_BITS,
     LORA_MAX_FEATURES,
     LORA_MAX_RANK,
     LORA_SLOTS,
+    LUT_ENTRIES,
     Activation,
     AdapterEntry,
     LoraLayer,
 )
+from rmlora.contract.perf import perf_ports
 
 from .decoder import ErrorEventSignature
+from .descriptor_fetch import DescriptorFetch
 from .sram_buffer import SramPortSignature
+from .unit import unit_members
 
 __all__ = ["LoraUnit", "PERF", "requant"]
 
-PERF = ("perf_cycles", "perf_macs", "perf_sram_reads")
+PERF = perf_ports("lora")
 
 
 def requant(m, value, mult, shift):
@@ -63,13 +70,9 @@ class LoraUnit(wiring.Component):
         self.params = p = params
         self.lanes = p.sram_word_bytes
         super().__init__({
-            "start": In(1),
-            "desc_addr": In(16),
+            **unit_members(),  # start, desc_addr, busy, done, refused
             "enable": In(LORA_SLOTS),
             "clear_perf": In(1),
-            "busy": Out(1),
-            "done": Out(1),
-            "refused": Out(1),
             **{name: Out(32) for name in PERF},
             "error": Out(ErrorEventSignature),
             "sram": Out(SramPortSignature(p.sram_addr_width, p.sram_width)),
@@ -83,8 +86,12 @@ class LoraUnit(wiring.Component):
         p, P = self.params, self.lanes
         wb_log = (P - 1).bit_length()
         dw = p.words_for(LORA_DESC_BITS)
+        lut_words = LUT_ENTRIES // P
         sram = self.sram
         m.d.comb += sram.w_en.eq(0)
+        # the layer descriptor, the adapter entries and the LUT, back to back
+        m.submodules.fetch = fetch = DescriptorFetch(p, max(dw, lut_words))
+        m.d.comb += fetch.sram.r_data.eq(sram.r_data)
 
         def words(n):  # ceil(n / P)
             return (n + P - 1) >> wb_log
@@ -118,9 +125,10 @@ class LoraUnit(wiring.Component):
             active[s] & ((entry[s].a_addr + entry[s].rank * n_w > p.sram_depth)
                          | (entry[s].b_addr + layer.n_out * words(entry[s].rank) > p.sram_depth))
             for s in range(LORA_SLOTS)).any() | (
-            (layer.act == Activation.LUT) & (layer.lut + 256 // P > p.sram_depth))
+            (layer.act == Activation.LUT) & (layer.lut + lut_words > p.sram_depth))
         with m.If((layer.n_in == 0) | (layer.n_out == 0) | (layer.n_in > LORA_MAX_FEATURES)
-                  | (layer.n_out > LORA_MAX_FEATURES) | (layer.act.as_value() == 3)):
+                  | (layer.n_out > LORA_MAX_FEATURES)
+                  | ~layer.act.as_value().matches(*ACTIVATION_CODES)):
             m.d.comb += check.eq(ErrorCode.LORA_SHAPE)
         with m.Elif(rank_zero):
             m.d.comb += check.eq(ErrorCode.LORA_RANK_ZERO)
@@ -133,7 +141,7 @@ class LoraUnit(wiring.Component):
         xs = Signal(LORA_MAX_FEATURES * 8)
         q_words = -(-LORA_MAX_RANK // P)
         qs = [Signal(q_words * P * 8, name=f"q{s}") for s in range(LORA_SLOTS)]
-        lut = Signal(256 * 8)
+        lut = Signal(LUT_ENTRIES * 8)
 
         # ---- the read pipeline: issue (i_*) this cycle, use (u_*) the next ----
         i_slot = Signal(range(LORA_SLOTS), name="i_slot")
@@ -177,7 +185,7 @@ class LoraUnit(wiring.Component):
             m.d.sync += [self.refused.eq(1), busy.eq(0)]
             m.next = "IDLE"
 
-        fetch_base, word = Signal(16, name="fetch_base"), Signal(16, name="word")
+        word = Signal(16, name="word")
 
         def take_x(when):
             """Take an x beat (when `when`) into x word `word`; lanes past n_in are zero."""
@@ -189,6 +197,13 @@ class LoraUnit(wiring.Component):
             with m.If(when & (word < n_w)):
                 m.d.sync += [xs.word_select(word[:8], 8 * P).eq(beat), word.eq(word + 1)]
         fetch_to = Signal(range(LORA_SLOTS + 1))  # LORA_SLOTS: the layer descriptor
+        got = fetch.words
+
+        def fetching():  # the fetch owns the SRAM port
+            m.d.comb += [sram.addr.eq(fetch.sram.addr), sram.r_en.eq(fetch.sram.r_en)]
+
+        def start_fetch(addr, n_words):
+            m.d.comb += [fetch.start.eq(1), fetch.addr.eq(addr), fetch.n_words.eq(n_words)]
 
         with m.FSM():
             with m.State("IDLE"):
@@ -196,25 +211,23 @@ class LoraUnit(wiring.Component):
                     with m.If(self.desc_addr + dw > p.sram_depth):
                         refuse(ErrorCode.LORA_SRAM_RANGE, self.desc_addr)
                     with m.Else():
+                        start_fetch(self.desc_addr, dw)
                         m.d.sync += [busy.eq(1), self.done.eq(0), self.refused.eq(0),
-                                     fetch_base.eq(self.desc_addr), fetch_to.eq(LORA_SLOTS),
-                                     word.eq(0), active.eq(0)]
+                                     fetch_to.eq(LORA_SLOTS), active.eq(0)]
                         m.next = "FETCH"
-            with m.State("FETCH"):  # pipelined: issue word k, store word k - 1
-                with m.If(word < dw):
-                    m.d.comb += [sram.addr.eq(fetch_base + word), sram.r_en.eq(1)]
-                with m.If(word != 0):
-                    wsel = (word - 1)[:max(1, (dw - 1).bit_length())]
+            with m.State("FETCH"):
+                fetching()
+                with m.If(got.valid):
+                    wsel = got.p.index[:max(1, (dw - 1).bit_length())]
                     with m.Switch(fetch_to):
                         for s in range(LORA_SLOTS):
                             with m.Case(s):
                                 m.d.sync += entry_raw[s].word_select(wsel, p.sram_width).eq(
-                                    sram.r_data)
+                                    got.p.data)
                         with m.Case(LORA_SLOTS):
                             m.d.sync += layer_raw.word_select(wsel, p.sram_width).eq(
-                                sram.r_data)
-                m.d.sync += word.eq(word + 1)
-                with m.If(word == dw):
+                                got.p.data)
+                with m.If(fetch.done):
                     m.next = "NEXT_ENTRY"
             with m.State("NEXT_ENTRY"):  # fetch the lowest enabled slot's entry still due
                 pending = Signal(LORA_SLOTS)
@@ -230,7 +243,8 @@ class LoraUnit(wiring.Component):
                 with m.Elif(addr + dw > p.sram_depth):
                     refuse(ErrorCode.LORA_SRAM_RANGE, addr)
                 with m.Else():
-                    m.d.sync += [fetch_base.eq(addr), fetch_to.eq(lowest), word.eq(0),
+                    start_fetch(addr, dw)
+                    m.d.sync += [fetch_to.eq(lowest),
                                  active.eq(active | (Const(1, LORA_SLOTS) << lowest))]
                     m.next = "FETCH"
             with m.State("CHECK"):
@@ -239,17 +253,15 @@ class LoraUnit(wiring.Component):
                 with m.If(check != ErrorCode.NONE):
                     refuse(check, self.desc_addr)
                 with m.Elif(layer.act == Activation.LUT):
+                    start_fetch(layer.lut, lut_words)
                     m.next = "LUT"
                 with m.Else():
                     m.next = "X_IN"
-            with m.State("LUT"):  # pipelined: issue word k, store word k - 1
-                with m.If(word < 256 // P):
-                    m.d.comb += [sram.addr.eq(layer.lut + word), sram.r_en.eq(1)]
-                with m.If(word != 0):
-                    m.d.sync += lut.word_select((word - 1)[:8], 8 * P).eq(sram.r_data)
-                m.d.sync += word.eq(word + 1)
-                with m.If(word == 256 // P):
-                    m.d.sync += word.eq(0)
+            with m.State("LUT"):
+                fetching()
+                with m.If(got.valid):
+                    m.d.sync += lut.word_select(got.p.index[:8], 8 * P).eq(got.p.data)
+                with m.If(fetch.done):
                     m.next = "X_IN"
             with m.State("X_IN"):  # x is taken whole before A is read: the SRAM is free
                 take_x(self.x.valid)

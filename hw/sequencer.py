@@ -2,12 +2,14 @@
 controller and the LoRA unit, and owns the SRAM core port they share.
 
 Per SeqLayer record: fetch the record, the crossbar descriptor and the LoRA
-descriptor's first word; check them; run the MVM with its results streamed into
-the p FIFO; run the LoRA unit, feeding it x from the SRAM while it waits for x
-(X_IN: the unit leaves the port alone then) and p from the FIFO, packing its y
-into the y FIFO; write y back to dst; write the layer's SeqStats record. The
-FIFOs hold a whole layer (LORA_MAX_FEATURES entries), so the units never wait on
-each other and the cycle count is exact (rmlora.sw.golden.chip).
+descriptor's first word (one DescriptorFetch, back to back); check them; run the
+MVM with its results streamed into the p FIFO; run the LoRA unit, feeding it x
+from the SRAM while it waits for x (X_IN: the unit leaves the port alone then)
+and p from the FIFO, packing its y into the y FIFO; write y back to dst; write the
+layer's SeqStats record. The FIFOs hold a whole layer (LORA_MAX_FEATURES
+entries), so the units never wait on each other and the cycle count is exact
+(rmlora.contract.timing names the phases, rmlora.sw.golden.chip.record_cycles
+sums them).
 
 A refusal by either unit (its own ErrorCode, logged by the unit) or by the
 sequencer's checks (SEQ_*) stops the program: never a hang. When idle, the
@@ -23,20 +25,15 @@ from amaranth.lib.wiring import In, Out
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.lora import LORA_DESC_BITS, LORA_MAX_FEATURES, LoraLayer
 from rmlora.contract.sequencer import SEQ_RECORD_BITS, SEQ_STATS_BITS, SeqLayer, SeqStats
+from rmlora.contract.timing import LORA_DESC_FIRST_WORDS
 from rmlora.contract.xbar import ACC_BITS, XBAR_DESC_BITS, XbarDescriptor, XbarOp
 
 from .decoder import ErrorEventSignature
+from .descriptor_fetch import DescriptorFetch
 from .sram_buffer import SramPortSignature
+from .unit import UnitSignature
 
-__all__ = ["Sequencer", "UnitSignature"]
-
-
-def UnitSignature():
-    """Control of one compute unit, seen from the sequencer."""
-    return wiring.Signature({
-        "start": Out(1), "desc_addr": Out(16),
-        "busy": In(1), "done": In(1), "refused": In(1),
-    })
+__all__ = ["Sequencer"]
 
 
 class Sequencer(wiring.Component):
@@ -62,13 +59,13 @@ class Sequencer(wiring.Component):
             # crossbar controller: the host drives it while no program runs
             "host_xbar_start": In(1),
             "host_xbar_desc": In(16),
-            "xbar": Out(UnitSignature()),
+            "xbar": In(UnitSignature()),  # flipped: the sequencer starts the unit
             "xbar_stream_p": Out(1),
             "xbar_p": In(stream.Signature(signed(ACC_BITS))),
             "xbar_adc": In(32),
             "xbar_mvm": In(32),
             # LoRA unit
-            "lora": Out(UnitSignature()),
+            "lora": In(UnitSignature()),
             "lora_x": Out(stream.Signature(unsigned(p.sram_width))),
             "lora_p": Out(stream.Signature(signed(ACC_BITS))),
             "lora_y": In(stream.Signature(signed(8))),
@@ -92,7 +89,7 @@ class Sequencer(wiring.Component):
         rec = data.View(SeqLayer, rec_raw[:data.Layout.cast(SeqLayer).size])
         xd_raw = Signal(xd_w * p.sram_width)
         xd = data.View(XbarDescriptor, xd_raw[:data.Layout.cast(XbarDescriptor).size])
-        ld_raw = Signal(p.sram_width)
+        ld_raw = Signal(LORA_DESC_FIRST_WORDS * p.sram_width)
         ld_bits = data.Layout.cast(LoraLayer)
         n_in = ld_raw[ld_bits["n_in"].offset:][:10]
         n_out = ld_raw[ld_bits["n_out"].offset:][:10]
@@ -183,17 +180,24 @@ class Sequencer(wiring.Component):
             m.d.sync += [busy.eq(0), self.failed.eq(1), irq.eq(1)]
             m.next = "IDLE"
 
-        def fetch(state, base, n_words, raw, then: str):
-            """Pipelined: issue word k, store word k - 1."""
+        m.submodules.fetcher = fetcher = DescriptorFetch(p, max(rec_w, xd_w))
+        m.d.comb += fetcher.sram.r_data.eq(self.sram.r_data)
+
+        def start_fetch(addr, n_words):
+            m.d.comb += [fetcher.start.eq(1), fetcher.addr.eq(addr), fetcher.n_words.eq(n_words)]
+
+        def fetch(state, n_words, raw, then: str, start_next=None):
+            """Wait in `state` while the record's words arrive in `raw`; then go to `then`,
+            starting the next fetch (addr, words) in the same cycle if given."""
             with m.State(state):
-                with m.If(word < n_words):
-                    read(base + word)
-                with m.If(word != 0):
-                    sel = (word - 1)[:max(1, (n_words - 1).bit_length())]
-                    m.d.sync += raw.word_select(sel, p.sram_width).eq(self.sram.r_data)
-                m.d.sync += word.eq(word + 1)
-                with m.If(word == n_words):
-                    m.d.sync += word.eq(0)
+                with m.If(fetcher.sram.r_en):
+                    read(fetcher.sram.addr)
+                with m.If(fetcher.words.valid):
+                    sel = fetcher.words.p.index[:max(1, (n_words - 1).bit_length())]
+                    m.d.sync += raw.word_select(sel, p.sram_width).eq(fetcher.words.p.data)
+                with m.If(fetcher.done):
+                    if start_next is not None:
+                        start_fetch(*start_next)
                     m.next = then
 
         with m.FSM():
@@ -211,20 +215,23 @@ class Sequencer(wiring.Component):
                         m.next = "NEXT"
             with m.State("NEXT"):  # a record begins
                 m.d.comb += flush.eq(1)
+                start_fetch(rec_addr, rec_w)
                 m.d.sync += [word.eq(0), layer_cycles.eq(1), snap_adc.eq(self.xbar_adc),
                              snap_mvm.eq(self.xbar_mvm), snap_macs.eq(self.lora_macs),
                              y_count.eq(0), y_word.eq(0), f_k.eq(0), f_valid.eq(0)]
                 m.next = "FETCH_REC"
-            fetch("FETCH_REC", rec_addr, rec_w, rec_raw, "CHECK_REC")
+            fetch("FETCH_REC", rec_w, rec_raw, "CHECK_REC")
             with m.State("CHECK_REC"):
                 with m.If((rec.xbar + xd_w > p.sram_depth)
                           | (rec.lora + p.words_for(LORA_DESC_BITS) > p.sram_depth)):
                     error(ErrorCode.SEQ_SRAM_RANGE, rec_addr)
                     stop()
                 with m.Else():
+                    start_fetch(rec.xbar, xd_w)
                     m.next = "FETCH_XD"
-            fetch("FETCH_XD", rec.xbar, xd_w, xd_raw, "FETCH_LD")
-            fetch("FETCH_LD", rec.lora, 1, ld_raw, "CHECK")
+            fetch("FETCH_XD", xd_w, xd_raw, "FETCH_LD",
+                  start_next=(rec.lora, LORA_DESC_FIRST_WORDS))
+            fetch("FETCH_LD", LORA_DESC_FIRST_WORDS, ld_raw, "CHECK")
             with m.State("CHECK"):
                 with m.If(check != ErrorCode.NONE):
                     error(check, rec_addr)

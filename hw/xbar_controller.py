@@ -17,10 +17,12 @@ one ADC code per column and add it, shifted by plane + gain_shift, into 32-bit
 accumulators (wrapping); write them back, or,
 with `stream_p` (the sequencer's mode), send them on the `p` stream, one a cycle.
 
-A descriptor is checked before any macro is touched; a bad one is refused with
-an ErrorCode on `error` and `refused` set, never a hang. Timing is exact (see
-rmlora.sw.golden.xbar.cycles): every macro operation costs 1 request cycle plus
-MACRO_LATENCY[op] cycles.
+The descriptor is read by a DescriptorFetch, a word every other cycle
+(timing.XBAR_FETCH_SPACING), and checked before any macro is touched; a bad one is
+refused with an ErrorCode on `error` and `refused` set, never a hang. Timing is
+exact, phase by phase as rmlora.contract.timing names them (summed in
+rmlora.sw.golden.xbar.mvm_cycles and .program): every macro operation costs 1
+request cycle plus MACRO_LATENCY[op] cycles.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed
@@ -28,6 +30,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract.perf import perf_ports
+from rmlora.contract.timing import XBAR_FETCH_SPACING
 from rmlora.contract.xbar import (
     ACC_BITS,
     INPUT_BITS,
@@ -42,11 +46,13 @@ from rmlora.contract.xbar import (
 )
 
 from .decoder import ErrorEventSignature
+from .descriptor_fetch import DescriptorFetch
 from .sram_buffer import SramPortSignature
+from .unit import unit_members
 
 __all__ = ["XbarController"]
 
-PERF = ("perf_cycles", "perf_adc", "perf_mvm", "perf_pulses", "perf_verify")
+PERF = perf_ports("xbar")
 
 
 def _ceil_shift(value, shift):
@@ -57,12 +63,8 @@ class XbarController(wiring.Component):
     def __init__(self, params: ChipParams = ChipParams()):
         self.params = p = params
         super().__init__({
-            "start": In(1),
-            "desc_addr": In(16),
+            **unit_members(),  # start, desc_addr, busy, done, refused
             "clear_perf": In(1),
-            "busy": Out(1),
-            "done": Out(1),
-            "refused": Out(1),
             "failed": Out(32),
             **{name: Out(32) for name in PERF},
             "error": Out(ErrorEventSignature),
@@ -87,6 +89,13 @@ class XbarController(wiring.Component):
         desc = data.View(XbarDescriptor, desc_raw[:data.Layout.cast(XbarDescriptor).size])
         desc_addr = Signal(16)
         word = Signal(16)  # word counter of the current SRAM transfer
+        m.submodules.fetch = fetch = DescriptorFetch(p, desc_words, XBAR_FETCH_SPACING)
+        m.d.comb += [fetch.addr.eq(self.desc_addr), fetch.n_words.eq(desc_words),
+                     fetch.sram.r_data.eq(sram.r_data)]
+        with m.If(fetch.words.valid):
+            m.d.sync += desc_raw.word_select(
+                fetch.words.p.index[:max(1, (desc_words - 1).bit_length())],
+                p.sram_width).eq(fetch.words.p.data)
 
         # ---- descriptor checks (combinational, on the fetched descriptor) ----
         n_rt = Signal(16)  # row tiles (MVM)
@@ -177,23 +186,14 @@ class XbarController(wiring.Component):
                     with m.If(self.desc_addr + desc_words > p.sram_depth):
                         self._refuse(m, ErrorCode.XBAR_SRAM_RANGE, self.desc_addr)
                     with m.Else():
+                        m.d.comb += fetch.start.eq(1)
                         m.d.sync += [busy.eq(1), self.done.eq(0), self.refused.eq(0),
                                      desc_addr.eq(self.desc_addr), word.eq(0)]
                         m.next = "FETCH"
             with m.State("FETCH"):
-                m.d.comb += [sram.addr.eq(desc_addr + word), sram.r_en.eq(1)]
-                m.next = "FETCH_DATA"
-            with m.State("FETCH_DATA"):
-                m.d.sync += [desc_raw.word_select(word[:max(1, (desc_words - 1).bit_length())],
-                                                  p.sram_width).eq(sram.r_data),
-                             word.eq(word + 1)]
-                m.next = "FETCH_NEXT"
-            with m.State("FETCH_NEXT"):
-                with m.If(word == desc_words):
+                m.d.comb += [sram.addr.eq(fetch.sram.addr), sram.r_en.eq(fetch.sram.r_en)]
+                with m.If(fetch.done):
                     m.next = "CHECK"
-                with m.Else():
-                    m.d.comb += [sram.addr.eq(desc_addr + word), sram.r_en.eq(1)]
-                    m.next = "FETCH_DATA"
             with m.State("CHECK"):
                 with m.If(check != ErrorCode.NONE):
                     self._refuse(m, check, desc_addr)

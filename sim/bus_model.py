@@ -23,14 +23,13 @@ from rmlora.contract import (
     ErrorCode,
     sram_region,
 )
+from rmlora.contract.perf import PERF_REGISTERS
 
 __all__ = ["ACTIONS", "BusModel", "Outcome"]
 
 UNTIMED = {"CYCLE_LO", "CYCLE_HI"}
 ACTIONS = {"XB_CTRL", "SEQ_CTRL"}  # writes that start other blocks: outside this model
-IDLE_ZERO = {"XB_STATUS", "XB_FAILED", "PERF_XB_CYCLES", "PERF_ADC", "PERF_MVM", "PERF_PULSES",
-             "PERF_VERIFY", "SEQ_STATUS", "PERF_SEQ_CYCLES", "PERF_LORA_CYCLES", "PERF_MACS",
-             "PERF_SRAM_READS"}
+IDLE_ZERO = {"XB_STATUS", "XB_FAILED", "SEQ_STATUS", *PERF_REGISTERS}
 
 
 @dataclass

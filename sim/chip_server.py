@@ -26,16 +26,16 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from cocotb.utils import get_sim_time
 
 from rmlora.contract import REG
+from rmlora.contract.perf import PERF_REGISTERS
 from rmlora.contract.xbar import XBAR_DESC_BITS
 from rmlora.sw.formats.xbar import Descriptor
 from rmlora.sw.golden import xbar as gxbar
 
-from .host_bus import CLOCK_PERIOD_NS, start_chip
+from .host_bus import CLOCK_PERIOD_NS, XBAR_PERF, start_chip
 from .macro_driver import MacroPortDriver
 from .reram import MacroArray
 
-PERF = ("PERF_SEQ_CYCLES", "PERF_XB_CYCLES", "PERF_ADC", "PERF_MVM", "PERF_LORA_CYCLES",
-        "PERF_MACS", "PERF_SRAM_READS", "PERF_PULSES", "PERF_VERIFY")
+PERF = PERF_REGISTERS
 
 
 class Server:
@@ -98,7 +98,7 @@ class Server:
             raise RuntimeError(f"PROGRAM refused: ERR_CODE {await self.bus.read_reg('ERR_CODE')}")
         raw = await self.bus.read_sram(dst * wb, cells + (-cells % 4))
         result = np.frombuffer(raw[:cells], dtype=np.uint8).reshape(desc.n_rows, desc.n_cols)
-        counts = {k: status[k] for k in ("cycles", "adc", "mvm", "pulses", "verify")}
+        counts = {k: status[k] for k in XBAR_PERF}
         return result, await self.bus.read_reg("XB_FAILED"), counts
 
     async def mvm_ops(self):

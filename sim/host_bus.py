@@ -16,13 +16,13 @@ from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
 from rmlora.contract import REG, SRAM_WINDOW_BASE, AxiResp
+from rmlora.contract.perf import perf_registers
 
 __all__ = ["BusError", "HostBus", "XBAR_PERF", "start_chip"]
 
 CLOCK_PERIOD_NS = 10  # 100 MHz: the simulated clock; only cycle counts matter
 # the crossbar controller's performance counters, by the names the golden model uses
-XBAR_PERF = {"cycles": "PERF_XB_CYCLES", "adc": "PERF_ADC", "mvm": "PERF_MVM",
-             "pulses": "PERF_PULSES", "verify": "PERF_VERIFY"}
+XBAR_PERF = perf_registers("xbar")
 
 
 @dataclass

@@ -105,6 +105,20 @@
 #define RMLORA_REG_PERF_MACS                     0x00000098u  /* RO: LoRA unit multiply-accumulates */
 #define RMLORA_REG_PERF_SRAM_READS               0x0000009Cu  /* RO: SRAM words read by the LoRA unit */
 
+/* Performance counters, in the order a driver reads them after a run */
+#define RMLORA_PERF_COUNT                        9u
+#define RMLORA_PERF_REGS { \
+    RMLORA_REG_PERF_SEQ_CYCLES, \
+    RMLORA_REG_PERF_XB_CYCLES, \
+    RMLORA_REG_PERF_ADC, \
+    RMLORA_REG_PERF_MVM, \
+    RMLORA_REG_PERF_LORA_CYCLES, \
+    RMLORA_REG_PERF_MACS, \
+    RMLORA_REG_PERF_SRAM_READS, \
+    RMLORA_REG_PERF_PULSES, \
+    RMLORA_REG_PERF_VERIFY, \
+}
+
 /* ErrorCode: value of ERR_CODE.CODE */
 #define RMLORA_ERR_NONE                          0x00000000u  /* no error */
 #define RMLORA_ERR_BUS_UNMAPPED                  0x00000001u  /* no register or memory at that address */
@@ -137,6 +151,7 @@
 #define RMLORA_SECTION_ADAPTER                   0x00000003u
 #define RMLORA_SECTION_LUT                       0x00000004u
 #define RMLORA_SECTION_XBAR                      0x00000005u
+#define RMLORA_LUT_ENTRIES                       256u  /* int8 entries of a LUT */
 
 /* SRAM records: field bit offsets (_LSB) and widths (_BITS) in the
  * little-endian record at its SRAM word address; each record is 128 bits */

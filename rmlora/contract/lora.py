@@ -16,8 +16,8 @@ factor alpha/r and all quantisation scales are folded into the multipliers.
 
 SRAM layout (word = sram_width bits, P = bytes per word): A_i row k at
 a_addr + k * ceil(n/P) words, B_i row j at b_addr + j * ceil(r_i/P) words (rows
-start on word boundaries, bytes little-endian), the LUT is 256 bytes at lut
-(entry t for y = t - 128). The layer descriptor names one adapter entry per slot
+start on word boundaries, bytes little-endian), the LUT is LUT_ENTRIES = 256 bytes
+at lut (entry t for y = t - 128). The layer descriptor names one adapter entry per slot
 (address 0: none for this layer); a slot is used only when its LORA_ENABLE bit is
 set, so an unlearning and a continual adapter can be on together or apart.
 """
@@ -27,7 +27,8 @@ from amaranth.lib import data, enum
 
 __all__ = [
     "Activation", "LORA_SLOTS", "LORA_MAX_RANK", "LORA_MAX_FEATURES", "LORA_ACC_BITS",
-    "LoraLayer", "AdapterEntry", "LORA_DESC_BITS", "round_half_up_shift",
+    "LoraLayer", "AdapterEntry", "LORA_DESC_BITS", "round_half_up_shift", "LUT_ENTRIES",
+    "ACTIVATION_CODES",
 ]
 
 LORA_SLOTS = 4  # adapter slots, each enabled by a LORA_ENABLE bit
@@ -40,6 +41,11 @@ class Activation(enum.Enum, shape=2):
     IDENTITY = 0
     RELU = 1
     LUT = 2  # y = lut[y + 128]: GELU and any other int8 -> int8 function
+
+
+# The act field's codes that name an Activation; any other (3) is refused (LORA_SHAPE).
+ACTIVATION_CODES = tuple(a.value for a in Activation)
+LUT_ENTRIES = 256  # an int8 -> int8 table: one int8 entry per int8 value
 
 
 class LoraLayer(data.Struct):

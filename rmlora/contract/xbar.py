@@ -40,9 +40,12 @@ class MacroOp(enum.Enum, shape=2):
     MVM = 2
 
 
-class Polarity(enum.Enum, shape=1):
-    SET = 0  # raise the conductance
-    RESET = 1  # lower it
+class Polarity(enum.IntEnum, shape=1):
+    """A programming pulse's direction: the macro port's polarity bit, and the macro
+    model's index (an IntEnum, so numpy arrays of it index tables directly)."""
+
+    SET = 0  # raise the conductance (towards LRS)
+    RESET = 1  # lower it (towards HRS)
 
 
 # Cycles from request accepted to response valid, at the 100 MHz simulated clock.

@@ -13,7 +13,6 @@ from rmlora.contract import ChipParams
 from rmlora.contract.macro import MacroConfig
 from rmlora.contract.xbar import MacroOp, Polarity, macro_request_layout, macro_response_layout
 
-from .device import Polarity as DevicePolarity
 from .macro import ReramMacro
 
 __all__ = ["MacroArray", "pack_codes", "ACTIVITY_COUNTS"]
@@ -30,8 +29,6 @@ def pack_codes(codes: np.ndarray, bits: int) -> int:
     for k, code in enumerate(codes.tolist()):
         out |= (code & mask) << (k * bits)
     return out
-
-_POLARITY = {Polarity.SET: DevicePolarity.SET, Polarity.RESET: DevicePolarity.RESET}
 
 
 class MacroArray:
@@ -96,7 +93,7 @@ class MacroArray:
 
     # ---- golden model: batched (and the single-request path's helpers) ----
     def pulse(self, macro: int, row, col, polarity: Polarity, amplitude, width):
-        self.macros[macro].pulse(row, col, _POLARITY[polarity], amplitude, width)
+        self.macros[macro].pulse(row, col, polarity, amplitude, width)
 
     def convert(self, macro: int, drive: np.ndarray, col0: int, n_cols: int, gain_shift: int,
                 op_index: np.ndarray) -> np.ndarray:

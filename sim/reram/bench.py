@@ -11,6 +11,7 @@ import numpy as np
 
 from rmlora.contract.macro import MacroConfig
 
+from .device import Polarity
 from .macro import ReramMacro
 from .write_verify import write_verify_cell
 
@@ -41,11 +42,11 @@ def main():
     tb = _best(lambda i: macro.mvm(batch, 0, 0, 128, 2, i * 1300), 10)
     print(f"mvm B=1300, 128x128:     {tb * 1e3:7.2f} ms/call = "
           f"{1300 / tb / 1e3:.0f}k plane conversions/s")
-    tp = _best(lambda i: macro.pulse(5, 7, 1, 3, 7), 500)
+    tp = _best(lambda i: macro.pulse(5, 7, Polarity.SET, 3, 7), 500)
     tv = _best(lambda i: macro.verify_read(5, 7), 500)
     print(f"pulse / verify_read, one cell: {tp * 1e6:.0f} / {tv * 1e6:.0f} us/call")
     cells = np.divmod(np.arange(1024), 128)
-    tvec = _best(lambda i: (macro.verify_read(*cells), macro.pulse(*cells, 1, 3, 7)), 20)
+    tvec = _best(lambda i: (macro.verify_read(*cells), macro.pulse(*cells, Polarity.SET, 3, 7)), 20)
     print(f"pulse + verify_read, 1024 cells vectorised: {tvec * 1e3:.2f} ms")
     fresh = ReramMacro(MacroConfig(rows=16, cols=16), seed=2)
     t = time.perf_counter()

@@ -21,12 +21,12 @@ All per-element arithmetic is + - * and min/max (correctly rounded), so a vector
 call gives bit-identical results to a cell-by-cell call.
 """
 
-import enum
 import math
 
 import numpy as np
 
 from rmlora.contract.macro import MacroConfig
+from rmlora.contract.xbar import Polarity  # the macro port's polarity bit: one definition
 
 from .counter_rng import Kind, gaussian, hash_words, key_prefix, uniform
 
@@ -35,13 +35,6 @@ __all__ = ["Polarity", "AMPLITUDE_CODES", "WIDTH_CODES", "eta_table", "pulse_ste
 
 AMPLITUDE_CODES = 16
 WIDTH_CODES = 16
-
-
-class Polarity(enum.IntEnum):
-    """Pulse direction, as the macro port's polarity bit."""
-
-    RESET = 0  # lower G (towards HRS)
-    SET = 1    # raise G (towards LRS)
 
 
 def pulse_voltage(cfg: MacroConfig, amplitude: int) -> float:
@@ -107,9 +100,10 @@ class CellStatics:
                               np.where(u < cfg.sa0_rate + cfg.sa1_rate, self.SA1,
                                        self.HEALTHY)).astype(np.int8)
         # d2d factor on eta, clipped to stay positive (a Gaussian cannot go below 0.1x).
+        kinds = {Polarity.SET: Kind.D2D_SET, Polarity.RESET: Kind.D2D_RESET}
         self.d2d = np.stack([
-            np.maximum(1.0 + cfg.d2d_std * gaussian(draw(k)), 0.1)
-            for k in (Kind.D2D_RESET, Kind.D2D_SET)])  # indexed by Polarity
+            np.maximum(1.0 + cfg.d2d_std * gaussian(draw(kinds[pol])), 0.1)
+            for pol in sorted(Polarity)])  # indexed by Polarity
         self.drift_z = gaussian(draw(Kind.DRIFT))
         g0 = cfg.g_initial_us + cfg.g_initial_std_us * gaussian(draw(Kind.INITIAL))
         self.g_initial = np.clip(g0, cfg.g_floor_us, cfg.g_ceiling_us)

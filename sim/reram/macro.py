@@ -150,7 +150,7 @@ class ReramMacro:
     def pulse(self, row, col, polarity, amplitude, width):
         """Apply one programming pulse to a cell (or to distinct cells, vectorised).
 
-        polarity: Polarity.SET (1, raise G) or Polarity.RESET (0, lower G);
+        polarity: Polarity.SET (raise G) or Polarity.RESET (lower G), or their values;
         amplitude, width: codes 0..15. Stuck cells count the pulse but do not move.
         """
         r, c = self._cells(row, col)

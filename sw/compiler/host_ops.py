@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rmlora.contract.lora import LUT_ENTRIES
 from rmlora.sw.quant import quantize_multiplier
 
 __all__ = ["round_div", "isqrt", "RmsNormQ", "compile_rmsnorm", "rmsnorm", "AddQ",
@@ -112,11 +113,11 @@ def mean(x_q: np.ndarray, axis: int, q: MeanQ) -> np.ndarray:
 
 
 def gelu_lut(in_scale: float, out_scale: float) -> np.ndarray:
-    """The LoRA unit's 256-entry table for GELU (erf form, as torch's nn.GELU):
+    """The LoRA unit's LUT_ENTRIES-entry table for GELU (erf form, as torch's nn.GELU):
     entry t is the int8 output for the int8 input t - 128. Computed once, in float,
     and shipped in the SRAM image, so it is data, not arithmetic, at run time."""
-    table = np.empty(256, dtype=np.int8)
-    for t in range(256):
+    table = np.empty(LUT_ENTRIES, dtype=np.int8)
+    for t in range(LUT_ENTRIES):
         x = (t - 128) * in_scale
         y = 0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0)))
         table[t] = max(-128, min(127, math.floor(y / out_scale + 0.5)))

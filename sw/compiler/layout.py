@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.image import SectionKind
-from rmlora.contract.lora import LORA_DESC_BITS, Activation
+from rmlora.contract.lora import LORA_DESC_BITS, LUT_ENTRIES, Activation
 from rmlora.contract.sequencer import SEQ_RECORD_BITS, SEQ_STATS_BITS
 from rmlora.contract.xbar import XBAR_DESC_BITS, XbarOp
 from rmlora.sw.formats import xbar
@@ -27,7 +27,7 @@ from .spec import SegmentSpec
 __all__ = ["SramLayout", "lay_out"]
 
 ADDRESS_LIMIT = 1 << 16  # descriptors hold 16-bit SRAM word addresses
-LUT_BYTES = 256
+LUT_BYTES = LUT_ENTRIES  # one int8 entry each
 
 
 @dataclass

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmlora.contract import ChipParams
-from rmlora.contract.lora import LORA_DESC_BITS, LORA_SLOTS, Activation, AdapterEntry, LoraLayer
+from rmlora.contract.lora import (
+    LORA_DESC_BITS,
+    LORA_SLOTS,
+    LUT_ENTRIES,
+    Activation,
+    AdapterEntry,
+    LoraLayer,
+)
 from rmlora.contract.packing import pack_fields
 
 __all__ = ["Adapter", "Layer", "pack_layer", "pack_entry", "pack_rows", "place_layer"]
@@ -35,7 +42,7 @@ class Layer:
     out_mult: int
     out_shift: int
     act: Activation = Activation.IDENTITY
-    lut: np.ndarray | None = None  # 256 int8 entries, for act = LUT
+    lut: np.ndarray | None = None  # LUT_ENTRIES int8 entries, for act = LUT
 
 
 def pack_layer(layer: Layer, lut_addr: int, entry_addrs: dict[int, int]) -> bytes:
@@ -73,7 +80,7 @@ def place_layer(layer: Layer, adapters: dict[int, Adapter], params: ChipParams,
     cursor = base + dw * (1 + len(adapters))
     lut_addr = 0
     if layer.act is Activation.LUT:
-        lut_addr, cursor = cursor, cursor + 256 // wb
+        lut_addr, cursor = cursor, cursor + LUT_ENTRIES // wb
     entries, blobs = {}, []
     for k, (slot, ad) in enumerate(sorted(adapters.items())):
         if ad.a.shape != (ad.rank, layer.n_in) or ad.b.shape != (layer.n_out, ad.rank):

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract import ChipParams, ErrorCode, timing
 from rmlora.contract.lora import LORA_DESC_BITS, LoraLayer
 from rmlora.contract.packing import pack_fields, unpack_fields
 from rmlora.contract.sequencer import (
@@ -76,17 +76,23 @@ def record_cycles(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
     behind a stream that is always valid, and the cycle the sequencer sees it done),
     y's write-back, a word a cycle."""
     rec_w, xd_w = params.words_for(SEQ_RECORD_BITS), params.words_for(XBAR_DESC_BITS)
-    fetch_and_check = (rec_w + 1) + 1 + (xd_w + 1) + 2 + 1
-    write_y = -(-layer.n_out // params.sram_word_bytes)
-    return (fetch_and_check + gxbar.mvm_cycles(desc, params, stream_p=True) + 1
-            + glora.cycles(layer, ranks, params) + 2 + write_y)
+    fetch_and_check = (timing.fetch_cycles(rec_w) + timing.CHECK_CYCLES  # FETCH_REC, CHECK_REC
+                       + timing.fetch_cycles(xd_w)  # FETCH_XD
+                       + timing.fetch_cycles(timing.LORA_DESC_FIRST_WORDS)  # FETCH_LD
+                       + timing.CHECK_CYCLES)
+    write_y = -(-layer.n_out // params.sram_word_bytes)  # WRITE_Y: a word a cycle
+    return (fetch_and_check
+            + gxbar.mvm_cycles(desc, params, stream_p=True) + timing.SEQ_HANDOFF_CYCLES
+            + glora.cycles(layer, ranks, params) + timing.SEQ_X_FEED_LAG_CYCLES
+            + timing.SEQ_HANDOFF_CYCLES + write_y)
 
 
 def run_cycles(records: list[Record], stats: list[LayerStats], params: ChipParams) -> int:
     """PERF_SEQ_CYCLES of one run: each record's cycles, plus the cycle that starts it and
     the one that ends it, plus its stats write."""
     stats_w = params.words_for(SEQ_STATS_BITS)
-    return sum(st.cycles + 2 + (stats_w if rec.stats else 0)
+    per_record = timing.SEQ_RECORD_START_CYCLES + timing.SEQ_RECORD_END_CYCLES  # NEXT, END
+    return sum(st.cycles + per_record + (stats_w if rec.stats else 0)
                for rec, st in zip(records, stats, strict=True))
 
 

@@ -7,12 +7,14 @@ the checks the RTL makes, and the unit's exact cycle count. The host-side format
 
 import numpy as np
 
-from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract import ChipParams, ErrorCode, timing
 from rmlora.contract.lora import (
+    ACTIVATION_CODES,
     LORA_DESC_BITS,
     LORA_MAX_FEATURES,
     LORA_MAX_RANK,
     LORA_SLOTS,
+    LUT_ENTRIES,
     Activation,
     AdapterEntry,
     LoraLayer,
@@ -95,14 +97,15 @@ def cycles(layer: Layer, ranks: list[int], params: ChipParams) -> int:
     wb = params.sram_word_bytes
     dw = params.words_for(LORA_DESC_BITS)
     n_w = -(-layer.n_in // wb)
-    total = (dw + 1) * (1 + len(ranks)) + (len(ranks) + 1) + 1
+    total = (timing.fetch_cycles(dw) * (1 + len(ranks))
+             + timing.LORA_NEXT_ENTRY_CYCLES * (len(ranks) + 1) + timing.CHECK_CYCLES)
     if layer.act is Activation.LUT:
-        total += 256 // wb + 1
-    total += n_w
+        total += timing.fetch_cycles(LUT_ENTRIES // wb)
+    total += n_w * timing.LORA_X_CYCLES_PER_WORD
     if ranks:
-        total += sum(r * n_w for r in ranks) + 1
-    total += layer.n_out * max(1, sum(-(-r // wb) for r in ranks)) + 2
-    return total + 1
+        total += timing.stream_read_cycles(sum(r * n_w for r in ranks))
+    total += layer.n_out * max(1, sum(-(-r // wb) for r in ranks)) + timing.LORA_B_DRAIN_CYCLES
+    return total + timing.LORA_DRAIN_CYCLES
 
 
 def _words(mem: bytes, word: int, n_words: int, wb: int) -> bytes:
@@ -137,7 +140,8 @@ def read_layer(mem: bytes, addr: int, enabled: int, params: ChipParams
         entries[slot] = unpack_fields(AdapterEntry,
                                       int.from_bytes(_words(mem, e_addr, dw, wb), "little"))
     n_in, n_out = f["n_in"], f["n_out"]
-    if not (1 <= n_in <= LORA_MAX_FEATURES and 1 <= n_out <= LORA_MAX_FEATURES) or f["act"] == 3:
+    if (not (1 <= n_in <= LORA_MAX_FEATURES and 1 <= n_out <= LORA_MAX_FEATURES)
+            or f["act"] not in ACTIVATION_CODES):
         return ErrorCode.LORA_SHAPE, None, {}
     if any(e["rank"] == 0 for e in entries.values()):
         return ErrorCode.LORA_RANK_ZERO, None, {}
@@ -147,9 +151,9 @@ def read_layer(mem: bytes, addr: int, enabled: int, params: ChipParams
     n_w = -(-n_in // wb)
     if (any(e["a_addr"] + e["rank"] * n_w > depth
             or e["b_addr"] + n_out * -(-e["rank"] // wb) > depth for e in entries.values())
-            or (act is Activation.LUT and f["lut"] + 256 // wb > depth)):
+            or (act is Activation.LUT and f["lut"] + LUT_ENTRIES // wb > depth)):
         return ErrorCode.LORA_SRAM_RANGE, None, {}
-    lut = (np.frombuffer(_words(mem, f["lut"], 256 // wb, wb), dtype=np.int8).copy()
+    lut = (np.frombuffer(_words(mem, f["lut"], LUT_ENTRIES // wb, wb), dtype=np.int8).copy()
            if act is Activation.LUT else None)
     layer = Layer(n_in, n_out, f["out_mult"], f["out_shift"], act, lut)
     adapters = {slot: Adapter(_rows(mem, e["a_addr"], e["rank"], n_in, wb),

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract import ChipParams, ErrorCode, timing
 from rmlora.contract.xbar import (
     ACC_BITS,
     INPUT_BITS,
-    MACRO_LATENCY,
     NOT_CONVERGED_FLAG,
     XBAR_DESC_BITS,
     MacroOp,
@@ -55,8 +54,9 @@ def _require(desc: Descriptor, params: ChipParams, op: XbarOp):
 
 
 def _prologue_cycles(params: ChipParams) -> int:
-    """FETCH, then FETCH_DATA + FETCH_NEXT per descriptor word, then CHECK."""
-    return 1 + 2 * params.words_for(XBAR_DESC_BITS) + 1
+    """The descriptor's fetch (a word every other cycle), then CHECK."""
+    words = params.words_for(XBAR_DESC_BITS)
+    return timing.fetch_cycles(words, timing.XBAR_FETCH_SPACING) + timing.CHECK_CYCLES
 
 
 def program(desc: Descriptor, targets: np.ndarray, macros: Macros):
@@ -102,8 +102,9 @@ def program(desc: Descriptor, targets: np.ndarray, macros: Macros):
             pulses[cells] += 1
             counts.pulses += cells.size
     n_verify = pulses + 1
-    per_cell = (3 + n_verify * (2 + MACRO_LATENCY[MacroOp.VERIFY])
-                + pulses * (1 + MACRO_LATENCY[MacroOp.PULSE]))
+    per_cell = (timing.PROGRAM_CELL_CYCLES
+                + n_verify * (timing.macro_op_cycles(MacroOp.VERIFY) + timing.VERIFY_DECIDE_CYCLES)
+                + pulses * timing.macro_op_cycles(MacroOp.PULSE))
     counts.cycles = _prologue_cycles(p) + int(per_cell.sum())
     failed = int(np.count_nonzero(result & NOT_CONVERGED_FLAG))
     return result.reshape(desc.n_rows, desc.n_cols).astype(np.uint8), failed, counts
@@ -116,12 +117,13 @@ def mvm_cycles(desc: Descriptor, params: ChipParams, stream_p: bool = False) -> 
     cycles = _prologue_cycles(p)
     for ct in range(ceil_div(desc.n_cols, p.macro_cols)):
         cols_in_tile = min(p.macro_cols, desc.n_cols - ct * p.macro_cols)
-        cycles += 1  # M_TILE
+        cycles += timing.MVM_TILE_CYCLES
         for rt in range(ceil_div(desc.n_rows, p.macro_rows)):
             rows_in_tile = min(p.macro_rows, desc.n_rows - rt * p.macro_rows)
-            cycles += ceil_div(rows_in_tile, wb) + 1  # M_LOAD, pipelined
-            cycles += INPUT_BITS * (1 + MACRO_LATENCY[MacroOp.MVM])
-        cycles += cols_in_tile if stream_p else ceil_div(4 * cols_in_tile, wb)  # M_WRITE
+            cycles += timing.stream_read_cycles(ceil_div(rows_in_tile, wb))  # M_LOAD
+            cycles += INPUT_BITS * timing.macro_op_cycles(MacroOp.MVM)
+        # M_STREAM: a result a cycle; M_WRITE: a word a cycle
+        cycles += cols_in_tile if stream_p else ceil_div(4 * cols_in_tile, wb)
     return cycles
 
 

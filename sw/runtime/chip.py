@@ -206,7 +206,7 @@ class Chip:
     def activity(self) -> dict:
         """The macros' operation counts since the chip was made (pulses, verify reads,
         bit-plane conversions, ADC conversions, active rows) and the programming
-        energy the macro model computed (sim.macro_port.MacroArray.activity)."""
+        energy the macro model computed (sim.reram.MacroArray.activity)."""
         return self.backend.activity()
 
     def close(self):

@@ -1,0 +1,74 @@
+"""Cycle costs of the chip's state machines, phase by phase.
+
+The chip's timing is data-independent, so the golden model predicts every cycle
+count exactly (rmlora.sw.golden: xbar.mvm_cycles, lora.cycles, chip.record_cycles)
+as a sum of these phases; the RTL's state machines take exactly this long
+(hw/descriptor_fetch.py, hw/xbar_controller.py, hw/lora_unit.py, hw/sequencer.py)
+and the tests compare the two with ==. A state named in CAPITALS below is the RTL
+state of that name.
+
+Every change here changes the chip's timing, i.e. every cycle figure the
+simulation and the benchmarks report.
+"""
+
+from .xbar import MACRO_LATENCY, MacroOp
+
+__all__ = [
+    "SRAM_READ_LATENCY", "FETCH_SPACING", "XBAR_FETCH_SPACING", "fetch_cycles",
+    "stream_read_cycles", "CHECK_CYCLES", "macro_op_cycles",
+    "PROGRAM_CELL_CYCLES", "VERIFY_DECIDE_CYCLES", "MVM_TILE_CYCLES",
+    "LORA_NEXT_ENTRY_CYCLES", "LORA_X_CYCLES_PER_WORD", "LORA_B_DRAIN_CYCLES",
+    "LORA_DRAIN_CYCLES", "LORA_DESC_FIRST_WORDS", "SEQ_HANDOFF_CYCLES",
+    "SEQ_X_FEED_LAG_CYCLES", "SEQ_RECORD_START_CYCLES", "SEQ_RECORD_END_CYCLES",
+]
+
+# The SRAM buffer's read port answers the cycle after the read (sram_buffer.py).
+SRAM_READ_LATENCY = 1
+
+# Descriptor fetch (hw/descriptor_fetch.py): a read every `spacing` cycles. The LoRA
+# unit and the sequencer read back to back; the crossbar controller issues a read,
+# stores its word, then issues the next (FETCH, FETCH_DATA, FETCH_NEXT before the
+# shared component): its cycle counts, and every figure built on them, keep that.
+FETCH_SPACING = 1
+XBAR_FETCH_SPACING = 2
+
+
+def fetch_cycles(words: int, spacing: int = FETCH_SPACING) -> int:
+    """Cycles of fetching a `words`-word record: a read every `spacing` cycles, and the
+    cycle in which the last word arrives (spacing 1) or the next read would be issued
+    (spacing 2) ends the fetch."""
+    return spacing * words + SRAM_READ_LATENCY
+
+
+def stream_read_cycles(words: int) -> int:
+    """Cycles of reading `words` SRAM words back to back and using each the cycle after
+    (M_LOAD, the LUT load, the LoRA unit's A phase)."""
+    return words + SRAM_READ_LATENCY
+
+
+# CHECK: the fetched descriptor's checks (combinational), and the decision on them.
+CHECK_CYCLES = 1
+
+
+def macro_op_cycles(op: MacroOp) -> int:
+    """One macro operation: the request cycle, then MACRO_LATENCY[op] cycles waiting."""
+    return 1 + MACRO_LATENCY[op]
+
+
+# ---- crossbar controller ----
+PROGRAM_CELL_CYCLES = 3  # per cell: P_TARGET, P_TARGET_DATA (its target code), P_WRITE
+VERIFY_DECIDE_CYCLES = 1  # P_DECIDE, after each verify read
+MVM_TILE_CYCLES = 1  # M_TILE: clear the accumulators of a column tile
+
+# ---- LoRA unit ----
+LORA_NEXT_ENTRY_CYCLES = 1  # NEXT_ENTRY: pick the next enabled slot (or see none is left)
+LORA_X_CYCLES_PER_WORD = 1  # X_IN: an x word a cycle while the stream is valid
+LORA_B_DRAIN_CYCLES = 2  # B phase: the last word's use, then the last output's requant
+LORA_DRAIN_CYCLES = 1  # DRAIN: the last output leaves
+
+# ---- sequencer ----
+LORA_DESC_FIRST_WORDS = 1  # FETCH_LD: the sequencer reads only the word with n_in, n_out
+SEQ_HANDOFF_CYCLES = 1  # XBAR / LORA: the cycle in which the sequencer sees a unit done
+SEQ_X_FEED_LAG_CYCLES = 1  # the x feeder's first read is a cycle behind the LoRA unit
+SEQ_RECORD_START_CYCLES = 1  # NEXT: a record begins (FIFOs flushed, counters snapped)
+SEQ_RECORD_END_CYCLES = 1  # END: the record is counted, the program goes on or ends
