@@ -34,8 +34,9 @@ _POLARITY = {Polarity.SET: DevicePolarity.SET, Polarity.RESET: DevicePolarity.RE
 
 
 class MacroArray:
-    def __init__(self, params: ChipParams = ChipParams(), config: MacroConfig | None = None,
-                 seed: int = 0):
+    # params has no default: the macros must be the chip's (a build of other ChipParams
+    # has another macro port), so every caller says which chip it models
+    def __init__(self, params: ChipParams, config: MacroConfig | None = None, seed: int = 0):
         self.params = params
         config = config or MacroConfig(rows=params.macro_rows, cols=params.macro_cols,
                                        adc_bits=params.adc_bits, verify_bits=params.verify_bits)
