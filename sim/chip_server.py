@@ -59,7 +59,7 @@ class Server:
         built = {**REG["HW_SRAM"].unpack(await self.bus.read_reg("HW_SRAM")),
                  **REG["HW_MACRO"].unpack(await self.bus.read_reg("HW_MACRO"))}
         want = {"WIDTH_BYTES": params.sram_word_bytes,
-                "DEPTH_LOG2": params.sram_depth.bit_length() - 1,
+                "DEPTH_LOG2": params.sram_addr_width,
                 "N_MACROS": params.n_macros, "ADC_BITS": params.adc_bits,
                 "ROWS": params.macro_rows, "COLS": params.macro_cols}
         wrong = [f"{k} is {built[k]}, params want {v}" for k, v in want.items() if built[k] != v]
@@ -144,6 +144,8 @@ async def serve(dut):
                 break
             cycles0, wall0 = server._cycles(), time.perf_counter()
             try:
+                if name.startswith("_") or not hasattr(server, name):
+                    raise ValueError(f"no command {name!r}")
                 value = await getattr(server, name)(*args)
                 reply = ("ok", value)
             except Exception as exc:  # reported to the host, which raises it there
