@@ -1,6 +1,6 @@
 """The host's API to an rmlora chip, whatever runs it:
 
-    chip = Chip(backend="golden" | "verilator" | "icarus", seed=...)   # BACKENDS: registered
+    chip = Chip(backend="golden" | "verilator" | "icarus", seed=...)  # any name in BACKENDS
     chip.deploy(compiled.plan)                  # analogue weights, written once
     chip.load(compiled.image, names=compiled.adapter_slots)
     chip.enable(["forget"])                     # adapter slots the LoRA unit applies
@@ -9,6 +9,7 @@
 
 Every backend sees the same calls and the same bytes, so their outputs can be
 compared with ==. A run of a batch is the program run once per input, in order.
+`with Chip(...) as chip:` closes the backend (ends a cosimulation) on the way out.
 """
 
 from dataclasses import dataclass, field
