@@ -5,10 +5,11 @@ output of every run compared byte for byte with the golden backend fed the same 
 import numpy as np
 import pytest
 
+import rmlora.hw.build
 from rmlora.contract import ChipParams
 from rmlora.sim.macro_port import ACTIVITY_COUNTS
 from rmlora.sw.compiler import compile_model
-from rmlora.sw.runtime import Chip
+from rmlora.sw.runtime import Chip, cosim_backend
 from rmlora.sw.runtime.infer import infer
 from tests.sw.test_compiler import adapted_mlp, data
 
@@ -89,3 +90,15 @@ def test_other_chip_params_on_verilator_equal_golden():
         assert [chip.activity()[k] for k in ACTIVITY_COUNTS] == \
             [ref.activity()[k] for k in ACTIVITY_COUNTS]
         assert np.array_equal(chip.conductance(2), ref.conductance(2))
+
+
+@pytest.mark.cosim
+def test_a_build_of_other_params_is_refused_by_field(monkeypatch):
+    """The chip server reads the build's HW_* registers: the default build simulated for
+    OTHER_PARAMS (as a stale or shared build directory would) is refused, by field."""
+    write, dirs = rmlora.hw.build.write_verilog, cosim_backend.build_dirs
+    monkeypatch.setattr(rmlora.hw.build, "write_verilog",
+                        lambda out, params: write(out, ChipParams()))
+    monkeypatch.setattr(cosim_backend, "build_dirs", lambda root, params: dirs(root, ChipParams()))
+    with pytest.raises(RuntimeError, match="another build: WIDTH_BYTES is 8, params want 16"):
+        Chip(OTHER_PARAMS, backend="verilator")
