@@ -1,24 +1,24 @@
 """cocotb module that serves the simulated chip to a host process (the cosimulation
 backend of rmlora.sw.runtime).
 
-The host starts the simulator with RMLORA_CHIP_SERVER=<address> and an authkey in
-RMLORA_CHIP_AUTHKEY (hex); this test connects back and answers commands, one at a
-time, until "close". Simulated time stands still while it waits for a command, so
-the chip sees exactly the bus traffic the host asked for. Commands are tuples
-(name, *args); each reply is ("ok", value) or ("error", message).
+The host starts the simulator with the address of its command channel and a token
+in the environment (rmlora.sim.link); this test connects back and answers
+commands, one at a time, until "close". Simulated time stands still while it waits
+for a command, so the chip sees exactly the bus traffic the host asked for.
+Commands are tuples (name, *args); each reply is ("ok", value) or ("error",
+message), followed by the simulated cycles and wall seconds the command took.
 
-    init(params, macro_config, seed)     macros attached to the macro port
+    init(params, macro_config, seed)     check the build is `params`; macros attached
     write_sram(byte, data) / read_sram(byte, n)
     write_reg(name, value) / read_reg(name)
     run(prog_addr)                       SEQ_CTRL.START, wait for the irq pin
     program(desc, targets, on_chip, scratch_word)
-    mvm_ops()                            the macros' conversion counters
+    mvm_ops() / activity()               the macros' counters
+    set_time(seconds) / conductance(macro) / stuck_cells(macro)
     close()
 """
 
-import os
 import time
-from multiprocessing.connection import Client
 
 import cocotb
 import numpy as np
@@ -32,6 +32,7 @@ from rmlora.sw.formats.xbar import Descriptor
 from rmlora.sw.golden import xbar as gxbar
 
 from .host_bus import CLOCK_PERIOD_NS, XBAR_PERF, start_chip
+from .link import connect
 from .macro_driver import MacroPortDriver
 from .reram import MacroArray
 
@@ -46,11 +47,25 @@ class Server:
         return round(get_sim_time("ns") / CLOCK_PERIOD_NS)
 
     async def init(self, params, macro_config, seed):
+        await self._check_build(params)
         self.params = params
         self.macros = MacroArray(params, macro_config, seed=seed)
         MacroPortDriver(self.dut, self.macros)
         await self.bus.write_reg("SEQ_CTRL", REG["SEQ_CTRL"].pack(IRQ_EN=1))
         return True
+
+    async def _check_build(self, params):
+        """The Verilog under simulation must be the build of `params`: its HW_* registers
+        say which one it is (a stale or mixed-up build fails here, by field)."""
+        built = {**REG["HW_SRAM"].unpack(await self.bus.read_reg("HW_SRAM")),
+                 **REG["HW_MACRO"].unpack(await self.bus.read_reg("HW_MACRO"))}
+        want = {"WIDTH_BYTES": params.sram_word_bytes,
+                "DEPTH_LOG2": params.sram_addr_width,
+                "N_MACROS": params.n_macros, "ADC_BITS": params.adc_bits,
+                "ROWS": params.macro_rows, "COLS": params.macro_cols}
+        wrong = [f"{k} is {built[k]}, params want {v}" for k, v in want.items() if built[k] != v]
+        if wrong:
+            raise ValueError(f"the simulated Verilog is another build: {'; '.join(wrong)}")
 
     async def write_sram(self, offset, data):
         await self.bus.write_sram(offset, data)
@@ -110,14 +125,18 @@ class Server:
     async def set_time(self, seconds):
         self.macros.set_time(seconds)
 
+    async def conductance(self, macro):
+        return self.macros[macro].conductance()
+
+    async def stuck_cells(self, macro):
+        return self.macros[macro].statics.stuck.copy()
+
 
 @cocotb.test()
 async def serve(dut):
     bus = await start_chip(dut)
     server = Server(dut, bus)
-    host, port = os.environ["RMLORA_CHIP_SERVER"].rsplit(":", 1)
-    conn = Client((host, int(port)),
-                  authkey=bytes.fromhex(os.environ["RMLORA_CHIP_AUTHKEY"]))
+    conn = connect()
     try:
         while True:
             name, *args = conn.recv()  # simulated time stands still meanwhile
@@ -126,6 +145,8 @@ async def serve(dut):
                 break
             cycles0, wall0 = server._cycles(), time.perf_counter()
             try:
+                if name.startswith("_") or not hasattr(server, name):
+                    raise ValueError(f"no command {name!r}")
                 value = await getattr(server, name)(*args)
                 reply = ("ok", value)
             except Exception as exc:  # reported to the host, which raises it there

@@ -32,8 +32,9 @@ def pack_codes(codes: np.ndarray, bits: int) -> int:
 
 
 class MacroArray:
-    def __init__(self, params: ChipParams = ChipParams(), config: MacroConfig | None = None,
-                 seed: int = 0):
+    # params has no default: the macros must be the chip's (a build of other ChipParams
+    # has another macro port), so every caller says which chip it models
+    def __init__(self, params: ChipParams, config: MacroConfig | None = None, seed: int = 0):
         self.params = params
         config = config or MacroConfig.for_chip(params)
         config.check_fits(params)

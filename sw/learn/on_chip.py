@@ -178,16 +178,11 @@ def evaluate_on_chip(models: dict[str, nn.Module], data: FlowData, calib: torch.
 
 
 def programmed_conductances(chip: Chip, compiled: CompiledModel) -> dict[str, np.ndarray]:
-    """Target and programmed conductance (uS) of every weight cell, in plan order
-    (golden backend only: a cosimulated macro's state lives in the simulator)."""
-    macros = getattr(chip.backend, "macros", None)
-    if macros is None:
-        raise ValueError(f"conductances are read from the golden backend, not "
-                         f"{chip.backend.name!r}")
+    """Target and programmed conductance (uS) of every weight cell, in plan order."""
     cfg = compiled.macro_config
     targets, programmed = [], []
     for (desc, _), w in zip(compiled.plan, compiled.plan_weights, strict=True):
-        g = macros[desc.macro].conductance()
+        g = chip.conductance(desc.macro)
         rows, cols = slice(desc.row0, desc.row0 + desc.n_rows), slice(desc.col0,
                                                                       desc.col0 + desc.n_cols)
         programmed.append(g[rows, cols].ravel())

@@ -1,6 +1,6 @@
 """The host's API to an rmlora chip, whatever runs it:
 
-    chip = Chip(backend="golden" | "verilator" | "icarus", seed=...)
+    chip = Chip(backend="golden" | "verilator" | "icarus", seed=...)  # any name in BACKENDS
     chip.deploy(compiled.plan)                  # analogue weights, written once
     chip.load(compiled.image, names=compiled.adapter_slots)
     chip.enable(["forget"])                     # adapter slots the LoRA unit applies
@@ -9,6 +9,7 @@
 
 Every backend sees the same calls and the same bytes, so their outputs can be
 compared with ==. A run of a batch is the program run once per input, in order.
+`with Chip(...) as chip:` closes the backend (ends a cosimulation) on the way out.
 """
 
 from dataclasses import dataclass, field
@@ -25,11 +26,10 @@ from rmlora.contract.xbar import NOT_CONVERGED_FLAG
 from rmlora.sw.formats.image import ImageSection, parse_image
 from rmlora.sw.formats.records import LayerStats, read_stats
 
-from .backend import RunResult
+from . import golden_backend  # noqa: F401 - registers "golden", Chip's default backend
+from .backend import Backend, RunResult, backend_spec
 
-__all__ = ["Chip", "BACKENDS", "DeployReport", "SegmentRun"]
-
-BACKENDS = ("golden", "verilator", "icarus")
+__all__ = ["Chip", "DeployReport", "SegmentRun"]
 
 
 @dataclass
@@ -60,15 +60,9 @@ class SegmentRun:
 class Chip:
     def __init__(self, params: ChipParams = ChipParams(), backend: str = "golden",
                  macro_config: MacroConfig | None = None, seed: int = 0):
-        if backend not in BACKENDS:
-            raise ValueError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+        spec = backend_spec(backend)  # a ValueError naming the registered backends
         self.params = params
-        if backend == "golden":
-            from .golden_backend import GoldenBackend
-            self.backend = GoldenBackend(params, macro_config, seed)
-        else:
-            from .cosim_backend import CosimBackend
-            self.backend = CosimBackend(backend, params, macro_config, seed)
+        self.backend: Backend = spec.factory(params, macro_config, seed)
         self.sections: list[ImageSection] = []
         self.names: dict[str, int] = {}
         self.enabled = 0
@@ -203,6 +197,22 @@ class Chip:
         programmed): conductances drift with the log of the time since programming."""
         self.backend.set_time(seconds)
 
+    def conductance(self, macro: int) -> np.ndarray:
+        """True conductance (uS) of every cell of one macro at the chip's current time
+        (no read noise): what write-verify left, drifted (ReramMacro.conductance)."""
+        return self.backend.conductance(self._macro(macro))
+
+    def stuck_cells(self, macro: int) -> np.ndarray:
+        """Stuck-at faults of one macro per cell: 0 healthy, 1 SA0 (g_min), 2 SA1 (g_max)."""
+        return self.backend.stuck_cells(self._macro(macro))
+
+    def _macro(self, macro: int) -> int:
+        if isinstance(macro, bool) or not isinstance(macro, int | np.integer):
+            raise TypeError(f"macro {macro!r}: give a macro number")
+        if not 0 <= macro < self.params.n_macros:
+            raise ValueError(f"macro {macro}: the chip has macros 0..{self.params.n_macros - 1}")
+        return int(macro)
+
     def activity(self) -> dict:
         """The macros' operation counts since the chip was made (pulses, verify reads,
         bit-plane conversions, ADC conversions, active rows) and the programming
@@ -210,6 +220,7 @@ class Chip:
         return self.backend.activity()
 
     def close(self):
+        """Release the backend (a cosimulation: end the simulator); safe to call twice."""
         self.backend.close()
 
     def __enter__(self):

@@ -2,29 +2,38 @@
 with the Python macro models on its macro port.
 
 The simulator runs in a thread of this process (cocotb-test starts it as a child
-process); its cocotb module, rmlora.sim.chip_server, connects back over a local
-socket and executes this backend's commands on the chip's host bus. One
-simulator session lives as long as the backend, so the chip keeps its SRAM and
-its programmed macros between calls, like a real device.
+process); its cocotb module, rmlora.sim.chip_server, connects back over the command
+channel this backend listens on (rmlora.sim.link) and executes this backend's
+commands on the chip's host bus. One simulator session lives as long as the
+backend, so the chip keeps its SRAM and its programmed macros between calls, like a
+real device. Lifecycle: the constructor builds (if needed) and starts the
+simulator and waits for it; `close()` ends it (idempotent). If the simulator dies,
+the call waiting on it raises SimulatorError with the simulator's own failure.
 """
 
+import functools
 import logging
-import secrets
 import threading
 import time
-from multiprocessing.connection import Listener
 
 import numpy as np
 
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.macro import MacroConfig
+from rmlora.sim.link import POLL_S, LinkClosed, LinkServer
 from rmlora.sw.golden.chip import ChipError
 
-from .backend import ProgramResult, RunResult
+from .backend import ProgramResult, RunResult, register_backend
+from .cosim_build import build_dirs, check_buildable
 
-__all__ = ["CosimBackend"]
+__all__ = ["CosimBackend", "SimulatorError"]
 
 CONNECT_TIMEOUT_S = 900  # a first Verilator build of the chip takes minutes
+END_TIMEOUT_S = 60  # for the simulator to finish once told to close (or once it failed)
+
+
+class SimulatorError(RuntimeError):
+    """The simulator ended (crashed, failed to build, or never connected)."""
 
 
 def _warnings_only(record: logging.LogRecord) -> bool:
@@ -45,54 +54,80 @@ class CosimBackend:
         from rmlora.hw.build import write_verilog
         from rmlora.sim.cosim import REPO_ROOT, run_on_chip
 
+        check_buildable(params)  # before minutes of building
         _quiet_cocotb()
-        if params != ChipParams():
-            raise ValueError("the cosimulation backends run the default build (ChipParams())")
         self.name, self.params = sim, params
         self.sim_cycles, self.wall_s = 0, 0.0
-        authkey = secrets.token_bytes(16)
-        self._listener = Listener(("127.0.0.1", 0), authkey=authkey)
-        host, port = self._listener.address
-        verilog = write_verilog(REPO_ROOT / "build" / "verilog", params)
-        self._failure = None
+        dirs = build_dirs(REPO_ROOT / "build", params)
+        verilog = write_verilog(dirs.verilog, params)
+        self._server = LinkServer()
+        self._link = None
+        self._failure: BaseException | None = None
 
         def simulate():
             try:
-                run_on_chip(verilog, "rmlora.sim.chip_server", sim=sim, extra_env={
-                    "RMLORA_CHIP_SERVER": f"{host}:{port}",
-                    "RMLORA_CHIP_AUTHKEY": authkey.hex()})
-            except BaseException as exc:  # noqa: BLE001 - reported by _call
+                run_on_chip(verilog, "rmlora.sim.chip_server", sim=sim,
+                            build_root=dirs.cosim, extra_env=self._server.env)
+            except BaseException as exc:  # noqa: BLE001 - raised by the waiting call
                 self._failure = exc
 
         self._thread = threading.Thread(target=simulate, name=f"rmlora-{sim}", daemon=True)
         self._thread.start()
-        self._conn = self._accept()
-        self._call("init", params, macro_config, seed)
+        try:
+            self._link = self._server.accept(self._thread.is_alive, CONNECT_TIMEOUT_S)
+        except LinkClosed:
+            self._end()
+            raise self._died("before it connected") from self._failure
+        except TimeoutError:
+            self._server.close()
+            raise
+        try:
+            self._call("init", params, macro_config, seed)
+        except RuntimeError:
+            self.close()  # a refused init leaves no simulator behind
+            raise
 
-    def _accept(self):
-        # poll, so that a simulator that dies before connecting is noticed (the
-        # Listener has no public timeout)
-        self._listener._listener._socket.settimeout(1.0)
-        deadline = time.monotonic() + CONNECT_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                return self._listener.accept()
-            except (TimeoutError, OSError):
-                if not self._thread.is_alive():
-                    raise RuntimeError(f"{self.name} simulation ended before it connected: "
-                                       f"{self._failure!r}") from self._failure
-        raise RuntimeError(f"{self.name} simulation did not connect within "
-                           f"{CONNECT_TIMEOUT_S} s")
+    # ---- lifecycle ----
+    def _died(self, when: str) -> SimulatorError:
+        cause = f": {self._failure!r}" if self._failure is not None else ""
+        return SimulatorError(f"the {self.name} simulation ended {when}{cause}")
+
+    def _end(self):
+        """Release the channel and wait (bounded) for the simulator thread."""
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+        self._server.close()
+        self._thread.join(timeout=END_TIMEOUT_S)
+
+    def close(self):
+        """End the simulation; raises SimulatorError if it failed on the way out."""
+        if self._link is None:
+            return
+        self._call("close")
+        self._end()
+        if self._failure is not None:
+            raise self._died("with a failure while closing") from self._failure
 
     def _call(self, name, *args):
-        self._conn.send((name, *args))
-        status, value, cycles, wall = self._conn.recv()
+        if self._link is None:
+            raise SimulatorError(f"the {self.name} backend is closed ({name!r})")
+        try:
+            self._link.send((name, *args))
+            while not self._link.ready(POLL_S):
+                if not self._thread.is_alive():
+                    raise LinkClosed("the simulator thread ended")
+            status, value, cycles, wall = self._link.recv()
+        except LinkClosed:
+            self._end()
+            raise self._died(f"during {name!r}") from self._failure
         self.sim_cycles += cycles
         self.wall_s += wall
         if status != "ok":
             raise RuntimeError(f"chip server, {name}: {value}")
         return value
 
+    # ---- the Backend protocol ----
     def write_sram(self, offset: int, data: bytes):
         self._call("write_sram", offset, bytes(data) + bytes(-len(data) % 4))
 
@@ -132,10 +167,14 @@ class CosimBackend:
     def set_time(self, seconds: float):
         self._call("set_time", seconds)
 
-    def close(self):
-        if self._conn is not None:
-            self._call("close")
-            self._conn.close()
-            self._conn = None
-            self._thread.join(timeout=60)
-            self._listener.close()
+    def conductance(self, macro: int) -> np.ndarray:
+        return self._call("conductance", macro)
+
+    def stuck_cells(self, macro: int) -> np.ndarray:
+        return self._call("stuck_cells", macro)
+
+
+for _sim, _speed in (("verilator", "~50k cycles/s"), ("icarus", "~28k cycles/s")):
+    register_backend(_sim, functools.partial(CosimBackend, _sim), slow=True,
+                     summary=f"the chip's Verilog on {_sim} under cocotb: a first build "
+                             f"takes minutes, then {_speed}")

@@ -13,7 +13,7 @@ from rmlora.sim.reram import MacroArray
 from rmlora.sw.golden import chip as gchip
 from rmlora.sw.golden import xbar as gxbar
 
-from .backend import ProgramResult, RunResult
+from .backend import ProgramResult, RunResult, register_backend
 
 __all__ = ["GoldenBackend"]
 
@@ -72,5 +72,14 @@ class GoldenBackend:
     def set_time(self, seconds: float):
         self.macros.set_time(seconds)
 
+    def conductance(self, macro: int) -> np.ndarray:
+        return self.macros[macro].conductance()
+
+    def stuck_cells(self, macro: int) -> np.ndarray:
+        return self.macros[macro].statics.stuck.copy()
+
     def close(self):
         pass
+
+
+register_backend("golden", GoldenBackend, summary="the golden model in numpy: fast, batched")

@@ -5,8 +5,11 @@ output of every run compared byte for byte with the golden backend fed the same 
 import numpy as np
 import pytest
 
+import rmlora.hw.build
+from rmlora.contract import ChipParams
+from rmlora.sim.reram import ACTIVITY_COUNTS
 from rmlora.sw.compiler import compile_model
-from rmlora.sw.runtime import Chip
+from rmlora.sw.runtime import Chip, cosim_backend
 from rmlora.sw.runtime.infer import infer
 from tests.sw.test_compiler import adapted_mlp, data
 
@@ -19,7 +22,7 @@ def compiled():
 
 
 def _pair(compiled, sim, on_chip):
-    chip, ref = Chip(backend=sim, seed=SEED), Chip(backend="golden", seed=SEED)
+    chip, ref = (Chip(compiled.params, backend=b, seed=SEED) for b in (sim, "golden"))
     deployed = [chip.deploy(compiled.plan, on_chip=on_chip, scratch_word=compiled.scratch[0]),
                 ref.deploy(compiled.plan)]
     for c in (chip, ref):
@@ -63,3 +66,39 @@ def test_network_on_icarus_equals_golden(compiled):
     chip, ref, _ = _pair(compiled, "icarus", on_chip=False)
     with chip:
         _same_everywhere(chip, ref, compiled, data(8, 1), ["a", "b"])
+
+
+# Another build: a wider, shallower SRAM and three 64x32 macros, so the first layer
+# (24 -> 40) is tiled over two macros and the other two share the third.
+OTHER_PARAMS = ChipParams(sram_width=128, sram_depth=2048, macro_rows=64, macro_cols=32,
+                          n_macros=3)
+
+
+@pytest.mark.cosim
+def test_other_chip_params_on_verilator_equal_golden():
+    """The cosimulation backend builds the ChipParams the compiler targeted (its own
+    build directory): RTL write-verify and runs equal the golden backend's with ==."""
+    compiled = compile_model(adapted_mlp(0), data(0, 256), params=OTHER_PARAMS)
+    assert len({layer.placement[0] for layer in compiled.layers}) < len(compiled.plan)
+    chip, ref, (deployed, want) = _pair(compiled, "verilator", on_chip=True)
+    with chip:
+        assert deployed == want
+        x = data(9, 2)
+        _same_everywhere(chip, ref, compiled, x, ["a", "b"])
+        _same_everywhere(chip, ref, compiled, x, ["b"])
+        # the operation counts (the energies are float sums, added in another order)
+        assert [chip.activity()[k] for k in ACTIVITY_COUNTS] == \
+            [ref.activity()[k] for k in ACTIVITY_COUNTS]
+        assert np.array_equal(chip.conductance(2), ref.conductance(2))
+
+
+@pytest.mark.cosim
+def test_a_build_of_other_params_is_refused_by_field(monkeypatch):
+    """The chip server reads the build's HW_* registers: the default build simulated for
+    OTHER_PARAMS (as a stale or shared build directory would) is refused, by field."""
+    write, dirs = rmlora.hw.build.write_verilog, cosim_backend.build_dirs
+    monkeypatch.setattr(rmlora.hw.build, "write_verilog",
+                        lambda out, params: write(out, ChipParams()))
+    monkeypatch.setattr(cosim_backend, "build_dirs", lambda root, params: dirs(root, ChipParams()))
+    with pytest.raises(RuntimeError, match="another build: WIDTH_BYTES is 8, params want 16"):
+        Chip(OTHER_PARAMS, backend="verilator")

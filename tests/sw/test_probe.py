@@ -29,7 +29,7 @@ def expected_codes(chip, compiled, layer):
     the two polarities is 127.5)."""
     cfg = compiled.macro_config
     macro, row0, col0 = layer.placement
-    g = chip.backend.macros[macro].conductance()
+    g = chip.conductance(macro)
     block = g[row0:row0 + layer.n_in, col0:col0 + layer.n_out]
     signal = np.rint(block / cfg.grid_us) - np.rint(cfg.g_mid_us / cfg.grid_us)
     code = np.rint(signal / GRID_PER_WEIGHT_UNIT)
@@ -72,9 +72,9 @@ def test_chip_time_moves_drift_and_refuses_going_back():
                                  read_noise_rel=0.0)
     with Chip(macro_config=config, seed=1) as chip:
         deploy(chip, compiled)
-        before = chip.backend.macros[0].conductance().copy()
+        before = chip.conductance(0).copy()
         chip.set_time(3600.0)
-        after = chip.backend.macros[0].conductance()
+        after = chip.conductance(0)
         assert not np.array_equal(before, after)
         with pytest.raises(ValueError, match="last programming time"):
             chip.set_time(-1.0)
@@ -85,7 +85,7 @@ def test_cells_write_verify_gives_up_on_are_located():
     config = dataclasses.replace(compiled.macro_config, sa0_rate=0.05, sa1_rate=0.05)
     with Chip(macro_config=config, seed=2) as chip:
         report = deploy(chip, compiled)
-        stuck = chip.backend.macros[0].statics.stuck
+        stuck = chip.stuck_cells(0)
     assert report["failed_cells"] == len(report["failed_at"]) > 0
     for macro, row, col in report["failed_at"]:
         assert macro == 0 and stuck[row, col] != 0
