@@ -23,7 +23,7 @@ def run() -> dict:
     for sim in ("verilator", "icarus"):
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "smoke.json"
-            run_on_chip(verilog, "rmlora.sim.smoke", sim=sim,
+            run_on_chip(verilog, "rmlora.sw.runtime.bringup", sim=sim,
                        extra_env={"RMLORA_SMOKE_JSON": str(out)})
             report = json.loads(out.read_text())
         figures[f"bus_{sim}_chip_cycles_per_s"] = round(report["chip_cycles_per_s"])

@@ -246,7 +246,7 @@ def _bringup(args):
     out.unlink(missing_ok=True)
     print(f"[bringup] chip Verilog: {verilog[TOP_NAME]}")
     print(f"[bringup] bringing the chip up on {args.simulator} (first run compiles the model)...")
-    run_on_chip(verilog, "rmlora.sim.smoke", sim=args.simulator,
+    run_on_chip(verilog, "rmlora.sw.runtime.bringup", sim=args.simulator,
                 extra_env={"RMLORA_SMOKE_JSON": str(out)})
     report = json.loads(out.read_text())
     print(f"[bringup] chip {report['chip_id']} contract {report['contract_version']}, SRAM "

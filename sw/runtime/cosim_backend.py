@@ -2,7 +2,7 @@
 with the Python macro models on its macro port.
 
 The simulator runs in a thread of this process (cocotb-test starts it as a child
-process); its cocotb module, rmlora.sim.chip_server, connects back over the command
+process); its cocotb module, rmlora.sw.runtime.cosim_server, connects back over the command
 channel this backend listens on (rmlora.sim.link) and executes this backend's
 commands on the chip's host bus. One simulator session lives as long as the
 backend, so the chip keeps its SRAM and its programmed macros between calls, like a
@@ -66,7 +66,7 @@ class CosimBackend:
 
         def simulate():
             try:
-                run_on_chip(verilog, "rmlora.sim.chip_server", sim=sim,
+                run_on_chip(verilog, "rmlora.sw.runtime.cosim_server", sim=sim,
                             build_root=dirs.cosim, extra_env=self._server.env)
             except BaseException as exc:  # noqa: BLE001 - raised by the waiting call
                 self._failure = exc

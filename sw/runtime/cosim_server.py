@@ -28,13 +28,12 @@ from cocotb.utils import get_sim_time
 from rmlora.contract import REG
 from rmlora.contract.perf import PERF_REGISTERS
 from rmlora.contract.xbar import XBAR_DESC_BITS
+from rmlora.sim.host_bus import CLOCK_PERIOD_NS, XBAR_PERF, start_chip
+from rmlora.sim.link import connect
+from rmlora.sim.macro_driver import MacroPortDriver
+from rmlora.sim.reram import MacroArray
 from rmlora.sw.formats.xbar import Descriptor
 from rmlora.sw.golden import xbar as gxbar
-
-from .host_bus import CLOCK_PERIOD_NS, XBAR_PERF, start_chip
-from .link import connect
-from .macro_driver import MacroPortDriver
-from .reram import MacroArray
 
 PERF = PERF_REGISTERS
 

@@ -1,4 +1,4 @@
-"""cocotb module behind `make sim` (for now): bring the chip up, then use its analogue path.
+"""cocotb module behind `make bringup`: bring the chip up, then use its analogue path.
 
 1. Host bus: read the identity registers, load a seeded pattern into the SRAM
    buffer through the bus window and read it back.
@@ -18,12 +18,11 @@ import numpy as np
 
 from rmlora.contract import CHIP_ID, REG, ChipParams
 from rmlora.contract.xbar import XbarOp
+from rmlora.sim.host_bus import start_chip
+from rmlora.sim.macro_driver import MacroPortDriver
+from rmlora.sim.reram import MacroArray
 from rmlora.sw.formats.xbar import Descriptor
 from rmlora.sw.golden import xbar as golden
-
-from .host_bus import start_chip
-from .macro_driver import MacroPortDriver
-from .reram import MacroArray
 
 SMOKE_BYTES = 4096
 
