@@ -110,7 +110,8 @@ class ClassifierTask(Task):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         r = self.roster
         parser.add_argument(f"--{r.noun}", dest="classes", type=r.parse, default=r.classes,
-                            help=f"{r.help} (default {self.describe(self.default_options)})")
+                            metavar=r.noun.upper(),
+                            help=f"{r.help} (default {','.join(map(str, r.classes))})")
         parser.add_argument("--forget", type=r.parse_one, default=r.forget,
                             help=f"enrolled class to forget (default {r.forget})")
         parser.add_argument("--learn", type=r.parse_one, default=r.learn,

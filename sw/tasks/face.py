@@ -31,7 +31,7 @@ from .pipeline import run_task
 from .registry import register
 from .targets import ClassifierTargets, at_least, at_most, within
 
-__all__ = ["FACE", "FACE_TARGETS", "parse_people", "face_flow_data", "prepare_face",
+__all__ = ["FACE", "FACE_ROSTER", "FACE_TARGETS", "parse_people", "face_flow_data", "prepare_face",
            "run_face_float", "run_face"]
 
 
@@ -52,6 +52,12 @@ def parse_people(text: str) -> list[int]:
     return people
 
 
+# The default roles: people 0-4 pretrained, person 1 forgotten, person 5 learned.
+FACE_ROSTER = Roster("people", classes=(0, 1, 2, 3, 4), forget=1, learn=5,
+                     help=f"pretrained person ids 0-{N_PEOPLE - 1}, e.g. 0-4 or 3,8,12",
+                     parse=parse_people, parse_one=int)
+
+
 def face_flow_data(split: FaceSplit, forget: int, learn: int) -> FlowData:
     """Wrap a face split; ``forget`` and ``learn`` are person ids present in the split."""
     for role, person in (("forget", forget), ("learn", learn)):
@@ -66,9 +72,9 @@ def face_flow_data(split: FaceSplit, forget: int, learn: int) -> FlowData:
 
 
 def prepare_face(
-    people=range(5),
-    forget: int = 1,
-    learn: int = 5,
+    people=FACE_ROSTER.classes,
+    forget: int = FACE_ROSTER.forget,
+    learn: int = FACE_ROSTER.learn,
     seed: int = 0,
     aug: Augmentation | None = None,
     data_dir: str | os.PathLike | None = None,
@@ -87,9 +93,9 @@ def prepare_face(
 
 
 def run_face_float(
-    people=range(5),
-    forget: int = 1,
-    learn: int = 5,
+    people=FACE_ROSTER.classes,
+    forget: int = FACE_ROSTER.forget,
+    learn: int = FACE_ROSTER.learn,
     seed: int = 0,
     config: FlowConfig | None = None,
     aug: Augmentation | None = None,
@@ -145,16 +151,14 @@ def _model(train_x, n_classes: int) -> FaceMixer:
 
 FACE = register(ClassifierTask(
     name="face", help="the face flow on the simulated chip",
-    roster=Roster("people", classes=(0, 1, 2, 3, 4), forget=1, learn=5,
-                  help=f"pretrained person ids 0-{N_PEOPLE - 1}, e.g. 0-4 or 3,8,12",
-                  parse=parse_people, parse_one=int),
+    roster=FACE_ROSTER,
     load=_load, model=_model, targets=FACE_TARGETS, data_files=(OLIVETTI_FILE,)))
 
 
 def run_face(
-    people=range(5),
-    forget: int = 1,
-    learn: int = 5,
+    people=FACE_ROSTER.classes,
+    forget: int = FACE_ROSTER.forget,
+    learn: int = FACE_ROSTER.learn,
     seed: int = 0,
     check_backend: str | None = "verilator",
     check_images: int = 20,
