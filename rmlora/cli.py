@@ -115,10 +115,16 @@ def _header(args):
     main([])
 
 
+# Commands that need no task: their parser is built without importing the tasks.
+CHIP_COMMANDS = ("bringup", "infer", "verilog", "header")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="rmlora", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    add_task_commands(sub)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not (argv and argv[0] in CHIP_COMMANDS):
+        add_task_commands(sub)  # imports every registered task (torch): seconds
     p = sub.add_parser("bringup", help="build the chip and bring it up on the simulator")
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
     p.set_defaults(func=_bringup)

@@ -8,8 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-from rmlora.sw.runtime import BACKENDS
-
 __all__ = ["add_task_commands"]
 
 # `make sim`'s short robustness section; `rmlora sim --full-robustness` runs the full one
@@ -25,6 +23,7 @@ def _tasks():
 
 
 def _add_check(p: argparse.ArgumentParser) -> None:
+    from rmlora.sw.runtime import BACKENDS
     p.add_argument("--check-backend", choices=(*BACKENDS, "none"), default="verilator",
                    help="cosimulation compared with the golden chip (golden: a second "
                         "golden chip; none: skip)")
