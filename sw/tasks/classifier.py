@@ -149,7 +149,7 @@ class ClassifierTask(Task):
 
     def train(self, prepared: Loaded, config: FlowConfig) -> Trained:
         flow = run_flow(prepared[2], self.model_factory(prepared), config, keep_models=True)
-        return Trained(flow["models"], flow["costs"], flow["metrics"], flow["seconds"])
+        return Trained(flow["models"], flow["costs"], flow["metrics"])
 
     def calibration(self, prepared: Loaded, config, seed: int) -> torch.Tensor:
         train_x = prepared[2].train_x

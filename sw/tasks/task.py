@@ -27,7 +27,6 @@ class Trained:
     models: dict[str, Any]
     costs: dict[str, dict]
     metrics: dict | None = None
-    seconds: float = 0.0
 
 
 @dataclass
