@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rmlora.sw.learn.chip_flow import EVAL_BACKEND
+
 from .task import Run
 
 __all__ = ["classifier_summary"]
@@ -55,7 +57,7 @@ def classifier_summary(run: Run, task: str, noun: str) -> dict:
     summary = {
         "task": task,
         "config": {noun: list(classes), "forget": roles.forget, "learn": roles.learn} | {
-            "seed": run.seed, "backend": "golden", "check_backend": run.check_backend,
+            "seed": run.seed, "backend": EVAL_BACKEND, "check_backend": run.check_backend,
             "class_of": {str(p): c for p, c in class_of.items()},
             "train_inputs": len(data.train_x), "test_inputs": len(data.test_x),
             "calibration_inputs": len(run.calib)},

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from rmlora.sw.data.digits import STYLES, apply_style, load_digit_images, style_property
+from rmlora.sw.learn.chip_flow import EVAL_BACKEND
 from rmlora.sw.learn.diffusion import (
     DiffusionConfig,
     erase,
@@ -168,7 +169,7 @@ class DiffusionTask(Task):
         return {
             "task": self.name,
             "config": {"erase": config.erase, "anchor": config.anchor_digit,
-                       "style": config.style, "seed": config.seed, "backend": "golden",
+                       "style": config.style, "seed": config.seed, "backend": EVAL_BACKEND,
                        "check_backend": run.check_backend, "steps": config.schedule.steps,
                        "samples_per_digit": config.samples_per_digit},
             **results,
