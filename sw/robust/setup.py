@@ -3,8 +3,8 @@
 A registered classification task's float flow with its default roles (pretrain,
 unlearn, learn: sw/learn/pipeline.py) gives the network and its two adapters;
 hardware-aware pretraining (sw/learn/hwa.py) gives a second network trained with
-weight noise. Each is compiled once with a reserved,
-all-zero compensation slot, so a run only fills that slot's SRAM.
+weight noise. Each is compiled once with a reserved, all-zero compensation slot, so
+a run only fills that slot's SRAM.
 """
 
 from __future__ import annotations

@@ -162,7 +162,8 @@ class ClassifierTask(Task):
         return classifier_summary(run, self.name, self.roster.noun)
 
     def evaluation_inputs(self, data: FlowData) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inputs and labels a robustness run measures accuracy on."""
+        """Inputs and labels a robustness run measures accuracy on: the test inputs and
+        the held-out ones (the faces: 558 inputs, so one face is not 7 points)."""
         if not self.distinct_holdout:
             return data.test_x, data.test_y
         return torch.cat([data.test_x, data.holdout_x]), torch.cat([data.test_y, data.holdout_y])
