@@ -1,201 +1,138 @@
-"""A task end to end: float flow, then every stage measured on the chip.
+"""Every task's on-chip part: one deployment, an adapter set per stage, the baselines.
 
-    run_on_chip(task, class_of, data, make_model, config, targets, ...) -> summary
+    compiled, deployed = measure_on_chip(models, stages, calib, evaluator, seed)
 
-Float training (pipeline.py) gives the pretrained network and its two adapters; the
-pretrained weights are programmed into the crossbars once and every stage is then
-an adapter set on that chip (on_chip.py). A cosimulated chip (Verilator by default)
-runs test inputs next to the golden chip and every output byte is compared. The
-tasks (face.py, speaker.py) supply data, model, config and targets.
+The network with both adapters (the last stage's model) is compiled and its
+pretrained weights are programmed into the crossbars once; each stage is then an
+adapter set on that chip (none, the unlearning adapter, both). The baselines change
+the weights themselves, so each one reprograms the pretrained chip's crossbars
+(counted: that is their hardware cost). What a stage is measured by (a classifier's
+accuracies, a sampler's samples) is the task's ``Evaluator``.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from abc import ABC, abstractmethod
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
-from rmlora.sw.cost import flow_costs
+from rmlora.sw.compiler import CompiledModel, compile_model
+from rmlora.sw.runtime import Chip
 
-from .config import FlowConfig
-from .on_chip import chip_check, evaluate_on_chip
-from .pipeline import run_flow
+from .on_chip import (
+    deploy,
+    measure_classifier,
+    measure_inference,
+    programmed_conductances,
+    reprogrammed,
+)
 from .stages import FlowData
 
-__all__ = ["run_on_chip", "check_targets", "lookup", "CALIBRATION_INPUTS"]
+__all__ = ["CALIBRATION_INPUTS", "EVAL_BACKEND", "BASELINES", "Evaluator",
+           "ClassifierEvaluator", "calibration_rows", "measure_on_chip"]
 
 CALIBRATION_INPUTS = 512  # training inputs (seeded draw) the int8 scales come from
+# The evaluation runs thousands of inputs per stage: on the golden chip, which the
+# chip check proves bit-exact with the cosimulated RTL on every run.
+EVAL_BACKEND = "golden"
+BASELINES = ("full_finetune", "retrained")  # float models that reprogram the crossbars
 
 
-
-def lookup(summary: dict, key: str):
-    value = summary
-    for part in key.split("."):
-        value = value[part]
-    return value
-
-
-def check_targets(summary: dict, targets: list[tuple]) -> list[dict]:
-    """[{key, value, rule, met}] for every target; a missing value fails its target
-    (e.g. chip_check skipped), with value None."""
-    rows = []
-    for key, rule, bound in targets:
-        try:
-            value = lookup(summary, key)
-        except KeyError:
-            value = None
-        if value is None:
-            met = False
-        elif rule == ">=":
-            met = value >= bound
-        elif rule == "<=":
-            met = value <= bound
-        elif rule == "abs<=":
-            met = abs(value) <= bound
-        else:
-            met = value == bound
-        rows.append({"key": key, "value": value, "rule": f"{rule} {bound}", "met": bool(met)})
-    return rows
-
-
-def _roles(m: dict) -> dict:
-    return {"forget_acc": m["forget_acc"], "retain_acc": m["retain_acc"],
-            "new_acc": m["new_acc"], "retain_holdout_acc": m["retain_holdout_acc"]}
-
-
-def _mia(metrics: dict) -> dict:
-    out = {"attack": "loss threshold fitted on the kept classes' training vs held-out "
-                     "inputs, applied to the forgotten class's training inputs (member rate)"}
-    for stage, key in (("pretrained", "pretrained"), ("unlearned_lora", "lora"),
-                       ("full_finetune", "full_finetune"), ("retrained", "retrain")):
-        if stage in metrics:
-            out[key] = metrics[stage]["mia"]["member_rate"]
-            out[key + "_auc"] = metrics[stage]["mia"]["auc"]
-    if "retrain" in out:
-        out["lora_minus_retrain"] = out["lora"] - out["retrain"]
-    return out
-
-
-def _conductance_histogram(g: dict, cfg) -> dict:
-    edges = np.linspace(cfg.g_floor_us, cfg.g_ceiling_us, 96)
-    err = g["programmed_us"] - g["target_us"]
-    err_edges = np.linspace(-3 * cfg.verify_tolerance_us, 3 * cfg.verify_tolerance_us, 61)
-    return {
-        "edges_us": edges.tolist(),
-        "target_counts": np.histogram(g["target_us"], edges)[0].tolist(),
-        "programmed_counts": np.histogram(g["programmed_us"], edges)[0].tolist(),
-        "error_edges_us": err_edges.tolist(),
-        "error_counts": np.histogram(np.clip(err, err_edges[0], err_edges[-1]),
-                                     err_edges)[0].tolist(),
-        "error_std_us": float(err.std()),
-        "error_max_us": float(np.abs(err).max()),
-        "cells": int(err.size),
-    }
-
-
-def run_on_chip(
-    task: str,
-    class_of: dict,
-    data: FlowData,
-    make_model: Callable[[], nn.Module],
-    config: FlowConfig,
-    targets: list[tuple],
-    task_config: dict,
-    check_backend: str | None = "verilator",
-    check_images: int = 20,
-    progress: bool = False,
-) -> dict:
-    """The whole flow of one task; returns the summary (see the README for its keys).
-
-    class_of: class name (person id, speaker) -> class index; task_config: what the
-    task records of its choices. check_backend: the cosimulation backend of
-    chip_check ("verilator", "icarus") or None to skip it; check_images: test inputs
-    it runs (then held-out inputs)."""
-    if check_backend is not None and check_images < 1:
-        raise ValueError(f"check_images must be >= 1, got {check_images}")
-    seed = config.seed
-    start = time.perf_counter()
-    flow = run_flow(data, make_model, config, keep_models=True)
-    seconds = {"float_flow": flow["seconds"]}
-
-    t0 = time.perf_counter()
+def calibration_rows(n: int, seed: int) -> torch.Tensor:
+    """The seeded draw of training rows the int8 scales are calibrated on."""
     gen = torch.Generator().manual_seed(seed)
-    calib = data.train_x[torch.randperm(len(data.train_x), generator=gen)[
-        :CALIBRATION_INPUTS]]
-    adapters = (config.forget_adapter.name, config.continual_adapter.name)
-    chip_metrics, deployed = evaluate_on_chip(flow["models"], data, calib, adapters, seed,
-                                              progress)
-    seconds["chip_eval"] = time.perf_counter() - t0
-    compiled = deployed["lora"].pop("compiled")
-    conductances = deployed["lora"].pop("conductances")
-    cost = flow_costs(flow["costs"], deployed,
-                      compiled.adapter_bytes(config.forget_adapter.name), compiled)
+    return torch.randperm(n, generator=gen)[:CALIBRATION_INPUTS]
 
-    fm, cm = flow["metrics"], chip_metrics
-    summary = {
-        "task": task,
-        "config": task_config | {
-            "seed": seed, "backend": "golden", "check_backend": check_backend,
-            "class_of": {str(p): c for p, c in class_of.items()},
-            "train_inputs": len(data.train_x), "test_inputs": len(data.test_x),
-            "calibration_inputs": len(calib)},
-        "pretrained": {
-            "float": {"test_acc": fm["pretrained"]["pretrained_people_acc"]}
-            | _roles(fm["pretrained"]),
-            "chip": {"test_acc": cm["pretrained"]["pretrained_people_acc"]}
-            | _roles(cm["pretrained"]),
-        },
-        "unlearned": {},
-        "continual": {},
-        "mia": _mia(cm),
-        "mia_float": _mia(fm),
-        "confusion": {stage: m["confusion"] for stage, m in cm.items()},
-        "deploy": deployed,
-        "programming": _conductance_histogram(conductances, compiled.macro_config),
-        "adapters": {
-            spec.name: {"slot": compiled.adapter_slots[spec.name], "rank": spec.r,
-                        "alpha": spec.alpha, "layers": list(spec.target_modules),
-                        "sram_bytes": compiled.adapter_bytes(spec.name)}
-            for spec in (config.forget_adapter, config.continual_adapter)
-        },
-        "costs": flow["costs"],
-        "cost": cost,
-        "inferences": {stage: m["inferences"] for stage, m in cm.items()},
-    }
-    before = cm["pretrained"]["retain_acc"]
-    for stage, key in (("unlearned_lora", "lora"), ("full_finetune", "full_finetune"),
-                       ("retrained", "retrain")):
-        if stage in cm:
-            summary["unlearned"][key] = _roles(cm[stage]) | {"float": _roles(fm[stage])}
-    lora = summary["unlearned"]["lora"]
-    lora["retain_before"] = before
-    lora["retain_drop"] = before - lora["retain_acc"]
-    cont = cm["continual_lora"]
-    summary["continual"]["lora"] = {
-        "new_acc": cont["new_acc"], "old_acc": cont["retain_acc"],
-        "forget_acc": cont["forget_acc"],
-        "float": {"new_acc": fm["continual_lora"]["new_acc"],
-                  "old_acc": fm["continual_lora"]["retain_acc"],
-                  "forget_acc": fm["continual_lora"]["forget_acc"]},
-    }
 
-    if check_backend is not None:
-        t0 = time.perf_counter()
-        extra = max(0, check_images - len(data.test_x))
-        images = torch.cat([data.test_x, data.holdout_x[:extra]])[:check_images]
-        if len(images) < check_images:
-            raise ValueError(f"check_images={check_images}: only {len(images)} test and "
-                             f"held-out inputs")
-        if progress:
-            print(f"[{task}] chip check: {len(images)} inputs on {check_backend} and on "
-                  f"the golden chip...", flush=True)
-        summary["chip_check"] = chip_check(compiled, images.numpy(), list(adapters), seed,
-                                           backend=check_backend)
-        seconds["chip_check"] = time.perf_counter() - t0
-    seconds["total"] = time.perf_counter() - start
-    summary["seconds"] = seconds
-    summary["targets"] = check_targets(summary, targets)
-    return summary
+class Evaluator(ABC):
+    """How a task measures one chip configuration (classifier or sampler)."""
+
+    @abstractmethod
+    def measure(self, stage: str, chip: Chip, compiled: CompiledModel,
+                adapters: list[str]) -> None:
+        """Measure ``stage``: ``compiled`` on ``chip`` with ``adapters`` enabled."""
+
+    @abstractmethod
+    def inference_inputs(self) -> np.ndarray:
+        """Inputs whose per-input chip activity the cost model prices."""
+
+    @abstractmethod
+    def check_inputs(self, n: int) -> np.ndarray:
+        """``n`` inputs the chip check runs on a cosimulated chip and the golden one."""
+
+    def programmed(self, chip: Chip, compiled: CompiledModel) -> None:
+        """Called once the LoRA stages are measured, with the chip still up (a task
+        that reads nothing more off the chip keeps this default)."""
+        return None
+
+
+class ClassifierEvaluator(Evaluator):
+    """A classifier's stages: the float flow's metrics (accuracies by class role, the
+    membership attack) and the test confusion, each on the chip's logits
+    (``metrics`` by stage); the programmed conductances of the LoRA deployment."""
+
+    def __init__(self, data: FlowData):
+        self.data = data
+        self.n_classes = int(data.train_y.max()) + 1  # the spare output is the new class
+        self.metrics: dict[str, dict] = {}
+        self.conductances: dict[str, np.ndarray] | None = None
+
+    def measure(self, stage, chip, compiled, adapters):
+        self.metrics[stage] = measure_classifier(chip, compiled, adapters, self.data,
+                                                 self.n_classes)
+
+    def programmed(self, chip, compiled):
+        self.conductances = programmed_conductances(chip, compiled)
+
+    def inference_inputs(self) -> np.ndarray:
+        return self.data.test_x.numpy()
+
+    def check_inputs(self, n: int) -> np.ndarray:
+        """The test inputs, then held-out ones."""
+        extra = max(0, n - len(self.data.test_x))
+        inputs = torch.cat([self.data.test_x, self.data.holdout_x[:extra]])[:n]
+        if len(inputs) < n:
+            raise ValueError(f"check_images={n}: only {len(inputs)} test and held-out inputs")
+        return inputs.numpy()
+
+
+def measure_on_chip(models: dict[str, nn.Module], stages: list[tuple[str, list[str]]],
+                    calib: torch.Tensor, evaluator: Evaluator, seed: int,
+                    progress: bool = False) -> tuple[CompiledModel, dict]:
+    """Every stage and baseline measured on golden chips seeded by ``seed``.
+
+    stages: (stage, adapters enabled) in order, the last one's model carrying every
+    adapter on the pretrained weights; models: the float models by stage, plus any
+    of ``BASELINES``. Returns the compiled LoRA network and the deployment reports by
+    name (``lora``, then each baseline), ``lora`` with the per-input activity with
+    all adapters on and with none (``inference``)."""
+    final, adapters = stages[-1]
+    baselines = [name for name in BASELINES if name in models]
+    bar = tqdm(total=len(stages) + len(baselines), desc="chip", disable=not progress,
+               leave=False)
+    deployed = {}
+    compiled = compile_model(models[final], calib.numpy())
+    with Chip(backend=EVAL_BACKEND, seed=seed) as chip:
+        deployed["lora"] = deploy(chip, compiled)
+        for stage, enabled in stages:
+            bar.set_postfix(stage=stage)
+            evaluator.measure(stage, chip, compiled, enabled)
+            bar.update()
+        evaluator.programmed(chip, compiled)
+        inputs = evaluator.inference_inputs()
+        deployed["lora"]["inference"] = {
+            "lora": measure_inference(chip, compiled, inputs, list(adapters)),
+            "analog_only": measure_inference(chip, compiled, inputs, []),
+        }
+    for stage in baselines:
+        # the pretrained chip (same seed, same deployment), its crossbars rewritten
+        bar.set_postfix(stage=stage)
+        with reprogrammed(compiled, models[stage], calib, seed) as (chip, base, report):
+            deployed[stage] = report
+            evaluator.measure(stage, chip, base, [])
+        bar.update()
+    bar.close()
+    return compiled, deployed

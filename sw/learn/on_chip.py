@@ -19,7 +19,6 @@ from dataclasses import asdict
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from rmlora.sim.reram import ACTIVITY_COUNTS
 from rmlora.sw.compiler import CompiledModel, compile_model
@@ -31,7 +30,7 @@ from .pipeline import evaluate_model
 from .stages import FlowData
 
 __all__ = ["ChipClassifier", "deploy", "reprogrammed", "measure_inference", "confusion",
-           "evaluate_on_chip", "chip_check", "programmed_conductances"]
+           "measure_classifier", "chip_check", "programmed_conductances"]
 
 EVAL_BATCH = 512  # images per chip call: the golden backend runs a batch at once
 
@@ -125,56 +124,14 @@ def confusion(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_classes: int
     return counts.tolist()
 
 
-def _measure(chip: Chip, compiled: CompiledModel, adapters: list[str], data: FlowData,
-             n_classes: int) -> dict:
+def measure_classifier(chip: Chip, compiled: CompiledModel, adapters: list[str],
+                       data: FlowData, n_classes: int) -> dict:
     """The flow's metrics of one chip configuration, its test confusion, images run."""
     classifier = ChipClassifier(chip, compiled, adapters)
     metrics = evaluate_model(classifier, data)
     metrics["confusion"] = confusion(classifier, data.test_x, data.test_y, n_classes)
     metrics["inferences"] = classifier.inferences
     return metrics
-
-
-def evaluate_on_chip(models: dict[str, nn.Module], data: FlowData, calib: torch.Tensor,
-                     adapters: tuple[str, str], seed: int, progress: bool = False
-                     ) -> tuple[dict, dict]:
-    """Every stage of the flow measured on one golden chip (seeded by ``seed``).
-
-    models: the float flow's models (``continual_lora`` carries both adapters on the
-    pretrained weights; ``full_finetune`` and ``retrained`` are plain networks).
-    adapters: (forget adapter, continual adapter) names. calib: images the int8
-    scales are calibrated on. Returns (metrics by stage, deployment by stage); the
-    compiled LoRA network is under ``deploy["lora"]["compiled"]``."""
-    forget, continual = adapters
-    n_classes = int(data.train_y.max()) + 1  # the spare output is the new class
-    stages = [("pretrained", []), ("unlearned_lora", [forget]),
-              ("continual_lora", [forget, continual])]
-    baselines = [name for name in ("full_finetune", "retrained") if name in models]
-    bar = tqdm(total=len(stages) + len(baselines), desc="chip", disable=not progress,
-               leave=False)
-    metrics, deployed = {}, {}
-    with Chip(backend="golden", seed=seed) as chip:
-        compiled = compile_model(models["continual_lora"], calib.numpy())
-        deployed["lora"] = deploy(chip, compiled) | {"compiled": compiled}
-        for stage, enabled in stages:
-            bar.set_postfix(stage=stage)
-            metrics[stage] = _measure(chip, compiled, enabled, data, n_classes)
-            bar.update()
-        deployed["lora"]["conductances"] = programmed_conductances(chip, compiled)
-        test_x = data.test_x.numpy()
-        deployed["lora"]["inference"] = {
-            "lora": measure_inference(chip, compiled, test_x, [forget, continual]),
-            "analog_only": measure_inference(chip, compiled, test_x, []),
-        }
-    for stage in baselines:
-        # the pretrained chip (same seed, same deployment), its crossbars rewritten
-        bar.set_postfix(stage=stage)
-        with reprogrammed(compiled, models[stage], calib, seed) as (chip, base, report):
-            deployed[stage] = report
-            metrics[stage] = _measure(chip, base, [], data, n_classes)
-        bar.update()
-    bar.close()
-    return metrics, deployed
 
 
 def programmed_conductances(chip: Chip, compiled: CompiledModel) -> dict[str, np.ndarray]:

@@ -1,7 +1,7 @@
 """A flow's report (face, speaker): Markdown plus PNG plots, from the summary alone.
 
-Everything comes from the JSON summary (rmlora.sw.learn.chip_flow.run_on_chip), so a
-report can be rebuilt from a saved run: ``rmlora report --json out.json``.
+Everything comes from the JSON summary (rmlora.sw.tasks.run_task), so a report can
+be rebuilt from a saved run: ``rmlora report --json out.json``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from .cost import cost_markdown, energy_plot, pulses_plot
 
-__all__ = ["write_flow_report", "format_flow_table"]
+__all__ = ["write_flow_report", "format_flow_table", "format_flow_console"]
 
 # (label, summary path of the chip metrics, path of the float metrics)
 METHODS = [
@@ -65,6 +65,14 @@ def format_flow_table(summary: dict) -> str:
             cells.append(f"{_pct(c)} ({_pct(f)})")
         lines.append(f"{label:<26}" + "".join(f"{cell:>26}" for cell in cells))
     return "\n".join(lines)
+
+
+def format_flow_console(summary: dict) -> str:
+    """The accuracy table and the membership attack, as printed after a run."""
+    mia = summary["mia"]
+    return (f"{format_flow_table(summary)}\n[{summary['task']}] membership attack member "
+            f"rate: LoRA {mia['lora']:.3f}, retrained {mia['retrain']:.3f}, pretrained "
+            f"{mia['pretrained']:.3f}")
 
 
 def _accuracy_plot(summary: dict, path: Path):

@@ -1,14 +1,15 @@
 """What every Monte Carlo run of a robustness sweep shares, built once on the host.
 
-A task's float flow (pretrain, unlearn, learn: sw/learn/pipeline.py) gives the
-network and its two adapters; hardware-aware pretraining (sw/learn/hwa.py) gives a
-second network trained with weight noise. Each is compiled once with a reserved,
-all-zero compensation slot, so a run only fills that slot's SRAM.
+A registered classification task's float flow with its default roles (pretrain,
+unlearn, learn: sw/learn/pipeline.py) gives the network and its two adapters;
+hardware-aware pretraining (sw/learn/hwa.py) gives a second network trained with
+weight noise. Each is compiled once with a reserved, all-zero compensation slot, so
+a run only fills that slot's SRAM.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,14 +18,14 @@ from torch import nn
 
 from rmlora.sw.compiler import CompiledModel, chip_layer_names, compile_model
 from rmlora.sw.compiler.probe import ProbeProgram, probe_program
-from rmlora.sw.learn.chip_flow import CALIBRATION_INPUTS
-from rmlora.sw.learn.config import FlowConfig
+from rmlora.sw.learn.chip_flow import calibration_rows
 from rmlora.sw.learn.loop import deterministic
 from rmlora.sw.learn.pipeline import run_flow
 
 from .compensate import COMPENSATION, add_compensation_slot, layer_moments
 
-__all__ = ["Deployment", "Setup", "TASKS", "HWA_NOISE_US", "prepare", "make_deployment"]
+__all__ = ["Deployment", "Setup", "HWA_NOISE_US", "prepare", "make_deployment",
+           "robustness_tasks"]
 
 # Hardware-aware training noise. aihwkit-lightning's prediction for the face network
 # (seed 0, 10 runs): trained at 4 uS it reached 0.73 noise-free and 0.70 at 4 uS; at
@@ -62,34 +63,27 @@ class Setup:
     hwa: object | None  # the HwaConfig of the hardware-aware network (None: not trained)
 
 
-def _face(seed: int, source=None):
-    from rmlora.sw.learn.face import prepare_face
-    from rmlora.sw.models.mixer import FaceMixer, MixerConfig
-    _, split, data = prepare_face(seed=seed, faces=source)
-    config = MixerConfig(image_size=split.train_x.shape[-1], n_classes=data.new_class + 1)
-    # test faces and their held-out views: 558 inputs, so one face is not 7 points
-    return (data, lambda: FaceMixer(config), FlowConfig(seed=seed, run_baselines=False),
-            torch.cat([data.test_x, data.holdout_x]), torch.cat([data.test_y, data.holdout_y]))
+def robustness_tasks() -> list[str]:
+    """Registered tasks a sweep can run: the classification tasks (accuracy by role)."""
+    from rmlora.sw.tasks import TASKS
+    from rmlora.sw.tasks.classifier import ClassifierTask
+    return [name for name, task in TASKS.items() if isinstance(task, ClassifierTask)]
 
 
-def _speaker(seed: int, source=None):
-    import dataclasses
-
-    from rmlora.sw.learn.speaker import prepare_speaker, speaker_config
-    from rmlora.sw.models.speaker import speaker_mlp
-    speakers, split, data = prepare_speaker(("george", "jackson", "lucas", "nicolas", "theo"),
-                                            "jackson", "yweweler", seed, features=source)
-    n_features = split.train_x.shape[1]
-    config = dataclasses.replace(speaker_config(seed), run_baselines=False)
-    # the held-out set of the speaker task is the test set itself
-    return (data, lambda: speaker_mlp(n_features, n_classes=len(speakers) + 1), config,
-            data.test_x, data.test_y)
-
-
-# task -> ((seed, source) -> (flow data, model factory, flow config, evaluation x, y)),
-# with the tasks' default roles (face: people 0-4, forget 1, learn 5; speaker: as
-# `rmlora speaker`); source replaces the dataset files (tests: synthetic data).
-TASKS: dict[str, Callable] = {"face": _face, "speaker": _speaker}
+def _task_flow(name: str, seed: int, source=None):
+    """(flow data, model factory, flow config without baselines, evaluation x, y) of a
+    registered classification task with its default roles; source replaces the
+    dataset files (tests: synthetic data)."""
+    from rmlora.sw.tasks import TASKS
+    if name not in robustness_tasks():
+        raise ValueError(f"task {name!r}: robustness sweeps exist for "
+                         f"{', '.join(robustness_tasks())}")
+    task = TASKS[name]
+    roles = task.default_options
+    prepared = task.prepare(roles, seed, source)
+    config = dataclasses.replace(task.config(seed), run_baselines=False)
+    data = prepared[2]
+    return (data, task.model_factory(prepared), config, *task.evaluation_inputs(data))
 
 
 def make_deployment(name: str, base: nn.Module, model: nn.Module, calib: torch.Tensor,
@@ -112,13 +106,10 @@ def prepare(task: str, seed: int = 0, hwa_noise_us: float | None = HWA_NOISE_US,
     if hwa_noise_us is not None:
         from rmlora.sw.learn.hwa import HwaConfig  # aihwkit-lightning, imported when used
         hwa = HwaConfig(noise_std_us=hwa_noise_us)
-    if task not in TASKS:
-        raise ValueError(f"task {task!r}: robustness sweeps exist for {', '.join(TASKS)}")
-    data, make_model, config, x, y = TASKS[task](seed, source)
-    config = FlowConfig(**{**config.__dict__, "progress": progress})
+    data, make_model, config, x, y = _task_flow(task, seed, source)
+    config = dataclasses.replace(config, progress=progress)
     flow = run_flow(data, make_model, config, keep_models=True)
-    gen = torch.Generator().manual_seed(seed)
-    calib = data.train_x[torch.randperm(len(data.train_x), generator=gen)[:CALIBRATION_INPUTS]]
+    calib = data.train_x[calibration_rows(len(data.train_x), seed)]
     adapters = (config.forget_adapter.name, config.continual_adapter.name)
     models = flow["models"]
     deployments = {"plain": make_deployment("plain", models["pretrained"],

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from rmlora.sw.learn.chip_flow import lookup
 from rmlora.sw.learn.diffusion import DiffusionConfig
-from rmlora.sw.learn.diffusion_flow import DIFFUSION_TARGETS, run_diffusion
 from rmlora.sw.report.diffusion import write_diffusion_report
+from rmlora.sw.tasks.diffusion import DIFFUSION_TARGETS, run_diffusion
+from rmlora.sw.tasks.targets import lookup
 
 REQUIRED = ["pretrained.prompt_rate", "pretrained.erased_digit_rate",
             "erased.erased_digit_rate", "erased.other_prompt_rate", "styled.style_rate",

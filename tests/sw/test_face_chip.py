@@ -11,15 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from rmlora.cli import parse_people
 from rmlora.sw.compiler import compile_model
 from rmlora.sw.data import Augmentation
-from rmlora.sw.learn.chip_flow import check_targets, lookup
-from rmlora.sw.learn.face import FACE_TARGETS, prepare_face, run_face
 from rmlora.sw.learn.on_chip import ChipClassifier, chip_check, deploy
 from rmlora.sw.models.demo import demo_inputs, demo_model
 from rmlora.sw.report import write_flow_report
 from rmlora.sw.runtime import Chip, dequantize_logits, run_network
+from rmlora.sw.tasks.face import FACE_TARGETS, parse_people, prepare_face, run_face
+from rmlora.sw.tasks.targets import check_targets, lookup
 
 from .test_olivetti import needs_faces, synthetic_faces
 from .test_pipeline import FAST

@@ -8,7 +8,7 @@ Measured on the golden chip; chip_check (cosimulation) is left to make sim.
 
 import pytest
 
-from rmlora.sw.learn.face import run_face
+from rmlora.sw.tasks.face import run_face
 
 from .test_olivetti import needs_faces
 

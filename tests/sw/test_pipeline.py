@@ -4,9 +4,10 @@ import pytest
 import torch
 
 from rmlora.sw.data import Augmentation
-from rmlora.sw.learn import FlowConfig, StageConfig, forward_macs, run_face_float
+from rmlora.sw.learn import FlowConfig, StageConfig, forward_macs
 from rmlora.sw.lora import adapter_names, lora_layers
 from rmlora.sw.models import FaceMixer, linear_layers
+from rmlora.sw.tasks.face import run_face_float
 
 from .test_olivetti import synthetic_faces
 

@@ -3,7 +3,7 @@ and the issue's targets on the real recordings (skipped without them)."""
 
 import pytest
 
-from rmlora.sw.learn.speaker import SPEAKER_TARGETS, prepare_speaker, run_speaker
+from rmlora.sw.tasks.speaker import SPEAKER_TARGETS, prepare_speaker, run_speaker
 
 from .test_fsdd import needs_fsdd, synthetic_features
 

@@ -14,24 +14,27 @@ import os
 
 import numpy as np
 
-from rmlora.sw.data.fsdd import SPEAKERS, load_fsdd, make_speaker_split
-from rmlora.sw.learn.chip_flow import run_on_chip
+from rmlora.sw.data.fsdd import FSDD_DIR, SPEAKERS, load_fsdd, make_speaker_split
 from rmlora.sw.learn.config import AdapterSpec, FlowConfig, StageConfig
 from rmlora.sw.learn.stages import FlowData, check_roles
 from rmlora.sw.models.speaker import SPEAKER_LAYERS, speaker_mlp
 
-__all__ = ["SPEAKER_TARGETS", "speaker_config", "prepare_speaker", "run_speaker"]
+from .classifier import ClassifierTask, Roles, Roster
+from .pipeline import run_task
+from .registry import register
+from .targets import ClassifierTargets, at_least, at_most
 
-# Issue 9's targets, each (summary key, comparison, bound).
-SPEAKER_TARGETS = [
-    ("pretrained.chip.test_acc", ">=", 0.97),
-    ("unlearned.lora.forget_acc", "<=", 0.05),
-    ("unlearned.lora.retain_drop", "<=", 0.015),
-    ("continual.lora.new_acc", ">=", 0.9),
-    ("continual.lora.old_acc", ">=", 0.95),
-    ("chip_check.bit_exact", "==", True),
-    ("chip_check.activity_equal", "==", True),
-]
+__all__ = ["SPEAKER", "SPEAKER_ROSTER", "SPEAKER_TARGETS", "speaker_config", "prepare_speaker",
+           "run_speaker"]
+
+# Issue 9's targets.
+SPEAKER_TARGETS = ClassifierTargets(
+    pretrained_acc=at_least(0.97), forget_acc=at_most(0.05), retain_drop=at_most(0.015),
+    new_acc=at_least(0.9), old_acc=at_least(0.95))
+
+# The default roles: five FSDD speakers enrolled, jackson forgotten, yweweler learned.
+SPEAKER_ROSTER = Roster("speakers", classes=SPEAKERS[:5], forget="jackson", learn=SPEAKERS[5],
+                        help=f"enrolled FSDD speakers, comma-separated, of {', '.join(SPEAKERS)}")
 
 
 def speaker_config(seed: int = 0, progress: bool = False) -> FlowConfig:
@@ -71,10 +74,25 @@ def prepare_speaker(speakers, forget: str, learn: str, seed: int = 0,
     return speakers, split, data
 
 
+def _load(roles: Roles, seed: int, source=None):
+    speakers, split, data = prepare_speaker(roles.classes, roles.forget, roles.learn, seed,
+                                            features=source)
+    return speakers, split.class_of, data
+
+
+SPEAKER = register(ClassifierTask(
+    name="speaker", help="the speaker-authentication flow on the simulated chip",
+    roster=SPEAKER_ROSTER, load=_load,
+    model=lambda train_x, n_classes: speaker_mlp(train_x.shape[1], n_classes=n_classes),
+    config=speaker_config, targets=SPEAKER_TARGETS,
+    distinct_holdout=False,  # the held-out set of the speaker task is the test set itself
+    data_files=(FSDD_DIR,)))
+
+
 def run_speaker(
-    speakers=("george", "jackson", "lucas", "nicolas", "theo"),
-    forget: str = "jackson",
-    learn: str = "yweweler",
+    speakers=SPEAKER_ROSTER.classes,
+    forget: str = SPEAKER_ROSTER.forget,
+    learn: str = SPEAKER_ROSTER.learn,
     seed: int = 0,
     check_backend: str | None = "verilator",
     check_images: int = 20,
@@ -83,13 +101,8 @@ def run_speaker(
     features: tuple[np.ndarray, ...] | None = None,
     progress: bool = False,
 ) -> dict:
-    """The speaker flow on the chip (chip_flow.run_on_chip); the summary."""
-    config = speaker_config(seed, progress) if config is None else config
-    if config.seed != seed:
-        raise ValueError(f"seed={seed} disagrees with config.seed={config.seed}")
+    """The speaker flow through the shared pipeline (pipeline.run_task); the summary."""
+    roles = Roles(tuple(speakers), forget, learn)
     speakers, split, data = prepare_speaker(speakers, forget, learn, seed, data_dir, features)
-    n_features = split.train_x.shape[1]
-    return run_on_chip("speaker", split.class_of, data,
-                       lambda: speaker_mlp(n_features, n_classes=len(speakers) + 1), config,
-                       SPEAKER_TARGETS, {"speakers": speakers, "forget": forget, "learn": learn},
-                       check_backend, check_images, progress)
+    return run_task(SPEAKER, roles, seed, check_backend, check_images, config,
+                    prepared=(speakers, split.class_of, data), progress=progress)

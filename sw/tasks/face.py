@@ -1,4 +1,4 @@
-"""Face recognition task: Olivetti people -> FaceMixer -> the shared learning flow.
+"""Face recognition task: Olivetti people -> FaceMixer -> the shared pipeline.
 
 Classes are the pretrained people in the given order, then the person learned later
 in the model's spare output (class ``len(people)``). The forgotten person is one of
@@ -7,6 +7,7 @@ the pretrained people.
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 
@@ -14,16 +15,47 @@ import numpy as np
 
 from rmlora.sw.data.olivetti import (
     N_PEOPLE,
+    OLIVETTI_FILE,
     Augmentation,
     FaceSplit,
     load_olivetti,
     make_face_split,
 )
-from rmlora.sw.learn.chip_flow import run_on_chip
 from rmlora.sw.learn.config import FlowConfig
 from rmlora.sw.learn.pipeline import run_flow
 from rmlora.sw.learn.stages import FlowData, check_roles
 from rmlora.sw.models.mixer import FaceMixer, MixerConfig
+
+from .classifier import ClassifierTask, Roles, Roster
+from .pipeline import run_task
+from .registry import register
+from .targets import ClassifierTargets, at_least, at_most, within
+
+__all__ = ["FACE", "FACE_ROSTER", "FACE_TARGETS", "parse_people", "face_flow_data", "prepare_face",
+           "run_face_float", "run_face"]
+
+
+def parse_people(text: str) -> list[int]:
+    """'0-4' or '0,3,7' or '0-2,9' -> person ids, in the order given."""
+    people = []
+    for part in text.split(","):
+        part = part.strip()
+        lo, sep, hi = part.partition("-")
+        try:
+            ids = range(int(lo), int(hi) + 1) if sep else [int(lo)]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"people {text!r}: {part!r} is not an id or "
+                                             f"a range a-b") from None
+        if sep and int(hi) < int(lo):
+            raise argparse.ArgumentTypeError(f"people {text!r}: empty range {part!r}")
+        people += list(ids)
+    return people
+
+
+# The default roles: people 0-4 pretrained, person 1 forgotten, person 5 learned.
+FACE_ROSTER = Roster("people", classes=(0, 1, 2, 3, 4), forget=1, learn=5,
+                     help=f"pretrained person ids 0-{N_PEOPLE - 1}, e.g. 0-4 or 3,8,12",
+                     parse=parse_people, parse_one=int)
 
 
 def face_flow_data(split: FaceSplit, forget: int, learn: int) -> FlowData:
@@ -40,9 +72,9 @@ def face_flow_data(split: FaceSplit, forget: int, learn: int) -> FlowData:
 
 
 def prepare_face(
-    people=range(5),
-    forget: int = 1,
-    learn: int = 5,
+    people=FACE_ROSTER.classes,
+    forget: int = FACE_ROSTER.forget,
+    learn: int = FACE_ROSTER.learn,
     seed: int = 0,
     aug: Augmentation | None = None,
     data_dir: str | os.PathLike | None = None,
@@ -61,9 +93,9 @@ def prepare_face(
 
 
 def run_face_float(
-    people=range(5),
-    forget: int = 1,
-    learn: int = 5,
+    people=FACE_ROSTER.classes,
+    forget: int = FACE_ROSTER.forget,
+    learn: int = FACE_ROSTER.learn,
     seed: int = 0,
     config: FlowConfig | None = None,
     aug: Augmentation | None = None,
@@ -87,8 +119,8 @@ def run_face_float(
         prepared = prepare_face(people, forget, learn, seed, aug, data_dir, faces)
     people, split, data = prepared
     data_seconds = time.perf_counter() - start
-    model_config = MixerConfig(image_size=split.train_x.shape[-1], n_classes=len(people) + 1)
-    result = run_flow(data, lambda: FaceMixer(model_config), config, keep_models)
+    make_model = FACE.model_factory((people, split.class_of, data))
+    result = run_flow(data, make_model, config, keep_models)
     result.update(
         task="face",
         people=people,
@@ -100,24 +132,33 @@ def run_face_float(
     return result
 
 
-# The face task's targets (issue 7), each (summary key, comparison, bound).
-FACE_TARGETS = [
-    ("pretrained.chip.test_acc", ">=", 0.95),
-    ("unlearned.lora.forget_acc", "<=", 0.05),
-    ("unlearned.lora.retain_drop", "<=", 0.02),
-    ("continual.lora.new_acc", ">=", 0.9),
-    ("continual.lora.old_acc", ">=", 0.93),
-    ("continual.lora.forget_acc", "<=", 0.05),
-    ("mia.lora_minus_retrain", "abs<=", 0.05),
-    ("chip_check.bit_exact", "==", True),
-    ("chip_check.activity_equal", "==", True),
-]
+# The face task's targets (issue 7).
+FACE_TARGETS = ClassifierTargets(
+    pretrained_acc=at_least(0.95), forget_acc=at_most(0.05), retain_drop=at_most(0.02),
+    new_acc=at_least(0.9), old_acc=at_least(0.93), continual_forget_acc=at_most(0.05),
+    mia_gap=within(0.05))
+
+
+def _load(roles: Roles, seed: int, source=None):
+    people, split, data = prepare_face(roles.classes, roles.forget, roles.learn, seed,
+                                       faces=source)
+    return people, split.class_of, data
+
+
+def _model(train_x, n_classes: int) -> FaceMixer:
+    return FaceMixer(MixerConfig(image_size=train_x.shape[-1], n_classes=n_classes))
+
+
+FACE = register(ClassifierTask(
+    name="face", help="the face flow on the simulated chip",
+    roster=FACE_ROSTER,
+    load=_load, model=_model, targets=FACE_TARGETS, data_files=(OLIVETTI_FILE,)))
 
 
 def run_face(
-    people=range(5),
-    forget: int = 1,
-    learn: int = 5,
+    people=FACE_ROSTER.classes,
+    forget: int = FACE_ROSTER.forget,
+    learn: int = FACE_ROSTER.learn,
     seed: int = 0,
     check_backend: str | None = "verilator",
     check_images: int = 20,
@@ -127,12 +168,8 @@ def run_face(
     faces: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool = False,
 ) -> dict:
-    """The face flow on the chip (chip_flow.run_on_chip); the summary."""
-    config = FlowConfig(seed=seed, progress=progress) if config is None else config
-    if config.seed != seed:
-        raise ValueError(f"seed={seed} disagrees with config.seed={config.seed}")
+    """The face flow through the shared pipeline (pipeline.run_task); the summary."""
+    roles = Roles(tuple(people), forget, learn)
     people, split, data = prepare_face(people, forget, learn, seed, aug, data_dir, faces)
-    model_config = MixerConfig(image_size=split.train_x.shape[-1], n_classes=len(people) + 1)
-    return run_on_chip("face", split.class_of, data, lambda: FaceMixer(model_config), config,
-                       FACE_TARGETS, {"people": people, "forget": forget, "learn": learn},
-                       check_backend, check_images, progress)
+    return run_task(FACE, roles, seed, check_backend, check_images, config,
+                    prepared=(people, split.class_of, data), progress=progress)

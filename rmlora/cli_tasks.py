@@ -1,0 +1,236 @@
+"""The `rmlora` commands that run tasks, each a loop over the registered tasks
+(rmlora.sw.tasks): one command per task, `sim`, `cost`, `report` and `robustness`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["add_task_commands"]
+
+# `make sim`'s short robustness section; `rmlora sim --full-robustness` runs the full one
+SIM_ROBUSTNESS = {"noise": "2,4,8", "stuck": "1", "drift": "1d", "runs": 3}
+FULL_ROBUSTNESS = {"noise": "1,2,4,6,8,10", "stuck": "0,0.5,1,2", "drift": "1s,1h,1d,1y",
+                   "runs": 20}
+ROBUSTNESS_TASK = "face"  # the task of `make sim`'s robustness section
+
+
+def _tasks():
+    from rmlora.sw.tasks import TASKS
+    return TASKS
+
+
+def _add_check(p: argparse.ArgumentParser) -> None:
+    from rmlora.sw.runtime import BACKENDS
+    p.add_argument("--check-backend", choices=(*BACKENDS, "none"), default="verilator",
+                   help="cosimulation compared with the golden chip (golden: a second "
+                        "golden chip; none: skip)")
+    p.add_argument("--check-images", type=int, default=20,
+                   help="inputs of the chip check (default 20)")
+
+
+def _add_outputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", type=Path, default=None, help="write the summary here")
+    p.add_argument("--report", type=Path, default=None,
+                   help="write a Markdown report with plots into this directory")
+
+
+def _run_task(task, options, args, report_dir: Path | None) -> dict:
+    """One task's flow from the command line: run, print, write; exits on bad input."""
+    from rmlora.sw.report import REPORTS
+    from rmlora.sw.report.cost import format_cost_table
+    from rmlora.sw.tasks import run_task
+
+    check = None if args.check_backend == "none" else args.check_backend
+    print(f"[{task.name}] {task.describe(options)}, seed {args.seed}; evaluated on the golden "
+          f"chip, chip check on {check or 'nothing'}")
+    try:
+        summary = run_task(task, options, args.seed, check, args.check_images, progress=True)
+    except (ValueError, FileNotFoundError, argparse.ArgumentTypeError) as err:
+        sys.exit(f"[{task.name}] {err}")
+    report = REPORTS[task.report]
+    print(report.console(summary))
+    print(format_cost_table(summary["cost"]))
+    if "chip_check" in summary:
+        c = summary["chip_check"]
+        print(f"[{task.name}] chip check: {c['images']} inputs on {c['backend']} vs golden, "
+              f"{c['records_compared']} record outputs, bit-exact {c['bit_exact']}")
+    return _finish(task.name, summary, args, report_dir, report.write)
+
+
+def _finish(name: str, summary: dict, args, report_dir: Path | None, write_report) -> dict:
+    """Targets, the JSON and the report of a finished flow; the summary."""
+    for t in summary["targets"]:
+        verdict = "met" if t["met"] else "not run" if t["value"] is None else "NOT MET"
+        print(f"[{name}] target {t['key']} {t['rule']}: {t['value']} -> {verdict}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=1))
+        print(f"[{name}] JSON: {args.json}")
+    if report_dir is not None:
+        print(f"[{name}] report: {write_report(summary, report_dir)}")
+    print(f"[{name}] {summary['seconds']['total']:.0f} s")
+    return summary
+
+
+def _task(args):
+    task = _tasks()[args.task]
+    _run_task(task, task.options(args), args, args.report)
+
+
+def _sim(args):
+    from rmlora.sim.cosim import REPO_ROOT
+
+    out = REPO_ROOT / "build" / "report"
+    args.json = None  # each report directory holds its summary.json
+    index = ["# rmlora `make sim` reports", ""]
+    failed = []
+    for name, task in _tasks().items():
+        summary = _run_task(task, task.default_options, args, out / name)
+        met = sum(t["met"] for t in summary["targets"])
+        index.append(f"- [{name}]({name}/report.md): {met} of {len(summary['targets'])} "
+                     f"targets met, {summary['seconds']['total']:.0f} s")
+        if "chip_check" in summary and not summary["chip_check"]["bit_exact"]:
+            failed.append(name)
+    settings = FULL_ROBUSTNESS if args.full_robustness else SIM_ROBUSTNESS
+    for key, value in settings.items():
+        setattr(args, key, value)
+    args.task, args.rank, args.hwa_noise, args.workers, args.scheduler = (
+        ROBUSTNESS_TASK, 8, 2.0, 0, None)
+    summary = _run_robustness(args, out / "robustness")
+    met = sum(t["met"] for t in summary["targets"])
+    index.append(f"- [robustness](robustness/report.md) ({args.task}, {args.runs} runs per "
+                 f"level): {met} of {len(summary['targets'])} targets met, "
+                 f"{summary['seconds']['runs']:.0f} s")
+    (out / "index.md").write_text("\n".join(index) + "\n")
+    print(f"[sim] reports: {out / 'index.md'}")
+    if failed:
+        sys.exit(f"[sim] the cosimulated chip and the golden model disagree on {failed}")
+
+
+def _cost(args):
+    from rmlora.sw.report.cost import format_cost_table
+    from rmlora.sw.tasks import run_task
+
+    task = _tasks()[args.task]
+    options = task.options(args)
+    print(f"[cost] {task.name}: running the flow ({task.describe(options)}, seed {args.seed}) "
+          f"on the golden chip for its activity")
+    try:
+        summary = run_task(task, options, args.seed, None)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f"[cost] {err}")
+    print(format_cost_table(summary["cost"]))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary["cost"], indent=1))
+        print(f"[cost] JSON: {args.json}")
+
+
+def _run_robustness(args, report_dir: Path | None) -> dict:
+    import os
+    import time
+
+    from rmlora.sw.report.robustness import format_robustness_table, write_robustness_report
+    from rmlora.sw.robust import conditions, prepare, sweep
+    from rmlora.sw.robust.sweep import check_robustness
+
+    try:
+        levels = conditions(args.noise, args.stuck, args.drift)
+        if args.runs < 1:
+            raise ValueError(f"--runs must be >= 1, got {args.runs}")
+    except ValueError as err:
+        sys.exit(f"[robustness] {err}")
+    workers = args.workers or os.cpu_count() or 1
+    where = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{workers} processes"
+    print(f"[robustness] {args.task}: {len(levels)} conditions x {args.runs} runs on {where}; "
+          f"compensation rank {args.rank}, hardware-aware noise {args.hwa_noise} uS")
+    start = time.perf_counter()
+    setup = prepare(args.task, args.seed, None if args.hwa_noise == 0 else args.hwa_noise,
+                    args.rank, progress=True)
+    prepared = time.perf_counter() - start
+    if args.scheduler:
+        from distributed import Client
+        with Client(args.scheduler) as client:
+            summary = sweep(setup, levels, args.runs, executor=client.get_executor(),
+                            progress=True)
+    else:
+        summary = sweep(setup, levels, args.runs, workers, progress=True)
+    summary["targets"] = check_robustness(summary)
+    summary["seconds"] |= {"prepare": prepared, "total": time.perf_counter() - start}
+    print(format_robustness_table(summary))
+    return _finish("robustness", summary, args, report_dir,
+                   lambda s, d: write_robustness_report(s, s["targets"], d))
+
+
+def _robustness(args):
+    _run_robustness(args, args.report)
+
+
+def _report(args):
+    from rmlora.sw.report import REPORTS
+
+    summary = json.loads(args.json.read_text())
+    task = _tasks().get(summary.get("task"))
+    if task is None:
+        sys.exit(f"[report] {args.json}: task {summary.get('task')!r} is not registered "
+                 f"(registered: {', '.join(_tasks())})")
+    print(REPORTS[task.report].write(summary, args.out))
+
+
+def add_task_commands(sub) -> None:
+    """Every task's command, then sim, cost, robustness and report."""
+    from rmlora.sw.robust.setup import robustness_tasks
+
+    tasks = _tasks()
+    for name, task in tasks.items():
+        p = sub.add_parser(name, help=task.help)
+        task.add_options(p)
+        p.add_argument("--seed", type=int, default=0)
+        _add_check(p)
+        _add_outputs(p)
+        p.set_defaults(func=_task, task=name)
+    p = sub.add_parser("sim", help=f"the {', '.join(tasks)} flows with their defaults, "
+                                   f"reports in build/report")
+    _add_check(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--full-robustness", action="store_true",
+                   help="the full robustness sweep (6 noise, 4 stuck-at, 4 drift levels, 20 "
+                        "runs each) instead of the short one (3, 1, 1 levels, 3 runs)")
+    p.set_defaults(func=_sim)
+    p = sub.add_parser("cost", help="a task's training, deployment and inference cost "
+                                    "against the alternatives")
+    by_task = p.add_subparsers(dest="task", required=True, metavar="TASK")
+    for name, task in tasks.items():
+        q = by_task.add_parser(name, help=f"the cost of the {name} flow")
+        task.add_options(q)
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--json", type=Path, default=None, help="write the cost figures here")
+        q.set_defaults(func=_cost)
+    p = sub.add_parser("robustness", help="accuracy over Monte Carlo runs of programming "
+                       "noise, stuck cells and drift, with and without compensation")
+    p.add_argument("--task", choices=robustness_tasks(), default=ROBUSTNESS_TASK)
+    p.add_argument("--noise", default=FULL_ROBUSTNESS["noise"],
+                   help="programming error std levels in uS (empty: skip)")
+    p.add_argument("--stuck", default=FULL_ROBUSTNESS["stuck"],
+                   help="stuck-at rates in %% (empty: skip)")
+    p.add_argument("--drift", default=FULL_ROBUSTNESS["drift"],
+                   help="times since programming, e.g. 1s,1h,1d,1y (empty: skip)")
+    p.add_argument("--runs", type=int, default=FULL_ROBUSTNESS["runs"],
+                   help="Monte Carlo runs per level")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rank", type=int, default=8, help="compensation adapter rank")
+    p.add_argument("--hwa-noise", type=float, default=2.0,
+                   help="programming noise (uS) of hardware-aware training; 0 skips it")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes on this machine (default: one per core)")
+    p.add_argument("--scheduler", default=None,
+                   help="a Dask scheduler address (tcp://host:8786): run there instead")
+    _add_outputs(p)
+    p.set_defaults(func=_robustness)
+    p = sub.add_parser("report", help="rebuild any task's report from its JSON summary")
+    p.add_argument("--json", type=Path, required=True)
+    p.add_argument("--out", type=Path, default=Path("build/report"))
+    p.set_defaults(func=_report)

@@ -1,0 +1,113 @@
+"""What a task is, as the shared pipeline (pipeline.py) and the command line see it.
+
+A task module (face.py, speaker.py, diffusion.py) declares one ``Task``: its data,
+model factory, flow configuration, typed targets, command-line options and the kind
+of report that reads its summary; ``register`` makes it a command of `rmlora`, a
+part of `make sim` and of `rmlora cost`, and `rmlora report` rebuilds its report.
+Classification tasks need only a ``ClassifierTask`` (classifier.py) filled in.
+"""
+
+from __future__ import annotations
+
+import argparse
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .targets import Targets
+
+__all__ = ["Task", "Trained", "Run"]
+
+
+@dataclass
+class Trained:
+    """The float part of a flow: models by stage (the LoRA stages' and the baselines'),
+    training activity by stage (StageCost dicts) and the float metrics, if any."""
+
+    models: dict[str, Any]
+    costs: dict[str, dict]
+    metrics: dict | None = None
+
+
+@dataclass
+class Run:
+    """Everything a finished flow hands its task to summarize."""
+
+    options: Any
+    seed: int
+    config: Any
+    prepared: Any
+    trained: Trained
+    evaluator: Any
+    calib: Any
+    compiled: Any
+    deployed: dict
+    cost: dict
+    check_backend: str | None
+
+
+class Task(ABC):
+    """One task: the hooks the pipeline calls, in order, and its command line."""
+
+    name: str
+    help: str
+    targets: Targets
+    # which report (rmlora.sw.report.REPORTS) writes this task's summary
+    report: ClassVar[str]
+    # the chip stages: pretrained, after unlearning, after continual learning
+    stages: ClassVar[tuple[str, str, str]]
+
+    # --- command line ---------------------------------------------------------------
+    @abstractmethod
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        """The task's own options (the shared ones are added by the CLI)."""
+
+    @abstractmethod
+    def options(self, args: argparse.Namespace) -> Any:
+        """The task's options from parsed arguments (ValueError on a bad choice)."""
+
+    @property
+    @abstractmethod
+    def default_options(self) -> Any:
+        """What `make sim` and `rmlora cost` run."""
+
+    def describe(self, options) -> str:
+        return ", ".join(f"{k} {v}" for k, v in vars(options).items())
+
+    def data_missing(self) -> str | None:
+        """Why the task's data is not here (None: it is)."""
+        return None
+
+    # --- pipeline -------------------------------------------------------------------
+    @abstractmethod
+    def flow_config(self, options, seed: int, progress: bool) -> Any:
+        """The flow configuration (epochs, adapters...) for these options."""
+
+    @abstractmethod
+    def adapters(self, config) -> tuple[str, str]:
+        """(unlearning adapter, continual adapter) names."""
+
+    @abstractmethod
+    def prepare(self, options, seed: int, source=None) -> Any:
+        """Load and split the data; ``source`` replaces the dataset files (tests)."""
+
+    @abstractmethod
+    def train(self, prepared, config) -> Trained:
+        """Pretrain, unlearn, learn anew and the baselines, in float."""
+
+    @abstractmethod
+    def calibration(self, prepared, config, seed: int):
+        """Inputs the int8 scales are calibrated on (a seeded draw)."""
+
+    @abstractmethod
+    def evaluator(self, prepared, config, trained: Trained, calib):
+        """The Evaluator (rmlora.sw.learn.chip_flow) that measures each chip stage."""
+
+    @abstractmethod
+    def summarize(self, run: Run) -> dict:
+        """The JSON summary (without chip_check, seconds and targets)."""
+
+    def chip_stages(self, config) -> list[tuple[str, list[str]]]:
+        unlearn, continual = self.adapters(config)
+        pretrained, unlearned, both = self.stages
+        return [(pretrained, []), (unlearned, [unlearn]), (both, [unlearn, continual])]
