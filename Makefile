@@ -29,6 +29,7 @@ verilog: setup
 
 lint: verilog
 	$(PY) -m rmlora.hw.build --out build/verilog --lint
+	.venv/bin/lint-imports
 
 header: setup
 	$(PY) -m rmlora.firmware.header
