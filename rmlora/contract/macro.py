@@ -56,9 +56,14 @@ def _check(name: str, value, lo, hi, integer: bool = False):
 class MacroConfig:
     """One 1T1R macro. Conductances in uS, voltages in V, times in s unless named."""
 
-    # Geometry: a chip's macro port (ChipParams.macro_rows/cols; the paper's 128x128).
+    # Geometry and converter resolutions: a chip's macro port (ChipParams, the paper's
+    # 128x128 macro; `for_chip`). The verify read is an 8-bit code over [g_min, g_max]
+    # (LSB 0.235 uS by default); the MVM's ADC gives signed codes with
+    # LSB = g_unit * v_read * 2**gain_shift.
     rows: int = _CHIP.macro_rows
     cols: int = _CHIP.macro_cols
+    verify_bits: int = _CHIP.verify_bits
+    adc_bits: int = _CHIP.adc_bits
 
     # Weight window: a signed weight w targets G_mid + w * g_unit with G_mid the middle
     # of [g_min, g_max] [Paper]. 20-80 uS lies inside the analogue range of HfOx 1T1R
@@ -80,8 +85,6 @@ class MacroConfig:
     # Read voltage: small enough not to disturb the cell; 0.1-0.2 V is usual [Wan22].
     v_read: float = 0.2
 
-    # Verify read: an 8-bit code over [g_min, g_max] (LSB 0.235 uS by default).
-    verify_bits: int = _CHIP.verify_bits
     # Write-verify acceptance band, +-1 uS: "a few uS" [Paper]; [Wan22] accept a band
     # of about +-1 uS. Expressed in verify codes by `verify_tolerance_codes`.
     verify_tolerance_us: float = 1.0
@@ -124,8 +127,7 @@ class MacroConfig:
     # (e) IR drop: cell (i, j) contributes with factor 1 - alpha * ((i + .5) / rows +
     # (j + .5) / cols) / 2 (first-order wire attenuation, far corner worst). Off.
     ir_drop_alpha: float = 0.0
-    # (f) ADC: signed codes; LSB = g_unit * v_read * 2**gain_shift.
-    adc_bits: int = _CHIP.adc_bits
+    # (f) ADC: the largest gain shift the converter's reference ladder offers.
     max_gain_shift: int = 16
 
     @classmethod
