@@ -7,18 +7,19 @@ A task (task.py) declares its data, model, flow configuration, typed targets
 (targets.py), command-line options and report; ``register`` (registry.py) adds it to
 the command line, `make sim`, `rmlora cost`, `rmlora report` and the robustness
 sweep. Built in: face.py, speaker.py (ClassifierTask, classifier.py) and
-diffusion.py (a sampler).
+diffusion.py (a sampler); a new module here is found and imported.
 """
 
+import pkgutil
 from importlib import import_module
 
 from rmlora.sw.tasks.pipeline import run_task
 from rmlora.sw.tasks.registry import TASKS, register, task_named, unregister
 from rmlora.sw.tasks.task import Task
 
-# The built-in tasks register themselves on import, in this order (`make sim`'s).
-BUILT_IN = ("face", "speaker", "diffusion")
-for _module in BUILT_IN:
-    import_module(f"rmlora.sw.tasks.{_module}")
+# A task module registers its task when imported, and every module of this package is
+# imported: adding a task is adding its file (its `order` places it in `make sim`).
+for _module in pkgutil.iter_modules(__path__):
+    import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["BUILT_IN", "TASKS", "Task", "register", "run_task", "task_named", "unregister"]
+__all__ = ["TASKS", "Task", "register", "run_task", "task_named", "unregister"]

@@ -96,6 +96,7 @@ class ClassifierTask(Task):
     targets: ClassifierTargets = field(default_factory=ClassifierTargets)
     distinct_holdout: bool = True
     data_files: tuple[Path, ...] = ()
+    order: int = 100
 
     report: ClassVar[str] = "classifier"
     stages: ClassVar[tuple[str, str, str]] = ("pretrained", "unlearned_lora", "continual_lora")

@@ -89,6 +89,7 @@ class DiffusionTask(Task):
     targets = DIFFUSION_TARGETS
     report: ClassVar[str] = "sampler"
     stages: ClassVar[tuple[str, str, str]] = ("pretrained", "erased", "styled")
+    order = 2
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--erase", type=int, default=Erasure.erase,

@@ -152,7 +152,7 @@ def _model(train_x, n_classes: int) -> FaceMixer:
 FACE = register(ClassifierTask(
     name="face", help="the face flow on the simulated chip",
     roster=FACE_ROSTER,
-    load=_load, model=_model, targets=FACE_TARGETS, data_files=(OLIVETTI_FILE,)))
+    load=_load, model=_model, targets=FACE_TARGETS, data_files=(OLIVETTI_FILE,), order=0))
 
 
 def run_face(

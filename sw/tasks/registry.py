@@ -15,7 +15,9 @@ def register(task: Task) -> Task:
     """Add ``task`` under its name (an error if the name is taken); returns it."""
     if task.name in TASKS:
         raise ValueError(f"task {task.name!r} is already registered")
-    TASKS[task.name] = task
+    ordered = sorted([*TASKS.values(), task], key=lambda t: t.order)  # stable
+    TASKS.clear()
+    TASKS.update((t.name, t) for t in ordered)
     return task
 
 

@@ -81,7 +81,7 @@ def _load(roles: Roles, seed: int, source=None):
 
 
 SPEAKER = register(ClassifierTask(
-    name="speaker", help="the speaker-authentication flow on the simulated chip",
+    name="speaker", help="the speaker-authentication flow on the simulated chip", order=1,
     roster=SPEAKER_ROSTER, load=_load,
     model=lambda train_x, n_classes: speaker_mlp(train_x.shape[1], n_classes=n_classes),
     config=speaker_config, targets=SPEAKER_TARGETS,

@@ -56,6 +56,9 @@ class Task(ABC):
     report: ClassVar[str]
     # the chip stages: pretrained, after unlearning, after continual learning
     stages: ClassVar[tuple[str, str, str]]
+    # where the task stands among the registered ones (`make sim` runs them in this
+    # order, lowest first; equal orders keep the order they were registered in)
+    order: int = 100
 
     # --- command line ---------------------------------------------------------------
     @abstractmethod
