@@ -172,7 +172,12 @@ def _robustness(args):
 def _report(args):
     from rmlora.sw.report import REPORTS
 
-    summary = json.loads(args.json.read_text())
+    try:
+        summary = json.loads(args.json.read_text())
+    except (OSError, ValueError) as e:
+        sys.exit(f"[report] {args.json}: cannot read a summary: {e}")
+    if not isinstance(summary, dict):
+        sys.exit(f"[report] {args.json}: a summary is a JSON object, got {type(summary).__name__}")
     task = _tasks().get(summary.get("task"))
     if task is None:
         sys.exit(f"[report] {args.json}: task {summary.get('task')!r} is not registered "

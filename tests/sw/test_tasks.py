@@ -104,3 +104,17 @@ def test_targets_are_typed():
     assert rows[0] == {"key": "pretrained.chip.test_acc", "value": 1.0, "rule": ">= 0.9",
                        "met": True}
     assert rows[1]["key"] == "chip_check.bit_exact" and rows[1]["value"] is None
+
+
+@pytest.mark.parametrize("text, why", [(None, "cannot read a summary"),
+                                       ("{bad", "cannot read a summary"),
+                                       ("[1]", "a summary is a JSON object"),
+                                       ('{"task": "nosuch"}', "is not registered")])
+def test_report_refuses_a_bad_summary_in_one_line(tmp_path, text, why):
+    path = tmp_path / "summary.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "--json", str(path), "--out", str(tmp_path / "report")])
+    assert why in str(exit_.value) and "\n" not in str(exit_.value)
+    assert not (tmp_path / "report").exists()
