@@ -40,6 +40,17 @@ class FlowData:
     forget_class: int
     new_class: int
 
+    @classmethod
+    def from_split(cls, split, forget, learn) -> FlowData:
+        """A task's split (train/test/holdout tensors and ``class_of``: class id by
+        person or speaker) with ``forget`` and ``learn`` given by their ids."""
+        for role, who in (("forget", forget), ("learn", learn)):
+            if who not in split.class_of:
+                raise ValueError(f"{role}={who!r} is not among {list(split.class_of)}")
+        return cls(split.train_x, split.train_y, split.test_x, split.test_y,
+                   split.holdout_x, split.holdout_y,
+                   forget_class=split.class_of[forget], new_class=split.class_of[learn])
+
     def __post_init__(self):
         if self.forget_class == self.new_class:
             raise ValueError("forget_class and new_class must differ")

@@ -31,7 +31,7 @@ from .pipeline import run_task
 from .registry import register
 from .targets import ClassifierTargets, at_least, at_most, within
 
-__all__ = ["FACE", "FACE_ROSTER", "FACE_TARGETS", "parse_people", "face_flow_data", "prepare_face",
+__all__ = ["FACE", "FACE_ROSTER", "FACE_TARGETS", "parse_people", "prepare_face",
            "run_face_float", "run_face"]
 
 
@@ -58,19 +58,6 @@ FACE_ROSTER = Roster("people", classes=(0, 1, 2, 3, 4), forget=1, learn=5,
                      parse=parse_people, parse_one=int)
 
 
-def face_flow_data(split: FaceSplit, forget: int, learn: int) -> FlowData:
-    """Wrap a face split; ``forget`` and ``learn`` are person ids present in the split."""
-    for role, person in (("forget", forget), ("learn", learn)):
-        if person not in split.class_of:
-            raise ValueError(f"{role}={person} is not among the people {list(split.class_of)}")
-    return FlowData(
-        train_x=split.train_x, train_y=split.train_y,
-        test_x=split.test_x, test_y=split.test_y,
-        holdout_x=split.holdout_x, holdout_y=split.holdout_y,
-        forget_class=split.class_of[forget], new_class=split.class_of[learn],
-    )
-
-
 def prepare_face(
     people=FACE_ROSTER.classes,
     forget: int = FACE_ROSTER.forget,
@@ -89,7 +76,7 @@ def prepare_face(
     images, labels = load_olivetti(data_dir) if faces is None else faces
     aug = Augmentation() if aug is None else aug
     split = make_face_split(images, labels, people + [learn], seed=seed, aug=aug)
-    return people, split, face_flow_data(split, forget, learn)
+    return people, split, FlowData.from_split(split, forget, learn)
 
 
 def run_face_float(

@@ -68,10 +68,7 @@ def prepare_speaker(speakers, forget: str, learn: str, seed: int = 0,
     feats, speaker, _, take = load_fsdd(data_dir) if features is None else features
     split = make_speaker_split(feats, speaker, take, speakers + [learn], seed=seed,
                                fit_on=len(speakers))
-    data = FlowData(train_x=split.train_x, train_y=split.train_y, test_x=split.test_x,
-                    test_y=split.test_y, holdout_x=split.holdout_x, holdout_y=split.holdout_y,
-                    forget_class=split.class_of[forget], new_class=split.class_of[learn])
-    return speakers, split, data
+    return speakers, split, FlowData.from_split(split, forget, learn)
 
 
 def _load(roles: Roles, seed: int, source=None):
