@@ -86,29 +86,34 @@ class Targets:
                 raise ValueError(f"{f.name}: a Bound (at_least, at_most, within, equals) or "
                                  f"None, got {getattr(self, f.name)!r}")
 
-    def __iter__(self) -> Iterator[tuple[str, str, float | bool]]:
+    def bounds(self) -> Iterator[tuple[str, Bound]]:
+        """(summary key, Bound) of every set field, in field order."""
         for f in fields(self):
             bound = getattr(self, f.name)
             if bound is not None:
-                yield f.metadata["key"], bound.rule, bound.bound
+                yield f.metadata["key"], bound
+
+    def __iter__(self) -> Iterator[tuple[str, str, float | bool]]:
+        for key, bound in self.bounds():
+            yield key, bound.rule, bound.bound
 
     def check(self, summary: dict) -> list[dict]:
         return check_targets(summary, self)
 
 
-def check_targets(summary: dict, targets) -> list[dict]:
-    """[{key, value, rule, met}] for every (key, rule, bound) of ``targets``; a value in
-    a section the run left out (``Targets.OPTIONAL``) fails its target with value None."""
+def check_targets(summary: dict, targets: Targets) -> list[dict]:
+    """[{key, value, rule, met}] for every target of ``targets``; a value in a section
+    the run left out (``Targets.OPTIONAL``) fails its target with value None."""
     rows = []
-    for key, rule, bound in targets:
+    for key, bound in targets.bounds():
         try:
             value = lookup(summary, key)
         except KeyError:
             if key.split(".")[0] not in Targets.OPTIONAL:
                 raise KeyError(f"target {key!r}: no such value in the summary") from None
             value = None
-        rows.append({"key": key, "value": value, "rule": f"{rule} {bound}",
-                     "met": Bound(rule, bound).met(value)})
+        rows.append({"key": key, "value": value, "rule": f"{bound.rule} {bound.bound}",
+                     "met": bound.met(value)})
     return rows
 
 
