@@ -36,6 +36,7 @@ from rmlora.contract.xbar import (
     ACC_BITS,
     INPUT_BITS,
     NOT_CONVERGED_FLAG,
+    PROGRAM_TARGET_BITS,
     XBAR_DESC_BITS,
     MacroOp,
     Polarity,
@@ -131,7 +132,7 @@ class XbarController(wiring.Component):
         row = Signal(range(R + 1))
         col = Signal(range(C + 1))
         cell = Signal(16)  # row-major cell index = byte offset in src and dst
-        target = Signal(8)
+        target = Signal(PROGRAM_TARGET_BITS)
         code = Signal(p.verify_bits)
         pulses = Signal(8)
         error = Signal(signed(max(p.verify_bits, 8) + 2))

@@ -29,7 +29,7 @@ from .params import ChipParams
 
 __all__ = [
     "MacroOp", "Polarity", "MACRO_LATENCY", "macro_request_layout", "macro_response_layout",
-    "XbarOp", "XbarDescriptor", "XBAR_DESC_BITS", "INPUT_BITS", "ACC_BITS",
+    "XbarOp", "XbarDescriptor", "XBAR_DESC_BITS", "INPUT_BITS", "ACC_BITS", "PROGRAM_TARGET_BITS",
     "PULSE_COUNT_BITS", "NOT_CONVERGED_FLAG", "ispp_amplitude",
 ]
 
@@ -94,6 +94,8 @@ class XbarOp(enum.Enum, shape=2):
 # sign-magnitude, whose noise grows with |x| only.
 INPUT_BITS = 8
 ACC_BITS = 32  # signed accumulators written back per output column
+# A PROGRAM target code is one SRAM byte per cell (src), so verify codes of at most 8 bits
+PROGRAM_TARGET_BITS = 8
 PULSE_COUNT_BITS = 7
 NOT_CONVERGED_FLAG = 1 << PULSE_COUNT_BITS
 

@@ -17,13 +17,9 @@ from amaranth.lib import data
 from rmlora.contract import REG, ChipParams
 from rmlora.contract.lora import AdapterEntry, LoraLayer
 from rmlora.contract.sequencer import SeqLayer
-from rmlora.contract.xbar import XbarDescriptor
+from rmlora.contract.xbar import PROGRAM_TARGET_BITS, XbarDescriptor
 
 __all__ = ["BuildDirs", "build_dirs", "check_buildable", "params_tag"]
-
-# The crossbar controller reads a PROGRAM target as one byte per cell (contract/xbar.py:
-# "src: one byte per cell"; hw/xbar_controller.py: `target = Signal(8)`).
-PROGRAM_TARGET_BITS = 8
 
 
 def _word_address_bits() -> tuple[int, str]:
