@@ -29,6 +29,7 @@ from .on_chip import (
     programmed_conductances,
     reprogrammed,
 )
+from .restore import Restore, compile_restored
 from .stages import FlowData
 
 __all__ = ["CALIBRATION_INPUTS", "EVAL_BACKEND", "BASELINES", "Evaluator",
@@ -101,22 +102,34 @@ class ClassifierEvaluator(Evaluator):
 
 def measure_on_chip(models: dict[str, nn.Module], stages: list[tuple[str, list[str]]],
                     calib: torch.Tensor, evaluator: Evaluator, seed: int,
-                    progress: bool = False) -> tuple[CompiledModel, dict]:
+                    progress: bool = False, restore: Restore | None = None
+                    ) -> tuple[CompiledModel, dict]:
     """Every stage and baseline measured on golden chips seeded by ``seed``.
 
     stages: (stage, adapters enabled) in order, the last one's model carrying every
     adapter on the pretrained weights; models: the float models by stage, plus any
-    of ``BASELINES``. Returns the compiled LoRA network and the deployment reports by
-    name (``lora``, then each baseline), ``lora`` with the per-input activity with
-    all adapters on and with none (``inference``)."""
+    of ``BASELINES``. restore: the flow's restore stage, whose chip (programmed
+    already, compensation fitted) the stages run on: the network is compiled to the
+    same crossbar weights and only its SRAM image is loaded. Returns the compiled
+    LoRA network and the deployment reports by name (``lora``, then each baseline),
+    ``lora`` with the per-input activity with all adapters on and with none
+    (``inference``)."""
     final, adapters = stages[-1]
     baselines = [name for name in BASELINES if name in models]
     bar = tqdm(total=len(stages) + len(baselines), desc="chip", disable=not progress,
                leave=False)
     deployed = {}
-    compiled = compile_model(models[final], calib.numpy())
-    with Chip(backend=EVAL_BACKEND, seed=seed) as chip:
+    if restore is None:
+        compiled = compile_model(models[final], calib.numpy())
+        chip = Chip(backend=EVAL_BACKEND, seed=seed)
         deployed["lora"] = deploy(chip, compiled)
+    else:
+        compiled = compile_restored(restore.deployable(models[final]), calib.numpy(),
+                                    restore.compiled)
+        chip = restore.chip
+        chip.load(compiled.image, names=compiled.adapter_slots)
+        deployed["lora"] = restore.report["deploy"] | {"image_bytes": len(compiled.image)}
+    with chip:
         for stage, enabled in stages:
             bar.set_postfix(stage=stage)
             evaluator.measure(stage, chip, compiled, enabled)

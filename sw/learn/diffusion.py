@@ -152,10 +152,11 @@ def erase_objective_step(model, teacher, schedule: Schedule, x0, classes, erase:
 
 
 def erase(pretrained: nn.Module, x0: torch.Tensor, classes: torch.Tensor,
-          config: DiffusionConfig, seed: int, adapter: str | None = "erase"
-          ) -> tuple[nn.Module, StageCost]:
+          config: DiffusionConfig, seed: int, adapter: str | None = "erase",
+          keep_active: tuple[str, ...] = ()) -> tuple[nn.Module, StageCost]:
     """Erase config.erase: with a LoRA adapter (adapter name) or, with adapter None,
-    by fine-tuning every weight. x0/classes: the kept digits' images."""
+    by fine-tuning every weight. x0/classes: the kept digits' images; keep_active:
+    adapters on ``pretrained`` that stay on, frozen (the restore stage's)."""
     teacher = copy.deepcopy(pretrained).eval()
     model = copy.deepcopy(pretrained)
     if adapter is None:
@@ -165,7 +166,7 @@ def erase(pretrained: nn.Module, x0: torch.Tensor, classes: torch.Tensor,
     else:
         inject_adapter(model, adapter, config.rank, config.alpha, list(ADAPTER_LAYERS),
                        generator=torch.Generator().manual_seed(seed))
-        set_active_adapters(model, [adapter])
+        set_active_adapters(model, [*keep_active, adapter])
         mark_only_adapter_trainable(model, adapter)
         params, stage = adapter_parameters(model, adapter), "unlearn_lora"
     cost = _loop(stage, model, params, len(x0), config.erase_epochs, config.erase_lr,

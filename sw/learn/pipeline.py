@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from rmlora.sw.learn.compensate import COMPENSATION
 from rmlora.sw.learn.config import FlowConfig
 from rmlora.sw.learn.evaluate import calibrated_member_rate, class_accuracy, loss_threshold_mia
 from rmlora.sw.learn.loop import deterministic
@@ -62,14 +63,26 @@ def run_flow(
     make_model: Callable[[], nn.Module],
     config: FlowConfig | None = None,
     keep_models: bool = False,
+    restore: Callable[[nn.Module], nn.Module] | None = None,
 ) -> dict:
-    """Run every stage with one seed; returns metrics per model and costs per stage."""
+    """Run every stage with one seed; returns metrics per model and costs per stage.
+
+    restore: the restore stage (rmlora.sw.learn.restore.Restore), run on the
+    pretrained model; the adapters then train on the twin it returns, with its
+    compensation adapter kept on. Metrics are of the float network (nominal weights
+    and the trained adapters), the models kept are the twin's."""
     config = FlowConfig() if config is None else config
     with deterministic(config.seed, config.threads):
-        return _run_flow(data, make_model, config, keep_models)
+        return _run_flow(data, make_model, config, keep_models, restore)
 
 
-def _run_flow(data, make_model, config: FlowConfig, keep_models: bool) -> dict:
+def _float(model: nn.Module, restore) -> nn.Module:
+    """The float network of a stage: with a restore stage, the twin's adapters on the
+    nominal weights, compensation off."""
+    return model if restore is None else restore.nominal(model)
+
+
+def _run_flow(data, make_model, config: FlowConfig, keep_models: bool, restore) -> dict:
     start = time.perf_counter()
     seed = config.seed
     costs, metrics, models = {}, {}, {}
@@ -80,15 +93,19 @@ def _run_flow(data, make_model, config: FlowConfig, keep_models: bool) -> dict:
     metrics["pretrained"] = evaluate_model(base, data)
     models["pretrained"] = base
 
+    start_from, kept = base, ()
+    if restore is not None:
+        start_from, kept = restore(base), (COMPENSATION,)
     unlearned, costs["unlearn_lora"] = unlearn_lora(
-        base, data, config.unlearn, config.forget_adapter, seed + 1, config.progress)
-    metrics["unlearned_lora"] = evaluate_model(unlearned, data)
+        start_from, data, config.unlearn, config.forget_adapter, seed + 1, config.progress,
+        kept)
+    metrics["unlearned_lora"] = evaluate_model(_float(unlearned, restore), data)
     models["unlearned_lora"] = unlearned
 
     continual, costs["continual_lora"] = learn_continual_lora(
         unlearned, data, config.continual, config.continual_adapter,
-        [config.forget_adapter.name], seed + 2, config.progress)
-    metrics["continual_lora"] = evaluate_model(continual, data)
+        [*kept, config.forget_adapter.name], seed + 2, config.progress)
+    metrics["continual_lora"] = evaluate_model(_float(continual, restore), data)
     models["continual_lora"] = continual
 
     if config.run_baselines:

@@ -140,16 +140,19 @@ def unlearn_lora(
     adapter: AdapterSpec,
     seed: int,
     progress: bool = False,
+    keep_active: tuple[str, ...] = (),
 ) -> tuple[nn.Module, StageCost]:
     """Forget one class with a LoRA adapter on a frozen copy of the pretrained model.
 
     Cross-entropy on retained people plus gradient ascent (``forget_weight`` < 0) on
     the forgotten one; only the adapter trains, so the crossbars are never rewritten.
+    ``keep_active``: adapters already on the model that stay on, frozen (the restore
+    stage's compensation).
     """
     model = copy.deepcopy(pretrained)
     inject_adapter(model, adapter.name, adapter.r, adapter.alpha, list(adapter.target_modules),
                    generator=torch.Generator().manual_seed(seed))
-    set_active_adapters(model, [adapter.name])
+    set_active_adapters(model, list(keep_active) + [adapter.name])
     mark_only_adapter_trainable(model, adapter.name)
     x, y, weight = _forget_objective(data, config, seed)
     cost = train_stage("unlearn_lora", model, adapter_parameters(model, adapter.name), x, y,

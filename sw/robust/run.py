@@ -13,10 +13,15 @@ import numpy as np
 import torch
 
 from rmlora.sw.compiler import CompiledModel
+from rmlora.sw.learn.compensate import (
+    COMPENSATION,
+    compile_compensated,
+    fit_compensation,
+    measure_weights,
+)
 from rmlora.sw.learn.on_chip import deploy
 from rmlora.sw.runtime import Chip, run_network
 
-from .compensate import COMPENSATION, compile_compensated, fit_compensation, measure_weights
 from .conditions import Condition
 from .setup import Deployment, Setup
 

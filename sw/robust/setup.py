@@ -19,10 +19,9 @@ from torch import nn
 from rmlora.sw.compiler import CompiledModel, chip_layer_names, compile_model
 from rmlora.sw.compiler.probe import ProbeProgram, probe_program
 from rmlora.sw.learn.chip_flow import calibration_rows
+from rmlora.sw.learn.compensate import COMPENSATION, add_compensation_slot, layer_moments
 from rmlora.sw.learn.loop import deterministic
 from rmlora.sw.learn.pipeline import run_flow
-
-from .compensate import COMPENSATION, add_compensation_slot, layer_moments
 
 __all__ = ["Deployment", "Setup", "HWA_NOISE_US", "prepare", "make_deployment",
            "robustness_tasks"]

@@ -148,8 +148,9 @@ class ClassifierTask(Task):
         classes, _, data = prepared
         return lambda: self.model(data.train_x, len(classes) + 1)
 
-    def train(self, prepared: Loaded, config: FlowConfig) -> Trained:
-        flow = run_flow(prepared[2], self.model_factory(prepared), config, keep_models=True)
+    def train(self, prepared: Loaded, config: FlowConfig, restore=None) -> Trained:
+        flow = run_flow(prepared[2], self.model_factory(prepared), config, keep_models=True,
+                        restore=restore)
         return Trained(flow["models"], flow["costs"], flow["metrics"])
 
     def calibration(self, prepared: Loaded, config, seed: int) -> torch.Tensor:

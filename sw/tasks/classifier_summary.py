@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from rmlora.sw.learn.chip_flow import EVAL_BACKEND
+from rmlora.sw.learn.restore import UNRESTORED
 
 from .task import Run
 
@@ -101,4 +102,14 @@ def classifier_summary(run: Run, task: str, noun: str) -> dict:
                   "old_acc": fm["continual_lora"]["retain_acc"],
                   "forget_acc": fm["continual_lora"]["forget_acc"]},
     }
+    if "pretrained" + UNRESTORED in cm:  # the restore stage ran: each stage without it
+        un = {stage: cm[stage + UNRESTORED] for stage in run.trained.metrics
+              if stage + UNRESTORED in cm}
+        summary["pretrained"]["chip_unrestored"] = {
+            "test_acc": un["pretrained"]["pretrained_people_acc"]} | _roles(un["pretrained"])
+        lora["unrestored"] = _roles(un["unlearned_lora"])
+        summary["continual"]["lora"]["unrestored"] = {
+            "new_acc": un["continual_lora"]["new_acc"],
+            "old_acc": un["continual_lora"]["retain_acc"],
+            "forget_acc": un["continual_lora"]["forget_acc"]}
     return summary

@@ -21,6 +21,7 @@ from torch import nn
 
 from rmlora.sw.data.digits import STYLES, apply_style, load_digit_images, style_property
 from rmlora.sw.learn.chip_flow import EVAL_BACKEND
+from rmlora.sw.learn.compensate import COMPENSATION
 from rmlora.sw.learn.diffusion import (
     DiffusionConfig,
     erase,
@@ -121,15 +122,18 @@ class DiffusionTask(Task):
                                 + style_property(styled_images).mean())
         return Digits(x, y, styled, y != options.erase, judge, threshold)
 
-    def train(self, d: Digits, config: DiffusionConfig) -> Trained:
+    def train(self, d: Digits, config: DiffusionConfig, restore=None) -> Trained:
         seed, kept = config.seed, d.kept
         torch.manual_seed(seed)
         models, costs = {}, {}
         models["pretrained"], costs["pretrain"] = train_denoiser(d.x, d.y, config, seed)
-        models["erased"], costs["unlearn_lora"] = erase(models["pretrained"], d.x[kept],
-                                                        d.y[kept], config, seed + 1)
+        start, on = models["pretrained"], ()
+        if restore is not None:
+            start, on = restore(models["pretrained"]), (COMPENSATION,)
+        models["erased"], costs["unlearn_lora"] = erase(start, d.x[kept], d.y[kept], config,
+                                                        seed + 1, keep_active=on)
         models["styled"], costs["continual_lora"] = learn_style(
-            models["erased"], d.styled[kept], d.y[kept], config, seed + 2, ["erase"])
+            models["erased"], d.styled[kept], d.y[kept], config, seed + 2, [*on, "erase"])
         models["full_finetune"], costs["full_finetune"] = erase(
             models["pretrained"], d.x[kept], d.y[kept], config, seed + 1, adapter=None)
         models["retrained"], costs["retrain"] = train_denoiser(d.x[kept], d.y[kept], config,
@@ -151,8 +155,10 @@ class DiffusionTask(Task):
     def summarize(self, run: Run) -> dict:
         d, config, sampler = run.prepared, run.config, run.evaluator
         float_results = {}
+        model = run.trained.models["styled"]
+        if run.restore is not None:  # the float network: nominal weights, no compensation
+            model = run.restore.nominal(model)
         for stage, adapters in self.chip_stages(config):
-            model = run.trained.models["styled"]
             set_active_adapters(model, adapters)
             float_results[stage] = sample_rates(
                 sample(model, sampler.prompts, config.schedule, config.seed + 10),

@@ -1,5 +1,6 @@
-"""The one pipeline every task runs: pretrain -> unlearn -> continual -> baselines (in
-float) -> every stage on the chip -> chip check -> cost -> summary with targets.
+"""The one pipeline every task runs: pretrain -> restore (deploy, fit the compensation
+on the chip) -> unlearn -> continual -> baselines (in float) -> every stage on the
+chip -> chip check -> cost -> summary with targets.
 
     summary = run_task(task, options, seed=0, check_backend="verilator")
 
@@ -15,6 +16,7 @@ import time
 from rmlora.sw.cost import flow_costs
 from rmlora.sw.learn.chip_flow import measure_on_chip
 from rmlora.sw.learn.on_chip import chip_check
+from rmlora.sw.learn.restore import Restore, restore_summary, restored_stages
 
 from .task import Run, Task
 
@@ -23,7 +25,8 @@ __all__ = ["run_task"]
 
 def run_task(task: Task, options=None, seed: int = 0,
              check_backend: str | None = "verilator", check_inputs: int = 20,
-             config=None, source=None, prepared=None, progress: bool = False) -> dict:
+             config=None, source=None, prepared=None, progress: bool = False,
+             restore: bool = True) -> dict:
     """Run ``task`` end to end; the summary (see the README for its keys).
 
     options: the task's (default: ``task.default_options``); config: the flow
@@ -31,7 +34,9 @@ def run_task(task: Task, options=None, seed: int = 0,
     dataset files; prepared: the task's prepared data (skips loading);
     check_backend: the cosimulation backend the chip check runs next to the golden
     chip ("verilator", "icarus"; "golden" compares two golden chips), None to skip
-    it; check_inputs: inputs it runs."""
+    it; check_inputs: inputs it runs; restore: run the restore stage (a compensation
+    adapter fitted on the deployed chip, on in every later stage; False: the flow
+    without it, for comparison)."""
     if check_backend is not None and check_inputs < 1:
         raise ValueError(f"check_inputs must be >= 1, got {check_inputs}")
     options = task.default_options if options is None else options
@@ -40,21 +45,29 @@ def run_task(task: Task, options=None, seed: int = 0,
         raise ValueError(f"seed={seed} disagrees with config.seed={config.seed}")
     start = time.perf_counter()
     prepared = task.prepare(options, seed, source) if prepared is None else prepared
-    trained = task.train(prepared, config)
-    seconds = {"float_flow": time.perf_counter() - start}
-
-    t0 = time.perf_counter()
     calib = task.calibration(prepared, config, seed)
-    evaluator = task.evaluator(prepared, config, trained, calib)
-    stages = task.chip_stages(config)
-    compiled, deployed = measure_on_chip(trained.models, stages, calib, evaluator, seed,
-                                         progress)
-    seconds["chip_eval"] = time.perf_counter() - t0
-    unlearn_adapter = stages[1][1][0]
+    restorer = Restore(calib, seed) if restore else None
+    try:
+        trained = task.train(prepared, config, restorer)
+        seconds = {"float_flow": time.perf_counter() - start}
+        t0 = time.perf_counter()
+        evaluator = task.evaluator(prepared, config, trained, calib)
+        stages = task.chip_stages(config)
+        unlearn_adapter = stages[1][1][0]
+        if restorer is not None:
+            stages = restored_stages(stages)
+        compiled, deployed = measure_on_chip(trained.models, stages, calib, evaluator, seed,
+                                             progress, restorer)
+        seconds["chip_eval"] = time.perf_counter() - t0
+    finally:
+        if restorer is not None:
+            restorer.close()
     cost = flow_costs(trained.costs, deployed, compiled.adapter_bytes(unlearn_adapter),
                       compiled)
     summary = task.summarize(Run(options, seed, config, prepared, trained, evaluator, calib,
-                                 compiled, deployed, cost, check_backend))
+                                 compiled, deployed, cost, check_backend, restorer))
+    if restorer is not None:
+        summary["restore"] = restore_summary(restorer, compiled)
 
     if check_backend is not None:
         t0 = time.perf_counter()

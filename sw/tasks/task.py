@@ -44,6 +44,7 @@ class Run:
     deployed: dict
     cost: dict
     check_backend: str | None
+    restore: Any = None  # the restore stage (rmlora.sw.learn.restore.Restore), if run
 
 
 class Task(ABC):
@@ -95,8 +96,11 @@ class Task(ABC):
         """Load and split the data; ``source`` replaces the dataset files (tests)."""
 
     @abstractmethod
-    def train(self, prepared, config) -> Trained:
-        """Pretrain, unlearn, learn anew and the baselines, in float."""
+    def train(self, prepared, config, restore=None) -> Trained:
+        """Pretrain, unlearn, learn anew and the baselines, in float. restore (a
+        rmlora.sw.learn.restore.Restore, or None): called on the pretrained model, it
+        deploys it and returns the twin the adapters are trained on, its compensation
+        adapter kept on (the baselines start from the pretrained model itself)."""
 
     @abstractmethod
     def calibration(self, prepared, config, seed: int):

@@ -11,8 +11,8 @@ from torch import nn
 from rmlora.contract.macro import GRID_PER_WEIGHT_UNIT
 from rmlora.sw.compiler import compile_model
 from rmlora.sw.compiler.probe import probe_inputs, probe_program, weights_from_probe
+from rmlora.sw.learn.compensate import measure_weights
 from rmlora.sw.learn.on_chip import deploy
-from rmlora.sw.robust.compensate import measure_weights
 from rmlora.sw.runtime import Chip
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from rmlora.cli import main
 from rmlora.contract.macro import MacroConfig
+from rmlora.sw.learn.compensate import _reduced_rank, compile_compensated, fit_compensation
 from rmlora.sw.report.robustness import format_robustness_table, write_robustness_report
 from rmlora.sw.robust import conditions, execute, parse_levels, prepare, specs_for, summarize
-from rmlora.sw.robust.compensate import _reduced_rank, compile_compensated, fit_compensation
 from rmlora.sw.robust.conditions import parse_seconds
 from rmlora.sw.robust.run import RunSpec, run_one, run_seed
 from rmlora.sw.robust.sweep import check_robustness

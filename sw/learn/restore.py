@@ -1,0 +1,165 @@
+"""The restore stage: right after deployment, a digital LoRA branch cancels what the
+analogue weights lost, and every later adapter is trained on what the chip computes.
+
+    restore = Restore(calib, seed)
+    twin = restore(pretrained)        # deploy, probe, fit; the chip's float twin
+    ... train the unlearning and continual adapters on ``twin`` ...
+    model = restore.deployable(twin_with_adapters)  # the crossbar weights back
+
+The published design restores accuracy with digital LoRA after the weights are
+written (arXiv 2601.10037; its code calls it restoring accuracy with digital LoRA).
+Here: the pretrained network is compiled with an all-zero compensation slot and
+programmed into the crossbars of a golden chip once (write-verify); the probe program
+reads every layer's effective weights through the chip's MVMs (compensate.py); the
+compensation adapter is the weighted reduced-rank fit that cancels the error. It
+stays on in every later stage.
+
+The unlearning and continual adapters are trained knowing it is there: on the
+*twin*, a float copy whose base weights are the measured effective weights and whose
+compensation adapter is on and frozen, i.e. what the deployed chip computes up to
+read noise and rounding. ``deployable`` puts the nominal weights back under the
+trained adapters, so the network compiles to exactly the crossbar weights already
+programmed (``compile_restored`` refuses otherwise) and only SRAM is loaded.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from rmlora.sw.compiler import CompiledModel, compile_model
+from rmlora.sw.compiler.compile import chip_layer_names
+from rmlora.sw.compiler.probe import probe_program
+from rmlora.sw.lora import lora_layers, set_active_adapters
+from rmlora.sw.runtime import Chip
+
+from .compensate import (
+    COMPENSATION,
+    PROBE_REPEATS,
+    add_compensation_slot,
+    fit_compensation,
+    layer_moments,
+    measure_weights,
+)
+from .on_chip import deploy
+
+__all__ = ["RESTORE_RANK", "UNRESTORED", "Restore", "compile_restored", "restored_stages",
+           "restore_summary"]
+
+# The compensation adapter's rank: 8 kept the robustness sweep's compensated
+# accuracy within 0.2 points of rank 16 at half the SRAM (README, robustness).
+RESTORE_RANK = 8
+
+
+UNRESTORED = "_unrestored"  # suffix of a stage measured without the compensation
+
+
+def restored_stages(stages: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+    """The chip stages of a restored flow: each stage without the compensation
+    (``<stage>_unrestored``: what it gives), then each with it; the last one carries
+    every adapter."""
+    return ([(stage + UNRESTORED, list(adapters)) for stage, adapters in stages]
+            + [(stage, [COMPENSATION, *adapters]) for stage, adapters in stages])
+
+
+def compile_restored(model: nn.Module, calib: np.ndarray, deployed: CompiledModel
+                     ) -> CompiledModel:
+    """Compile ``model`` (nominal weights, the compensation and any other adapters) at
+    the deployed network's chip parameters; refuses (ValueError) if a crossbar weight
+    differs from the programmed ones. Adapter slots may differ: they live in SRAM."""
+    compiled = compile_model(model, calib, params=deployed.params,
+                             macro_config=deployed.macro_config, scale_free=(COMPENSATION,))
+    same = len(compiled.plan) == len(deployed.plan) and all(
+        np.array_equal(a, b) for (_, a), (_, b) in zip(compiled.plan, deployed.plan,
+                                                       strict=True))
+    if not same:
+        raise ValueError("the network's crossbar weights differ from the programmed ones; "
+                         "it would need reprogramming")
+    return compiled
+
+
+class Restore:
+    """The restore stage of one flow: its chip (deployed once, kept up for the chip
+    stages), the compensation fitted on it, and the twin the adapters train on.
+
+    calib: the inputs the int8 scales come from (also what the fit is weighted by);
+    seed: the chip's (its devices and noise); rank: the compensation adapter's."""
+
+    def __init__(self, calib: torch.Tensor, seed: int, rank: int = RESTORE_RANK,
+                 backend: str = "golden"):
+        self.calib, self.seed, self.rank, self.backend = calib, seed, rank, backend
+        self.chip: Chip | None = None
+        self.compiled: CompiledModel | None = None
+        self.report: dict = {}
+        self._nominal: dict[str, torch.Tensor] = {}
+
+    def __call__(self, pretrained: nn.Module) -> nn.Module:
+        """Deploy ``pretrained``, fit the compensation on the chip; the twin."""
+        if self.chip is not None:
+            raise RuntimeError("this Restore has deployed a network already")
+        layers = chip_layer_names(pretrained)
+        slotted = add_compensation_slot(pretrained, layers, self.rank)
+        calib = self.calib.numpy()
+        self.compiled = compile_model(slotted, calib, scale_free=(COMPENSATION,))
+        self.chip = Chip(backend=self.backend, seed=self.seed)
+        self.report = {"deploy": deploy(self.chip, self.compiled)}
+        before = self.chip.activity()
+        measured = measure_weights(self.chip, self.compiled, probe_program(self.compiled))
+        after = self.chip.activity()
+        fitted, stats = fit_compensation(slotted, self.compiled, measured,
+                                         layer_moments(slotted, layers, self.calib))
+        self.report |= {
+            "rank": self.rank, "layers": stats, "probe_repeats": PROBE_REPEATS,
+            "probe_adc_conversions": int(after["adc_conversions"] - before["adc_conversions"])}
+        twin = copy.deepcopy(fitted)
+        modules = lora_layers(twin)
+        with torch.no_grad():
+            for layer in self.compiled.layers:
+                base = modules[layer.name].base_layer.weight
+                self._nominal[layer.name] = base.detach().clone()
+                effective = measured[layer.name] * layer.scales["w"]
+                base.copy_(torch.from_numpy(effective).to(base.dtype))
+        for layer in modules.values():
+            for p in layer.parameters():
+                p.requires_grad_(False)
+        set_active_adapters(twin, [COMPENSATION])
+        return twin
+
+    def deployable(self, model: nn.Module) -> nn.Module:
+        """A copy of ``model`` (the twin, with adapters trained on it) with the nominal
+        crossbar weights back: what compiles to the programmed chip."""
+        if not self._nominal:
+            raise RuntimeError("deployable() before the restore stage ran")
+        model = copy.deepcopy(model)
+        modules = lora_layers(model)
+        with torch.no_grad():
+            for name, weight in self._nominal.items():
+                modules[name].base_layer.weight.copy_(weight)
+        return model
+
+    def nominal(self, model: nn.Module) -> nn.Module:
+        """``deployable(model)`` with the compensation switched off: the float network
+        (nominal weights and the trained adapters), what float figures are of."""
+        model = self.deployable(model)
+        for layer in lora_layers(model).values():
+            layer.set_active([n for n in layer.active_adapters if n != COMPENSATION])
+        return model
+
+    def close(self) -> None:
+        if self.chip is not None:
+            self.chip.close()
+
+
+def restore_summary(restore: Restore, compiled: CompiledModel) -> dict:
+    """The restore stage in a flow's summary: the compensation's rank, SRAM bytes and
+    per-layer fit (weight error RMS in weight units, output error left relative to
+    none), and what probing the chip cost."""
+    return {"adapter": COMPENSATION, "rank": restore.rank,
+            "slot": compiled.adapter_slots[COMPENSATION],
+            "sram_bytes": compiled.adapter_bytes(COMPENSATION),
+            "probe_repeats": restore.report["probe_repeats"],
+            "probe_adc_conversions": restore.report["probe_adc_conversions"],
+            "layers": restore.report["layers"]}
