@@ -66,8 +66,10 @@ class Roster:
             raise ValueError(f"forget={self.forget!r} must be one of classes {self.classes}")
         if self.learn in self.classes:
             raise ValueError(f"learn={self.learn!r} must not be one of classes {self.classes}")
+        if not self.pool:
+            return
         outside = [c for c in (*self.classes, self.learn) if c not in self.pool]
-        if self.pool and outside:
+        if outside:
             raise ValueError(f"pool {self.pool}: the default classes {outside} are not in it")
         if len(set(self.pool)) != len(self.pool):
             raise ValueError(f"pool {self.pool}: a class appears twice")
