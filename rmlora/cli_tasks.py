@@ -1,10 +1,12 @@
 """The `rmlora` commands that run tasks, each a loop over the registered tasks
-(rmlora.sw.tasks): one command per task, `sim`, `cost`, `report` and `robustness`."""
+(rmlora.sw.tasks): one command per task, `sim`, `cost`, `report`, `robustness` and
+`sweep`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -169,6 +171,64 @@ def _robustness(args):
     _run_robustness(args, args.report)
 
 
+def _writable_dir(path: Path) -> str | None:
+    """Why files cannot be written into the directory ``path`` (None: they can)."""
+    if not path.exists():
+        return f"{path} does not exist"
+    if not path.is_dir():
+        return f"{path} is not a directory"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"{path} is not writable"
+    return None
+
+
+def _sweep_arguments(args) -> str | None:
+    """What is wrong with the sweep's arguments, before any training (None: nothing)."""
+    if args.choices < 1:
+        return f"--choices must be >= 1, got {args.choices}"
+    if args.workers < 1:
+        return f"--workers must be >= 1, got {args.workers}"
+    if args.json is not None:
+        if args.json.is_dir():
+            return f"--json {args.json} is a directory, not a file"
+        why = _writable_dir(args.json.absolute().parent)
+        if why:
+            return f"--json {args.json}: {why}"
+    if args.report is not None:
+        existing = args.report.absolute()
+        while not existing.exists():  # the report directory is created if need be
+            existing = existing.parent
+        why = _writable_dir(existing)
+        if why:
+            return f"--report {args.report}: {why}"
+    return _tasks()[args.task].data_missing()
+
+
+def _sweep(args):
+    from rmlora.sw.report.sweep import format_sweep_table, write_sweep_report
+    from rmlora.sw.tasks.sweep import run_sweep
+
+    wrong = _sweep_arguments(args)
+    if wrong:
+        sys.exit(f"[sweep] {wrong}")
+    task = _tasks()[args.task]
+    print(f"[sweep] {task.name}: {args.choices} random choices (never the default), seed "
+          f"{args.seed}, on {args.workers} worker(s); evaluated on the golden chip")
+    try:
+        sweep = run_sweep(task, args.choices, args.seed, args.workers, progress=True)
+    except (ValueError, NotImplementedError, FileNotFoundError) as err:
+        sys.exit(f"[sweep] {err}")
+    except KeyError as err:  # a figure the summary lacks: the message names it
+        sys.exit(f"[sweep] {err.args[0]}")
+    print(format_sweep_table(sweep))
+    if args.json:
+        args.json.write_text(json.dumps(sweep, indent=1))
+        print(f"[sweep] JSON: {args.json}")
+    if args.report is not None:
+        print(f"[sweep] report: {write_sweep_report(sweep, args.report)}")
+    print(f"[sweep] {sweep['seconds']['total']:.0f} s")
+
+
 def _report(args):
     from rmlora.sw.report import REPORTS
 
@@ -186,7 +246,7 @@ def _report(args):
 
 
 def add_task_commands(sub) -> None:
-    """Every task's command, then sim, cost, robustness and report."""
+    """Every task's command, then sim, cost, robustness, sweep and report."""
     from rmlora.sw.robust.setup import robustness_tasks
 
     tasks = _tasks()
@@ -235,6 +295,19 @@ def add_task_commands(sub) -> None:
                    help="a Dask scheduler address (tcp://host:8786): run there instead")
     _add_outputs(p)
     p.set_defaults(func=_robustness)
+    p = sub.add_parser("sweep", help="a task over random choices of its classes (digit, "
+                       "style) and seeds: figures per choice, mean and worst, targets met")
+    p.add_argument("--task", choices=tuple(tasks), required=True)
+    p.add_argument("--choices", type=int, default=10,
+                   help="random choices to run, never the default one (default 10)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the draw of the choices and of their flow seeds (default 0)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes, each single-threaded (default 1)")
+    p.add_argument("--json", type=Path, default=None, help="write the sweep here")
+    p.add_argument("--report", type=Path, default=None,
+                   help="write a Markdown report (and the sweep's JSON) into this directory")
+    p.set_defaults(func=_sweep)
     p = sub.add_parser("report", help="rebuild any task's report from its JSON summary")
     p.add_argument("--json", type=Path, required=True)
     p.add_argument("--out", type=Path, default=Path("build/report"))

@@ -7,7 +7,8 @@ A task (task.py) declares its data, model, flow configuration, typed targets
 (targets.py), command-line options and report; ``register`` (registry.py) adds it to
 the command line, `make sim`, `rmlora cost`, `rmlora report` and the robustness
 sweep. Built in: face.py, speaker.py (ClassifierTask, classifier.py) and
-diffusion.py (a sampler); a new module here is found and imported.
+diffusion.py (a sampler); a new module here is found and imported. sweep.py runs
+a task over random choices of its options (`rmlora sweep`).
 """
 
 import pkgutil

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -28,7 +29,7 @@ from rmlora.sw.learn.stages import FlowData
 
 from .classifier_summary import classifier_summary
 from .targets import ClassifierTargets
-from .task import Run, Task, Trained
+from .task import Figure, Run, Task, Trained
 
 __all__ = ["Roster", "Roles", "ClassifierTask", "Loaded"]
 
@@ -46,7 +47,8 @@ class Roster:
 
     noun: what a class is, plural (people, speakers): the command-line flag
     (``--people``) and the summary's config key. parse: the flag's text -> classes;
-    parse_one: a class from its text (``--forget``, ``--learn``)."""
+    parse_one: a class from its text (``--forget``, ``--learn``). pool: every class
+    users can choose from (what a sweep draws from; empty: the task is not swept)."""
 
     noun: str
     classes: tuple
@@ -55,6 +57,7 @@ class Roster:
     help: str = ""
     parse: Callable[[str], list] = _names
     parse_one: Callable[[str], Any] = str
+    pool: tuple = ()
 
     def __post_init__(self):
         if not self.noun.isidentifier():
@@ -63,6 +66,22 @@ class Roster:
             raise ValueError(f"forget={self.forget!r} must be one of classes {self.classes}")
         if self.learn in self.classes:
             raise ValueError(f"learn={self.learn!r} must not be one of classes {self.classes}")
+        if not self.pool:
+            return
+        outside = [c for c in (*self.classes, self.learn) if c not in self.pool]
+        if outside:
+            raise ValueError(f"pool {self.pool}: the default classes {outside} are not in it")
+        if len(set(self.pool)) != len(self.pool):
+            raise ValueError(f"pool {self.pool}: a class appears twice")
+
+    def draw(self, rng: np.random.Generator) -> tuple[tuple, Any, Any]:
+        """(classes, forget, learn) drawn from the pool: as many classes as the default
+        roles enrol, in random order, one of them forgotten, one outside them learned."""
+        if not self.pool:
+            raise NotImplementedError(f"{self.noun}: no pool of classes to draw from")
+        picked = [self.pool[i] for i in rng.permutation(len(self.pool))[:len(self.classes) + 1]]
+        classes, learn = tuple(picked[:-1]), picked[-1]
+        return classes, classes[rng.integers(len(classes))], learn
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,21 @@ class ClassifierTask(Task):
 
     report: ClassVar[str] = "classifier"
     stages: ClassVar[tuple[str, str, str]] = ("pretrained", "unlearned_lora", "continual_lora")
+    # beside the targets' values: accuracies by role, float and chip, at every stage
+    sweep_figures: ClassVar[tuple[Figure, ...]] = (
+        Figure("pretrained.float.test_acc", "high"),
+        Figure("pretrained.chip.test_acc", "high"),
+        Figure("pretrained.float.retain_holdout_acc", "high"),
+        Figure("pretrained.chip.retain_holdout_acc", "high"),
+        Figure("unlearned.lora.float.forget_acc", "low"),
+        Figure("unlearned.lora.forget_acc", "low"),
+        Figure("unlearned.lora.float.retain_acc", "high"),
+        Figure("unlearned.lora.retain_acc", "high"),
+        Figure("continual.lora.float.new_acc", "high"),
+        Figure("continual.lora.new_acc", "high"),
+        Figure("continual.lora.float.old_acc", "high"),
+        Figure("continual.lora.old_acc", "high"),
+    )
 
     def __post_init__(self):
         if not self.name.isidentifier():
@@ -124,6 +158,15 @@ class ClassifierTask(Task):
     @property
     def default_options(self) -> Roles:
         return Roles(self.roster.classes, self.roster.forget, self.roster.learn)
+
+    def draw_options(self, rng: np.random.Generator) -> Roles:
+        return Roles(*self.roster.draw(rng))
+
+    def is_default(self, options: Roles) -> bool:
+        """The default roles in any order: the order only numbers the outputs."""
+        default = self.default_options
+        return (set(options.classes), options.forget, options.learn) == (
+            set(default.classes), default.forget, default.learn)
 
     def describe(self, options: Roles) -> str:
         return (f"{self.roster.noun} {','.join(map(str, options.classes))}, forget "

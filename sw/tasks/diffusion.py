@@ -16,6 +16,7 @@ import argparse
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -38,7 +39,7 @@ from rmlora.sw.models.denoiser import denoiser_input, sample
 from .pipeline import run_task
 from .registry import register
 from .targets import Bound, Targets, at_least, at_most, target
-from .task import Run, Task, Trained
+from .task import Figure, Run, Task, Trained
 
 __all__ = ["DIFFUSION", "DIFFUSION_TARGETS", "DiffusionTargets", "Erasure", "run_diffusion"]
 
@@ -91,6 +92,17 @@ class DiffusionTask(Task):
     report: ClassVar[str] = "sampler"
     stages: ClassVar[tuple[str, str, str]] = ("pretrained", "erased", "styled")
     order = 2
+    # beside the targets' values: the worst digit before erasing, styled plain samples
+    # (should be none), the float model's rates and the erased model's FID
+    sweep_figures: ClassVar[tuple[Figure, ...]] = (
+        Figure("pretrained.worst_digit_rate", "high", least_of="pretrained.per_digit"),
+        Figure("pretrained.prompt_rate", "high"),
+        Figure("pretrained.style_rate", "low"),
+        Figure("float.pretrained.prompt_rate", "high"),
+        Figure("float.erased.erased_digit_rate", "low"),
+        Figure("float.styled.style_rate", "high"),
+        Figure("fid.erased", "low"),
+    )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--erase", type=int, default=Erasure.erase,
@@ -103,6 +115,10 @@ class DiffusionTask(Task):
     @property
     def default_options(self) -> Erasure:
         return Erasure()
+
+    def draw_options(self, rng: np.random.Generator) -> Erasure:
+        styles = tuple(STYLES)
+        return Erasure(int(rng.integers(10)), styles[rng.integers(len(styles))])
 
     def flow_config(self, options: Erasure, seed: int, progress: bool) -> DiffusionConfig:
         return DiffusionConfig(seed=seed, erase=options.erase, style=options.style,

@@ -55,7 +55,7 @@ def parse_people(text: str) -> list[int]:
 # The default roles: people 0-4 pretrained, person 1 forgotten, person 5 learned.
 FACE_ROSTER = Roster("people", classes=(0, 1, 2, 3, 4), forget=1, learn=5,
                      help=f"pretrained person ids 0-{N_PEOPLE - 1}, e.g. 0-4 or 3,8,12",
-                     parse=parse_people, parse_one=int)
+                     parse=parse_people, parse_one=int, pool=tuple(range(N_PEOPLE)))
 
 
 def prepare_face(

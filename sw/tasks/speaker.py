@@ -34,7 +34,8 @@ SPEAKER_TARGETS = ClassifierTargets(
 
 # The default roles: five FSDD speakers enrolled, jackson forgotten, yweweler learned.
 SPEAKER_ROSTER = Roster("speakers", classes=SPEAKERS[:5], forget="jackson", learn=SPEAKERS[5],
-                        help=f"enrolled FSDD speakers, comma-separated, of {', '.join(SPEAKERS)}")
+                        help=f"enrolled FSDD speakers, comma-separated, of {', '.join(SPEAKERS)}",
+                        pool=SPEAKERS)
 
 
 def speaker_config(seed: int = 0, progress: bool = False) -> FlowConfig:

@@ -14,9 +14,31 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from .targets import Targets
 
-__all__ = ["Task", "Trained", "Run"]
+__all__ = ["Task", "Trained", "Run", "Figure", "BETTER", "DRAWS"]
+
+BETTER = ("high", "low", "zero")  # which way a figure is better (zero: smaller |value|)
+DRAWS = 100  # draws random_options tries before it gives up finding a non-default one
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number a sweep (sweep.py) reports for every choice: the summary value at
+    ``key`` (a dotted path, as targets name them) or, with ``least_of``, the smallest
+    entry of the list at that path (e.g. the worst digit's rate); ``better`` says which
+    end is the worst: high (the minimum), low (the maximum), zero (the largest |x|)."""
+
+    key: str
+    better: str
+    least_of: str | None = None
+
+    def __post_init__(self):
+        if self.better not in BETTER:
+            raise ValueError(f"figure {self.key!r}: better={self.better!r}, choose one of "
+                             f"{', '.join(BETTER)}")
 
 
 @dataclass
@@ -60,6 +82,9 @@ class Task(ABC):
     # where the task stands among the registered ones (`make sim` runs them in this
     # order, lowest first; equal orders keep the order they were registered in)
     order: int = 100
+    # what a sweep reports per choice beyond the targets' values (one place per task:
+    # a new summary value is one more Figure here)
+    sweep_figures: ClassVar[tuple[Figure, ...]] = ()
 
     # --- command line ---------------------------------------------------------------
     @abstractmethod
@@ -81,6 +106,25 @@ class Task(ABC):
     def data_missing(self) -> str | None:
         """Why the task's data is not here (None: it is)."""
         return None
+
+    def draw_options(self, rng: np.random.Generator) -> Any:
+        """Any choice of options, drawn with ``rng`` (the default choice included)."""
+        raise NotImplementedError(f"task {self.name!r} draws no random options: it "
+                                  f"cannot be swept")
+
+    def is_default(self, options) -> bool:
+        """Whether ``options`` choose what the default options choose."""
+        return options == self.default_options
+
+    def random_options(self, rng: np.random.Generator) -> Any:
+        """A random choice of options other than the default (what a sweep runs): draws
+        again while the draw is the default choice."""
+        for _ in range(DRAWS):
+            options = self.draw_options(rng)
+            if not self.is_default(options):
+                return options
+        raise ValueError(f"task {self.name!r}: {DRAWS} draws in a row were its default "
+                         f"options; has it any other choice?")
 
     # --- pipeline -------------------------------------------------------------------
     @abstractmethod

@@ -7,7 +7,8 @@ import pytest
 
 from rmlora.sw.learn.diffusion import DiffusionConfig
 from rmlora.sw.report.diffusion import write_diffusion_report
-from rmlora.sw.tasks.diffusion import DIFFUSION_TARGETS, run_diffusion
+from rmlora.sw.tasks.diffusion import DIFFUSION, DIFFUSION_TARGETS, run_diffusion
+from rmlora.sw.tasks.sweep import figures_of, read_figure
 from rmlora.sw.tasks.targets import lookup
 
 REQUIRED = ["pretrained.prompt_rate", "pretrained.erased_digit_rate",
@@ -62,3 +63,9 @@ def test_default_diffusion_flow_meets_the_targets_on_the_chip():
     failed = [row for row in summary["targets"] if not row["met"]
               and not row["key"].startswith("chip_check.")]
     assert not failed, failed
+
+
+def test_every_sweep_figure_reads_from_the_summary(summary):
+    values = {f.key: read_figure(summary, f) for f in figures_of(DIFFUSION)}
+    assert values["pretrained.worst_digit_rate"] == min(summary["pretrained"]["per_digit"])
+    assert values["erased.erased_digit_rate"] == summary["erased"]["erased_digit_rate"]
