@@ -49,7 +49,8 @@ def _run_task(task, options, args, report_dir: Path | None) -> dict:
     print(f"[{task.name}] {task.describe(options)}, seed {args.seed}; evaluated on the golden "
           f"chip, chip check on {check or 'nothing'}")
     try:
-        summary = run_task(task, options, args.seed, check, args.check_images, progress=True)
+        summary = run_task(task, options, args.seed, check, args.check_images, progress=True,
+                           restore=not getattr(args, "no_restore", False))
     except (ValueError, FileNotFoundError, argparse.ArgumentTypeError) as err:
         sys.exit(f"[{task.name}] {err}")
     report = REPORTS[task.report]
@@ -215,7 +216,8 @@ def _sweep(args):
     print(f"[sweep] {task.name}: {args.choices} random choices (never the default), seed "
           f"{args.seed}, on {args.workers} worker(s); evaluated on the golden chip")
     try:
-        sweep = run_sweep(task, args.choices, args.seed, args.workers, progress=True)
+        sweep = run_sweep(task, args.choices, args.seed, args.workers, progress=True,
+                          restore=not args.no_restore)
     except (ValueError, NotImplementedError, FileNotFoundError) as err:
         sys.exit(f"[sweep] {err}")
     except KeyError as err:  # a figure the summary lacks: the message names it
@@ -254,6 +256,8 @@ def add_task_commands(sub) -> None:
         p = sub.add_parser(name, help=task.help)
         task.add_options(p)
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--no-restore", action="store_true",
+                       help="skip the restore stage (no compensation adapter; for comparison)")
         _add_check(p)
         _add_outputs(p)
         p.set_defaults(func=_task, task=name)
@@ -305,6 +309,8 @@ def add_task_commands(sub) -> None:
     p.add_argument("--workers", type=int, default=1,
                    help="processes, each single-threaded (default 1)")
     p.add_argument("--json", type=Path, default=None, help="write the sweep here")
+    p.add_argument("--no-restore", action="store_true",
+                   help="run the flows without the restore stage (for comparison)")
     p.add_argument("--report", type=Path, default=None,
                    help="write a Markdown report (and the sweep's JSON) into this directory")
     p.set_defaults(func=_sweep)

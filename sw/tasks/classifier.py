@@ -133,6 +133,11 @@ class ClassifierTask(Task):
         Figure("continual.lora.new_acc", "high"),
         Figure("continual.lora.float.old_acc", "high"),
         Figure("continual.lora.old_acc", "high"),
+        # the same chip without the restore stage's compensation
+        Figure("pretrained.chip_unrestored.test_acc", "high"),
+        Figure("pretrained.chip_unrestored.retain_holdout_acc", "high"),
+        Figure("continual.lora.unrestored.new_acc", "high"),
+        Figure("continual.lora.unrestored.old_acc", "high"),
     )
 
     def __post_init__(self):

@@ -102,6 +102,10 @@ class DiffusionTask(Task):
         Figure("float.erased.erased_digit_rate", "low"),
         Figure("float.styled.style_rate", "high"),
         Figure("fid.erased", "low"),
+        # the same chip without the restore stage's compensation
+        Figure("pretrained_unrestored.worst_digit_rate", "high",
+               least_of="pretrained_unrestored.per_digit"),
+        Figure("pretrained_unrestored.style_rate", "low"),
     )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
