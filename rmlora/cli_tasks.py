@@ -217,7 +217,7 @@ def _sweep(args):
           f"{args.seed}, on {args.workers} worker(s); evaluated on the golden chip")
     try:
         sweep = run_sweep(task, args.choices, args.seed, args.workers, progress=True,
-                          restore=not args.no_restore)
+                          restore=not args.no_restore, validation=args.validation)
     except (ValueError, NotImplementedError, FileNotFoundError) as err:
         sys.exit(f"[sweep] {err}")
     except KeyError as err:  # a figure the summary lacks: the message names it
@@ -311,6 +311,9 @@ def add_task_commands(sub) -> None:
     p.add_argument("--json", type=Path, default=None, help="write the sweep here")
     p.add_argument("--no-restore", action="store_true",
                    help="run the flows without the restore stage (for comparison)")
+    p.add_argument("--validation", action="store_true",
+                   help="every choice on the task's validation split of its training data "
+                        "(for choosing a recipe; test inputs are not used)")
     p.add_argument("--report", type=Path, default=None,
                    help="write a Markdown report (and the sweep's JSON) into this directory")
     p.set_defaults(func=_sweep)

@@ -116,6 +116,9 @@ class ClassifierTask(Task):
     distinct_holdout: bool = True
     data_files: tuple[Path, ...] = ()
     order: int = 100
+    # load's twin for recipe choices: the choice's training data split again, the
+    # held-out part as test inputs (None: the task has no validation split)
+    load_validation: Callable[[Roles, int, Any], Loaded] | None = None
 
     report: ClassVar[str] = "classifier"
     stages: ClassVar[tuple[str, str, str]] = ("pretrained", "unlearned_lora", "continual_lora")
@@ -191,6 +194,11 @@ class ClassifierTask(Task):
 
     def prepare(self, options: Roles, seed: int, source=None) -> Loaded:
         return self.load(options, seed, source)
+
+    def validation_split(self, options: Roles, seed: int, source=None) -> Loaded:
+        if self.load_validation is None:
+            return super().validation_split(options, seed, source)
+        return self.load_validation(options, seed, source)
 
     def model_factory(self, prepared: Loaded) -> Callable[[], nn.Module]:
         classes, _, data = prepared

@@ -20,6 +20,7 @@ from rmlora.sw.data.olivetti import (
     FaceSplit,
     load_olivetti,
     make_face_split,
+    split_people,
 )
 from rmlora.sw.learn.config import FlowConfig
 from rmlora.sw.learn.pipeline import run_flow
@@ -52,6 +53,9 @@ def parse_people(text: str) -> list[int]:
     return people
 
 
+TRAIN_IMAGES = 7  # per person; the other 3 are test images
+VALIDATION_TRAIN_IMAGES = 5  # of those 7 in a validation split; 2 validate
+
 # The default roles: people 0-4 pretrained, person 1 forgotten, person 5 learned.
 FACE_ROSTER = Roster("people", classes=(0, 1, 2, 3, 4), forget=1, learn=5,
                      help=f"pretrained person ids 0-{N_PEOPLE - 1}, e.g. 0-4 or 3,8,12",
@@ -66,8 +70,10 @@ def prepare_face(
     aug: Augmentation | None = None,
     data_dir: str | os.PathLike | None = None,
     faces: tuple[np.ndarray, np.ndarray] | None = None,
+    n_train: int = TRAIN_IMAGES,
 ) -> tuple[list[int], FaceSplit, FlowData]:
-    """Check the roles, load the faces and split them: (people, split, flow data)."""
+    """Check the roles, load the faces and split them (``n_train`` training images
+    per person): (people, split, flow data)."""
     people = [int(p) for p in people]
     for person in people + [forget, learn]:
         if not 0 <= person < N_PEOPLE:
@@ -75,7 +81,8 @@ def prepare_face(
     check_roles(people, forget, learn, "people", "pretrained")
     images, labels = load_olivetti(data_dir) if faces is None else faces
     aug = Augmentation() if aug is None else aug
-    split = make_face_split(images, labels, people + [learn], seed=seed, aug=aug)
+    split = make_face_split(images, labels, people + [learn], seed=seed, n_train=n_train,
+                            aug=aug)
     return people, split, FlowData.from_split(split, forget, learn)
 
 
@@ -132,6 +139,18 @@ def _load(roles: Roles, seed: int, source=None):
     return people, split.class_of, data
 
 
+def _load_validation(roles: Roles, seed: int, source=None):
+    """The choice's training images only (its test images never enter), split again:
+    5 per person to train on, 2 to validate on (their augmented views as held-out)."""
+    images, labels = load_olivetti() if source is None else source
+    people = [int(p) for p in roles.classes] + [int(roles.learn)]
+    train_idx, _ = split_people(labels, people, TRAIN_IMAGES, seed)
+    people, split, data = prepare_face(roles.classes, roles.forget, roles.learn, seed,
+                                       faces=(images[train_idx], labels[train_idx]),
+                                       n_train=VALIDATION_TRAIN_IMAGES)
+    return people, split.class_of, data
+
+
 def _model(train_x, n_classes: int) -> FaceMixer:
     return FaceMixer(MixerConfig(image_size=train_x.shape[-1], n_classes=n_classes))
 
@@ -139,7 +158,8 @@ def _model(train_x, n_classes: int) -> FaceMixer:
 FACE = register(ClassifierTask(
     name="face", help="the face flow on the simulated chip",
     roster=FACE_ROSTER,
-    load=_load, model=_model, targets=FACE_TARGETS, data_files=(OLIVETTI_FILE,), order=0))
+    load=_load, load_validation=_load_validation, model=_model, targets=FACE_TARGETS,
+    data_files=(OLIVETTI_FILE,), order=0))
 
 
 def run_face(

@@ -26,7 +26,7 @@ __all__ = ["run_task"]
 def run_task(task: Task, options=None, seed: int = 0,
              check_backend: str | None = "verilator", check_inputs: int = 20,
              config=None, source=None, prepared=None, progress: bool = False,
-             restore: bool = True) -> dict:
+             restore: bool = True, validation: bool = False) -> dict:
     """Run ``task`` end to end; the summary (see the README for its keys).
 
     options: the task's (default: ``task.default_options``); config: the flow
@@ -36,7 +36,8 @@ def run_task(task: Task, options=None, seed: int = 0,
     chip ("verilator", "icarus"; "golden" compares two golden chips), None to skip
     it; check_inputs: inputs it runs; restore: run the restore stage (a compensation
     adapter fitted on the deployed chip, on in every later stage; False: the flow
-    without it, for comparison)."""
+    without it, for comparison); validation: run on the task's validation split (the
+    training data split again; for choosing recipes, never on test inputs)."""
     if check_backend is not None and check_inputs < 1:
         raise ValueError(f"check_inputs must be >= 1, got {check_inputs}")
     options = task.default_options if options is None else options
@@ -44,7 +45,8 @@ def run_task(task: Task, options=None, seed: int = 0,
     if config.seed != seed:
         raise ValueError(f"seed={seed} disagrees with config.seed={config.seed}")
     start = time.perf_counter()
-    prepared = task.prepare(options, seed, source) if prepared is None else prepared
+    if prepared is None:
+        prepared = (task.validation_split if validation else task.prepare)(options, seed, source)
     calib = task.calibration(prepared, config, seed)
     restorer = Restore(calib, seed) if restore else None
     try:

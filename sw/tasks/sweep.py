@@ -38,8 +38,9 @@ FLOW_SEEDS = (1, 10_000)  # a choice's flow seed: 1..9999 (seed 0 is the default
 # the chip check's bit_exact) is counted as met or not, it is no figure
 BETTER_BY_RULE = {">=": "high", "<=": "low", "abs<=": "zero"}
 
-# runner(task name, options, flow seed, check backend, restore) -> the run's summary
-Runner = Callable[[str, Any, int, str | None, bool], dict]
+# runner(task name, options, flow seed, check backend, restore, validation) -> the
+# run's summary
+Runner = Callable[[str, Any, int, str | None, bool, bool], dict]
 
 
 def draw_choices(task: Task, choices: int, seed: int) -> list[tuple[Any, int]]:
@@ -131,7 +132,7 @@ def targets_met_in(records: list[dict]) -> dict[str, str]:
 
 
 def run_choice(task_name: str, options, seed: int, check_backend: str | None,
-               restore: bool = True) -> dict:
+               restore: bool = True, validation: bool = False) -> dict:
     """One choice through the shared pipeline with single-threaded torch (two workers
     share two cores; one thread each also keeps the numbers the same in or out of a
     pool); the summary. Looks the task up by name: a worker has only the registry."""
@@ -140,20 +141,24 @@ def run_choice(task_name: str, options, seed: int, check_backend: str | None,
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return run_task(task_named(task_name), options, seed, check_backend, restore=restore)
+        return run_task(task_named(task_name), options, seed, check_backend, restore=restore,
+                        validation=validation)
     finally:
         torch.set_num_threads(threads)
 
 
 def run_sweep(task: Task, choices: int, seed: int, workers: int = 1,
               check_backend: str | None = None, progress: bool = False,
-              runner: Runner = run_choice, restore: bool = True) -> dict:
+              runner: Runner = run_choice, restore: bool = True,
+              validation: bool = False) -> dict:
     """Run ``task`` over ``choices`` random choices drawn with ``seed``, on ``workers``
     processes (1: inline); the sweep (see the README's Sweeps). check_backend: None
     (default) measures everything on the golden chip and skips the chip check, which
     is not what a sweep measures. restore: run the flows' restore stage (False: the
-    flows without it, for comparison). runner: runs one choice (tests pass their own; with
-    workers > 1 it must be a module-level function)."""
+    flows without it, for comparison). validation: every choice on the task's
+    validation split (choosing a recipe; never on test inputs). runner: runs one
+    choice (tests pass their own; with workers > 1 it must be a module-level
+    function)."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     start = time.perf_counter()
@@ -172,7 +177,8 @@ def run_sweep(task: Task, choices: int, seed: int, workers: int = 1,
                       f"targets met ({record['seconds']:.0f} s)", flush=True)
 
     args = [[task.name] * len(drawn), [o for o, _ in drawn], [s for _, s in drawn],
-            [check_backend] * len(drawn), [restore] * len(drawn)]
+            [check_backend] * len(drawn), [restore] * len(drawn),
+            [validation] * len(drawn)]
     if workers == 1:
         collect(map(runner, *args))
     else:
@@ -185,6 +191,7 @@ def run_sweep(task: Task, choices: int, seed: int, workers: int = 1,
         "seed": seed,
         "check_backend": check_backend,
         "restore": restore,
+        "validation": validation,
         "workers": workers,
         "choices": records,
         "aggregate": aggregate(records, figures),

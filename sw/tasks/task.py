@@ -139,6 +139,12 @@ class Task(ABC):
     def prepare(self, options, seed: int, source=None) -> Any:
         """Load and split the data; ``source`` replaces the dataset files (tests)."""
 
+    def validation_split(self, options, seed: int, source=None) -> Any:
+        """Like ``prepare``, but the training data split again, its held-out part
+        standing in for the test inputs: recipes (epochs, learning rates,
+        augmentation) are chosen on this, never on the test inputs."""
+        raise NotImplementedError(f"the {self.name} task has no validation split")
+
     @abstractmethod
     def train(self, prepared, config, restore=None) -> Trained:
         """Pretrain, unlearn, learn anew and the baselines, in float. restore (a

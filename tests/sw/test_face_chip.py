@@ -171,3 +171,18 @@ def test_default_face_flow_meets_the_targets_on_the_chip():
     failed = [row for row in summary["targets"] if not row["met"]
               and not row["key"].startswith("chip_check.")]
     assert not failed, failed
+
+
+def test_the_validation_split_holds_out_training_images_and_never_a_test_image():
+    from rmlora.sw.tasks.classifier import Roles
+    from rmlora.sw.tasks.face import FACE
+
+    faces = synthetic_faces(n_people=4, size=32)
+    roles = Roles((0, 1, 2), 1, 3)
+    _, _, data = FACE.prepare(roles, 5, faces)
+    _, _, val = FACE.validation_split(roles, 5, faces)
+    assert len(val.test_x) == 4 * 2 and len(data.test_x) == 4 * 3  # 2 of 7, 3 of 10
+    train = {bytes(x.numpy()) for x in data.train_x}
+    test = {bytes(x.numpy()) for x in data.test_x}
+    for x in val.test_x:
+        assert bytes(x.numpy()) in train and bytes(x.numpy()) not in test

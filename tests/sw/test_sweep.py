@@ -156,7 +156,7 @@ def _nested(keys: list[str], value: float) -> dict:
     return out
 
 
-def made_up_run(task_name, options, seed, check_backend, restore=True):
+def made_up_run(task_name, options, seed, check_backend, restore=True, validation=False):
     """A summary without training: every figure of the task is seed / 10000; the
     pretrained accuracy target is met when the seed is even."""
     task = TASKS[task_name]
@@ -188,8 +188,8 @@ def test_a_sweep_is_the_same_in_a_pool_and_inline():
 
 
 def test_a_summary_without_a_figure_stops_the_sweep_naming_it():
-    def incomplete(task_name, options, seed, check_backend, restore=True):
-        summary = made_up_run(task_name, options, seed, check_backend, restore)
+    def incomplete(task_name, options, seed, check_backend, restore=True, validation=False):
+        summary = made_up_run(task_name, options, seed, check_backend, restore, validation)
         del summary["continual"]["lora"]["float"]["old_acc"]
         return summary
     with pytest.raises(KeyError, match="continual.lora.float.old_acc"):
