@@ -27,6 +27,10 @@ class StageConfig:
     # forget_weight < 0, the face code's) or "relabel" (its samples get labels drawn
     # uniformly from the kept classes, weight 1: the speaker code's).
     forget_method: str = "ascent"
+    # Regularisation (0: none): AdamW's decoupled weight decay, and label smoothing of
+    # the cross-entropy targets.
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
 
     def __post_init__(self):
         if self.epochs < 0:
@@ -38,6 +42,10 @@ class StageConfig:
         if self.forget_method not in ("ascent", "relabel"):
             raise ValueError(f"forget_method must be 'ascent' or 'relabel', got "
                              f"{self.forget_method!r}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.forget_loss_cap is not None and not self.forget_loss_cap > 0:
             raise ValueError(f"forget_loss_cap must be > 0 or None, got {self.forget_loss_cap}")
 

@@ -124,7 +124,8 @@ def train_stage(
     seed: int,
     progress: bool = False,
 ) -> StageCost:
-    """Adam on per-sample weighted cross-entropy, ``mean(weight * CE)``, over ``params``.
+    """Adam on per-sample weighted cross-entropy, ``mean(weight * CE)``, over ``params``
+    (AdamW with decoupled weight decay when ``config.weight_decay`` > 0).
 
     A negative weight is gradient ascent on those samples (the forgetting term), whose
     loss is capped at ``config.forget_loss_cap``. The
@@ -137,7 +138,8 @@ def train_stage(
     if not params:
         raise ValueError(f"{stage}: nothing to train (no parameter requires grad)")
     weight = torch.ones(len(x)) if weight is None else weight
-    optimizer = torch.optim.Adam(params, lr=config.lr)
+    optimizer = (torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+                 if config.weight_decay else torch.optim.Adam(params, lr=config.lr))
     order_gen = torch.Generator().manual_seed(seed)
     calls = linear_calls(model, x)
     analog = sum(c.macs for c in calls if not c.digital)
@@ -150,7 +152,8 @@ def train_stage(
         total = 0.0
         for idx in torch.randperm(len(x), generator=order_gen).split(config.batch_size):
             w = weight[idx]
-            ce = F.cross_entropy(model(x[idx]), y[idx], reduction="none")
+            ce = F.cross_entropy(model(x[idx]), y[idx], reduction="none",
+                                 label_smoothing=config.label_smoothing)
             if config.forget_loss_cap is not None:  # ascent stops at the cap (zero gradient)
                 ce = torch.where(w < 0, ce.clamp(max=config.forget_loss_cap), ce)
             loss = (w * ce).mean()
