@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .cost import cost_markdown, energy_plot, pulses_plot
+from .restore import restore_console, restore_markdown
 
 __all__ = ["write_flow_report", "format_flow_table", "format_flow_console"]
 
@@ -70,9 +71,15 @@ def format_flow_table(summary: dict) -> str:
 def format_flow_console(summary: dict) -> str:
     """The accuracy table and the membership attack, as printed after a run."""
     mia = summary["mia"]
+    restore = ""
+    if "chip_unrestored" in summary["pretrained"]:
+        restore = restore_console(
+            summary, summary["pretrained"]["chip"]["retain_holdout_acc"],
+            summary["pretrained"]["chip_unrestored"]["retain_holdout_acc"],
+            "pretrained held-out accuracy on the chip")
     return (f"{format_flow_table(summary)}\n[{summary['task']}] membership attack member "
             f"rate: LoRA {mia['lora']:.3f}, retrained {mia['retrain']:.3f}, pretrained "
-            f"{mia['pretrained']:.3f}")
+            f"{mia['pretrained']:.3f}{restore}")
 
 
 def _accuracy_plot(summary: dict, path: Path):
@@ -186,6 +193,7 @@ def _markdown(summary: dict, plots: dict[str, str]) -> str:
         lines.append(f"| {name} | {a['slot']} | {a['rank']} | {a['alpha']} | "
                      f"{', '.join(a['layers'])} | {a['sram_bytes']:,} |")
     lines += ["", f"![conductance]({plots['conductance']})", ""]
+    lines += restore_markdown(summary)
     check = summary.get("chip_check")
     lines += ["## Chip check", ""]
     if check is None:
