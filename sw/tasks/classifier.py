@@ -139,6 +139,7 @@ class ClassifierTask(Task):
         # the same chip without the restore stage's compensation
         Figure("pretrained.chip_unrestored.test_acc", "high"),
         Figure("pretrained.chip_unrestored.retain_holdout_acc", "high"),
+        Figure("unlearned.lora.unrestored.retain_acc", "high"),
         Figure("continual.lora.unrestored.new_acc", "high"),
         Figure("continual.lora.unrestored.old_acc", "high"),
     )
