@@ -28,18 +28,24 @@ __all__ = ["ProbeProgram", "probe_program", "probe_inputs", "weights_from_probe"
 
 @dataclass(frozen=True)
 class ProbeProgram:
-    image: bytes
-    segments: dict[str, Segment]  # layer -> its probe segment (one record per input row)
+    """Per chip layer, an SRAM image holding its probe segment (one record per input
+    row) and that segment. One image per layer: all of a wide network's probe
+    records at once need not fit the SRAM (the denoiser's: 11,417 words of 8,192)."""
+
+    images: dict[str, bytes]
+    segments: dict[str, Segment]
 
 
 def probe_program(compiled: CompiledModel) -> ProbeProgram:
     """One segment per chip layer: n_in records, record i reads the column of row i."""
-    layers = [ChipLayer(layer.name, layer.n_in, layer.n_out, layer.w_q, layer.placement, 0,
-                        Layer(layer.n_in, layer.n_out, 1, 0, Activation.IDENTITY), {}, {})
-              for layer in compiled.layers]
-    specs = [SegmentSpec(layer.name, [layer.name], layer.n_in) for layer in layers]
-    sram = lay_out(layers, specs, compiled.params, 0)
-    return ProbeProgram(sram.image, {s.name: s for s in sram.segments})
+    images, segments = {}, {}
+    for layer in compiled.layers:
+        probe = ChipLayer(layer.name, layer.n_in, layer.n_out, layer.w_q, layer.placement, 0,
+                          Layer(layer.n_in, layer.n_out, 1, 0, Activation.IDENTITY), {}, {})
+        sram = lay_out([probe], [SegmentSpec(layer.name, [layer.name], layer.n_in)],
+                       compiled.params, 0)
+        images[layer.name], segments[layer.name] = sram.image, sram.segments[0]
+    return ProbeProgram(images, segments)
 
 
 def probe_inputs(n_in: int, repeats: int) -> np.ndarray:

@@ -66,10 +66,10 @@ def measure_weights(chip: Chip, compiled: CompiledModel, probe: ProbeProgram,
                     repeats: int = PROBE_REPEATS) -> dict[str, np.ndarray]:
     """Every layer's effective weights (n_out, n_in), in weight units, read through the
     chip's MVMs; the network's image is loaded again afterwards (adapters disabled)."""
-    chip.load(probe.image)
     chip.enable([])
     measured = {}
     for layer in compiled.layers:
+        chip.load(probe.images[layer.name])
         y, _ = chip.run(probe.segments[layer.name], probe_inputs(layer.n_in, repeats))
         measured[layer.name] = weights_from_probe(y)
     chip.load(compiled.image, names=compiled.adapter_slots)
