@@ -68,6 +68,13 @@ class DiffusionConfig:
     # the whole recipe in models.denoiser. Costs ~20 % more pretraining time.
     weight_noise: float = 0.027
     weight_offset_noise: float = 0.01
+    # The adapters' training (erase, style) through the same noisy crossbar weights.
+    noisy_adapters: bool = True
+    # The style adapter also learns "erased digit's condition -> styled anchor", as
+    # the erase adapter learnt "-> anchor". Without it no styled sample has the
+    # erased digit's class input, so the style adapter's A column for that input
+    # keeps its random initialisation and moves the erased condition at random.
+    style_keeps_erasure: bool = True
     erase_epochs: int = 100
     erase_lr: float = 5e-3
     style_epochs: int = 200
@@ -136,9 +143,12 @@ def _noisy_weights(model: nn.Module, rel: float, offset: float, gen
     gradient through the stds): the chip's error as the network sees it, since a
     layer's int8 weights span the conductance window by its max|w| and the
     write-verify residual is fixed in conductance (the relative noise of
-    sw/learn/hwa.py; DiffusionConfig.weight_noise has the measured sizes)."""
+    sw/learn/hwa.py; DiffusionConfig.weight_noise has the measured sizes). Only the
+    crossbar weights: an adapter's (lora_A, lora_B) are digital and exact."""
     out = {}
     for name, p in model.named_parameters():
+        if ".lora_" in name:
+            continue
         top = p.detach().abs().max()
         out[name] = (p + rel * top * torch.randn(p.shape, generator=gen)
                      + offset * top * torch.randn((), generator=gen))
@@ -162,15 +172,16 @@ def _ddpm_loss(model, schedule: Schedule, x0, classes, gen, weight_noise: float 
 def train_denoiser(x0: torch.Tensor, classes: torch.Tensor, config: DiffusionConfig,
                    seed: int, stage: str = "pretrain", model: nn.Module | None = None,
                    params=None, epochs: int | None = None, lr: float | None = None,
-                   cosine: bool = True) -> tuple[nn.Module, StageCost]:
-    """DDPM training (pretrain, retrain, or an adapter's style training with params).
-    A fresh model (pretrain, retrain) is trained with config.weight_noise; an
-    adapter's training is not (its digital weights carry no analogue error)."""
-    noise = (0.0, 0.0)
+                   cosine: bool = True, noisy: bool | None = None
+                   ) -> tuple[nn.Module, StageCost]:
+    """DDPM training (pretrain, retrain, or an adapter's style training with params),
+    through crossbar weights with config.weight_noise if ``noisy`` (None: only a
+    fresh model, for pretraining and retraining)."""
+    noisy = model is None if noisy is None else noisy
+    noise = (config.weight_noise, config.weight_offset_noise) if noisy else (0.0, 0.0)
     if model is None:
         torch.manual_seed(seed)
         model = denoiser_mlp(config.hidden)
-        noise = (config.weight_noise, config.weight_offset_noise)
     params = list(model.parameters()) if params is None else params
     cost = _loop(stage, model, params, len(x0), epochs or config.pretrain_epochs,
                  lr or config.pretrain_lr, config.batch_size, seed,
@@ -180,9 +191,11 @@ def train_denoiser(x0: torch.Tensor, classes: torch.Tensor, config: DiffusionCon
 
 
 def erase_objective_step(model, teacher, schedule: Schedule, x0, classes, erase: int,
-                         anchor: int, gen):
+                         anchor: int, gen, weight_noise: tuple[float, float] = (0.0, 0.0)):
     """MSE of the model's prediction against the frozen teacher's: under the erased
-    condition the teacher's anchor prediction, under the own one the same."""
+    condition the teacher's anchor prediction, under the own one the same. With
+    ``weight_noise`` (per-cell, offset; _noisy_weights) the model's crossbar weights are
+    noisy (one draw for both conditions: one chip), the teacher's exact."""
     t = torch.randint(schedule.steps, (len(x0),), generator=gen)
     noise = torch.randn(x0.shape, generator=gen)
     xt = schedule.noisy(x0, t, noise)
@@ -191,8 +204,15 @@ def erase_objective_step(model, teacher, schedule: Schedule, x0, classes, erase:
         target_erased = teacher(denoiser_input(xt, torch.full_like(classes, anchor), t,
                                                schedule.steps))
         target_kept = teacher(denoiser_input(xt, classes, t, schedule.steps))
-    pred_erased = model(denoiser_input(xt, erased, t, schedule.steps))
-    pred_kept = model(denoiser_input(xt, classes, t, schedule.steps))
+    def predict(inputs):
+        return model(inputs)
+    if any(weight_noise):
+        weights = _noisy_weights(model, *weight_noise, gen)
+
+        def predict(inputs):
+            return functional_call(model, weights, (inputs,))
+    pred_erased = predict(denoiser_input(xt, erased, t, schedule.steps))
+    pred_kept = predict(denoiser_input(xt, classes, t, schedule.steps))
     return F.mse_loss(pred_erased, target_erased) + F.mse_loss(pred_kept, target_kept)
 
 
@@ -203,6 +223,8 @@ def erase(pretrained: nn.Module, x0: torch.Tensor, classes: torch.Tensor,
     by fine-tuning every weight. x0/classes: the kept digits' images."""
     teacher = copy.deepcopy(pretrained).eval()
     model = copy.deepcopy(pretrained)
+    noise = ((config.weight_noise, config.weight_offset_noise) if config.noisy_adapters
+             else (0.0, 0.0))
     if adapter is None:
         for p in model.parameters():
             p.requires_grad_(True)
@@ -217,7 +239,7 @@ def erase(pretrained: nn.Module, x0: torch.Tensor, classes: torch.Tensor,
                  config.batch_size, seed,
                  lambda idx, gen: erase_objective_step(model, teacher, config.schedule,
                                                        x0[idx], classes[idx], config.erase,
-                                                       config.anchor_digit, gen),
+                                                       config.anchor_digit, gen, noise),
                  False, config.progress)
     return model, cost
 
@@ -225,7 +247,14 @@ def erase(pretrained: nn.Module, x0: torch.Tensor, classes: torch.Tensor,
 def learn_style(erased: nn.Module, x0_styled: torch.Tensor, classes: torch.Tensor,
                 config: DiffusionConfig, seed: int, keep_active: list[str],
                 adapter: str = "style") -> tuple[nn.Module, StageCost]:
-    """A second adapter learns the style (DDPM loss on styled kept digits)."""
+    """A second adapter learns the style (DDPM loss on styled kept digits), through
+    noisy crossbar weights like the pretraining (DiffusionConfig.weight_noise) if
+    config.noisy_adapters. With config.style_keeps_erasure the styled anchor digits
+    are shown under the erased digit's condition too (see there)."""
+    if config.style_keeps_erasure:
+        anchor = classes == config.anchor_digit
+        x0_styled = torch.cat([x0_styled, x0_styled[anchor]])
+        classes = torch.cat([classes, torch.full_like(classes[anchor], config.erase)])
     model = copy.deepcopy(erased)
     inject_adapter(model, adapter, config.rank, config.alpha, list(ADAPTER_LAYERS),
                    generator=torch.Generator().manual_seed(seed))
@@ -233,7 +262,7 @@ def learn_style(erased: nn.Module, x0_styled: torch.Tensor, classes: torch.Tenso
     mark_only_adapter_trainable(model, adapter)
     return train_denoiser(x0_styled, classes, config, seed, "continual_lora", model,
                           adapter_parameters(model, adapter), config.style_epochs,
-                          config.style_lr, cosine=False)
+                          config.style_lr, cosine=False, noisy=config.noisy_adapters)
 
 
 def train_judge(images: torch.Tensor, labels: torch.Tensor, seed: int) -> nn.Module:

@@ -5,13 +5,16 @@ import pytest
 import torch
 
 from rmlora.sw.data.digits import apply_style, load_digit_images, style_property
+from rmlora.sw.learn import diffusion
 from rmlora.sw.learn.diffusion import (
     DiffusionConfig,
     _noisy_weights,
     erase,
     erase_objective_step,
     frechet_distance,
+    learn_style,
 )
+from rmlora.sw.lora import inject_adapter
 from rmlora.sw.models.denoiser import (
     CLASS_AMPLITUDE,
     TIME_AMPLITUDE,
@@ -68,6 +71,28 @@ def test_noisy_weights_per_cell_and_common_offset():
     assert 0.005 < float(torch.tensor(offsets).std()) < 0.015
     grad = torch.autograd.grad(noisy["2.weight"].sum(), model[2].weight)[0]
     assert torch.equal(grad, torch.ones_like(grad))  # the noise carries no gradient
+    inject_adapter(model, "style", 4, 8.0, ["0"], generator=torch.Generator().manual_seed(0))
+    noisy = _noisy_weights(model, 0.03, 0.01, torch.Generator().manual_seed(1))
+    assert "0.base_layer.weight" in noisy and not any(".lora_" in n for n in noisy)
+
+
+def test_style_training_keeps_the_erased_condition_on_the_anchor(monkeypatch):
+    """The styled anchor digits are shown under the erased digit's condition too."""
+    seen = {}
+
+    def fake_train(x0, classes, config, seed, stage, model, params, *args, **kwargs):
+        seen.update(x0=x0, classes=classes, noisy=kwargs["noisy"])
+        return model, None
+
+    monkeypatch.setattr(diffusion, "train_denoiser", fake_train)
+    x0, classes = torch.randn(6, 64), torch.tensor([0, 1, 4, 4, 5, 9])
+    config = DiffusionConfig(erase=3, hidden=32)  # anchor 4
+    learn_style(denoiser_mlp(hidden=32), x0, classes, config, 0, [])
+    assert seen["classes"].tolist() == [0, 1, 4, 4, 5, 9, 3, 3] and seen["noisy"]
+    assert torch.equal(seen["x0"][6:], x0[2:4])
+    learn_style(denoiser_mlp(hidden=32), x0, classes,
+                DiffusionConfig(erase=3, hidden=32, style_keeps_erasure=False), 0, [])
+    assert seen["classes"].tolist() == classes.tolist()
 
 
 def test_sampling_is_seeded_and_records_every_step():
