@@ -9,6 +9,9 @@ digit's images are not used. Learning a style: a second adapter trained with the
 DDPM loss on styled images of the kept digits, the erase adapter active and frozen.
 Baselines: full fine-tuning of every weight with the erasing objective, and
 retraining from scratch without the erased digit.
+
+Every stage trains through noisy crossbar weights (DiffusionConfig.weight_noise):
+the chip's write-verify residual is what the samples on the chip suffer from.
 """
 
 from __future__ import annotations
@@ -69,11 +72,16 @@ class DiffusionConfig:
     weight_noise: float = 0.027
     weight_offset_noise: float = 0.01
     # The adapters' training (erase, style) through the same noisy crossbar weights.
+    # Without it, on the first sweep of 10 choices, the erased digit came back after
+    # the style on the chip in 6 (0.12-0.36 of its samples; float 0.00). With it, on
+    # 7:invert:5436 / 8:invert:9127: styled erased 0.32 -> 0.12 / 0.00, erased
+    # 0.00 -> 0.00 / 0.22 -> 0.16 (twice the erase epochs: 0.12, not kept).
     noisy_adapters: bool = True
     # The style adapter also learns "erased digit's condition -> styled anchor", as
     # the erase adapter learnt "-> anchor". Without it no styled sample has the
     # erased digit's class input, so the style adapter's A column for that input
     # keeps its random initialisation and moves the erased condition at random.
+    # On 7:invert:5436: styled erased 0.12 -> 0.00 (8:invert:9127: 0.00 -> 0.02).
     style_keeps_erasure: bool = True
     erase_epochs: int = 100
     erase_lr: float = 5e-3
