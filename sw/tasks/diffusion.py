@@ -161,13 +161,16 @@ class DiffusionTask(Task):
         return Trained(models, {k: v.as_dict() for k, v in costs.items()})
 
     def calibration(self, d: Digits, config: DiffusionConfig, seed: int) -> torch.Tensor:
-        """Noisy training images at random steps, as the denoiser sees them."""
+        """Noisy training images at random steps, as the denoiser sees them: plain and
+        styled ones, since the styled stage samples styled images on the same chip
+        (calibrated on plain ones only, an inverted image's activations clip)."""
         gen = torch.Generator().manual_seed(seed)
-        idx = torch.randperm(len(d.x), generator=gen)[:CALIBRATION_INPUTS]
+        images, labels = torch.cat([d.x, d.styled]), torch.cat([d.y, d.y])
+        idx = torch.randperm(len(images), generator=gen)[:CALIBRATION_INPUTS]
         steps = torch.randint(config.schedule.steps, (len(idx),), generator=gen)
         noise = torch.randn(len(idx), 64, generator=gen)
-        return denoiser_input(config.schedule.noisy(d.x[idx], steps, noise), d.y[idx], steps,
-                              config.schedule.steps)
+        return denoiser_input(config.schedule.noisy(images[idx], steps, noise), labels[idx],
+                              steps, config.schedule.steps)
 
     def evaluator(self, d: Digits, config, trained, calib) -> SamplerEvaluator:
         return SamplerEvaluator(config, d.judge, d.style_threshold, calib, record="styled")

@@ -5,8 +5,24 @@ import pytest
 import torch
 
 from rmlora.sw.data.digits import apply_style, load_digit_images, style_property
-from rmlora.sw.learn.diffusion import DiffusionConfig, erase, erase_objective_step, frechet_distance
-from rmlora.sw.models.denoiser import Schedule, denoiser_input, denoiser_mlp, sample
+from rmlora.sw.learn import diffusion
+from rmlora.sw.learn.diffusion import (
+    DiffusionConfig,
+    _noisy_weights,
+    erase,
+    erase_objective_step,
+    frechet_distance,
+    learn_style,
+)
+from rmlora.sw.lora import inject_adapter
+from rmlora.sw.models.denoiser import (
+    CLASS_AMPLITUDE,
+    TIME_AMPLITUDE,
+    Schedule,
+    denoiser_input,
+    denoiser_mlp,
+    sample,
+)
 
 
 def test_digits_and_styles():
@@ -29,8 +45,54 @@ def test_schedule_and_inputs():
     x0, noise = torch.ones(2, 64), torch.zeros(2, 64)
     assert torch.allclose(s.noisy(x0, torch.tensor([0, 19]), noise)[:, 0], ab[[0, 19]].sqrt())
     inputs = denoiser_input(x0, torch.tensor([3, 7]), torch.tensor([0, 49]), 50)
-    assert inputs.shape == (2, 82) and inputs[0, 64 + 3] == 1 and inputs[1, 64 + 7] == 1
+    assert inputs.shape == (2, 82) and inputs[0, 64 + 3] == CLASS_AMPLITUDE
+    assert inputs[1, 64 + 7] == CLASS_AMPLITUDE and inputs[:, 64:74].sum() == 2 * CLASS_AMPLITUDE
+    assert torch.allclose(inputs[0, 78:], torch.full((4,), TIME_AMPLITUDE))  # cos(0)
+    # both stay inside the noised pixels' range, which sets the int8 input scale
+    assert max(CLASS_AMPLITUDE, TIME_AMPLITUDE) < 3.6
     assert denoiser_mlp()(inputs).shape == (2, 64)
+
+
+def test_noisy_weights_per_cell_and_common_offset():
+    """Per-cell noise and one offset per layer, both relative to the layer's max|w|."""
+    torch.manual_seed(0)
+    model = denoiser_mlp()
+    noisy = _noisy_weights(model, 0.03, 0.0, torch.Generator().manual_seed(1))
+    for name, p in model.named_parameters():
+        delta, top = (noisy[name] - p).detach(), p.detach().abs().max()
+        assert abs(float(delta.std() / top) - 0.03) < 0.003, name
+        assert abs(float(delta.mean() / top)) < 0.003, name
+    offsets = []
+    for seed in range(20):
+        noisy = _noisy_weights(model, 0.0, 0.01, torch.Generator().manual_seed(seed))
+        delta = (noisy["0.weight"] - model[0].weight).detach()
+        assert torch.allclose(delta, delta.flatten()[0].expand_as(delta))  # one per layer
+        offsets.append(float(delta.flatten()[0] / model[0].weight.detach().abs().max()))
+    assert 0.005 < float(torch.tensor(offsets).std()) < 0.015
+    grad = torch.autograd.grad(noisy["2.weight"].sum(), model[2].weight)[0]
+    assert torch.equal(grad, torch.ones_like(grad))  # the noise carries no gradient
+    inject_adapter(model, "style", 4, 8.0, ["0"], generator=torch.Generator().manual_seed(0))
+    noisy = _noisy_weights(model, 0.03, 0.01, torch.Generator().manual_seed(1))
+    assert "0.base_layer.weight" in noisy and not any(".lora_" in n for n in noisy)
+
+
+def test_style_training_keeps_the_erased_condition_on_the_anchor(monkeypatch):
+    """The styled anchor digits are shown under the erased digit's condition too."""
+    seen = {}
+
+    def fake_train(x0, classes, config, seed, stage, model, params, *args, **kwargs):
+        seen.update(x0=x0, classes=classes, noisy=kwargs["noisy"])
+        return model, None
+
+    monkeypatch.setattr(diffusion, "train_denoiser", fake_train)
+    x0, classes = torch.randn(6, 64), torch.tensor([0, 1, 4, 4, 5, 9])
+    config = DiffusionConfig(erase=3, hidden=32)  # anchor 4
+    learn_style(denoiser_mlp(hidden=32), x0, classes, config, 0, [])
+    assert seen["classes"].tolist() == [0, 1, 4, 4, 5, 9, 3, 3] and seen["noisy"]
+    assert torch.equal(seen["x0"][6:], x0[2:4])
+    learn_style(denoiser_mlp(hidden=32), x0, classes,
+                DiffusionConfig(erase=3, hidden=32, style_keeps_erasure=False), 0, [])
+    assert seen["classes"].tolist() == classes.tolist()
 
 
 def test_sampling_is_seeded_and_records_every_step():

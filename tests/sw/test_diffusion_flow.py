@@ -55,6 +55,8 @@ def test_bad_arguments():
         run_diffusion(3, "bold", 0, check_backend=None)
     with pytest.raises(ValueError, match="erase must be a digit"):
         DiffusionConfig(erase=10)
+    with pytest.raises(ValueError, match="weight_offset_noise must be in"):
+        DiffusionConfig(weight_offset_noise=-0.01)
 
 
 @pytest.mark.slow
