@@ -101,7 +101,10 @@ class Restore:
         if self.chip is not None:
             raise RuntimeError("this Restore has deployed a network already")
         layers = chip_layer_names(pretrained)
-        slotted = add_compensation_slot(pretrained, layers, self.rank)
+        # the slot's initial A (overwritten by the fit) must not draw from the global
+        # generator: the float stages after this one train as they would without it
+        with torch.random.fork_rng():
+            slotted = add_compensation_slot(pretrained, layers, self.rank)
         calib = self.calib.numpy()
         self.compiled = compile_model(slotted, calib, scale_free=(COMPENSATION,))
         self.chip = Chip(backend=self.backend, seed=self.seed)
