@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tune_face_recipe import pretrained_accuracy  # beside this script
 
 from rmlora.sw.data.olivetti import Augmentation, augment, load_olivetti, resize
 from rmlora.sw.learn.config import FlowConfig
 from rmlora.sw.learn.evaluate import class_accuracy
 from rmlora.sw.learn.loop import deterministic, train_stage
-from rmlora.sw.learn.stages import pretrain
 from rmlora.sw.tasks.face import FACE, prepare_face
 from rmlora.sw.tasks.sweep import draw_choices
 
@@ -55,13 +55,8 @@ def published(people: list[int], seed: int, faces) -> float:
 def ours(roles, seed: int, faces) -> dict:
     classes, _, data = prepare_face(roles.classes, roles.forget, roles.learn, seed,
                                     faces=faces)
-    with deterministic(seed, 1):
-        torch.manual_seed(seed)
-        model = FACE.model(data.train_x, len(classes) + 1)
-        pretrain(model, data, FlowConfig().pretrain, seed)
-    enrolled = data.pretrain_classes
-    return {"test": class_accuracy(model, data.test_x, data.test_y, enrolled),
-            "held_out_views": class_accuracy(model, data.holdout_x, data.holdout_y, enrolled)}
+    test, views = pretrained_accuracy(data, len(classes), FlowConfig().pretrain, seed)
+    return {"test": test, "held_out_views": views}
 
 
 def main(argv=None) -> dict:
@@ -71,7 +66,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     faces = load_olivetti()
-    runs = [(FACE.default_options, 0)] + draw_choices(FACE, args.choices, args.seed)
+    runs = [(FACE.default_options, 0)]
+    runs += draw_choices(FACE, args.choices, args.seed) if args.choices else []
     rows = []
     for roles, seed in runs:
         row = {"choice": FACE.describe(roles), "seed": seed,

@@ -68,13 +68,21 @@ def validate(stage: StageConfig, aug: Augmentation, roles, seed: int, faces) -> 
     classes, _, data = prepare_face(roles.classes, roles.forget, roles.learn, seed, aug=aug,
                                     faces=(images[train_idx], labels[train_idx]),
                                     n_train=VALIDATION_TRAIN_IMAGES)
+    test, views = pretrained_accuracy(data, len(classes), stage, seed)
+    return {"val_acc": test, "val_views_acc": views}
+
+
+def pretrained_accuracy(data, n_people: int, stage: StageConfig, seed: int
+                        ) -> tuple[float, float]:
+    """Pretrain the face Mixer on ``data`` in float; its accuracy on the test inputs
+    and on the held-out views of the enrolled people."""
     with deterministic(seed, 1):
         torch.manual_seed(seed)
-        model = FACE.model(data.train_x, len(classes) + 1)
+        model = FACE.model(data.train_x, n_people + 1)
         pretrain(model, data, stage, seed)
     enrolled = data.pretrain_classes
-    return {"val_acc": class_accuracy(model, data.test_x, data.test_y, enrolled),
-            "val_views_acc": class_accuracy(model, data.holdout_x, data.holdout_y, enrolled)}
+    return (class_accuracy(model, data.test_x, data.test_y, enrolled),
+            class_accuracy(model, data.holdout_x, data.holdout_y, enrolled))
 
 
 def main(argv=None) -> dict:
