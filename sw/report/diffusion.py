@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .cost import cost_markdown, energy_plot, pulses_plot
+from .restore import restore_markdown
 
 __all__ = ["format_diffusion_table", "write_diffusion_report"]
 
@@ -66,6 +67,7 @@ def write_diffusion_report(summary: dict, out_dir: str | Path) -> Path:
     lines += ["", "## What the judge sees (chip)", "", "```", format_diffusion_table(summary),
               "```", "", "FD: Frechet distance of the judge's features of the kept digits' "
               "samples against real kept digits.", "", f"![samples]({plots['samples']})", ""]
+    lines += restore_markdown(summary)
     lines += cost_markdown(summary["cost"], plots)
     check = summary.get("chip_check")
     lines += ["## Chip check", ""]
