@@ -9,9 +9,15 @@ image-generation task's denoiser.
 """
 
 from rmlora.sw.learn.config import AdapterSpec, FlowConfig, StageConfig
-from rmlora.sw.learn.evaluate import accuracy, class_accuracy, loss_threshold_mia, roc_auc
+from rmlora.sw.learn.evaluate import (
+    accuracy,
+    class_accuracy,
+    evaluate_model,
+    loss_threshold_mia,
+    roc_auc,
+)
 from rmlora.sw.learn.loop import StageCost, forward_macs, make_deterministic, train_stage
-from rmlora.sw.learn.pipeline import evaluate_model, run_flow
+from rmlora.sw.learn.pipeline import run_flow
 from rmlora.sw.learn.stages import (
     FlowData,
     full_finetune,

@@ -35,7 +35,7 @@ from rmlora.sw.lora.model import wrap_linear
 from rmlora.sw.runtime import Chip
 
 __all__ = ["COMPENSATION", "PROBE_REPEATS", "add_compensation_slot", "measure_weights",
-           "layer_moments", "fit_compensation", "compile_compensated"]
+           "layer_moments", "fit_compensation", "compile_restored", "compile_compensated"]
 
 COMPENSATION = "compensation"
 # Reads per weight: read noise is 1 % of G per conversion (~2-3 weight units at the
@@ -142,18 +142,28 @@ def fit_compensation(model: nn.Module, compiled: CompiledModel, measured: dict[s
     return model, stats
 
 
-def compile_compensated(model: nn.Module, calib: np.ndarray, deployed: CompiledModel
-                        ) -> CompiledModel:
-    """Compile ``model`` with its fitted compensation adapter at the deployed network's
-    scales; refuses (ValueError) if any crossbar weight would change."""
+def compile_restored(model: nn.Module, calib: np.ndarray, deployed: CompiledModel
+                     ) -> CompiledModel:
+    """Compile ``model`` (nominal weights, the compensation and any other adapters) at
+    the deployed network's chip parameters and compensation-free scales; refuses
+    (ValueError) if a crossbar weight differs from the programmed ones. Adapter slots
+    may differ: they live in SRAM."""
     compiled = compile_model(model, calib, params=deployed.params,
                              macro_config=deployed.macro_config, scale_free=(COMPENSATION,))
-    same = (len(compiled.plan) == len(deployed.plan) and all(
+    same = len(compiled.plan) == len(deployed.plan) and all(
         np.array_equal(a, b) for (_, a), (_, b) in zip(compiled.plan, deployed.plan,
-                                                       strict=True)))
+                                                       strict=True))
     if not same:
-        raise ValueError("the compensated network's crossbar weights differ from the "
-                         "deployed ones; it would need reprogramming")
+        raise ValueError("the network's crossbar weights differ from the programmed ones; "
+                         "it would need reprogramming")
+    return compiled
+
+
+def compile_compensated(model: nn.Module, calib: np.ndarray, deployed: CompiledModel
+                        ) -> CompiledModel:
+    """``compile_restored`` into the deployed network's own adapter slots (the
+    compensation fills its reserved slot; ValueError if the slots differ)."""
+    compiled = compile_restored(model, calib, deployed)
     if compiled.adapter_slots != deployed.adapter_slots:
         raise ValueError(f"adapter slots {compiled.adapter_slots} differ from the deployed "
                          f"{deployed.adapter_slots}")

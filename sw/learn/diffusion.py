@@ -163,18 +163,23 @@ def _noisy_weights(model: nn.Module, rel: float, offset: float, gen
     return out
 
 
-def _ddpm_loss(model, schedule: Schedule, x0, classes, gen, weight_noise: float = 0.0,
-               offset_noise: float = 0.0):
+def _through_noise(model: nn.Module, weight_noise: tuple[float, float], gen):
+    """``model``'s forward through one draw of noisy crossbar weights (per-cell,
+    offset; _noisy_weights), or ``model`` itself when both levels are 0."""
+    if not any(weight_noise):
+        return model
+    weights = _noisy_weights(model, *weight_noise, gen)
+    return lambda inputs: functional_call(model, weights, (inputs,))
+
+
+def _ddpm_loss(model, schedule: Schedule, x0, classes, gen,
+               weight_noise: tuple[float, float] = (0.0, 0.0)):
     """The clean image predicted from its noised version (models.denoiser says why),
-    through noisy weights (_noisy_weights) unless both noise levels are 0."""
+    through noisy weights (_through_noise) unless both noise levels are 0."""
     t = torch.randint(schedule.steps, (len(x0),), generator=gen)
     noise = torch.randn(x0.shape, generator=gen)
     inputs = denoiser_input(schedule.noisy(x0, t, noise), classes, t, schedule.steps)
-    if weight_noise == 0.0 and offset_noise == 0.0:
-        return F.mse_loss(model(inputs), x0)
-    pred = functional_call(model, _noisy_weights(model, weight_noise, offset_noise, gen),
-                           (inputs,))
-    return F.mse_loss(pred, x0)
+    return F.mse_loss(_through_noise(model, weight_noise, gen)(inputs), x0)
 
 
 def train_denoiser(x0: torch.Tensor, classes: torch.Tensor, config: DiffusionConfig,
@@ -194,7 +199,7 @@ def train_denoiser(x0: torch.Tensor, classes: torch.Tensor, config: DiffusionCon
     cost = _loop(stage, model, params, len(x0), epochs or config.pretrain_epochs,
                  lr or config.pretrain_lr, config.batch_size, seed,
                  lambda idx, gen: _ddpm_loss(model, config.schedule, x0[idx], classes[idx],
-                                             gen, *noise), cosine, config.progress)
+                                             gen, noise), cosine, config.progress)
     return model, cost
 
 
@@ -212,13 +217,7 @@ def erase_objective_step(model, teacher, schedule: Schedule, x0, classes, erase:
         target_erased = teacher(denoiser_input(xt, torch.full_like(classes, anchor), t,
                                                schedule.steps))
         target_kept = teacher(denoiser_input(xt, classes, t, schedule.steps))
-    def predict(inputs):
-        return model(inputs)
-    if any(weight_noise):
-        weights = _noisy_weights(model, *weight_noise, gen)
-
-        def predict(inputs):
-            return functional_call(model, weights, (inputs,))
+    predict = _through_noise(model, weight_noise, gen)
     pred_erased = predict(denoiser_input(xt, erased, t, schedule.steps))
     pred_kept = predict(denoiser_input(xt, classes, t, schedule.steps))
     return F.mse_loss(pred_erased, target_erased) + F.mse_loss(pred_kept, target_kept)

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .stages import FlowData
+
 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
@@ -101,4 +103,34 @@ def loss_threshold_mia(
         "best_acc": best_threshold_accuracy(member, nonmember),
         "members": len(member),
         "nonmembers": len(nonmember),
+    }
+
+
+def evaluate_model(model: nn.Module, data: FlowData) -> dict:
+    """Test accuracies by class role and the membership attack on the forgotten class."""
+    forget = data.forget_class
+    member = data.train_y == forget
+    nonmember_x = torch.cat([data.test_x[data.test_y == forget],
+                             data.holdout_x[data.holdout_y == forget]])
+    nonmember_y = torch.full((len(nonmember_x),), forget, dtype=data.train_y.dtype)
+    mia = loss_threshold_mia(model, data.train_x[member], data.train_y[member],
+                             nonmember_x, nonmember_y)
+    kept = data.train_rows(data.retain_classes)
+    kept_holdout = torch.isin(data.holdout_y, torch.tensor(data.retain_classes))
+    mia["member_rate"] = calibrated_member_rate(
+        model, (data.train_x[kept], data.train_y[kept]),
+        (data.holdout_x[kept_holdout], data.holdout_y[kept_holdout]),
+        (data.train_x[member], data.train_y[member]))
+    return {
+        "pretrained_people_acc": class_accuracy(model, data.test_x, data.test_y,
+                                                data.pretrain_classes),
+        "forget_acc": class_accuracy(model, data.test_x, data.test_y, [forget]),
+        "retain_acc": class_accuracy(model, data.test_x, data.test_y, data.retain_classes),
+        "new_acc": class_accuracy(model, data.test_x, data.test_y, [data.new_class]),
+        # Augmented views of the test images: 30x more samples, so a change of retain
+        # accuracy is resolved better than by the few raw test images.
+        "retain_holdout_acc": class_accuracy(model, data.holdout_x, data.holdout_y,
+                                             data.retain_classes),
+        "forget_train_acc": class_accuracy(model, data.train_x, data.train_y, [forget]),
+        "mia": mia,
     }

@@ -25,8 +25,7 @@ from rmlora.sw.compiler import CompiledModel, compile_model
 from rmlora.sw.runtime import Chip, dequantize_logits, run_network
 from rmlora.sw.runtime.infer import infer, run_recorded
 
-from .evaluate import predict
-from .pipeline import evaluate_model
+from .evaluate import evaluate_model, predict
 from .stages import FlowData
 
 __all__ = ["ChipClassifier", "deploy", "reprogrammed", "measure_inference", "confusion",

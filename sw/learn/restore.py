@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -40,6 +39,7 @@ from .compensate import (
     COMPENSATION,
     PROBE_REPEATS,
     add_compensation_slot,
+    compile_restored,
     fit_compensation,
     layer_moments,
     measure_weights,
@@ -47,7 +47,7 @@ from .compensate import (
 from .on_chip import deploy
 
 __all__ = ["RESTORE_RANK", "UNRESTORED", "Restore", "compile_restored", "restored_stages",
-           "restore_summary"]
+           "restore_start", "float_network", "restore_summary"]
 
 # The compensation adapter's rank: 8 kept the robustness sweep's compensated
 # accuracy within 0.2 points of rank 16 at half the SRAM (README, robustness).
@@ -63,22 +63,6 @@ def restored_stages(stages: list[tuple[str, list[str]]]) -> list[tuple[str, list
     every adapter."""
     return ([(stage + UNRESTORED, list(adapters)) for stage, adapters in stages]
             + [(stage, [COMPENSATION, *adapters]) for stage, adapters in stages])
-
-
-def compile_restored(model: nn.Module, calib: np.ndarray, deployed: CompiledModel
-                     ) -> CompiledModel:
-    """Compile ``model`` (nominal weights, the compensation and any other adapters) at
-    the deployed network's chip parameters; refuses (ValueError) if a crossbar weight
-    differs from the programmed ones. Adapter slots may differ: they live in SRAM."""
-    compiled = compile_model(model, calib, params=deployed.params,
-                             macro_config=deployed.macro_config, scale_free=(COMPENSATION,))
-    same = len(compiled.plan) == len(deployed.plan) and all(
-        np.array_equal(a, b) for (_, a), (_, b) in zip(compiled.plan, deployed.plan,
-                                                       strict=True))
-    if not same:
-        raise ValueError("the network's crossbar weights differ from the programmed ones; "
-                         "it would need reprogramming")
-    return compiled
 
 
 class Restore:
@@ -154,6 +138,21 @@ class Restore:
     def close(self) -> None:
         if self.chip is not None:
             self.chip.close()
+
+
+def restore_start(restore: Restore | None, pretrained: nn.Module
+                  ) -> tuple[nn.Module, tuple[str, ...]]:
+    """Where a flow's adapter stages start, and the adapters they keep on: the twin
+    and the compensation, or without a restore stage the pretrained model alone."""
+    if restore is None:
+        return pretrained, ()
+    return restore(pretrained), (COMPENSATION,)
+
+
+def float_network(model: nn.Module, restore: Restore | None) -> nn.Module:
+    """A stage's float network: with a restore stage, the twin's adapters on the
+    nominal weights, compensation off (``Restore.nominal``); else ``model`` itself."""
+    return model if restore is None else restore.nominal(model)
 
 
 def restore_summary(restore: Restore, compiled: CompiledModel) -> dict:

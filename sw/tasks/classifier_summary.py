@@ -103,13 +103,12 @@ def classifier_summary(run: Run, task: str, noun: str) -> dict:
                   "forget_acc": fm["continual_lora"]["forget_acc"]},
     }
     if "pretrained" + UNRESTORED in cm:  # the restore stage ran: each stage without it
-        un = {stage: cm[stage + UNRESTORED] for stage in run.trained.metrics
-              if stage + UNRESTORED in cm}
+        pre, unl, cont = (cm[stage + UNRESTORED] for stage in
+                          ("pretrained", "unlearned_lora", "continual_lora"))
         summary["pretrained"]["chip_unrestored"] = {
-            "test_acc": un["pretrained"]["pretrained_people_acc"]} | _roles(un["pretrained"])
-        lora["unrestored"] = _roles(un["unlearned_lora"])
+            "test_acc": pre["pretrained_people_acc"]} | _roles(pre)
+        lora["unrestored"] = _roles(unl)
         summary["continual"]["lora"]["unrestored"] = {
-            "new_acc": un["continual_lora"]["new_acc"],
-            "old_acc": un["continual_lora"]["retain_acc"],
-            "forget_acc": un["continual_lora"]["forget_acc"]}
+            "new_acc": cont["new_acc"], "old_acc": cont["retain_acc"],
+            "forget_acc": cont["forget_acc"]}
     return summary

@@ -22,7 +22,6 @@ from torch import nn
 
 from rmlora.sw.data.digits import STYLES, apply_style, load_digit_images, style_property
 from rmlora.sw.learn.chip_flow import EVAL_BACKEND
-from rmlora.sw.learn.compensate import COMPENSATION
 from rmlora.sw.learn.diffusion import (
     DiffusionConfig,
     erase,
@@ -32,6 +31,7 @@ from rmlora.sw.learn.diffusion import (
     train_denoiser,
     train_judge,
 )
+from rmlora.sw.learn.restore import float_network, restore_start
 from rmlora.sw.learn.sampling import SamplerEvaluator, sample_rates
 from rmlora.sw.lora import set_active_adapters
 from rmlora.sw.models.denoiser import denoiser_input, sample
@@ -147,9 +147,7 @@ class DiffusionTask(Task):
         torch.manual_seed(seed)
         models, costs = {}, {}
         models["pretrained"], costs["pretrain"] = train_denoiser(d.x, d.y, config, seed)
-        start, on = models["pretrained"], ()
-        if restore is not None:
-            start, on = restore(models["pretrained"]), (COMPENSATION,)
+        start, on = restore_start(restore, models["pretrained"])
         models["erased"], costs["unlearn_lora"] = erase(start, d.x[kept], d.y[kept], config,
                                                         seed + 1, keep_active=on)
         models["styled"], costs["continual_lora"] = learn_style(
@@ -178,9 +176,7 @@ class DiffusionTask(Task):
     def summarize(self, run: Run) -> dict:
         d, config, sampler = run.prepared, run.config, run.evaluator
         float_results = {}
-        model = run.trained.models["styled"]
-        if run.restore is not None:  # the float network: nominal weights, no compensation
-            model = run.restore.nominal(model)
+        model = float_network(run.trained.models["styled"], run.restore)
         for stage, adapters in self.chip_stages(config):
             set_active_adapters(model, adapters)
             float_results[stage] = sample_rates(
