@@ -113,6 +113,18 @@ def backward_macs(calls: list[LinearCall]) -> int:
     return sum(c.macs * (int(c.trainable) + int(c.grad_input)) for c in calls)
 
 
+def _loss_columns(classes, y: torch.Tensor):
+    """(columns, y as positions among them): the labels remapped onto ``classes``."""
+    if classes is None:
+        return None, y
+    columns = torch.tensor(sorted(set(classes)), dtype=torch.long)
+    missing = set(y.unique().tolist()) - set(columns.tolist())
+    if missing:
+        raise ValueError(f"labels {sorted(missing)} are not among the loss classes "
+                         f"{columns.tolist()}")
+    return columns, torch.searchsorted(columns, y.long())
+
+
 def train_stage(
     stage: str,
     model: nn.Module,
@@ -123,9 +135,13 @@ def train_stage(
     config: StageConfig,
     seed: int,
     progress: bool = False,
+    classes: list[int] | None = None,
 ) -> StageCost:
     """Adam on per-sample weighted cross-entropy, ``mean(weight * CE)``, over ``params``
     (AdamW with decoupled weight decay when ``config.weight_decay`` > 0).
+
+    ``classes``: the output columns the cross-entropy is taken over (default: all);
+    the others get no gradient, so a stage cannot move an output it does not use.
 
     A negative weight is gradient ascent on those samples (the forgetting term), whose
     loss is capped at ``config.forget_loss_cap``. The
@@ -138,6 +154,7 @@ def train_stage(
     if not params:
         raise ValueError(f"{stage}: nothing to train (no parameter requires grad)")
     weight = torch.ones(len(x)) if weight is None else weight
+    columns, y = _loss_columns(classes, y)
     optimizer = (torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
                  if config.weight_decay else torch.optim.Adam(params, lr=config.lr))
     order_gen = torch.Generator().manual_seed(seed)
@@ -152,7 +169,9 @@ def train_stage(
         total = 0.0
         for idx in torch.randperm(len(x), generator=order_gen).split(config.batch_size):
             w = weight[idx]
-            ce = F.cross_entropy(model(x[idx]), y[idx], reduction="none",
+            logits = model(x[idx])
+            logits = logits if columns is None else logits[:, columns]
+            ce = F.cross_entropy(logits, y[idx], reduction="none",
                                  label_smoothing=config.label_smoothing)
             if config.forget_loss_cap is not None:  # ascent stops at the cap (zero gradient)
                 ce = torch.where(w < 0, ce.clamp(max=config.forget_loss_cap), ce)

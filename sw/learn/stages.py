@@ -129,7 +129,7 @@ def full_finetune(
         p.requires_grad_(True)
     x, y, weight = _forget_objective(data, config, seed)
     cost = train_stage("full_finetune", model, list(model.parameters()), x, y, weight, config,
-                       seed, progress)
+                       seed, progress, classes=data.pretrain_classes)
     return model, cost
 
 
@@ -156,7 +156,7 @@ def unlearn_lora(
     mark_only_adapter_trainable(model, adapter.name)
     x, y, weight = _forget_objective(data, config, seed)
     cost = train_stage("unlearn_lora", model, adapter_parameters(model, adapter.name), x, y,
-                       weight, config, seed, progress)
+                       weight, config, seed, progress, classes=data.pretrain_classes)
     return model, cost
 
 

@@ -5,6 +5,7 @@ import torch
 
 from rmlora.sw.data import Augmentation
 from rmlora.sw.learn import FlowConfig, StageConfig, forward_macs
+from rmlora.sw.learn.loop import train_stage
 from rmlora.sw.lora import adapter_names, lora_layers
 from rmlora.sw.models import FaceMixer, linear_layers
 from rmlora.sw.tasks.face import run_face_float
@@ -89,3 +90,25 @@ def test_driver_rejects_bad_roles():
         run_face_float(people=[0, 1], forget=7, learn=3, faces=synthetic_faces())
     with pytest.raises(ValueError, match="learn=1"):
         run_face_float(people=[0, 1], forget=0, learn=1, faces=synthetic_faces())
+
+
+def test_unlearning_leaves_the_spare_output_alone(flow):
+    """The spare output (the class learned later) is out of the unlearning loss: the
+    forget adapter's head row for it keeps its zero start and the full fine-tune leaves
+    its head row as pretrained (it has no other path to that output). Before, relabelling pushed that logit to -700 on the
+    speaker task and the head's int8 scale with it."""
+    new = flow["classes"]["new"]
+    head = flow["models"]["unlearned_lora"].head
+    assert torch.count_nonzero(head.lora_B["forget"].weight[new]) == 0
+    assert torch.count_nonzero(head.lora_B["forget"].weight) > 0
+    pretrained = flow["models"]["pretrained"].head
+    finetuned = flow["models"]["full_finetune"].head
+    assert torch.equal(finetuned.weight[new], pretrained.weight[new])  # the head has no bias
+
+
+def test_loss_classes_must_cover_the_labels():
+    model = torch.nn.Linear(4, 3)
+    x, y = torch.randn(8, 4), torch.tensor([0, 2] * 4)
+    with pytest.raises(ValueError, match=r"labels \[2\] are not among the loss classes"):
+        train_stage("t", model, list(model.parameters()), x, y, None,
+                    StageConfig(epochs=1, lr=0.01), seed=0, classes=[0, 1])
