@@ -95,8 +95,8 @@ def test_driver_rejects_bad_roles():
 def test_unlearning_leaves_the_spare_output_alone(flow):
     """The spare output (the class learned later) is out of the unlearning loss: the
     forget adapter's head row for it keeps its zero start and the full fine-tune leaves
-    its head row as pretrained (it has no other path to that output). Before, relabelling pushed that logit to -700 on the
-    speaker task and the head's int8 scale with it."""
+    its head row as pretrained. Before, relabelling pushed that logit to -700 on the
+    speaker task, and the head's int8 scale with it."""
     new = flow["classes"]["new"]
     head = flow["models"]["unlearned_lora"].head
     assert torch.count_nonzero(head.lora_B["forget"].weight[new]) == 0
