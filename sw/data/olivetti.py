@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .checks import DatasetError, check_samples
+from .matfile import read_mat
 
 N_PEOPLE = 40
 IMAGES_PER_PERSON = 10
@@ -69,15 +70,7 @@ def load_olivetti(
 def _read_faces(path: Path) -> np.ndarray:
     """The (4096, 400) ``faces`` matrix of the .mat file, checked: one column per image,
     finite, no constant image (the min-max normalisation would divide by zero)."""
-    from scipy.io import loadmat
-
-    try:
-        contents = loadmat(str(path))
-    # scipy's reader raises whatever the damage trips (OSError, MatReadError, zlib.error,
-    # struct.error, ValueError, ...): all mean "not a readable .mat file" here.
-    except Exception as err:
-        raise DatasetError(f"{path}: not a readable MATLAB file ({type(err).__name__}: "
-                           f"{err})") from err
+    contents = read_mat(path)
     if "faces" not in contents:
         raise DatasetError(f"{path}: no 'faces' variable (has {sorted(contents)})")
     mat = np.asarray(contents["faces"])

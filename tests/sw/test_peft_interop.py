@@ -7,6 +7,7 @@ import warnings
 
 import pytest
 import torch
+from torch import nn
 
 from rmlora.sw.lora import AdapterError, load_adapter, save_adapter
 from tests.sw.adapter_helpers import adapted_net, assert_unchanged, base_net, snapshot
@@ -28,7 +29,6 @@ def _peft_adapted(config: LoraConfig, seed=2):
     return model.eval()
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_peft_to_rmlora(tmp_path):
     config = LoraConfig(r=2, lora_alpha=4, target_modules=["fc1", "fc2"],
                         rank_pattern={"fc2": 3}, alpha_pattern={r"block\.fc1": 8})
@@ -40,7 +40,6 @@ def test_peft_to_rmlora(tmp_path):
     torch.testing.assert_close(ours(x), peft_model(x), **TOL)
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_rmlora_to_peft(tmp_path):
     ours = adapted_net()
     save_adapter(ours, "a", tmp_path)
@@ -49,7 +48,6 @@ def test_rmlora_to_peft(tmp_path):
     torch.testing.assert_close(peft_model(x), ours(x), **TOL)
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_pattern_key_with_alternation_matches_like_peft(tmp_path):
     """``fc2|fc1`` means "ends in fc2 or fc1" to PEFT (the key is grouped); the old rule
     read it as "ends in fc2, or is exactly fc1", so block.fc1 kept the default alpha and
@@ -65,7 +63,46 @@ def test_pattern_key_with_alternation_matches_like_peft(tmp_path):
     torch.testing.assert_close(ours(x), peft_model(x), **TOL)
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")
+class Stack(nn.Module):
+    """model.layers.<i>.{q,v}: the layout layers_to_transform counts in."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.model = nn.Module()
+        self.model.layers = nn.ModuleList(nn.ModuleDict({"q": nn.Linear(4, 4, bias=False),
+                                                         "v": nn.Linear(4, 4, bias=False)})
+                                          for _ in range(3))
+
+    def forward(self, x):
+        for layer in self.model.layers:
+            x = torch.tanh(layer["v"](layer["q"](x)))
+        return x
+
+
+@pytest.mark.parametrize("options", [
+    dict(target_modules=["q", "v"], layers_to_transform=[0, 2]),
+    dict(target_modules=["q", "v"], layers_to_transform=1, layers_pattern="layers"),
+    dict(target_modules=["q", "v"], exclude_modules=["model.layers.1.v"]),
+    dict(target_modules=r".*\.(q|v)", exclude_modules=r".*\.0\.q"),
+])
+def test_peft_layer_selection_is_matched(tmp_path, options):
+    peft_model = get_peft_model(Stack(), LoraConfig(r=2, lora_alpha=4, **options))
+    gen = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_" in name:
+                p.add_(torch.randn(p.shape, generator=gen) * 0.3)
+    peft_model.save_pretrained(tmp_path)
+    ours = Stack()
+    loaded = load_adapter(ours, tmp_path, "p")
+    assert loaded == sorted(n.removeprefix("base_model.model.").removesuffix(".lora_A.default")
+                            for n, _ in peft_model.named_modules() if n.endswith("lora_A.default"))
+    x = torch.rand(5, 4)
+    torch.testing.assert_close(ours(x), peft_model(x), **TOL)
+
+
+@pytest.mark.filterwarnings("ignore:(PiSSA|OLoRA) changes the base weights:UserWarning")
 @pytest.mark.parametrize("init", ["pissa", "olora"])
 def test_base_rewriting_adapter_refused_then_converted_one_loads(tmp_path, init):
     """PiSSA and OLoRA subtract their initial B A from the base weights: the saved adapter
