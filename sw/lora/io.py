@@ -10,8 +10,9 @@ So an adapter trained with PEFT on the same model loads here, and ours loads in 
 Loading is all or nothing: the config, every tensor and the whole plan (which layer
 gets which rank, alpha and weights) are checked before the model is touched, and if
 attaching still fails part-way the layers already changed are put back. A refused
-load raises ``AdapterError`` (``FileNotFoundError`` for a missing file) and leaves the
-model, its ``state_dict`` and its adapters exactly as they were.
+file raises ``AdapterError`` (``FileNotFoundError`` when one is missing; ``ValueError``
+for an adapter name that is invalid or already on the model) and leaves the model, its
+``state_dict`` and its adapters exactly as they were.
 """
 
 from __future__ import annotations

@@ -44,6 +44,11 @@ retype = st.tuples(st.just("dtype"), st.sampled_from(TENSOR_KEYS), st.sampled_fr
 poison = st.tuples(st.just("poison"), st.sampled_from(TENSOR_KEYS),
                    st.sampled_from([math.nan, math.inf, -math.inf, 1e30]))
 edits = st.lists(st.one_of(config_edits, drop, put, retype, poison), min_size=1, max_size=4)
+# then, sometimes, the files themselves damaged: (file, cut at, byte changes)
+file_damage = st.one_of(st.none(), st.tuples(
+    st.sampled_from(["adapter_config.json", "adapter_model.safetensors"]),
+    st.one_of(st.none(), st.integers(0, 600)),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3)))
 
 
 def _apply(edit, config, state):
@@ -64,8 +69,8 @@ def _apply(edit, config, state):
 
 @settings(max_examples=150, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(edits)
-def test_damaged_adapter_loads_whole_or_not_at_all(tmp_path, damage):
+@given(edits, file_damage)
+def test_damaged_adapter_loads_whole_or_not_at_all(tmp_path, damage, bytes_damage):
     save_good(tmp_path)
     config = json.loads((tmp_path / "adapter_config.json").read_text())
     state = load_file(str(tmp_path / "adapter_model.safetensors"))
@@ -73,6 +78,13 @@ def test_damaged_adapter_loads_whole_or_not_at_all(tmp_path, damage):
         _apply(edit, config, state)
     (tmp_path / "adapter_config.json").write_text(json.dumps(config))
     save_file(state, str(tmp_path / "adapter_model.safetensors"))
+    if bytes_damage is not None:
+        name, cut, changes = bytes_damage
+        data = bytearray((tmp_path / name).read_bytes()[:cut])
+        for position, value in changes:
+            if data:
+                data[position % len(data)] = value
+        (tmp_path / name).write_bytes(bytes(data))
 
     model = target_net()
     before = snapshot(model)

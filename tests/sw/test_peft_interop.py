@@ -29,9 +29,12 @@ def _peft_adapted(config: LoraConfig, seed=2):
     return model.eval()
 
 
-def test_peft_to_rmlora(tmp_path):
+@pytest.mark.parametrize("init", [True, False, "gaussian", "orthogonal", "mica"])
+def test_peft_to_rmlora(tmp_path, init):
+    """Initialisations that leave the base weights alone load as plain LoRA."""
     config = LoraConfig(r=2, lora_alpha=4, target_modules=["fc1", "fc2"],
-                        rank_pattern={"fc2": 3}, alpha_pattern={r"block\.fc1": 8})
+                        rank_pattern={"fc2": 4}, alpha_pattern={r"block\.fc1": 8},
+                        init_lora_weights=init)
     peft_model = _peft_adapted(config)
     peft_model.save_pretrained(tmp_path)
     ours = base_net()
