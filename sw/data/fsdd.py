@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import warnings
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ FSDD_DIR = Path("fsdd") / "recordings"
 SAMPLE_RATE = 8000
 N_FFT, HOP, N_MELS = 256, 128, 32
 TAKES = 50
+_NAME = re.compile(r"(?P<digit>[0-9])_(?P<speaker>[^_]+)_(?P<take>[0-9]{1,6})")
 
 
 def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int) -> np.ndarray:
@@ -95,14 +97,14 @@ def load_fsdd(directory: str | os.PathLike | None = None
 
 def _parse_name(path: Path) -> tuple[int, str, int]:
     """``{digit}_{speaker}_{take}.wav`` -> (digit, speaker, take), each checked."""
-    parts = path.stem.split("_")
-    if (len(parts) != 3 or not parts[0].isdigit() or not parts[2].isdigit()
-            or not 0 <= int(parts[0]) <= 9 or not 0 <= int(parts[2]) < TAKES):
+    name = _NAME.fullmatch(path.stem)
+    if name is None or not int(name["take"]) < TAKES:
         raise DatasetError(f"{path}: not named {{digit 0-9}}_{{speaker}}_{{take 0-{TAKES - 1}}}"
                            f".wav")
-    if parts[1] not in SPEAKERS:
-        raise DatasetError(f"{path}: unknown speaker {parts[1]!r} (known: {', '.join(SPEAKERS)})")
-    return int(parts[0]), parts[1], int(parts[2])
+    if name["speaker"] not in SPEAKERS:
+        raise DatasetError(f"{path}: unknown speaker {name['speaker']!r} "
+                           f"(known: {', '.join(SPEAKERS)})")
+    return int(name["digit"]), name["speaker"], int(name["take"])
 
 
 def _check_riff(path: Path, data: bytes) -> None:

@@ -172,6 +172,7 @@ def test_unusable_recording_refused(tmp_path, rate, wave, reason):
     ("x_george_0.wav", "not named"),
     ("3_george_50.wav", "not named"),
     ("12_george_0.wav", "not named"),
+    ("\u00b3_george_0.wav", "not named"),  # str.isdigit() says yes, int() says no
 ])
 def test_misnamed_recording_refused(tmp_path, name, reason):
     _recordings(tmp_path, names=("0_george_0.wav", name))
