@@ -3,6 +3,7 @@ pattern rules are matched, and PEFT adapters that need a rewritten base model
 (PiSSA, OLoRA) are refused with the way to convert them."""
 
 import json
+import os
 import warnings
 
 import pytest
@@ -12,6 +13,7 @@ from torch import nn
 from rmlora.sw.lora import AdapterError, load_adapter, save_adapter
 from tests.sw.adapter_helpers import adapted_net, assert_unchanged, base_net, snapshot
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every file here is local; never the network
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # transformers' import-time notices
     from peft import LoraConfig, PeftModel, get_peft_model
