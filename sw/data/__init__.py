@@ -1,5 +1,6 @@
 """Datasets of the three tasks, read from the shared data directory ($RMLORA_DATA)."""
 
+from rmlora.sw.data.checks import DatasetError
 from rmlora.sw.data.fsdd import SPEAKERS, load_fsdd, make_speaker_split
 from rmlora.sw.data.olivetti import (
     Augmentation,
@@ -13,6 +14,7 @@ from rmlora.sw.data.olivetti import (
 
 __all__ = [
     "SPEAKERS",
+    "DatasetError",
     "Augmentation",
     "FaceSplit",
     "augment",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import grey_dilation
 
+from .checks import check_samples
+
 __all__ = ["load_digit_images", "STYLES", "apply_style", "style_property"]
 
 
@@ -17,6 +19,7 @@ def load_digit_images() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
+    check_samples(digits.images, "scikit-learn's load_digits", (8, 8), "image")
     return (digits.images / 16.0).astype(np.float32), digits.target.astype(np.int64)
 
 

@@ -14,7 +14,11 @@ spoken changes mostly the order of frames, which the summary discards.
 
 from __future__ import annotations
 
+import io
 import os
+import re
+import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +27,7 @@ import torch
 from scipy.io import wavfile
 from scipy.signal import stft
 
+from .checks import DatasetError, check_samples
 from .olivetti import data_dir
 
 __all__ = ["SPEAKERS", "FSDD_DIR", "log_mel_summary", "load_fsdd", "SpeakerSplit",
@@ -33,6 +38,7 @@ FSDD_DIR = Path("fsdd") / "recordings"
 SAMPLE_RATE = 8000
 N_FFT, HOP, N_MELS = 256, 128, 32
 TAKES = 50
+_NAME = re.compile(r"(?P<digit>[0-9])_(?P<speaker>[^_]+)_(?P<take>[0-9]{1,6})")
 
 
 def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int) -> np.ndarray:
@@ -69,7 +75,9 @@ def log_mel_summary(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndar
 def load_fsdd(directory: str | os.PathLike | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(features (3000, 64) float32, speaker index, digit, take) of every recording,
-    in file-name order; speaker index into SPEAKERS."""
+    in file-name order; speaker index into SPEAKERS. A recording that is misnamed,
+    truncated, unreadable, not mono 8 kHz, non-finite or silent raises ``DatasetError``
+    naming it."""
     path = data_dir(directory) / FSDD_DIR
     files = sorted(path.glob("*.wav")) if path.is_dir() else []
     if not files:
@@ -79,15 +87,77 @@ def load_fsdd(directory: str | os.PathLike | None = None
             f"fsdd/recordings/).")
     feats, speakers, digits, takes = [], [], [], []
     for f in files:
-        digit, speaker, take = f.stem.split("_")
-        if speaker not in SPEAKERS:
-            raise ValueError(f"{f.name}: unknown speaker {speaker!r}")
-        rate, wave = wavfile.read(f)
-        feats.append(log_mel_summary(wave, rate))
+        digit, speaker, take = _parse_name(f)
+        feats.append(log_mel_summary(read_recording(f), SAMPLE_RATE))
         speakers.append(SPEAKERS.index(speaker))
-        digits.append(int(digit))
-        takes.append(int(take))
+        digits.append(digit)
+        takes.append(take)
     return (np.stack(feats), np.array(speakers), np.array(digits), np.array(takes))
+
+
+def _parse_name(path: Path) -> tuple[int, str, int]:
+    """``{digit}_{speaker}_{take}.wav`` -> (digit, speaker, take), each checked."""
+    name = _NAME.fullmatch(path.stem)
+    if name is None or not int(name["take"]) < TAKES:
+        raise DatasetError(f"{path}: not named {{digit 0-9}}_{{speaker}}_{{take 0-{TAKES - 1}}}"
+                           f".wav")
+    if name["speaker"] not in SPEAKERS:
+        raise DatasetError(f"{path}: unknown speaker {name['speaker']!r} "
+                           f"(known: {', '.join(SPEAKERS)})")
+    return int(name["digit"]), name["speaker"], int(name["take"])
+
+
+def _check_riff(path: Path, data: bytes) -> None:
+    """The RIFF size and every chunk's size agree with the file's length.
+
+    scipy reads a truncated recording without complaint (the data chunk just ends early),
+    so a download cut short would become a shorter, different utterance."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise DatasetError(f"{path}: not a RIFF/WAVE file")
+    (riff_size,) = struct.unpack_from("<I", data, 4)
+    if riff_size + 8 != len(data):
+        raise DatasetError(f"{path}: truncated or padded: the RIFF header says "
+                           f"{riff_size + 8} bytes, the file has {len(data)}")
+    pos, chunks = 12, []
+    while pos < len(data):
+        if pos + 8 > len(data):
+            raise DatasetError(f"{path}: truncated chunk header at byte {pos}")
+        chunk, size = struct.unpack_from("<4sI", data, pos)
+        if pos + 8 + size > len(data):
+            raise DatasetError(f"{path}: truncated: chunk {chunk!r} at byte {pos} claims "
+                               f"{size} bytes, {len(data) - pos - 8} remain")
+        chunks.append(chunk)
+        pos += 8 + size + (size & 1)  # chunks are padded to an even length
+    for needed in (b"fmt ", b"data"):
+        if needed not in chunks:
+            raise DatasetError(f"{path}: no {needed.decode().strip()!r} chunk")
+
+
+def read_recording(path: Path) -> np.ndarray:
+    """One recording's samples, refused (``DatasetError`` naming the file) unless it is an
+    intact mono 8 kHz WAV of at least one frame, finite and not constant (silence)."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise DatasetError(f"{path}: cannot be read ({err})") from err
+    _check_riff(path, data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", wavfile.WavFileWarning)  # e.g. EOF inside a chunk
+            rate, wave = wavfile.read(io.BytesIO(data))
+    # scipy's reader raises whatever the damage trips (ValueError, struct.error, a
+    # WavFileWarning made an error above, ...): all mean "not a readable WAV" here.
+    except Exception as err:
+        raise DatasetError(f"{path}: not a readable WAV file ({type(err).__name__}: "
+                           f"{err})") from err
+    if rate != SAMPLE_RATE:
+        raise DatasetError(f"{path}: sampled at {rate} Hz, not {SAMPLE_RATE}")
+    if wave.ndim != 1:
+        raise DatasetError(f"{path}: {wave.shape[1]} channels, not mono")
+    if wave.size < N_FFT:
+        raise DatasetError(f"{path}: {wave.size} samples, fewer than one {N_FFT}-sample frame")
+    check_samples(wave[None], path, wave.shape, "recording")
+    return wave
 
 
 @dataclass(frozen=True)

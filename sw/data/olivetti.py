@@ -20,6 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checks import DatasetError, check_samples
+from .matfile import read_mat
+
 N_PEOPLE = 40
 IMAGES_PER_PERSON = 10
 OLIVETTI_FILE = Path("olivetti") / "olivettifaces.mat"
@@ -40,6 +43,9 @@ def load_olivetti(
 ) -> tuple[np.ndarray, np.ndarray]:
     """All 400 faces as float32 (400, 64, 64) in [0, 1] and person ids int64 (400,).
 
+    A file that cannot be read, or holds wrongly shaped, non-finite or constant images,
+    raises ``DatasetError`` naming it.
+
     ``allow_download`` falls back to scikit-learn's downloader (only when sklearn is
     installed); it is off by default because these machines have no network.
     """
@@ -52,17 +58,27 @@ def load_olivetti(
             f"there (or set RMLORA_DATA to the directory that holds olivetti/), or pass "
             f"allow_download=True with scikit-learn installed."
         )
-    from scipy.io import loadmat
-
-    mat = loadmat(str(path))["faces"]
-    if mat.shape != (64 * 64, N_PEOPLE * IMAGES_PER_PERSON):
-        raise ValueError(f"{path}: expected faces of shape (4096, 400), got {mat.shape}")
+    mat = _read_faces(path)
     faces = mat.T.astype(np.float32)
     faces -= faces.min()  # min-max over the whole array, as scikit-learn does
     faces /= faces.max()
     faces = faces.reshape(-1, 64, 64).transpose(0, 2, 1).copy()
     labels = np.arange(faces.shape[0], dtype=np.int64) // IMAGES_PER_PERSON
     return faces, labels
+
+
+def _read_faces(path: Path) -> np.ndarray:
+    """The (4096, 400) ``faces`` matrix of the .mat file, checked: one column per image,
+    finite, no constant image (the min-max normalisation would divide by zero)."""
+    contents = read_mat(path)
+    if "faces" not in contents:
+        raise DatasetError(f"{path}: no 'faces' variable (has {sorted(contents)})")
+    mat = np.asarray(contents["faces"])
+    expected = (64 * 64, N_PEOPLE * IMAGES_PER_PERSON)
+    if mat.shape != expected:
+        raise DatasetError(f"{path}: expected faces of shape {expected}, got {mat.shape}")
+    check_samples(mat.T, path, (64 * 64,), "image")
+    return mat
 
 
 def _download_with_sklearn() -> tuple[np.ndarray, np.ndarray]:
@@ -73,6 +89,7 @@ def _download_with_sklearn() -> tuple[np.ndarray, np.ndarray]:
             "Olivetti faces missing and scikit-learn is not installed for the download"
         ) from err
     bunch = fetch_olivetti_faces(shuffle=False)
+    check_samples(bunch.images, "scikit-learn's fetch_olivetti_faces", (64, 64), "image")
     return bunch.images.astype(np.float32), bunch.target.astype(np.int64)
 
 

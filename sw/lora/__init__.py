@@ -1,7 +1,8 @@
 """Multi-adapter LoRA in the style of PEFT: the digital half of every chip layer.
 
 ``LoraLinear`` (layer.py) wraps a frozen weight; model.py injects and manages adapters
-by name; io.py saves and loads them in PEFT's safetensors layout.
+by name; io.py saves and loads them in PEFT's safetensors layout, all or nothing, with
+peft_config.py checking the config and matching modules by PEFT's rules.
 """
 
 from rmlora.sw.lora.io import adapter_config, adapter_state_dict, load_adapter, save_adapter
@@ -22,8 +23,10 @@ from rmlora.sw.lora.model import (
     unmerge_adapters,
     wrap_linear,
 )
+from rmlora.sw.lora.peft_config import AdapterError
 
 __all__ = [
+    "AdapterError",
     "LoraLinear",
     "adapter_config",
     "adapter_names",

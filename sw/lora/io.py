@@ -4,27 +4,44 @@
 and ``...lora_B.weight`` (out x r), without the adapter name, as PEFT writes them;
 ``adapter_config.json`` holds ``peft_type: "LORA"``, ``r``, ``lora_alpha``,
 ``target_modules`` and, for layers that differ, ``rank_pattern`` / ``alpha_pattern``.
-So an adapter trained with PEFT on the same model loads here, and ours loads in PEFT.
-Loading checks everything before touching the model: a bad file leaves it unchanged.
+So an adapter trained with PEFT on the same model loads here, and ours loads in PEFT
+(peft_config.py says which PEFT adapters are refused, and why).
+
+Loading is all or nothing: the config, every tensor and the whole plan (which layer
+gets which rank, alpha and weights) are checked before the model is touched, and if
+attaching still fails part-way the layers already changed are put back. A refused
+file raises ``AdapterError`` (``FileNotFoundError`` when one is missing; ``ValueError``
+for an adapter name that is invalid or already on the model) and leaves the model, its
+``state_dict`` and its adapters exactly as they were.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from rmlora.sw.lora.layer import LoraLinear
-from rmlora.sw.lora.model import _layers_with, matches_target, wrap_linear
+from rmlora.sw.lora.layer import LoraLinear, check_adapter_name
+from rmlora.sw.lora.model import _layers_with, adapter_names, lora_layers, wrap_linear
+from rmlora.sw.lora.peft_config import (
+    AdapterError,
+    exact_pattern,
+    is_targeted,
+    pattern_value,
+    read_config,
+)
 
 WEIGHTS_NAME = "adapter_model.safetensors"
 CONFIG_NAME = "adapter_config.json"
 PREFIX = "base_model.model."
-_KEY = re.compile(r"base_model\.model\.(?P<module>.+)\.lora_(?P<ab>[AB])\.weight")
+_KEY = re.compile(r"base_model\.model\.(?P<module>.+)\.lora_(?P<part>A\.weight|B\.weight|B\.bias)")
+_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 # Options PEFT may write whose effect this implementation (and the chip) does not have.
 _UNSUPPORTED = {"use_dora": False, "use_rslora": False, "fan_in_fan_out": False}
 
@@ -39,6 +56,23 @@ def adapter_state_dict(model: nn.Module, name: str) -> dict[str, torch.Tensor]:
     return state
 
 
+def base_modules(model: nn.Module) -> dict[str, nn.Module]:
+    """The modules PEFT would see: the model's, with each ``LoraLinear`` standing for the
+    Linear it wraps (its base layer and adapter tables are not modules of the base model)."""
+    inner = [n + "." for n in lora_layers(model)]
+    return {n: m for n, m in model.named_modules()
+            if n and not any(n.startswith(prefix) for prefix in inner)}
+
+
+def _target_modules(model: nn.Module, names: list[str]) -> list[str] | str:
+    """The layer list, unless PEFT's suffix rule would also pick other modules of this
+    model (``fc`` also matches ``block.fc``): then a regular expression naming exactly them."""
+    others = set(base_modules(model)) - set(names)
+    if any(o.endswith("." + n) for o in others for n in names):
+        return "(?:" + "|".join(re.escape(n) for n in names) + ")"
+    return names
+
+
 def adapter_config(model: nn.Module, name: str) -> dict:
     layers = _layers_with(model, name)
     first = next(iter(layers.values()))
@@ -47,11 +81,10 @@ def adapter_config(model: nn.Module, name: str) -> dict:
         "peft_type": "LORA",
         "r": r,
         "lora_alpha": alpha,
-        "target_modules": sorted(layers),
-        "rank_pattern": {n: m.r[name] for n, m in layers.items() if m.r[name] != r},
-        "alpha_pattern": {
-            n: m.lora_alpha[name] for n, m in layers.items() if m.lora_alpha[name] != alpha
-        },
+        "target_modules": _target_modules(model, sorted(layers)),
+        "rank_pattern": exact_pattern({n: m.r[name] for n, m in layers.items()}, r),
+        "alpha_pattern": exact_pattern({n: m.lora_alpha[name] for n, m in layers.items()},
+                                       alpha),
         "lora_dropout": 0.0,
         "bias": "none",
         "init_lora_weights": True,
@@ -73,85 +106,128 @@ def save_adapter(model: nn.Module, name: str, directory: str | Path) -> Path:
     return directory
 
 
-def _pattern_value(module_name: str, pattern: dict, default):
-    """PEFT's rule: a pattern key applies when it matches the name's tail at a dot."""
-    for key, value in pattern.items():
-        if re.fullmatch(rf"(.*\.)?{key}", module_name):
-            return value
-    return default
-
-
-def _read_config(directory: Path) -> dict:
-    path = directory / CONFIG_NAME
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
-        raise FileNotFoundError(f"no {CONFIG_NAME} in {directory}")
-    config = json.loads(path.read_text())
-    if config.get("peft_type") != "LORA":
-        raise ValueError(f"{path}: peft_type must be 'LORA', got {config.get('peft_type')!r}")
-    for option, supported in _UNSUPPORTED.items():
-        if config.get(option, supported) != supported:
-            raise ValueError(f"{path}: {option}={config[option]!r} is not supported")
-    if config.get("bias", "none") != "none":
-        raise ValueError(f"{path}: bias={config['bias']!r} is not supported (no biases)")
-    if config.get("modules_to_save"):
-        raise ValueError(f"{path}: modules_to_save is not supported (base weights are frozen)")
-    for key in ("r", "lora_alpha"):
-        if key not in config:
-            raise ValueError(f"{path}: missing {key!r}")
-    return config
+        raise FileNotFoundError(f"no {path.name} in {path.parent}")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, TypeError, RuntimeError) as err:
+        raise AdapterError(f"{path}: not a readable safetensors file ({err})") from err
+    for key, tensor in state.items():
+        if tensor.dtype not in _FLOATS:
+            raise AdapterError(f"{path}: {key!r} is {tensor.dtype}, not floating point")
+        if not torch.isfinite(tensor).all():
+            raise AdapterError(f"{path}: {key!r} holds NaN or infinite values")
+    return state
 
 
-def _group_by_module(state: dict[str, torch.Tensor], path: Path) -> dict[str, dict]:
+def _group_by_module(state: dict[str, torch.Tensor], path: Path, lora_bias: bool
+                     ) -> dict[str, dict[str, torch.Tensor]]:
+    """Module name -> {"A.weight", "B.weight"[, "B.bias"]}, complete for every module.
+
+    ``lora_B.bias`` is what PEFT writes with ``lora_bias=True``; the chip's LoRA unit has
+    no bias, so it is accepted only when it is all zeros (PEFT's initial value), which
+    leaves the output unchanged."""
     modules: dict[str, dict] = {}
     for key, tensor in state.items():
         match = _KEY.fullmatch(key)
-        if match is None:
-            raise ValueError(f"{path}: unexpected tensor {key!r} (expected {PREFIX}<module>"
-                             ".lora_A.weight / .lora_B.weight)")
-        modules.setdefault(match["module"], {})[match["ab"]] = tensor
-    for module_name, pair in modules.items():
-        if set(pair) != {"A", "B"}:
-            raise ValueError(f"{path}: {module_name!r} lacks lora_A or lora_B")
+        if match is None or (match["part"] == "B.bias" and not lora_bias):
+            raise AdapterError(f"{path}: unexpected tensor {key!r} (expected {PREFIX}<module>"
+                               f".lora_A.weight / .lora_B.weight"
+                               f"{' / .lora_B.bias' if lora_bias else ''})")
+        modules.setdefault(match["module"], {})[match["part"]] = tensor
+    wanted = {"A.weight", "B.weight"} | ({"B.bias"} if lora_bias else set())
+    for module_name, parts in modules.items():
+        if set(parts) != wanted:
+            missing = sorted(f"lora_{p}" for p in wanted - set(parts))
+            raise AdapterError(f"{path}: {module_name!r} lacks {', '.join(missing)}")
+        bias = parts.pop("B.bias", None)
+        if bias is not None and (bias.dim() != 1 or bias.any()):
+            raise AdapterError(f"{path}: {module_name!r} has a non-zero lora_B.bias (or not "
+                               f"a vector); the chip's LoRA unit has no bias")
     return modules
 
 
-def load_adapter(model: nn.Module, directory: str | Path, name: str) -> list[str]:
-    """Load the adapter in ``directory`` into ``model`` as ``name``; returns its layers."""
-    directory = Path(directory)
-    config = _read_config(directory)
-    weights = directory / WEIGHTS_NAME
-    if not weights.is_file():
-        raise FileNotFoundError(f"no {WEIGHTS_NAME} in {directory}")
-    modules = _group_by_module(load_file(str(weights)), weights)
-    targets = config.get("target_modules")
-    plan = []
-    for module_name, pair in sorted(modules.items()):
-        if targets is not None and not matches_target(module_name, targets):
-            raise ValueError(f"{weights}: {module_name!r} not in target_modules {targets!r}")
-        try:
-            layer = model.get_submodule(module_name)
-        except AttributeError as err:
-            raise ValueError(f"{weights}: model has no module {module_name!r}") from err
-        if isinstance(layer, LoraLinear):
-            if name in layer.adapters:
-                raise ValueError(f"adapter {name!r} already exists on {module_name!r}")
-            layer = layer.base_layer
-        if not isinstance(layer, nn.Linear):
-            raise ValueError(f"{module_name!r} is {type(layer).__name__}, not a Linear")
-        r = _pattern_value(module_name, config.get("rank_pattern") or {}, config["r"])
-        alpha = _pattern_value(module_name, config.get("alpha_pattern") or {}, config["lora_alpha"])
-        a, b = pair["A"], pair["B"]
+@dataclass(frozen=True)
+class _Step:
+    module_name: str
+    r: int
+    alpha: float
+    a: torch.Tensor
+    b: torch.Tensor
+
+
+def _plan(model: nn.Module, config: dict, modules: dict, path: Path) -> list[_Step]:
+    """What to attach where; refuses anything that does not fit the model exactly."""
+    candidates = base_modules(model)
+    targeted = sorted(n for n in candidates if is_targeted(config, n))
+    for module_name in targeted:
+        if not isinstance(candidates[module_name], nn.Linear | LoraLinear):
+            kind = type(candidates[module_name]).__name__
+            raise AdapterError(f"{path.parent}: target_modules picks {module_name!r}, a "
+                               f"{kind}; only Linear layers take an adapter")
+    missing = [n for n in targeted if n not in modules]
+    if missing:
+        raise AdapterError(f"{path}: no lora_A/lora_B tensors for targeted modules {missing}")
+    for module_name in sorted(set(modules) - set(targeted)):
+        if module_name not in candidates:
+            raise AdapterError(f"{path}: model has no module {module_name!r}")
+        raise AdapterError(f"{path}: {module_name!r} is not picked by target_modules "
+                           f"{config['target_modules']!r}")
+    steps = []
+    for module_name in targeted:
+        layer = candidates[module_name]
+        r = pattern_value(config["rank_pattern"], module_name, config["r"])
+        alpha = pattern_value(config["alpha_pattern"], module_name, config["lora_alpha"])
+        a, b = modules[module_name]["A.weight"], modules[module_name]["B.weight"]
         if a.shape != (r, layer.in_features) or b.shape != (layer.out_features, r):
-            raise ValueError(
-                f"{weights}: shape mismatch on {module_name!r}: lora_A {tuple(a.shape)} and "
+            raise AdapterError(
+                f"{path}: shape mismatch on {module_name!r}: lora_A {tuple(a.shape)} and "
                 f"lora_B {tuple(b.shape)}, expected ({r}, {layer.in_features}) and "
                 f"({layer.out_features}, {r}) for r={r}"
             )
-        plan.append((module_name, r, alpha, a, b))
-    for module_name, r, alpha, a, b in plan:
-        wrapped = wrap_linear(model, module_name)
-        wrapped.add_adapter(name, r, alpha)
-        with torch.no_grad():
-            wrapped.lora_A[name].weight.copy_(a)
-            wrapped.lora_B[name].weight.copy_(b)
-    return [p[0] for p in plan]
+        steps.append(_Step(module_name, r, float(alpha), a, b))
+    return steps
+
+
+def _attach(model: nn.Module, name: str, steps: list[_Step]) -> None:
+    """Attach every step or, if one fails, none: undo the adapters added and the wraps made."""
+    added: list[LoraLinear] = []
+    wrapped: list[tuple[str, nn.Linear, list[bool]]] = []
+    try:
+        for step in steps:
+            module = model.get_submodule(step.module_name)
+            if not isinstance(module, LoraLinear):
+                wrapped.append((step.module_name, module,
+                                [p.requires_grad for p in module.parameters()]))
+            layer = wrap_linear(model, step.module_name)
+            layer.add_adapter(name, step.r, step.alpha)
+            added.append(layer)
+            with torch.no_grad():
+                layer.lora_A[name].weight.copy_(step.a)
+                layer.lora_B[name].weight.copy_(step.b)
+    except BaseException:
+        for layer in added:
+            layer.delete_adapter(name)
+        for module_name, linear, requires_grad in reversed(wrapped):
+            parent, _, child = module_name.rpartition(".")
+            setattr(model.get_submodule(parent), child, linear)
+            for p, flag in zip(linear.parameters(), requires_grad, strict=True):
+                p.requires_grad_(flag)
+        raise
+
+
+def load_adapter(model: nn.Module, directory: str | Path, name: str) -> list[str]:
+    """Load the adapter in ``directory`` into ``model`` as ``name``; returns its layers.
+
+    All or nothing: a refused load raises and leaves the model as it was."""
+    check_adapter_name(name)
+    if name in adapter_names(model):
+        raise ValueError(f"adapter {name!r} already exists on {sorted(_layers_with(model, name))}")
+    directory = Path(directory)
+    config = read_config(directory / CONFIG_NAME)
+    weights = directory / WEIGHTS_NAME
+    modules = _group_by_module(_read_weights(weights), weights, config.get("lora_bias", False))
+    steps = _plan(model, config, modules, weights)
+    _attach(model, name, steps)
+    return [step.module_name for step in steps]

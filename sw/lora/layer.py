@@ -18,6 +18,12 @@ import torch
 from torch import nn
 
 
+def check_adapter_name(name: str) -> None:
+    """An adapter name is a non-empty string without '.' (it becomes a module name)."""
+    if not isinstance(name, str) or not name or "." in name:
+        raise ValueError(f"adapter name must be a non-empty string without '.', got {name!r}")
+
+
 class LoraLinear(nn.Module):
     """Wraps a bias-free ``nn.Linear``; freezes it; adds adapters by name."""
 
@@ -59,8 +65,7 @@ class LoraLinear(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         """New adapter ``name`` of rank ``r``; B = 0, so the layer output is unchanged."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise ValueError(f"adapter name must be a non-empty string without '.', got {name!r}")
+        check_adapter_name(name)
         if name in self.lora_A:
             raise ValueError(f"adapter {name!r} already exists on this layer")
         if isinstance(r, bool) or not isinstance(r, int) or r < 1:
