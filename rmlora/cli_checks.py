@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 __all__ = ["Refused", "int_in", "float_in", "positive_int", "non_negative_int", "seed",
            "output_file", "output_dir", "input_file", "checked_options", "checked_flow",
-           "scheduler_reachable",
+           "check_outputs", "checked_levels", "check_sweep", "scheduler_reachable",
            "MAX_SEED", "MIN_FREE_BYTES"]
 
 # Seeds are offset (seed + 100, a sweep's flow seeds) and handed to numpy and torch
@@ -133,6 +133,13 @@ def input_file(option: str, path: Path) -> None:
 
 
 # --- a task's flow --------------------------------------------------------------------
+def _check_data(task, what: str) -> None:
+    missing = task.data_missing()
+    if missing:
+        raise Refused(f"{what}: its data is missing: {missing} (set RMLORA_DATA to the "
+                      f"directory that holds it)")
+
+
 def _check_inputs_available(task, config, prepared=None) -> int | None:
     """How many inputs the chip check of ``task`` can run (None: not known yet, or not
     before the flow runs; then the flow itself refuses too many)."""
@@ -166,10 +173,7 @@ def checked_options(task, args: argparse.Namespace | None, seed: int,
         config = task.flow_config(options, seed, progress=False)
     except (ValueError, argparse.ArgumentTypeError) as err:
         raise Refused(f"{task.name}: {err}") from None
-    missing = task.data_missing()
-    if missing:
-        raise Refused(f"{task.name}: its data is missing: {missing} (set RMLORA_DATA to "
-                      f"the directory that holds it)")
+    _check_data(task, task.name)
     if check_backend is not None:
         _check_images(task, options, config, None, check_images)
     return options, config
@@ -188,6 +192,50 @@ def checked_flow(task, args: argparse.Namespace | None, seed: int, check_backend
     if check_backend is not None:
         _check_images(task, options, config, prepared, check_images)
     return options, prepared
+
+
+# --- the other commands ----------------------------------------------------------
+def _task(name: str):
+    from rmlora.sw.tasks import TASKS
+    return TASKS[name]
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """--json and --report, where the command has them and they are given."""
+    if getattr(args, "json", None) is not None:
+        output_file("--json", args.json)
+    if getattr(args, "report", None) is not None:
+        output_dir("--report", args.report)
+
+
+def checked_levels(args: argparse.Namespace) -> list:
+    """The robustness sweep's levels, every other argument of it checked too."""
+    from rmlora.sw.robust import conditions
+
+    try:
+        levels = conditions(args.noise, args.stuck, args.drift)
+    except ValueError as err:
+        raise Refused(str(err)) from None
+    check_outputs(args)
+    _check_data(_task(args.task), f"--task {args.task}")
+    if args.scheduler:
+        scheduler_reachable(args.scheduler)
+    return levels
+
+
+def check_sweep(args: argparse.Namespace) -> None:
+    """A sweep's outputs, data, random choices and validation split."""
+    from rmlora.sw.tasks.sweep import draw_choices
+
+    check_outputs(args)
+    task = _task(args.task)
+    _check_data(task, f"--task {task.name}")
+    try:
+        draw_choices(task, 1, args.seed)  # a task without random choices refuses here
+        if args.validation:
+            task.validation_split(task.default_options, args.seed)
+    except (NotImplementedError, ValueError) as err:
+        raise Refused(f"--task {task.name}: {err}") from None
 
 
 def scheduler_reachable(address: str) -> None:

@@ -9,11 +9,15 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from rmlora.cli_checks import (
     Refused,
+    check_outputs,
+    check_sweep,
     checked_flow,
+    checked_levels,
     checked_options,
     float_in,
     input_file,
@@ -22,7 +26,6 @@ from rmlora.cli_checks import (
     output_dir,
     output_file,
     positive_int,
-    scheduler_reachable,
     seed,
 )
 
@@ -57,13 +60,6 @@ def _add_outputs(p: argparse.ArgumentParser) -> None:
                    help="write a Markdown report with plots into this directory")
 
 
-def _check_outputs(args) -> None:
-    if args.json is not None:
-        output_file("--json", args.json)
-    if args.report is not None:
-        output_dir("--report", args.report)
-
-
 def _check_backend(args) -> str | None:
     return None if args.check_backend == "none" else args.check_backend
 
@@ -89,6 +85,20 @@ def _run_task(task, options, prepared, args, report_dir: Path | None) -> dict:
     return _finish(task.name, summary, args, report_dir, report.write)
 
 
+def _write_or_rescue(name: str, result: dict, write) -> Path:
+    """``write()`` -> the path it wrote. The paths were checked before the run, but a
+    device can still fill up or go away during it: then ``result`` is saved in the
+    temporary directory and the command exits saying where, so a long run's result
+    is not lost."""
+    try:
+        return write()
+    except OSError as err:
+        fd, rescue = tempfile.mkstemp(prefix=f"rmlora-{name}-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(result, f, indent=1)
+        sys.exit(f"[{name}] could not write the results ({err}); they are saved in {rescue}")
+
+
 def _finish(name: str, summary: dict, args, report_dir: Path | None, write_report) -> dict:
     """Targets, the JSON and the report of a finished flow; the summary."""
     from rmlora.sw.report.atomic import write_text_atomic
@@ -97,16 +107,19 @@ def _finish(name: str, summary: dict, args, report_dir: Path | None, write_repor
         verdict = "met" if t["met"] else "not run" if t["value"] is None else "NOT MET"
         print(f"[{name}] target {t['key']} {t['rule']}: {t['value']} -> {verdict}")
     if args.json:
-        print(f"[{name}] JSON: {write_text_atomic(args.json, json.dumps(summary, indent=1))}")
+        path = _write_or_rescue(name, summary, lambda: write_text_atomic(
+            args.json, json.dumps(summary, indent=1)))
+        print(f"[{name}] JSON: {path}")
     if report_dir is not None:
-        print(f"[{name}] report: {write_report(summary, report_dir)}")
+        path = _write_or_rescue(name, summary, lambda: write_report(summary, report_dir))
+        print(f"[{name}] report: {path}")
     print(f"[{name}] {summary['seconds']['total']:.0f} s")
     return summary
 
 
 def _task(args):
     task = _tasks()[args.task]
-    _check_outputs(args)
+    check_outputs(args)
     options, prepared = checked_flow(task, args, args.seed, _check_backend(args),
                                      args.check_images)
     _run_task(task, options, prepared, args, args.report)
@@ -124,7 +137,7 @@ def _sim(args):
         setattr(args, key, value)
     args.task, args.rank, args.hwa_noise, args.workers, args.scheduler, args.report = (
         ROBUSTNESS_TASK, 8, 2.0, 0, None, None)
-    _check_robustness(args)
+    checked_levels(args)
     for task in _tasks().values():  # every task checked before the first runs: fast ...
         checked_options(task, None, args.seed, _check_backend(args), args.check_images)
     flows = {name: checked_flow(task, None, args.seed, _check_backend(args), args.check_images)
@@ -163,25 +176,9 @@ def _cost(args):
     summary = run_task(task, options, args.seed, None, prepared=prepared)
     print(format_cost_table(summary["cost"]))
     if args.json:
-        print(f"[cost] JSON: {write_text_atomic(args.json, json.dumps(summary['cost'], indent=1))}")
-
-
-def _check_robustness(args) -> list:
-    """The robustness sweep's levels, every argument checked."""
-    from rmlora.sw.robust import conditions
-
-    try:
-        levels = conditions(args.noise, args.stuck, args.drift)
-    except ValueError as err:
-        raise Refused(str(err)) from None
-    _check_outputs(args)
-    missing = _tasks()[args.task].data_missing()
-    if missing:
-        raise Refused(f"--task {args.task}: its data is missing: {missing} (set RMLORA_DATA "
-                      f"to the directory that holds it)")
-    if args.scheduler:
-        scheduler_reachable(args.scheduler)
-    return levels
+        path = _write_or_rescue("cost", summary["cost"], lambda: write_text_atomic(
+            args.json, json.dumps(summary["cost"], indent=1)))
+        print(f"[cost] JSON: {path}")
 
 
 def _run_robustness(args, report_dir: Path | None) -> dict:
@@ -191,7 +188,7 @@ def _run_robustness(args, report_dir: Path | None) -> dict:
     from rmlora.sw.robust import prepare, sweep
     from rmlora.sw.robust.sweep import check_robustness
 
-    levels = _check_robustness(args)
+    levels = checked_levels(args)
     workers = args.workers or os.cpu_count() or 1
     where = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{workers} processes"
     print(f"[robustness] {args.task}: {len(levels)} conditions x {args.runs} runs on {where}; "
@@ -218,29 +215,12 @@ def _robustness(args):
     _run_robustness(args, args.report)
 
 
-def _check_sweep(args) -> None:
-    from rmlora.sw.tasks.sweep import draw_choices
-
-    _check_outputs(args)
-    task = _tasks()[args.task]
-    missing = task.data_missing()
-    if missing:
-        raise Refused(f"--task {task.name}: its data is missing: {missing} (set RMLORA_DATA "
-                      f"to the directory that holds it)")
-    try:
-        draw_choices(task, 1, args.seed)  # a task without random choices refuses here
-        if args.validation:
-            task.validation_split(task.default_options, args.seed)
-    except (NotImplementedError, ValueError) as err:
-        raise Refused(f"--task {task.name}: {err}") from None
-
-
 def _sweep(args):
     from rmlora.sw.report.atomic import write_text_atomic
     from rmlora.sw.report.sweep import format_sweep_table, write_sweep_report
     from rmlora.sw.tasks.sweep import run_sweep
 
-    _check_sweep(args)
+    check_sweep(args)
     task = _tasks()[args.task]
     print(f"[sweep] {task.name}: {args.choices} random choices (never the default), seed "
           f"{args.seed}, on {args.workers} worker(s); evaluated on the golden chip")
@@ -248,9 +228,12 @@ def _sweep(args):
                       restore=not args.no_restore, validation=args.validation)
     print(format_sweep_table(sweep))
     if args.json:
-        print(f"[sweep] JSON: {write_text_atomic(args.json, json.dumps(sweep, indent=1))}")
+        path = _write_or_rescue("sweep", sweep, lambda: write_text_atomic(
+            args.json, json.dumps(sweep, indent=1)))
+        print(f"[sweep] JSON: {path}")
     if args.report is not None:
-        print(f"[sweep] report: {write_sweep_report(sweep, args.report)}")
+        path = _write_or_rescue("sweep", sweep, lambda: write_sweep_report(sweep, args.report))
+        print(f"[sweep] report: {path}")
     print(f"[sweep] {sweep['seconds']['total']:.0f} s")
 
 

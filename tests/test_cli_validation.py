@@ -366,3 +366,22 @@ def test_fuzzed_bad_arguments_never_start_a_flow(no_work, paths, argv):
     assert ": error: " in err.splitlines()[-1]
     assert seconds < REFUSAL_SECONDS
     assert tree(paths) == before
+
+
+def test_a_result_the_device_refuses_after_the_run_is_saved_elsewhere(tmp_path, monkeypatch):
+    import argparse
+    import tempfile
+
+    from rmlora.cli_tasks import _finish
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr("rmlora.sw.report.atomic.write_text_atomic", full)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    summary = {"task": "face", "targets": [], "seconds": {"total": 1.0}}
+    args = argparse.Namespace(json=tmp_path / "out.json")
+    with pytest.raises(SystemExit) as exit_, contextlib.redirect_stdout(io.StringIO()):
+        _finish("face", summary, args, None, None)
+    (rescued,) = tmp_path.glob("rmlora-face-*.json")
+    assert json.loads(rescued.read_text()) == summary
+    assert "No space left on device" in exit_.value.code and str(rescued) in exit_.value.code
