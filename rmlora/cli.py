@@ -159,7 +159,7 @@ def main(argv=None):
     try:
         args.func(args)  # checks every argument before any work (rmlora.cli_checks)
     except Refused as why:  # a bad argument: one line, exit status 2, no traceback
-        args.command_parser.error(str(why))
+        args.command_parser.error(str(why).replace("\n", " "))
 
 
 if __name__ == "__main__":

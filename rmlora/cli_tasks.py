@@ -249,7 +249,8 @@ def _report(args):
     if not isinstance(summary, dict):
         raise Refused(f"--json {args.json}: a summary is a JSON object, got "
                       f"{type(summary).__name__}")
-    task = _tasks().get(summary.get("task"))
+    name = summary.get("task")
+    task = _tasks().get(name) if isinstance(name, str) else None
     if task is None:
         raise Refused(f"--json {args.json}: task {summary.get('task')!r} is not registered "
                       f"(registered: {', '.join(_tasks())})")
@@ -259,6 +260,8 @@ def _report(args):
         what = f"no {err.args[0]!r}" if isinstance(err, KeyError) else f"{err}"
         raise Refused(f"--json {args.json}: not a complete {task.name} summary "
                       f"({type(err).__name__}: {what})") from None
+    except OSError as err:  # the device failed after the checks; the summary is intact
+        sys.exit(f"[report] could not write {args.out}: {err}")
 
 
 def add_task_commands(sub) -> None:

@@ -68,6 +68,7 @@ def paths(tmp_path_factory):
     (root / "dir").mkdir()
     (root / "bad.json").write_text("{bad")
     (root / "list.json").write_text("[1]")
+    (root / "task_list.json").write_text('{"task": ["face"]}')
     # a face summary cut short: the report would fail after its first plot
     (root / "short.json").write_text(json.dumps({"task": "face", "config": {},
                                                  "targets": []}))
@@ -136,6 +137,7 @@ INVALID = [
     (["report", "--json", "{d}"], "is a directory"),
     (["report", "--json", "{r}/bad.json", "--out", "{r}/out1"], "cannot read a summary"),
     (["report", "--json", "{r}/list.json", "--out", "{r}/out2"], "a JSON object"),
+    (["report", "--json", "{r}/task_list.json", "--out", "{r}/out4"], "is not registered"),
     (["report", "--json", "{r}/short.json", "--out", "{r}/out3"],
      "not a complete face summary"),
     (["report", "--json", "{r}/short.json", "--out", "{f}"], "--out {f}: is a file"),
