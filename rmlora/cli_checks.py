@@ -11,6 +11,7 @@ is allowed, and exit status 2, instead of failing after hours of training.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
 import os
 import shutil
@@ -238,15 +239,27 @@ def check_sweep(args: argparse.Namespace) -> None:
         raise Refused(f"--task {task.name}: {err}") from None
 
 
-def scheduler_reachable(address: str) -> None:
-    """A Dask scheduler address that answers a TCP connection within a few seconds."""
-    parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    if parts.scheme not in ("tcp", "tls"):
-        raise Refused(f"--scheduler {address}: give tcp://host:port or tls://host:port")
+async def _scheduler_identity(address: str) -> dict:
+    from distributed.core import rpc
+    scheduler = rpc(address, timeout=SCHEDULER_TIMEOUT_S)
     try:
+        return await asyncio.wait_for(scheduler.identity(), SCHEDULER_TIMEOUT_S)
+    finally:
+        await scheduler.close_rpc()
+
+
+def scheduler_reachable(address: str) -> None:
+    """A Dask scheduler that answers at ``address`` within a few seconds. A TCP
+    connection is not enough: a proxy or another server may accept it, and the run
+    would fail only after its training (measured: a sandbox proxy accepted every
+    address, and the Dask client died reading its reply)."""
+    try:
+        parts = urlsplit(address if "://" in address else f"tcp://{address}")
         host, port = parts.hostname, parts.port
-    except ValueError:
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address, a port out of range
         host, port = None, None
+    if host and parts.scheme not in ("tcp", "tls"):
+        raise Refused(f"--scheduler {address}: give tcp://host:port or tls://host:port")
     if not host or port is None:
         raise Refused(f"--scheduler {address}: give tcp://host:port (e.g. "
                       f"tcp://localhost:8786)")
@@ -260,3 +273,12 @@ def scheduler_reachable(address: str) -> None:
     except ImportError:
         raise Refused(f"--scheduler {address}: the Dask client is not installed (pip "
                       f"install 'rmlora[cluster]')") from None
+    try:
+        identity = asyncio.run(_scheduler_identity(f"{parts.scheme}://{host}:{port}"))
+    # whatever the far end answers is not our bug: anything but a scheduler's
+    # identity refuses the address (garbage made the Dask client raise MemoryError)
+    except Exception as err:
+        raise Refused(f"--scheduler {address}: no Dask scheduler answers there "
+                      f"({type(err).__name__}: {err})") from None
+    if not (isinstance(identity, dict) and identity.get("type") == "Scheduler"):
+        raise Refused(f"--scheduler {address}: answers, but is not a Dask scheduler")

@@ -158,6 +158,10 @@ INVALID = [
                  marks=needs_faces),
     pytest.param(["robustness", "--scheduler", "no scheduler"], "--scheduler",
                  marks=needs_faces),
+    pytest.param(["robustness", "--scheduler", "tcp://[::1"], "give tcp://host:port",
+                 marks=needs_faces),
+    pytest.param(["robustness", "--scheduler", "http://localhost:8786"], "give tcp://",
+                 marks=needs_faces),
     (["sweep"], "--task"),
     (["sweep", "--task", "face", "--choices", "0"], "--choices"),
     (["sweep", "--task", "face", "--workers", "0"], "--workers"),
@@ -194,10 +198,8 @@ def test_a_bad_invocation_is_refused_in_one_line_before_any_work(no_work, paths,
     assert tree(paths) == before  # nothing written, not even a directory
 
 
-def test_a_refusal_from_the_shell_is_status_2_and_no_traceback(tmp_path):
-    (tmp_path / "file").write_text("")
-    for argv in (["infer", "--inputs", "0"], ["diffusion", "--seed", "-1"],
-                 ["verilog", "--out", str(tmp_path / "file")]):
+def test_a_refusal_from_the_shell_is_status_2_and_no_traceback():
+    for argv in (["infer", "--inputs", "0"], ["diffusion", "--check-images", "81"]):
         done = subprocess.run([sys.executable, "-m", "rmlora.cli", *argv], capture_output=True,
                               text=True, timeout=120)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
@@ -239,6 +241,31 @@ def test_output_checks_refuse_an_unwritable_or_full_place(tmp_path, monkeypatch)
     monkeypatch.setattr("tempfile.TemporaryFile", read_only)
     with pytest.raises(Refused, match="is not writable .Read-only file system."):
         output_dir("--report", tmp_path / "report")
+
+
+def test_a_scheduler_must_answer_as_a_dask_scheduler():
+    """A TCP connection is not enough (a proxy may accept any): the check asks the
+    scheduler for its identity."""
+    import socket
+    import threading
+
+    import distributed
+
+    from rmlora.cli_checks import scheduler_reachable
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  protocol="tcp://", host="127.0.0.1",
+                                  dashboard_address=":0") as cluster:
+        scheduler_reachable(cluster.scheduler_address)
+    with socket.create_server(("127.0.0.1", 0)) as server:  # answers, but garbage
+        def answer():
+            connection, _ = server.accept()
+            with connection:
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" * 4)
+        threading.Thread(target=answer, daemon=True).start()
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(Refused, match="no Dask scheduler answers there"):
+            scheduler_reachable(address)
 
 
 def test_input_check_refuses_what_cannot_be_read(tmp_path):
@@ -334,7 +361,9 @@ BAD = {
                                                st.floats(min_value=50.001),
                                                st.just(float("nan"))).map(repr),
                       "--noise": NOT_NUMBER.filter(lambda t: "," not in t and t.strip()),
-                      "--json": PATH_UNDER_FILE},
+                      "--json": PATH_UNDER_FILE,
+                      # no host or no port: refused before any connection is tried
+                      "--scheduler": st.text(alphabet="[]:/%@ .tcpls", min_size=1, max_size=12)},
     ("sweep", "--task", "face"): {"--choices": BAD_COUNT, "--workers": BAD_COUNT,
                                   "--seed": BAD_SEED, "--report": PATH_UNDER_FILE},
     ("report", "--json", "{r}/bad.json"): {"--out": st.sampled_from(["{f}", "{f}/x"])},
