@@ -36,6 +36,7 @@ SIM_ROBUSTNESS = {"noise": "2,4,8", "stuck": "1", "drift": "1d", "runs": 3}
 FULL_ROBUSTNESS = {"noise": "1,2,4,6,8,10", "stuck": "0,0.5,1,2", "drift": "1s,1h,1d,1y",
                    "runs": 20}
 ROBUSTNESS_TASK = "face"  # the task of `make sim`'s robustness section
+CHECK_IMAGES = 20  # the chip check's inputs unless --check-images says otherwise
 HWA_NOISE_MAX_US = 50.0  # the largest programming error a sweep level may have (conditions.py)
 
 
@@ -49,9 +50,9 @@ def _add_check(p: argparse.ArgumentParser) -> None:
     p.add_argument("--check-backend", choices=(*BACKENDS, "none"), default="verilator",
                    help="cosimulation compared with the golden chip (golden: a second "
                         "golden chip; none: skip)")
-    p.add_argument("--check-images", type=positive_int, default=20,
-                   help="inputs of the chip check (default 20; at most the task's test and "
-                        "held-out inputs)")
+    p.add_argument("--check-images", type=positive_int, default=None,
+                   help=f"inputs of the chip check (default {CHECK_IMAGES}; at most the "
+                        f"task's test and held-out inputs)")
 
 
 def _add_outputs(p: argparse.ArgumentParser) -> None:
@@ -60,8 +61,14 @@ def _add_outputs(p: argparse.ArgumentParser) -> None:
                    help="write a Markdown report with plots into this directory")
 
 
-def _check_backend(args) -> str | None:
-    return None if args.check_backend == "none" else args.check_backend
+def _chip_check(args) -> tuple[str | None, int]:
+    """(backend or None, inputs) of the chip check; --check-images without one is an
+    option that does not apply, refused."""
+    backend = None if args.check_backend == "none" else args.check_backend
+    if backend is None and args.check_images is not None:
+        raise Refused(f"--check-images {args.check_images}: applies only to a chip check, "
+                      f"and --check-backend is none; drop one of them")
+    return backend, CHECK_IMAGES if args.check_images is None else args.check_images
 
 
 def _run_task(task, options, prepared, args, report_dir: Path | None) -> dict:
@@ -70,10 +77,10 @@ def _run_task(task, options, prepared, args, report_dir: Path | None) -> dict:
     from rmlora.sw.report.cost import format_cost_table
     from rmlora.sw.tasks import run_task
 
-    check = _check_backend(args)
+    check, check_images = _chip_check(args)
     print(f"[{task.name}] {task.describe(options)}, seed {args.seed}; evaluated on the golden "
           f"chip, chip check on {check or 'nothing'}")
-    summary = run_task(task, options, args.seed, check, args.check_images, prepared=prepared,
+    summary = run_task(task, options, args.seed, check, check_images, prepared=prepared,
                        progress=True, restore=not getattr(args, "no_restore", False))
     report = REPORTS[task.report]
     print(report.console(summary))
@@ -120,8 +127,7 @@ def _finish(name: str, summary: dict, args, report_dir: Path | None, write_repor
 def _task(args):
     task = _tasks()[args.task]
     check_outputs(args)
-    options, prepared = checked_flow(task, args, args.seed, _check_backend(args),
-                                     args.check_images)
+    options, prepared = checked_flow(task, args, args.seed, *_chip_check(args))
     _run_task(task, options, prepared, args, args.report)
 
 
@@ -139,8 +145,8 @@ def _sim(args):
         ROBUSTNESS_TASK, 8, 2.0, 0, None, None)
     checked_levels(args)
     for task in _tasks().values():  # every task checked before the first runs: fast ...
-        checked_options(task, None, args.seed, _check_backend(args), args.check_images)
-    flows = {name: checked_flow(task, None, args.seed, _check_backend(args), args.check_images)
+        checked_options(task, None, args.seed, *_chip_check(args))
+    flows = {name: checked_flow(task, None, args.seed, *_chip_check(args))
              for name, task in _tasks().items()}  # ... then against its data
     index = ["# rmlora `make sim` reports", ""]
     failed = []

@@ -107,6 +107,7 @@ INVALID = [
     (["face", "--check-images", "-1"], "--check-images"),
     (["face", "--check-images", "lots"], "got 'lots'"),
     (["face", "--check-backend", "spice"], "invalid choice: 'spice'"),
+    (["face", "--check-backend", "none", "--check-images", "5"], "applies only to a chip check"),
     (["face", "--people", "0-x"], "--people"),
     (["face", "--json", "{d}"], "--json {d}: is a directory"),
     (["face", "--json", "{f}/out.json"], "{f} is a file, not a directory"),
