@@ -109,6 +109,9 @@ def output_file(option: str, path: Path) -> None:
     """A file the command will write (its directories are created if need be)."""
     if os.path.isdir(path):
         raise Refused(f"{option} {path}: is a directory; give a file name")
+    if os.path.exists(path) and not os.path.isfile(path):  # the rename would replace it
+        raise Refused(f"{option} {path}: is not a regular file (a device, a pipe); give a "
+                      f"file name")
     why = _unwritable(_first_existing(Path(path).absolute().parent))
     if why:
         raise Refused(f"{option} {path}: {why}; give a file in a writable directory")

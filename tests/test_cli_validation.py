@@ -110,6 +110,7 @@ INVALID = [
     (["face", "--check-backend", "none", "--check-images", "5"], "applies only to a chip check"),
     (["face", "--people", "0-x"], "--people"),
     (["face", "--json", "{d}"], "--json {d}: is a directory"),
+    (["face", "--json", "/dev/null"], "--json /dev/null: is not a regular file"),
     (["face", "--json", "{f}/out.json"], "{f} is a file, not a directory"),
     (["face", "--report", "{f}"], "--report {f}: is a file"),
     (["face", "--report", "{f}/sub/report"], "{f} is a file, not a directory"),
@@ -284,6 +285,9 @@ def test_an_atomic_write_leaves_the_old_file_when_it_fails(tmp_path):
     assert path.read_text() == "old" and tree(tmp_path) == {"sub", "sub/summary.json"}
     write_text_atomic(path, "new")
     assert path.read_text() == "new" and tree(tmp_path) == {"sub", "sub/summary.json"}
+    (tmp_path / "link.json").symlink_to(path)  # written through, the link kept
+    write_text_atomic(tmp_path / "link.json", "linked")
+    assert (tmp_path / "link.json").is_symlink() and path.read_text() == "linked"
 
 
 @staged_report

@@ -32,7 +32,7 @@ def _temporary_name(path: Path) -> Path:
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` (its directories created if need be) through a
     temporary file beside it; returns the path."""
-    path = Path(path)
+    path = Path(os.path.realpath(path))  # through a symbolic link: its target is replaced
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = _temporary_name(path)
     # os.open with 0o666 keeps the umask's permissions, as a plain open() would
