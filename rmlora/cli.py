@@ -18,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from rmlora.cli_checks import Refused, output_dir, output_file, positive_int, seed
 from rmlora.cli_tasks import add_task_commands
 
 
@@ -27,6 +28,7 @@ def _bringup(args):
     from rmlora.sim.cosim import REPO_ROOT, run_on_chip
 
     build = REPO_ROOT / "build"
+    output_dir("the build directory", build)
     verilog = write_verilog(build / "verilog", ChipParams(), only={TOP_NAME})
     out = build / "bringup" / "smoke.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -63,14 +65,22 @@ def _infer(args):
     import numpy as np
 
     from rmlora.sw.compiler import compile_model
+    from rmlora.sw.lora import lora_layers
     from rmlora.sw.models.demo import demo_inputs, demo_model
     from rmlora.sw.runtime import Chip
     from rmlora.sw.runtime.infer import format_table, infer
 
     model = demo_model(args.model, args.seed)
+    if args.adapters is not None:
+        has = sorted({name for layer in lora_layers(model).values() for name in layer.adapters})
+        unknown = [a for a in args.adapters.split(",") if a.strip() and a.strip() not in has]
+        if unknown:
+            raise Refused(f"--adapters {args.adapters}: the {args.model} demo has no adapter "
+                          f"{', '.join(map(repr, unknown))}; choose from {', '.join(has)} "
+                          f"(comma-separated, '' for none)")
     compiled = compile_model(model, demo_inputs(args.model, 256, args.seed + 100))
     adapters = list(compiled.adapter_slots) if args.adapters is None else [
-        a for a in args.adapters.split(",") if a]
+        a.strip() for a in args.adapters.split(",") if a.strip()]
     print(f"[infer] {args.model}: {len(compiled.layers)} layers, {len(compiled.segments)} "
           f"segments, {len(compiled.image)}-byte SRAM image, adapters "
           f"{compiled.adapter_slots}; enabled: {adapters or 'none'}")
@@ -107,11 +117,13 @@ def _infer(args):
 
 def _verilog(args):
     from rmlora.hw.build import main
+    output_dir("--out", args.out)
     main(["--out", str(args.out)])
 
 
 def _header(args):
-    from rmlora.firmware.header import main
+    from rmlora.firmware.header import HEADER_PATH, main
+    output_file("the header", HEADER_PATH)
     main([])
 
 
@@ -127,23 +139,27 @@ def main(argv=None):
         add_task_commands(sub)  # imports every registered task (torch): seconds
     p = sub.add_parser("bringup", help="build the chip and bring it up on the simulator")
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
-    p.set_defaults(func=_bringup)
+    p.set_defaults(func=_bringup, command_parser=p)
     p = sub.add_parser("infer", help="run a compiled demo network on a chip backend")
     p.add_argument("--model", choices=("mlp", "face"), default="mlp")
     p.add_argument("--backend", choices=("golden", "verilator", "icarus"), default="verilator")
-    p.add_argument("--inputs", type=int, default=2, help="inputs to run (default 2)")
+    p.add_argument("--inputs", type=positive_int, default=2, help="inputs to run (default 2)")
     p.add_argument("--adapters", default=None,
                    help="comma-separated adapters to enable (default: all; '' for none)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--deploy-on-chip", action="store_true",
                    help="program the weights through the RTL's write-verify (slow)")
-    p.set_defaults(func=_infer)
+    p.set_defaults(func=_infer, command_parser=p)
     p = sub.add_parser("verilog", help="write the Verilog of every block")
     p.add_argument("--out", type=Path, default=Path("build/verilog"))
-    p.set_defaults(func=_verilog)
-    sub.add_parser("header", help="regenerate the C header").set_defaults(func=_header)
+    p.set_defaults(func=_verilog, command_parser=p)
+    p = sub.add_parser("header", help="regenerate the C header")
+    p.set_defaults(func=_header, command_parser=p)
     args = parser.parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)  # checks every argument before any work (rmlora.cli_checks)
+    except Refused as why:  # a bad argument: one line, exit status 2, no traceback
+        args.command_parser.error(str(why).replace("\n", " "))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from .atomic import staged_report
 from .cost import cost_markdown, energy_plot, pulses_plot
 from .restore import restore_markdown
 
@@ -45,6 +46,7 @@ def _grid_plot(summary: dict, path: Path):
     fig.savefig(path, dpi=110)
 
 
+@staged_report
 def write_diffusion_report(summary: dict, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

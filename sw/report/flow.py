@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from .atomic import staged_report
 from .cost import cost_markdown, energy_plot, pulses_plot
 from .restore import restore_console, restore_markdown
 
@@ -211,6 +212,7 @@ def _markdown(summary: dict, plots: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+@staged_report
 def write_flow_report(summary: dict, out_dir: str | Path) -> Path:
     """Write report.md, summary.json and the PNG plots into out_dir; returns report.md."""
     out = Path(out_dir)

@@ -12,6 +12,8 @@ from matplotlib.figure import Figure
 
 from rmlora.sw.units import parse_seconds
 
+from .atomic import staged_report
+
 __all__ = ["format_robustness_table", "write_robustness_report", "robustness_markdown"]
 
 SWEEPS = [("noise", "programming error std (uS)"), ("stuck", "stuck-at rate (%)"),
@@ -114,6 +116,7 @@ def robustness_markdown(summary: dict, plots: dict[str, str], targets: list[dict
     return lines
 
 
+@staged_report
 def write_robustness_report(summary: dict, targets: list[dict], out_dir: str | Path) -> Path:
     """report.md, summary.json (without the per-run results) and the plots."""
     out = Path(out_dir)

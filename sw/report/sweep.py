@@ -13,6 +13,8 @@ import platform
 import string
 from pathlib import Path
 
+from .atomic import staged_report
+
 __all__ = ["format_sweep_table", "write_sweep_report"]
 
 BETTER_WORDS = {"high": "higher is better", "low": "lower is better",
@@ -73,6 +75,7 @@ def format_sweep_table(sweep: dict) -> str:
     return "\n".join(lines + _met_lines(sweep))
 
 
+@staged_report
 def write_sweep_report(sweep: dict, out_dir: str | Path) -> Path:
     """report.md (the table in Markdown) and sweep.json in ``out_dir``."""
     out = Path(out_dir)

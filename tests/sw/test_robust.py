@@ -130,10 +130,10 @@ def test_report_and_targets_come_from_the_summary(setup, tmp_path):
 
 
 def test_bad_command_line_levels_exit_with_the_reason(capsys):
-    with pytest.raises(SystemExit, match="not a number"):
-        main(["robustness", "--noise", "1,two"])
-    with pytest.raises(SystemExit, match="runs"):
-        main(["robustness", "--runs", "0"])
+    for argv, why in ((["--noise", "1,two"], "not a number"), (["--runs", "0"], "--runs")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["robustness", *argv])
+        assert exit_.value.code == 2 and why in capsys.readouterr().err.splitlines()[-1]
 
 
 @needs_faces

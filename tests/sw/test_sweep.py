@@ -204,20 +204,21 @@ def no_training(monkeypatch):
 
 
 @pytest.mark.parametrize("argv, why", [
-    (["--choices", "0"], "--choices must be >= 1, got 0"),
-    (["--workers", "0"], "--workers must be >= 1, got 0"),
-    (["--json", "{tmp}/missing/out.json"], "missing does not exist"),
-    (["--json", "{tmp}"], "is a directory, not a file"),
-    (["--json", "{tmp}/file/out.json"], "file is not a directory"),
-    (["--report", "{tmp}/file/report"], "file is not a directory"),
+    (["--choices", "0"], "--choices: must be an integer >= 1, got '0'"),
+    (["--workers", "0"], "--workers: must be an integer >= 1, got '0'"),
+    (["--json", "{tmp}"], "is a directory; give a file name"),
+    (["--json", "{tmp}/file/out.json"], "file is a file, not a directory"),
+    (["--report", "{tmp}/file/report"], "file is a file, not a directory"),
 ])
-def test_sweep_refuses_bad_arguments_before_training(no_training, tmp_path, argv, why):
+def test_sweep_refuses_bad_arguments_before_training(no_training, tmp_path, capsys, argv,
+                                                     why):
     (tmp_path / "file").write_text("")
     argv = [a.format(tmp=tmp_path) for a in argv]
     with pytest.raises(SystemExit) as exit_:
         main(["sweep", "--task", "speaker", *argv])
-    assert isinstance(exit_.value.code, str) and "\n" not in exit_.value.code
-    assert exit_.value.code.startswith("[sweep] ") and why in exit_.value.code
+    assert exit_.value.code == 2  # argparse's usage error
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith("rmlora sweep: error: ") and why in error
 
 
 @pytest.fixture
