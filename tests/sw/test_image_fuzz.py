@@ -83,12 +83,10 @@ EDITS = st.one_of(
 )
 
 
-def _get(blob: bytearray, at: int, n: int) -> int:
-    return int.from_bytes(blob[at:at + n], "little")
-
-
 def _section_length(blob: bytearray, index: int) -> int:
-    return _get(blob, IMAGE_HEADER_BYTES + index * SECTION_BYTES + 8, 4)
+    field = data.Layout.cast(Section)["length"]
+    at = IMAGE_HEADER_BYTES + index * SECTION_BYTES + field.offset // 8
+    return int.from_bytes(blob[at:at + field.width // 8], "little")
 
 
 @st.composite
