@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmlora.contract import ChipParams
+from rmlora.contract.checks import as_int_array
 from rmlora.contract.lora import (
     LORA_DESC_BITS,
     LORA_SLOTS,
@@ -17,7 +18,10 @@ from rmlora.contract.lora import (
 )
 from rmlora.contract.packing import pack_fields
 
-__all__ = ["Adapter", "Layer", "pack_layer", "pack_entry", "pack_rows", "place_layer"]
+__all__ = ["Adapter", "Layer", "pack_layer", "pack_entry", "pack_lut", "pack_rows",
+           "place_layer"]
+
+INT8_RANGE = (-128, 127)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,10 @@ class Layer:
 
 
 def pack_layer(layer: Layer, lut_addr: int, entry_addrs: dict[int, int]) -> bytes:
+    unknown = sorted(set(entry_addrs) - set(range(LORA_SLOTS)))
+    if unknown:  # would be dropped: the descriptor has one entry field per slot
+        raise ValueError(f"layer field out of range: adapter slot {unknown[0]} "
+                         f"(needs 0..{LORA_SLOTS - 1})")
     fields = {"n_in": layer.n_in, "n_out": layer.n_out, "out_mult": layer.out_mult,
               "out_shift": layer.out_shift, "act": layer.act, "lut": lut_addr}
     for slot in range(LORA_SLOTS):
@@ -60,13 +68,27 @@ def pack_entry(ad: Adapter, a_addr: int, b_addr: int) -> bytes:
     return value.to_bytes(LORA_DESC_BITS // 8, "little")
 
 
-def pack_rows(matrix: np.ndarray, word_bytes: int) -> bytes:
-    """int8 rows, each padded with zeros to whole SRAM words."""
-    matrix = np.asarray(matrix, dtype=np.int8)
+def pack_rows(matrix: np.ndarray, word_bytes: int, what: str = "matrix") -> bytes:
+    """int8 rows, each padded with zeros to whole SRAM words; a value outside int8 is a
+    ValueError naming `what` (a cast would wrap 200 to -56)."""
+    matrix = as_int_array(what, matrix, *INT8_RANGE)
+    if matrix.ndim != 2:
+        raise ValueError(f"{what}: must be a matrix (rows, columns), got shape {matrix.shape}")
+    matrix = matrix.astype(np.int8)
     words = -(-matrix.shape[1] // word_bytes)
     padded = np.zeros((matrix.shape[0], words * word_bytes), dtype=np.int8)
     padded[:, :matrix.shape[1]] = matrix
     return padded.tobytes()
+
+
+def pack_lut(lut) -> bytes:
+    """A LUT activation's table: LUT_ENTRIES int8 entries (entry t for y = t - 128)."""
+    if lut is None:
+        raise ValueError(f"lut: a LUT activation needs a table of {LUT_ENTRIES} int8 entries")
+    table = as_int_array("lut", lut, *INT8_RANGE)
+    if table.shape != (LUT_ENTRIES,):
+        raise ValueError(f"lut: must have {LUT_ENTRIES} entries, got shape {table.shape}")
+    return table.astype(np.int8).tobytes()
 
 
 def place_layer(layer: Layer, adapters: dict[int, Adapter], params: ChipParams,
@@ -95,9 +117,9 @@ def place_layer(layer: Layer, adapters: dict[int, Adapter], params: ChipParams,
     for blob in blobs:
         image += blob[:dw * wb].ljust(dw * wb, b"\0")
     if layer.act is Activation.LUT:
-        image += np.asarray(layer.lut, dtype=np.int8).tobytes()
-    for _, ad in sorted(adapters.items()):
-        image += pack_rows(ad.a, wb) + pack_rows(ad.b, wb)
+        image += pack_lut(layer.lut)
+    for slot, ad in sorted(adapters.items()):
+        image += pack_rows(ad.a, wb, f"slot {slot} A") + pack_rows(ad.b, wb, f"slot {slot} B")
     if base + len(image) // wb > params.sram_depth:
         raise ValueError(f"layer image of {len(image)} bytes at word {base} does not fit the "
                          f"{params.sram_bytes}-byte SRAM buffer")

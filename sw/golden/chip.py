@@ -34,7 +34,9 @@ __all__ = ["ChipError", "read_program", "record_cycles", "run_cycles", "run_prog
 
 
 class ChipError(RuntimeError):
-    """The chip stopped the program: the ErrorCode it logged and the record it was on."""
+    """The chip stopped the program: the ErrorCode it logged and the record it was on.
+    (The runtime's refusals, rmlora.sw.runtime.refusals, are ChipErrors too, with code
+    and layer None: the chip never saw the call.)"""
 
     def __init__(self, code: ErrorCode, layer: int, detail: str = ""):
         self.code, self.layer = code, layer

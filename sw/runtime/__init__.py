@@ -9,7 +9,8 @@ from .backend import BACKENDS, Backend, BackendSpec, backend_spec, register_back
 from .chip import Chip, DeployReport, SegmentRun  # registers "golden"
 from .cosim_backend import SimulatorError  # registers "verilator" and "icarus"
 from .network import dequantize_logits, ideal_segment_runner, run_network
+from .refusals import ChipRefused, UnknownAdapter
 
-__all__ = ["BACKENDS", "Backend", "BackendSpec", "Chip", "ChipError", "DeployReport",
-           "SegmentRun", "SimulatorError", "backend_spec", "dequantize_logits",
-           "ideal_segment_runner", "register_backend", "run_network"]
+__all__ = ["BACKENDS", "Backend", "BackendSpec", "Chip", "ChipError", "ChipRefused",
+           "DeployReport", "SegmentRun", "SimulatorError", "UnknownAdapter", "backend_spec",
+           "dequantize_logits", "ideal_segment_runner", "register_backend", "run_network"]

@@ -10,6 +10,11 @@
 Every backend sees the same calls and the same bytes, so their outputs can be
 compared with ==. A run of a batch is the program run once per input, in order.
 `with Chip(...) as chip:` closes the backend (ends a cosimulation) on the way out.
+
+A call the chip must not see is refused before anything is written, with a
+ChipRefused (a ChipError) saying what to do: run() before deploy() or load(),
+inputs of the wrong shape or type, enabling a slot the image holds no adapter for.
+load() and deploy() check everything first, so a refused one changes nothing.
 """
 
 from dataclasses import dataclass, field
@@ -28,6 +33,14 @@ from rmlora.sw.formats.records import LayerStats, read_stats
 
 from . import golden_backend  # noqa: F401 - registers "golden", Chip's default backend
 from .backend import Backend, RunResult, backend_spec
+from .refusals import (
+    ChipRefused,
+    UnknownAdapter,
+    adapter_slots,
+    check_runnable,
+    checked_names,
+    checked_plan,
+)
 
 __all__ = ["Chip", "DeployReport", "SegmentRun"]
 
@@ -66,6 +79,7 @@ class Chip:
         self.sections: list[ImageSection] = []
         self.names: dict[str, int] = {}
         self.enabled = 0
+        self.deployed = False  # every block of a plan programmed: run() may convert
 
     # ---- analogue weights ----
     def deploy(self, plan, on_chip: bool = False, scratch_word: int | None = None
@@ -74,7 +88,9 @@ class Chip:
         on_chip (cosimulation): through the RTL's crossbar controller, targets staged at
         scratch_word; otherwise the golden model of that controller programs the macros."""
         if on_chip and scratch_word is None:
-            raise ValueError("deploy(on_chip=True) needs a scratch_word for the targets")
+            raise ChipRefused("deploy(on_chip=True) needs a scratch_word for the targets")
+        plan = checked_plan(plan, self.params, on_chip, scratch_word or 0)  # before any pulse
+        self.deployed = False  # until every block is written
         report = DeployReport(0, 0, 0, 0, 0, 0)
         for desc, targets in plan:
             res = self.backend.program(desc, targets, on_chip, scratch_word or 0)
@@ -90,6 +106,7 @@ class Chip:
             flags = np.asarray(res.result, dtype=np.uint8).reshape(desc.n_rows, desc.n_cols)
             for r, c in zip(*np.nonzero(flags & NOT_CONVERGED_FLAG), strict=True):
                 report.failed_at.append((desc.macro, desc.row0 + int(r), desc.col0 + int(c)))
+        self.deployed = True
         return report
 
     # ---- SRAM image ----
@@ -98,11 +115,7 @@ class Chip:
         slots, then zero the adapters of the image loaded before (a replaced adapter
         must not linger in the buffer) and write the new sections."""
         sections = parse_image(image, self.params)  # raises before anything is written
-        names = dict(names or {})
-        slots = {s.slot for s in sections if s.kind is SectionKind.ADAPTER}
-        for name, slot in names.items():
-            if slot not in slots:
-                raise ValueError(f"adapter {name!r}: the image has no adapter in slot {slot}")
+        names = checked_names(names, adapter_slots(sections))
         wb = self.params.sram_word_bytes
         for s in self.sections:
             if s.kind is SectionKind.ADAPTER:
@@ -112,19 +125,29 @@ class Chip:
         self.sections, self.names, self.enabled = sections, names, 0
 
     def _slot(self, adapter: str | int) -> int:
-        if isinstance(adapter, bool) or not isinstance(adapter, str | int):
+        """The slot of a name or number that holds an adapter of the loaded image."""
+        if isinstance(adapter, bool) or not isinstance(adapter, str | int | np.integer):
             raise TypeError(f"adapter {adapter!r}: give a name or a slot number")
-        if isinstance(adapter, int):
-            if not 0 <= adapter < LORA_SLOTS:
-                raise ValueError(f"slot {adapter}: the chip has slots 0..{LORA_SLOTS - 1}")
-            return adapter
-        if adapter not in self.names:
-            raise KeyError(f"no adapter named {adapter!r} in the loaded image "
-                           f"(has: {', '.join(sorted(self.names)) or 'none'})")
-        return self.names[adapter]
+        if isinstance(adapter, str):
+            if adapter not in self.names:
+                raise UnknownAdapter(f"no adapter named {adapter!r} in the loaded image "
+                                     f"(has: {', '.join(sorted(self.names)) or 'none'}); "
+                                     f"name it in load(image, names=...)")
+            return self.names[adapter]
+        slot = int(adapter)
+        if not 0 <= slot < LORA_SLOTS:
+            raise ChipRefused(f"slot {slot}: the chip has slots 0..{LORA_SLOTS - 1}")
+        held = adapter_slots(self.sections)
+        if slot not in held:
+            raise UnknownAdapter(f"slot {slot}: the loaded image has no adapter in slot {slot} "
+                                 f"(adapters in slots: "
+                                 f"{', '.join(map(str, sorted(held))) or 'none'}); "
+                                 f"load an image with one first")
+        return slot
 
     def enable(self, adapters):
-        """Apply exactly these adapters (a list of names or slots) from the next run on."""
+        """Apply exactly these adapters (a list of names or slots) from the next run on;
+        each must hold an adapter of the loaded image (refused otherwise, nothing changed)."""
         if isinstance(adapters, str | int):
             raise TypeError(f"enable() takes a list of adapters, got {adapters!r}")
         mask = 0
@@ -139,8 +162,6 @@ class Chip:
         slot = self._slot(adapter)
         wb = self.params.sram_word_bytes
         regions = [s for s in self.sections if s.kind is SectionKind.ADAPTER and s.slot == slot]
-        if not regions:
-            raise KeyError(f"the loaded image has no adapter in slot {slot}")
         for s in regions:
             self.backend.write_sram(s.sram_word * wb, bytes(len(s.payload)))
         dw_bytes = self.params.words_for(LORA_DESC_BITS) * wb
@@ -170,12 +191,15 @@ class Chip:
     def run(self, segment, x: np.ndarray) -> tuple[np.ndarray, SegmentRun]:
         """Run a compiled segment on x (B, len(segment.inputs), segment.n_in) int8; returns
         y (B, len(segment.outputs), segment.n_out) int8 and every record's outputs."""
+        check_runnable(segment, self.deployed, self.sections, self.params)
         x = np.asarray(x)
         want = (len(segment.inputs), segment.n_in)
         if x.ndim != 3 or x.shape[1:] != want or len(x) == 0:
-            raise ValueError(f"inputs shape {x.shape}: expected (batch, {want[0]}, {want[1]})")
+            raise ChipRefused(f"inputs shape {x.shape}: expected (batch, {want[0]}, {want[1]})"
+                              f" with batch >= 1")
         if x.dtype != np.int8:
-            raise ValueError(f"inputs must be int8, got {x.dtype}")
+            raise ChipRefused(f"inputs must be int8, got {x.dtype}: quantize them first "
+                              f"(run_network does, with the compiled input scale)")
         wb = self.params.sram_word_bytes
         inputs = {word: _pad(x[:, v, :], wb) for v, word in enumerate(segment.inputs)}
         reads = {r.dst: r.n_out for r in segment.records}

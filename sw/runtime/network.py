@@ -9,6 +9,8 @@ from rmlora.sw.compiler.compiled import CompiledModel, Segment
 from rmlora.sw.compiler.steps import INPUT, ChipStep
 from rmlora.sw.golden.lora import lora_layer
 
+from .refusals import ChipRefused
+
 __all__ = ["run_network", "dequantize_logits", "ideal_segment_runner", "SegmentRunner"]
 
 SegmentRunner = Callable[[Segment, np.ndarray], np.ndarray]
@@ -17,8 +19,10 @@ SegmentRunner = Callable[[Segment, np.ndarray], np.ndarray]
 def run_network(compiled: CompiledModel, inputs, run_segment: SegmentRunner) -> np.ndarray:
     """int8 logits (B, n_out) of float inputs: images (B, 16, 16) for a FaceMixer,
     vectors (B, n_in) for an MLP. run_segment(segment, x (B, vectors, n_in) int8)
-    returns (B, output vectors, n_out) int8."""
-    env = {INPUT: np.asarray(inputs, dtype=np.float64)}
+    returns (B, output vectors, n_out) int8. Inputs that are not a non-empty batch of
+    finite numbers are refused (ChipRefused) before any segment runs: NaN would
+    quantize to an arbitrary int8 code."""
+    env = {INPUT: _checked_inputs(inputs)}
     for step in compiled.steps:
         if not isinstance(step, ChipStep):
             step.apply(env)
@@ -26,13 +30,30 @@ def run_network(compiled: CompiledModel, inputs, run_segment: SegmentRunner) -> 
         segment = compiled.segments[step.segment]
         x = env[step.src]
         if x.shape[1:] != (len(segment.inputs), segment.n_in):
-            raise ValueError(f"segment {segment.name!r} takes (B, {len(segment.inputs)}, "
-                             f"{segment.n_in}), got {x.shape}")
+            raise ChipRefused(f"segment {segment.name!r} takes (B, {len(segment.inputs)}, "
+                              f"{segment.n_in}), got {x.shape}: give inputs of the shape "
+                              f"the network was compiled for")
         y = np.asarray(run_segment(segment, x.astype(np.int8)))
         if y.shape != (x.shape[0], len(segment.outputs), segment.n_out):
             raise ValueError(f"segment {segment.name!r} returned {y.shape}")
         env[step.dst] = y.astype(np.int8)
     return env["x"].reshape(env["x"].shape[0], -1)
+
+
+def _checked_inputs(inputs) -> np.ndarray:
+    try:
+        x = np.asarray(inputs, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ChipRefused(f"inputs must be an array of numbers: {err}") from None
+    if x.ndim < 2 or len(x) == 0:
+        raise ChipRefused(f"inputs shape {x.shape}: expected a batch (B >= 1, features...)")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ChipRefused(f"inputs hold {int(bad.sum())} NaN or infinite values (the first "
+                          f"at index {first}, in input {first[0]}): drop or repair those "
+                          f"inputs; the chip takes finite values only")
+    return x
 
 
 def dequantize_logits(compiled: CompiledModel, y: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import rmlora.hw.build
 from rmlora.contract import ChipParams
 from rmlora.sim.reram import ACTIVITY_COUNTS
 from rmlora.sw.compiler import compile_model
-from rmlora.sw.runtime import Chip, cosim_backend
+from rmlora.sw.runtime import Chip, ChipError, cosim_backend
 from rmlora.sw.runtime.infer import infer
 from tests.sw.test_compiler import adapted_mlp, data
 
@@ -53,7 +53,10 @@ def test_network_on_verilator_equals_golden(compiled):
         assert not np.array_equal(both, only_b)  # adapter a is really applied
         assert chip.delete_adapter("a") == ref.delete_adapter("a") > 0
         _same_everywhere(chip, ref, compiled, x, ["b"])
-        _same_everywhere(chip, ref, compiled, x, [0, 1])  # slot 0 is empty now: no-op
+        for c in (chip, ref):  # slot 0 is empty now: enabling it is refused, nothing changes
+            with pytest.raises(ChipError, match="no adapter in slot 0"):
+                c.enable([0, 1])
+            assert c.enabled == 0b10
         wb = compiled.params.sram_word_bytes
         start, words = compiled.slot_regions[0]
         assert chip.backend.read_sram(start * wb, words * wb) == bytes(words * wb)
