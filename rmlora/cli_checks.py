@@ -144,23 +144,8 @@ def _check_data(task, what: str) -> None:
                       f"directory that holds it)")
 
 
-def _check_inputs_available(task, config, prepared=None) -> int | None:
-    """How many inputs the chip check of ``task`` can run (None: not known yet, or not
-    before the flow runs; then the flow itself refuses too many)."""
-    from rmlora.sw.learn.sampling import CHECK_DIGITS
-    from rmlora.sw.tasks.classifier import ClassifierTask
-    from rmlora.sw.tasks.diffusion import DiffusionTask
-
-    if isinstance(task, DiffusionTask):  # CHECK_DIGITS samples at every denoising step
-        return CHECK_DIGITS * config.schedule.steps
-    if isinstance(task, ClassifierTask) and prepared is not None:
-        data = prepared[2]  # the test inputs, then the held-out ones
-        return len(data.test_x) + len(data.holdout_x)
-    return None
-
-
 def _check_images(task, options, config, prepared, check_images: int) -> None:
-    available = _check_inputs_available(task, config, prepared)
+    available = task.chip_check_capacity(prepared, config)
     if available is not None and check_images > available:
         raise Refused(f"--check-images {check_images}: the {task.name} flow "
                       f"({task.describe(options)}) has {available} inputs for the chip "

@@ -18,7 +18,7 @@ from rmlora.contract.sequencer import SEQ_RECORD_BITS, SEQ_STATS_BITS
 from rmlora.contract.xbar import XBAR_DESC_BITS, XbarOp
 from rmlora.sw.formats import xbar
 from rmlora.sw.formats.image import ImageSection, build_image
-from rmlora.sw.formats.lora import pack_entry, pack_layer, pack_rows
+from rmlora.sw.formats.lora import pack_entry, pack_layer, pack_lut, pack_rows
 from rmlora.sw.formats.records import pack_record
 
 from .compiled import ChipLayer, RecordInfo, Segment
@@ -133,7 +133,7 @@ def lay_out(layers: list[ChipLayer], specs: list[SegmentSpec], params: ChipParam
         for layer in layers)
     sections.append(ImageSection(SectionKind.LORA_LAYER, lora_addrs[layers[0].name], descs))
     if lut_addrs:
-        luts = b"".join(by_name[name].layer.lut.astype("int8").tobytes() for name in lut_addrs)
+        luts = b"".join(pack_lut(by_name[name].layer.lut) for name in lut_addrs)
         sections.append(ImageSection(SectionKind.LUT, next(iter(lut_addrs.values())), luts))
     for slot, (start, _) in slot_regions.items():
         targets = [layer for layer in layers if slot in layer.adapters]

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy.io import wavfile
-from scipy.signal import stft
 
 from .checks import DatasetError, check_samples
 from .olivetti import data_dir
@@ -66,6 +65,8 @@ def log_mel_summary(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndar
     w = np.asarray(wave, dtype=np.float64)
     if w.ndim != 1 or w.size < N_FFT:
         raise ValueError(f"a recording must be mono with >= {N_FFT} samples, got {w.shape}")
+    from scipy.signal import stft  # here: a second of start-up for every rmlora command
+
     w = w / (np.abs(w).max() + 1e-9)
     _, _, spec = stft(w, fs=sample_rate, nperseg=N_FFT, noverlap=N_FFT - HOP)
     log_mel = np.log(_FILTERS @ (np.abs(spec) ** 2) + 1e-6)

@@ -20,10 +20,9 @@ from rmlora.contract.lora import (
     LoraLayer,
 )
 from rmlora.contract.packing import unpack_fields
-from rmlora.sw.formats.lora import Adapter, Layer, place_layer
+from rmlora.sw.formats.lora import Adapter, Layer
 
-__all__ = ["requantize", "activate", "lora_layer", "cycles", "check", "macs", "read_layer"]
-
+__all__ = ["requantize", "activate", "lora_layer", "cycles", "macs", "read_layer"]
 
 
 def requantize(acc: np.ndarray, mult: int, shift: int) -> np.ndarray:
@@ -58,28 +57,6 @@ def lora_layer(x: np.ndarray, p: np.ndarray, layer: Layer, adapters: dict[int, A
             d = (q.astype(np.float64) @ ad.b.T.astype(np.float64)).astype(np.int64)
             acc += d * np.int64(ad.scale_mult)
     return activate(requantize(acc, 1, layer.out_shift), layer.act, layer.lut)
-
-
-def check(layer: Layer, adapters: dict[int, Adapter], enabled: int, params: ChipParams,
-          base: int = 0) -> ErrorCode:
-    """The ErrorCode the RTL reports for this layer placed at `base` (NONE if it runs),
-    tested in the RTL's order, so the host can refuse it before it reaches the chip."""
-    depth = params.sram_depth
-    dw = params.words_for(LORA_DESC_BITS)
-    if base + dw * (1 + len(adapters)) > depth:
-        return ErrorCode.LORA_SRAM_RANGE
-    if not (1 <= layer.n_in <= LORA_MAX_FEATURES and 1 <= layer.n_out <= LORA_MAX_FEATURES):
-        return ErrorCode.LORA_SHAPE
-    on = {s: ad for s, ad in adapters.items() if enabled >> s & 1}
-    if any(ad.rank == 0 for ad in on.values()):
-        return ErrorCode.LORA_RANK_ZERO
-    if any(ad.rank > LORA_MAX_RANK for ad in on.values()):
-        return ErrorCode.LORA_RANK_MAX
-    try:
-        place_layer(layer, adapters, params, base)
-    except ValueError:
-        return ErrorCode.LORA_SRAM_RANGE
-    return ErrorCode.NONE
 
 
 def macs(layer: Layer, ranks: list[int]) -> int:

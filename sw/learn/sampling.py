@@ -82,8 +82,16 @@ class SamplerEvaluator(Evaluator):
     def inference_inputs(self) -> np.ndarray:
         return self.calib[:INFERENCE_INPUTS].numpy()
 
+    @staticmethod
+    def check_capacity(config) -> int:
+        """Inputs check_inputs has: one per digit check and denoising step."""
+        return CHECK_DIGITS * config.schedule.steps
+
     def check_inputs(self, n: int) -> np.ndarray:
         """A few denoising steps of the recorded stage: per step one sample of each of
         ``CHECK_DIGITS`` digits."""
+        if n > self.check_capacity(self.config):
+            raise ValueError(f"check_images={n}: only {self.check_capacity(self.config)} "
+                             f"denoising inputs")
         picks = torch.arange(CHECK_DIGITS) * self.config.samples_per_digit * 2 + 1
         return torch.cat([step[picks] for step in self.recorded])[:n].numpy()

@@ -217,6 +217,12 @@ class ClassifierTask(Task):
     def evaluator(self, prepared: Loaded, config, trained, calib) -> ClassifierEvaluator:
         return ClassifierEvaluator(prepared[2])
 
+    def chip_check_capacity(self, prepared: Loaded | None, config) -> int | None:
+        if prepared is None:
+            return None
+        data = prepared[2]  # the check runs the test inputs, then the held-out ones
+        return len(data.test_x) + len(data.holdout_x)
+
     def summarize(self, run: Run) -> dict:
         return classifier_summary(run, self.name, self.roster.noun)
 

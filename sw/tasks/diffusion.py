@@ -173,6 +173,9 @@ class DiffusionTask(Task):
     def evaluator(self, d: Digits, config, trained, calib) -> SamplerEvaluator:
         return SamplerEvaluator(config, d.judge, d.style_threshold, calib, record="styled")
 
+    def chip_check_capacity(self, prepared, config) -> int:
+        return SamplerEvaluator.check_capacity(config)
+
     def summarize(self, run: Run) -> dict:
         d, config, sampler = run.prepared, run.config, run.evaluator
         float_results = {}

@@ -47,6 +47,9 @@ def run_task(task: Task, options=None, seed: int = 0,
     start = time.perf_counter()
     if prepared is None:
         prepared = (task.validation_split if validation else task.prepare)(options, seed, source)
+    capacity = task.chip_check_capacity(prepared, config)
+    if check_backend is not None and capacity is not None and check_inputs > capacity:
+        raise ValueError(f"check_inputs={check_inputs}: the chip check has {capacity} inputs")
     calib = task.calibration(prepared, config, seed)
     restorer = Restore(calib, seed) if restore else None
     try:

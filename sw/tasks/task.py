@@ -164,6 +164,11 @@ class Task(ABC):
     def summarize(self, run: Run) -> dict:
         """The JSON summary (without chip_check, seconds and targets)."""
 
+    def chip_check_capacity(self, prepared, config) -> int | None:
+        """How many inputs the chip check can run; ``prepared`` None: before the data
+        is loaded (None: not known then, or unbounded)."""
+        return None
+
     def chip_stages(self, config) -> list[tuple[str, list[str]]]:
         unlearn, continual = self.adapters(config)
         pretrained, unlearned, both = self.stages

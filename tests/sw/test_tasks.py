@@ -84,6 +84,20 @@ def test_a_registered_task_runs_end_to_end_through_the_command_line(tiny, tmp_pa
     assert cost == summary["cost"]
 
 
+def test_a_chip_check_larger_than_the_data_is_refused_before_training(tiny, monkeypatch):
+    """64 test and held-out inputs (4 classes x 8 each): 65 is refused by run_task
+    before the first epoch, whether or not the command line checked it first."""
+    from rmlora.sw.tasks import pipeline, run_task
+
+    options = TINY.default_options
+    prepared = TINY.prepare(options, 0)
+    assert TINY.chip_check_capacity(prepared, None) == 64
+    assert TINY.chip_check_capacity(None, None) is None
+    monkeypatch.setattr(pipeline.Restore, "__init__", lambda *a: pytest.fail("trained"))
+    with pytest.raises(ValueError, match="check_inputs=65: the chip check has 64 inputs"):
+        run_task(TINY, options, 0, "golden", 65, prepared=prepared)
+
+
 def test_registry_refuses_a_second_task_of_the_same_name(tiny):
     with pytest.raises(ValueError, match="already registered"):
         register(TINY)
