@@ -13,6 +13,7 @@ from rmlora.contract import ChipParams
 from rmlora.contract.lora import LORA_MAX_RANK, LORA_SLOTS, Activation
 from rmlora.sim.host_bus import CLOCK_PERIOD_NS
 from rmlora.sim.streams import StreamSink, StreamSource, random_pauses
+from rmlora.sw.formats.lora import place_layer
 from rmlora.sw.golden import lora as golden
 from tests.hw.test_lora_unit import random_case
 
@@ -43,7 +44,7 @@ class LoraBench:
 
     async def run(self, layer, adapters, x, p, enabled, max_cycles=200_000) -> dict:
         dut = self.dut
-        image, desc = golden.place_layer(layer, adapters, P, BASE)
+        image, desc = place_layer(layer, adapters, P, BASE)
         await self.load(BASE, image)
         self.y.received.clear()
         self.x.send(int.from_bytes(x[i:i + WB].tobytes().ljust(WB, b"\0"), "little")

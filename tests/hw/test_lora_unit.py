@@ -9,6 +9,7 @@ import pytest
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.lora import LORA_DESC_BITS, Activation
 from rmlora.hw.lora_unit import LoraUnit
+from rmlora.sw.formats.lora import place_layer
 from rmlora.sw.golden import lora as golden
 
 from .sim_helpers import run_sim
@@ -48,7 +49,7 @@ def run_unit(layer, adapters, x, p, enabled, *, stall=0.0, seed=0, max_cycles=50
              params=P):
     dut = LoraUnit(params)
     wb = params.sram_word_bytes
-    image, desc = golden.place_layer(layer, adapters, params, BASE)
+    image, desc = place_layer(layer, adapters, params, BASE)
     sram = bytearray(params.sram_bytes)
     sram[BASE * wb:BASE * wb + len(image)] = image
     rng = random.Random(seed)
@@ -160,7 +161,7 @@ def test_bad_layers_are_refused(change, code):
 
     rng = np.random.default_rng(0)
     layer, adapters, x, p = random_case(rng, 8, 4, {0: 2})
-    image, desc = golden.place_layer(layer, adapters, P, BASE)
+    image, desc = place_layer(layer, adapters, P, BASE)
     image = bytearray(image)
     dwb = LORA_DESC_BITS // 8  # bytes of the descriptor, and of the entry after it
     for raw_at, layout in ((0, LoraLayer), (dwb, AdapterEntry)):

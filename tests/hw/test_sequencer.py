@@ -10,6 +10,7 @@ from rmlora.contract.lora import Activation
 from rmlora.contract.xbar import XbarOp
 from rmlora.hw.core import ChipCore
 from rmlora.sim.reram import MacroArray, MacroConfig
+from rmlora.sw.formats.lora import place_layer
 from rmlora.sw.formats.records import pack_record, read_stats
 from rmlora.sw.golden import chip as gchip
 from rmlora.sw.golden import lora as glora
@@ -61,7 +62,7 @@ def build_program(rng, enabled, layers=LAYERS, stats=True):
             adapters[slot] = glora.Adapter(a, b, 100, shift_for(h), int(rng.integers(-50, 50)))
         layer = glora.Layer(desc.n_rows, desc.n_cols, 97, shift_for(p.astype(np.int64) * 97),
                             act, rng.integers(-128, 128, 256) if act is Activation.LUT else None)
-        image, lora_addr = glora.place_layer(layer, adapters, P, base)
+        image, lora_addr = place_layer(layer, adapters, P, base)
         sram[base * WB: base * WB + len(image)] = image
         base += len(image) // WB + 1
         xbar_addr = 16 + 2 * i
