@@ -29,6 +29,7 @@ from rmlora.sw.learn.config import StageConfig
 from rmlora.sw.learn.evaluate import class_accuracy
 from rmlora.sw.learn.loop import deterministic
 from rmlora.sw.learn.stages import pretrain
+from rmlora.sw.models.mixer import FaceMixer, MixerConfig
 from rmlora.sw.tasks.face import FACE, TRAIN_IMAGES, VALIDATION_TRAIN_IMAGES, prepare_face
 from rmlora.sw.tasks.sweep import draw_choices
 
@@ -58,27 +59,37 @@ ROUND_3 = {
         dataclasses.replace(BASE, weight_decay=0.05, label_smoothing=0.1),
         Augmentation(copies=60)),
 }
-ROUNDS = {"1": ROUND_1, "2": ROUND_2, "3": ROUND_3}
+# Round 4: the Mixer's shape (a third element: MixerConfig fields other than the
+# published ones), published recipe otherwise.
+ROUND_4 = {
+    "published shape (dim 20, hidden 32, depth 2)": (BASE, Augmentation(), {}),
+    "dim 32, hidden 64": (BASE, Augmentation(), {"dim": 32, "hidden": 64}),
+    "depth 3": (BASE, Augmentation(), {"depth": 3}),
+}
+ROUNDS = {"1": ROUND_1, "2": ROUND_2, "3": ROUND_3, "4": ROUND_4}
 
 
-def validate(stage: StageConfig, aug: Augmentation, roles, seed: int, faces) -> dict:
+def validate(stage: StageConfig, aug: Augmentation, roles, seed: int, faces,
+             shape: dict | None = None) -> dict:
     images, labels = faces
     people = [int(p) for p in roles.classes] + [int(roles.learn)]
     train_idx, _ = split_people(labels, people, TRAIN_IMAGES, seed)
     classes, _, data = prepare_face(roles.classes, roles.forget, roles.learn, seed, aug=aug,
                                     faces=(images[train_idx], labels[train_idx]),
                                     n_train=VALIDATION_TRAIN_IMAGES)
-    test, views = pretrained_accuracy(data, len(classes), stage, seed)
+    test, views = pretrained_accuracy(data, len(classes), stage, seed, shape)
     return {"val_acc": test, "val_views_acc": views}
 
 
-def pretrained_accuracy(data, n_people: int, stage: StageConfig, seed: int
-                        ) -> tuple[float, float]:
-    """Pretrain the face Mixer on ``data`` in float; its accuracy on the test inputs
-    and on the held-out views of the enrolled people."""
+def pretrained_accuracy(data, n_people: int, stage: StageConfig, seed: int,
+                        shape: dict | None = None) -> tuple[float, float]:
+    """Pretrain the face Mixer (``shape``: MixerConfig fields replacing the published
+    ones) on ``data`` in float; its accuracy on the test inputs and on the held-out
+    views of the enrolled people."""
     with deterministic(seed, 1):
         torch.manual_seed(seed)
-        model = FACE.model(data.train_x, n_people + 1)
+        model = (FACE.model(data.train_x, n_people + 1) if not shape else FaceMixer(
+            MixerConfig(image_size=data.train_x.shape[-1], n_classes=n_people + 1, **shape)))
         pretrain(model, data, stage, seed)
     enrolled = data.pretrain_classes
     return (class_accuracy(model, data.test_x, data.test_y, enrolled),
@@ -97,9 +108,9 @@ def main(argv=None) -> dict:
     choices = draw_choices(FACE, args.choices, args.seed)
     out = {"seed": args.seed, "choices": [FACE.describe(o) for o, _ in choices],
            "candidates": {}}
-    for name, (stage, aug) in ROUNDS[args.round].items():
+    for name, (stage, aug, *shape) in ROUNDS[args.round].items():
         t0 = time.perf_counter()
-        rows = [validate(stage, aug, roles, seed, faces) for roles, seed in choices]
+        rows = [validate(stage, aug, roles, seed, faces, *shape) for roles, seed in choices]
         summary = {key: {"mean": float(np.mean([r[key] for r in rows])),
                          "worst": float(np.min([r[key] for r in rows])),
                          "per_choice": [r[key] for r in rows]} for key in rows[0]}

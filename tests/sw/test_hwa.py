@@ -67,3 +67,20 @@ def test_noise_is_relative_to_the_largest_weight_conductance():
 def test_bad_hwa_config_names_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
         HwaConfig(**kwargs)
+
+
+def test_training_is_the_same_in_a_fresh_process_with_other_threads():
+    """Issue 19 asked whether hardware-aware training is non-deterministic (threads,
+    aihwkit-lightning, a process pool): a fresh process with 2 threads and another
+    hash seed trains the same weights, bit for bit."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from tests.sw.test_hwa import train; "
+            "print('weights', train(2.0)[0].weight.detach().numpy().tobytes().hex())")
+    env = os.environ | {"OMP_NUM_THREADS": "2", "PYTHONHASHSEED": "7"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    line = [row for row in out.splitlines() if row.startswith("weights ")][-1]
+    assert bytes.fromhex(line.split()[1]) == train(2.0)[0].weight.detach().numpy().tobytes()
