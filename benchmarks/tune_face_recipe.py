@@ -30,7 +30,13 @@ from rmlora.sw.learn.evaluate import class_accuracy
 from rmlora.sw.learn.loop import deterministic
 from rmlora.sw.learn.stages import pretrain
 from rmlora.sw.models.mixer import FaceMixer, MixerConfig
-from rmlora.sw.tasks.face import FACE, TRAIN_IMAGES, VALIDATION_TRAIN_IMAGES, prepare_face
+from rmlora.sw.tasks.face import (
+    FACE,
+    FACE_IMAGE_SIZE,
+    TRAIN_IMAGES,
+    VALIDATION_TRAIN_IMAGES,
+    prepare_face,
+)
 from rmlora.sw.tasks.sweep import draw_choices
 
 BASE = StageConfig(epochs=60, lr=0.005)
@@ -66,7 +72,12 @@ ROUND_4 = {
     "dim 32, hidden 64": (BASE, Augmentation(), {"dim": 32, "hidden": 64}),
     "depth 3": (BASE, Augmentation(), {"depth": 3}),
 }
-ROUNDS = {"1": ROUND_1, "2": ROUND_2, "3": ROUND_3, "4": ROUND_4}
+# Round 5: the input resolution ("image_size": faces resized to 32x32 instead of 16).
+ROUND_5 = {
+    "16x16 faces (published)": (BASE, Augmentation(), {}),
+    "32x32 faces": (BASE, Augmentation(), {"image_size": 32}),
+}
+ROUNDS = {"1": ROUND_1, "2": ROUND_2, "3": ROUND_3, "4": ROUND_4, "5": ROUND_5}
 
 
 def validate(stage: StageConfig, aug: Augmentation, roles, seed: int, faces,
@@ -74,9 +85,11 @@ def validate(stage: StageConfig, aug: Augmentation, roles, seed: int, faces,
     images, labels = faces
     people = [int(p) for p in roles.classes] + [int(roles.learn)]
     train_idx, _ = split_people(labels, people, TRAIN_IMAGES, seed)
+    shape = dict(shape or {})
+    size = shape.pop("image_size", FACE_IMAGE_SIZE)
     classes, _, data = prepare_face(roles.classes, roles.forget, roles.learn, seed, aug=aug,
                                     faces=(images[train_idx], labels[train_idx]),
-                                    n_train=VALIDATION_TRAIN_IMAGES)
+                                    n_train=VALIDATION_TRAIN_IMAGES, size=size)
     test, views = pretrained_accuracy(data, len(classes), stage, seed, shape)
     return {"val_acc": test, "val_views_acc": views}
 
