@@ -92,7 +92,8 @@ def _weights_back(analog: nn.Module, model: nn.Module) -> nn.Module:
 def hwa_pretrain(model: nn.Module, data: FlowData, config: StageConfig, hwa: HwaConfig,
                  seed: int, progress: bool = False,
                  macro_config: MacroConfig | None = None) -> tuple[nn.Module, StageCost]:
-    """Pretrain ``model`` (fresh) like stages.pretrain, through noisy analogue layers."""
+    """Train ``model`` like stages.pretrain, through noisy analogue layers: from
+    scratch if it is fresh, or hardware-aware fine-tuning if it is already trained."""
     macro_config = MacroConfig() if macro_config is None else macro_config
     analog = _analog(model, rpu_config(hwa.noise_std_us, hwa.input_bits, macro_config))
     rows = data.train_rows(data.pretrain_classes)

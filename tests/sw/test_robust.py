@@ -1,6 +1,7 @@
 """Robustness sweeps: conditions, the compensation fit, runs on any executor, summary,
 report, and the issue's targets on the real faces (skipped without them)."""
 
+import copy
 import dataclasses
 import json
 from concurrent.futures import ProcessPoolExecutor
@@ -134,6 +135,27 @@ def test_bad_command_line_levels_exit_with_the_reason(capsys):
         with pytest.raises(SystemExit) as exit_:
             main(["robustness", *argv])
         assert exit_.value.code == 2 and why in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_the_hwa_network_is_fine_tuned_from_the_pretrained_one(monkeypatch):
+    """Hardware-aware training starts from the plain pretrained network (from scratch,
+    seed 0 was the worst of 8 seeds: 88.9 % noise-free on the chip; fine-tuned, 96.9 %)
+    and never trains the plain network's own modules."""
+    import torch
+
+    from rmlora.sw.learn import hwa
+
+    seen = {}
+
+    def start_only(model, data, config, hwa_config, seed, progress=False):
+        seen["model"], seen["start"] = model, copy.deepcopy(model.state_dict())
+        return model, None
+    monkeypatch.setattr(hwa, "hwa_pretrain", start_only)
+    setup = prepare("speaker", seed=0, hwa_noise_us=2.0, rank=4, source=synthetic_features())
+    plain = setup.deployments["plain"].base
+    assert seen["start"].keys() == plain.state_dict().keys()
+    assert all(torch.equal(seen["start"][k], v) for k, v in plain.state_dict().items())
+    assert seen["model"] is not plain
 
 
 @needs_faces
