@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from rmlora.sw.lora.layer import LoraLinear, check_adapter_name
-from rmlora.sw.lora.model import _layers_with, adapter_names, lora_layers, wrap_linear
+from rmlora.sw.lora.model import _layers_with, adapter_names, base_modules, wrap_linear
 from rmlora.sw.lora.peft_config import (
     AdapterError,
     exact_pattern,
@@ -54,14 +54,6 @@ def adapter_state_dict(model: nn.Module, name: str) -> dict[str, torch.Tensor]:
             key = f"{PREFIX}{module_name}.lora_{ab}.weight"
             state[key] = table[name].weight.detach().contiguous().clone()
     return state
-
-
-def base_modules(model: nn.Module) -> dict[str, nn.Module]:
-    """The modules PEFT would see: the model's, with each ``LoraLinear`` standing for the
-    Linear it wraps (its base layer and adapter tables are not modules of the base model)."""
-    inner = [n + "." for n in lora_layers(model)]
-    return {n: m for n, m in model.named_modules()
-            if n and not any(n.startswith(prefix) for prefix in inner)}
 
 
 def _target_modules(model: nn.Module, names: list[str]) -> list[str] | str:

@@ -33,16 +33,18 @@ def adapter_names(model: nn.Module) -> list[str]:
     return names
 
 
+def base_modules(model: nn.Module) -> dict[str, nn.Module]:
+    """The modules PEFT would see: the model's, with each ``LoraLinear`` standing for the
+    Linear it wraps (its base layer and adapter tables are not modules of the base model)."""
+    inner = [n + "." for n in lora_layers(model)]
+    return {n: m for n, m in model.named_modules()
+            if n and not any(n.startswith(prefix) for prefix in inner)}
+
+
 def _wrappable_linears(model: nn.Module) -> dict[str, nn.Module]:
     """Plain Linears and existing LoraLinears, never the Linears inside a LoraLinear."""
-    wrapped = list(lora_layers(model))
-    found = {}
-    for name, module in model.named_modules():
-        if any(name.startswith(w + ".") for w in wrapped):
-            continue
-        if isinstance(module, nn.Linear | LoraLinear):
-            found[name] = module
-    return found
+    return {n: m for n, m in base_modules(model).items()
+            if isinstance(m, nn.Linear | LoraLinear)}
 
 
 def wrap_linear(model: nn.Module, module_name: str) -> LoraLinear:

@@ -19,6 +19,8 @@ import math
 import re
 from pathlib import Path
 
+from rmlora.sw.lora.model import matches_target
+
 
 class AdapterError(ValueError):
     """An adapter directory that cannot be loaded as it is; the model was not changed."""
@@ -200,18 +202,14 @@ def _layer_index(config: dict, module_name: str) -> int | None:
 def is_targeted(config: dict, module_name: str) -> bool:
     """Would PEFT put this adapter on ``module_name``?"""
     exclude = config.get("exclude_modules")
-    if exclude:
-        if isinstance(exclude, str):
-            if re.fullmatch(exclude, module_name):
-                return False
-        elif module_name in exclude or any(module_name.endswith("." + e) for e in exclude):
-            return False
+    if exclude and matches_target(module_name, exclude):
+        return False
     targets = config["target_modules"]
-    if isinstance(targets, str):
-        return re.fullmatch(targets, module_name) is not None
-    if module_name in targets:
-        return True  # named directly: layers_to_transform does not apply (as in PEFT)
-    if not any(module_name.endswith("." + t) for t in targets):
+    if isinstance(targets, str) or module_name in targets:
+        # a regular expression, or named directly: layers_to_transform does not apply
+        # (as in PEFT)
+        return matches_target(module_name, targets)
+    if not matches_target(module_name, targets):
         return False
     layers = config.get("layers_to_transform")
     if layers is None or layers == []:
