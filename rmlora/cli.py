@@ -65,14 +65,14 @@ def _infer(args):
     import numpy as np
 
     from rmlora.sw.compiler import compile_model
-    from rmlora.sw.lora import lora_layers
+    from rmlora.sw.lora import adapter_names
     from rmlora.sw.models.demo import demo_inputs, demo_model
     from rmlora.sw.runtime import Chip
     from rmlora.sw.runtime.infer import format_table, infer
 
     model = demo_model(args.model, args.seed)
     if args.adapters is not None:
-        has = sorted({name for layer in lora_layers(model).values() for name in layer.adapters})
+        has = sorted(adapter_names(model))
         unknown = [a for a in args.adapters.split(",") if a.strip() and a.strip() not in has]
         if unknown:
             raise Refused(f"--adapters {args.adapters}: the {args.model} demo has no adapter "

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 __all__ = ["Refused", "int_in", "float_in", "positive_int", "non_negative_int", "seed",
            "output_file", "output_dir", "input_file", "checked_options", "checked_flow",
-           "check_outputs", "checked_levels", "check_sweep", "scheduler_reachable",
+           "checked_data", "check_outputs", "checked_levels", "check_sweep", "scheduler_reachable",
            "MAX_SEED", "MIN_FREE_BYTES"]
 
 # Seeds are offset (seed + 100, a sweep's flow seeds) and handed to numpy and torch
@@ -170,10 +170,16 @@ def checked_options(task, args: argparse.Namespace | None, seed: int,
 
 def checked_flow(task, args: argparse.Namespace | None, seed: int, check_backend: str | None,
                  check_images: int):
-    """(options, prepared data) of ``task``: ``checked_options``, then the data loaded
-    (seconds; handed to run_task, so it is not loaded twice) and the roles and the
-    chip check's input count checked against it."""
+    """(options, prepared data) of ``task``: ``checked_options``, then ``checked_data``."""
     options, config = checked_options(task, args, seed, check_backend, check_images)
+    return checked_data(task, options, config, seed, check_backend, check_images)
+
+
+def checked_data(task, options, config, seed: int, check_backend: str | None,
+                 check_images: int):
+    """(options, prepared data) of ``task``, its options already checked: the data loaded
+    (seconds; handed to run_task, so it is not loaded twice) and the roles and the chip
+    check's input count checked against it."""
     try:
         prepared = task.prepare(options, seed)
     except (ValueError, FileNotFoundError) as err:

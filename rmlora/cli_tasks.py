@@ -16,6 +16,7 @@ from rmlora.cli_checks import (
     Refused,
     check_outputs,
     check_sweep,
+    checked_data,
     checked_flow,
     checked_levels,
     checked_options,
@@ -37,7 +38,6 @@ FULL_ROBUSTNESS = {"noise": "1,2,4,6,8,10", "stuck": "0,0.5,1,2", "drift": "1s,1
                    "runs": 20}
 ROBUSTNESS_TASK = "face"  # the task of `make sim`'s robustness section
 CHECK_IMAGES = 20  # the chip check's inputs unless --check-images says otherwise
-HWA_NOISE_MAX_US = 50.0  # the largest programming error a sweep level may have (conditions.py)
 
 
 def _tasks():
@@ -144,10 +144,11 @@ def _sim(args):
     args.task, args.rank, args.hwa_noise, args.workers, args.scheduler, args.report = (
         ROBUSTNESS_TASK, 8, 2.0, 0, None, None)
     checked_levels(args)
-    for task in _tasks().values():  # every task checked before the first runs: fast ...
-        checked_options(task, None, args.seed, *_chip_check(args))
-    flows = {name: checked_flow(task, None, args.seed, *_chip_check(args))
-             for name, task in _tasks().items()}  # ... then against its data
+    check = _chip_check(args)
+    options = {name: checked_options(task, None, args.seed, *check)  # every task: fast ...
+               for name, task in _tasks().items()}
+    flows = {name: checked_data(task, *options[name], args.seed, *check)  # ... then its data
+             for name, task in _tasks().items()}
     index = ["# rmlora `make sim` reports", ""]
     failed = []
     for name, task in _tasks().items():
@@ -273,6 +274,7 @@ def _report(args):
 def add_task_commands(sub) -> None:
     """Every task's command, then sim, cost, robustness, sweep and report."""
     from rmlora.contract.lora import LORA_MAX_RANK
+    from rmlora.sw.robust.conditions import MAX_NOISE_US
     from rmlora.sw.robust.setup import robustness_tasks
 
     tasks = _tasks()
@@ -316,7 +318,7 @@ def add_task_commands(sub) -> None:
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--rank", type=int_in(1, LORA_MAX_RANK), default=8,
                    help=f"compensation adapter rank (1..{LORA_MAX_RANK})")
-    p.add_argument("--hwa-noise", type=float_in(0, HWA_NOISE_MAX_US, "uS"), default=2.0,
+    p.add_argument("--hwa-noise", type=float_in(0, MAX_NOISE_US, "uS"), default=2.0,
                    help="programming noise (uS) of hardware-aware training; 0 skips it")
     p.add_argument("--workers", type=non_negative_int, default=0,
                    help="processes on this machine (default 0: one per core)")

@@ -91,6 +91,11 @@ class ClassifierEvaluator(Evaluator):
     def inference_inputs(self) -> np.ndarray:
         return self.data.test_x.numpy()
 
+    @staticmethod
+    def check_capacity(data: FlowData) -> int:
+        """Inputs check_inputs has: the test inputs, then the held-out ones."""
+        return len(data.test_x) + len(data.holdout_x)
+
     def check_inputs(self, n: int) -> np.ndarray:
         """The test inputs, then held-out ones."""
         extra = max(0, n - len(self.data.test_x))

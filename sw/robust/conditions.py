@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from rmlora.contract.macro import MacroConfig
 from rmlora.sw.units import parse_seconds
 
-__all__ = ["Condition", "NOMINAL", "parse_levels", "parse_seconds", "conditions"]
+__all__ = ["Condition", "NOMINAL", "MAX_NOISE_US", "parse_levels", "parse_seconds",
+           "conditions"]
 
 KINDS = ("noise", "stuck", "drift")
+# The largest programming error a noise level (or hardware-aware training) may have.
+MAX_NOISE_US = 50.0
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ def parse_levels(kind: str, text: str) -> list[Condition]:
             value = float(label)
         except ValueError:
             raise ValueError(f"--{kind} level {label!r} is not a number") from None
-        top = 50.0 if kind == "noise" else 100.0
+        top = MAX_NOISE_US if kind == "noise" else 100.0
         if not 0.0 <= value <= top:
             raise ValueError(f"--{kind} level {label!r} outside [0, {top:g}]"
                              + (" uS" if kind == "noise" else " %"))

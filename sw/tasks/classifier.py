@@ -220,8 +220,7 @@ class ClassifierTask(Task):
     def chip_check_capacity(self, prepared: Loaded | None, config) -> int | None:
         if prepared is None:
             return None
-        data = prepared[2]  # the check runs the test inputs, then the held-out ones
-        return len(data.test_x) + len(data.holdout_x)
+        return ClassifierEvaluator.check_capacity(prepared[2])
 
     def summarize(self, run: Run) -> dict:
         return classifier_summary(run, self.name, self.roster.noun)
