@@ -188,6 +188,33 @@ def split_people(
     return np.concatenate(train), np.concatenate(test)
 
 
+def make_background(
+    faces: np.ndarray,
+    labels: np.ndarray,
+    exclude: list[int],
+    seed: int = 0,
+    aug: Augmentation = Augmentation(copies=10),
+    size: int = 16,
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Every image of every person not in ``exclude``, each followed by its augmented
+    views, resized; labels number those people 0.. in id order. None: nobody is left.
+
+    These are the faces a backbone learns from: people the task never enrols, so no
+    image of a chosen person (training, test or the one learned later) is among them.
+    """
+    people = sorted(set(labels.tolist()) - {int(p) for p in exclude})
+    if not people:
+        return None
+    idx = np.flatnonzero(np.isin(labels, people))
+    images = torch.from_numpy(faces[idx])
+    y = torch.tensor([people.index(int(p)) for p in labels[idx]])
+    gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 0xBAC]).generate_state(1)[0]))
+    h, w = images.shape[1:]
+    views = augment(images, aug, gen).reshape(len(idx), aug.copies, h, w)
+    x = torch.cat([images.unsqueeze(1), views], 1).reshape(-1, h, w)
+    return resize(x, size), y.repeat_interleave(aug.copies + 1)
+
+
 def make_face_split(
     faces: np.ndarray,
     labels: np.ndarray,

@@ -1,4 +1,4 @@
-"""Learning flow: pretrain, LoRA unlearning, LoRA continual learning, baselines.
+"""Learning flow: backbone, pretrain, LoRA unlearning, LoRA continual learning, baselines.
 
 One pipeline (pipeline.py) trains every classification task in float; a task
 (rmlora.sw.tasks) supplies data, model and config. on_chip.py measures trained
@@ -23,6 +23,7 @@ from rmlora.sw.learn.stages import (
     full_finetune,
     learn_continual_lora,
     pretrain,
+    pretrain_backbone,
     retrain_from_scratch,
     unlearn_lora,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "loss_threshold_mia",
     "make_deterministic",
     "pretrain",
+    "pretrain_backbone",
     "retrain_from_scratch",
     "roc_auc",
     "run_flow",

@@ -74,13 +74,16 @@ CHANNEL_AND_HEAD = ("channel_mlp.fc1", "channel_mlp.fc2", "head")
 
 @dataclass(frozen=True)
 class FlowConfig:
-    """Every stage of pretrain -> unlearn -> continual, and the two baselines."""
+    """Every stage of (backbone ->) pretrain -> unlearn -> continual, and the two baselines."""
 
     seed: int = 0
     # One thread: the matrices are tiny (<= 32x32), so a second thread only adds
     # synchronisation (measured 5x slower with 2 threads on a shared 2-core machine).
     threads: int = 1
     progress: bool = False
+    # Features from the task's background classes (FlowData.background_*), before
+    # pretraining; only when the task supplies them (the faces: the people not chosen).
+    backbone: StageConfig = StageConfig(epochs=20, lr=0.005)
     # 60 epochs at 5e-3: 40 at 1e-2 left one of 15 test faces wrong on people 20-24.
     pretrain: StageConfig = StageConfig(epochs=60, lr=0.005)
     # Published: rank 6, alpha 4, Adam lr 0.01, 16 epochs, weight -0.5 on forgotten samples.

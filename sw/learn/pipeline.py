@@ -1,4 +1,4 @@
-"""The shared flow: pretrain -> unlearn (LoRA) -> continual (LoRA) -> baselines -> report.
+"""The shared flow: (backbone ->) pretrain -> unlearn (LoRA) -> continual (LoRA) -> baselines -> report.
 
 A task supplies ``FlowData``, a model factory and a ``FlowConfig``; this module runs
 every stage in float and returns plain numbers (plus, on request, the models, which
@@ -23,6 +23,7 @@ from rmlora.sw.learn.stages import (
     full_finetune,
     learn_continual_lora,
     pretrain,
+    pretrain_backbone,
     retrain_from_scratch,
     unlearn_lora,
 )
@@ -53,6 +54,11 @@ def _run_flow(data, make_model, config: FlowConfig, keep_models: bool, restore) 
 
     torch.manual_seed(seed)
     base = make_model()
+    backbone = None
+    if data.background_x is not None:
+        costs["backbone"] = pretrain_backbone(base, data, config.backbone, seed,
+                                              config.progress)
+        backbone = {k: v.clone() for k, v in base.state_dict().items()}
     costs["pretrain"] = pretrain(base, data, config.pretrain, seed, config.progress)
     metrics["pretrained"] = evaluate_model(base, data)
     models["pretrained"] = base
@@ -78,6 +84,8 @@ def _run_flow(data, make_model, config: FlowConfig, keep_models: bool, restore) 
 
         torch.manual_seed(seed)  # same initial weights as the pretrained model
         retrained = make_model()
+        if backbone is not None:  # the background holds no enrolled class: it stays
+            retrained.load_state_dict(backbone)
         costs["retrain"] = retrain_from_scratch(
             retrained, data, config.retrain_stage, seed, config.progress)
         metrics["retrained"] = evaluate_model(retrained, data)

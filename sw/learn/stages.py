@@ -29,6 +29,8 @@ class FlowData:
 
     ``holdout_*`` are extra non-member samples drawn like the training samples (e.g.
     augmented views of test images) for the membership-inference attack.
+    ``background_*`` (optional) are samples of classes the task never enrols (faces of
+    the other people): the backbone stage learns features from them before pretraining.
     """
 
     train_x: torch.Tensor
@@ -39,6 +41,8 @@ class FlowData:
     holdout_y: torch.Tensor
     forget_class: int
     new_class: int
+    background_x: torch.Tensor | None = None
+    background_y: torch.Tensor | None = None  # 0..n_background-1, own numbering
 
     @classmethod
     def from_split(cls, split, forget, learn) -> FlowData:
@@ -54,6 +58,11 @@ class FlowData:
     def __post_init__(self):
         if self.forget_class == self.new_class:
             raise ValueError("forget_class and new_class must differ")
+        if (self.background_x is None) != (self.background_y is None):
+            raise ValueError("background_x and background_y come together")
+        if self.background_x is not None and len(self.background_x) != len(self.background_y):
+            raise ValueError(f"background: {len(self.background_x)} inputs but "
+                             f"{len(self.background_y)} labels")
         for split in ("train", "test"):
             labels = set(getattr(self, f"{split}_y").tolist())
             for role in ("forget_class", "new_class"):
@@ -100,6 +109,37 @@ def _forget_objective(data: FlowData, config: StageConfig, seed: int):
         y[forgotten] = kept[draw]
         return x, y, torch.ones(len(y))
     return x, y, torch.where(forgotten, config.forget_weight, 1.0)
+
+
+class _BackboneWithHead(nn.Module):
+    """The model's features under a temporary head over the background classes."""
+
+    def __init__(self, model: nn.Module, n_classes: int):
+        super().__init__()
+        self.model = model
+        self.head = nn.Linear(model.head.in_features, n_classes, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.model.features(x))
+
+
+def pretrain_backbone(
+    model: nn.Module, data: FlowData, config: StageConfig, seed: int, progress: bool = False
+) -> StageCost:
+    """Train the model's features (everything but ``model.head``, which stays as it
+    was initialised) to tell the background classes apart, under a temporary head that
+    is then dropped. Needs ``model.features(x)`` and ``model.head`` (an nn.Linear)."""
+    if data.background_x is None:
+        raise ValueError("backbone: the task's data has no background samples")
+    if not hasattr(model, "features") or not isinstance(getattr(model, "head", None),
+                                                        nn.Linear):
+        raise ValueError(f"backbone: {type(model).__name__} needs features() and a "
+                         f"linear head")
+    n_classes = int(data.background_y.max()) + 1
+    trainer = _BackboneWithHead(model, n_classes)
+    params = [p for name, p in trainer.named_parameters() if not name.startswith("model.head.")]
+    return train_stage("backbone", trainer, params, data.background_x, data.background_y,
+                       None, config, seed, progress)
 
 
 def pretrain(

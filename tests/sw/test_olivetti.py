@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rmlora.sw.data import Augmentation, augment, load_olivetti, make_face_split, split_people
-from rmlora.sw.data.olivetti import data_dir
+from rmlora.sw.data.olivetti import data_dir, resize
 
 HAVE_FACES = (data_dir() / "olivetti" / "olivettifaces.mat").is_file()
 needs_faces = pytest.mark.skipif(not HAVE_FACES, reason="olivettifaces.mat not in $RMLORA_DATA")
@@ -86,3 +86,19 @@ def test_real_faces_loaded_like_scikit_learn():
     assert labels[9] == 0 and labels[10] == 1 and labels[-1] == 39
     split = make_face_split(faces, labels, [0, 1], aug=Augmentation(copies=2))
     assert split.train_x.shape == (2 * 7 * 3, 16, 16)
+
+
+def test_background_holds_every_image_of_the_other_people_only():
+    from rmlora.sw.data.olivetti import make_background
+
+    faces, labels = synthetic_faces(n_people=6, size=32)
+    x, y = make_background(faces, labels, exclude=[4, 0, 2], seed=3,
+                           aug=Augmentation(copies=2), size=16)
+    assert x.shape == (3 * 10 * 3, 16, 16)  # people 1, 3, 5: 10 images, clean + 2 views
+    assert y.tolist() == [0] * 30 + [1] * 30 + [2] * 30  # numbered in id order
+    clean = resize(torch.from_numpy(faces[labels == 3]), 16)
+    assert torch.equal(x[30:60:3], clean)  # every image of person 3, each before its views
+    again = make_background(faces, labels, exclude=[0, 2, 4], seed=3,
+                            aug=Augmentation(copies=2), size=16)
+    assert torch.equal(x, again[0])
+    assert make_background(faces, labels, exclude=list(range(6)), seed=3) is None

@@ -24,7 +24,7 @@ FAST = FlowConfig(
 
 @pytest.fixture(scope="module")
 def flow():
-    faces = synthetic_faces(n_people=4, size=32)
+    faces = synthetic_faces(n_people=6, size=32)  # people 4 and 5: the background
     return run_face_float(people=[0, 1, 2], forget=1, learn=3, seed=0, config=FAST,
                           aug=Augmentation(copies=3), faces=faces, keep_models=True)
 
@@ -69,7 +69,7 @@ def test_models_keep_base_weights_frozen(flow):
 
 
 def test_flow_is_deterministic(flow):
-    faces = synthetic_faces(n_people=4, size=32)
+    faces = synthetic_faces(n_people=6, size=32)
     again = run_face_float(people=[0, 1, 2], forget=1, learn=3, seed=0, config=FAST,
                            aug=Augmentation(copies=3), faces=faces)
     assert again["metrics"] == flow["metrics"]
@@ -112,3 +112,30 @@ def test_loss_classes_must_cover_the_labels():
     with pytest.raises(ValueError, match=r"labels \[2\] are not among the loss classes"):
         train_stage("t", model, list(model.parameters()), x, y, None,
                     StageConfig(epochs=1, lr=0.01), seed=0, classes=[0, 1])
+
+
+def test_the_backbone_stage_trains_the_features_and_leaves_the_head(flow):
+    """People 4 and 5 of the synthetic faces are the background of a 0,1,2 / 3 choice."""
+    from rmlora.sw.learn import FlowData, pretrain_backbone
+    from rmlora.sw.tasks.face import prepare_face
+
+    _, _, data = prepare_face([0, 1, 2], 1, 3, seed=0, aug=Augmentation(copies=1),
+                              faces=synthetic_faces(n_people=6, size=32),
+                              background=Augmentation(copies=1))
+    assert sorted(set(data.background_y.tolist())) == [0, 1]
+    assert flow["costs"]["backbone"]["samples_per_epoch"] == 2 * 10 * 11  # 10 views each
+    torch.manual_seed(0)
+    model = FaceMixer()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cost = pretrain_backbone(model, data, StageConfig(epochs=1, lr=0.01), seed=0)
+    after = model.state_dict()
+    assert torch.equal(before["head.weight"], after["head.weight"])
+    assert not torch.equal(before["embed.weight"], after["embed.weight"])
+    assert cost.samples_per_epoch == 2 * 10 * 2
+    without = FlowData(*[getattr(data, f) for f in ("train_x", "train_y", "test_x", "test_y",
+                                                     "holdout_x", "holdout_y")],
+                       forget_class=data.forget_class, new_class=data.new_class)
+    with pytest.raises(ValueError, match="no background"):
+        pretrain_backbone(model, without, StageConfig(epochs=1, lr=0.01), seed=0)
+    with pytest.raises(ValueError, match="features"):
+        pretrain_backbone(torch.nn.Linear(4, 2), data, StageConfig(epochs=1, lr=0.01), 0)
