@@ -7,7 +7,9 @@ of the enrolled people is augmented 30 times, and the augmented set is then spli
 at random, here 70 % to train and 30 % to test, so augmented views of a training
 image are in the test set. Ours (the face task's): per person 7 images train and 3
 test, whole images apart; the test figure is the 3 clean images, the held-out figure
-their augmented views. The same Mixer, recipe and augmentation are used in both.
+their augmented views. The same Mixer and augmentation are used in both; ours
+trains with the face task's recipe, the backbone stage included (the published code
+has none).
 Ours is the headline everywhere; this only shows how far apart the two protocols are.
 """
 
