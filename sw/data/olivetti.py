@@ -208,7 +208,9 @@ def make_background(
     idx = np.flatnonzero(np.isin(labels, people))
     images = torch.from_numpy(faces[idx])
     y = torch.tensor([people.index(int(p)) for p in labels[idx]])
-    gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 0xBAC]).generate_state(1)[0]))
+    # its own stream: the views do not depend on how the choice's split drew
+    stream = np.random.SeedSequence([seed, 0xBAC]).generate_state(1)[0]
+    gen = torch.Generator().manual_seed(int(stream))
     h, w = images.shape[1:]
     views = augment(images, aug, gen).reshape(len(idx), aug.copies, h, w)
     x = torch.cat([images.unsqueeze(1), views], 1).reshape(-1, h, w)

@@ -1,4 +1,5 @@
-"""The shared flow: (backbone ->) pretrain -> unlearn (LoRA) -> continual (LoRA) -> baselines -> report.
+"""The shared flow: (backbone ->) pretrain -> unlearn (LoRA) -> continual (LoRA) ->
+baselines -> report.
 
 A task supplies ``FlowData``, a model factory and a ``FlowConfig``; this module runs
 every stage in float and returns plain numbers (plus, on request, the models, which
