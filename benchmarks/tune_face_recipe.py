@@ -91,7 +91,16 @@ ROUND_6 = {
             "background": Augmentation(copies=10),
             "backbone": StageConfig(epochs=20, lr=0.005)}),
 }
-ROUNDS = {"1": ROUND_1, "2": ROUND_2, "3": ROUND_3, "4": ROUND_4, "5": ROUND_5, "6": ROUND_6}
+# Round 7: the backbone stage (round 6's choice) with round 2's and 3's best levers.
+BACKBONE = {"background": Augmentation(copies=10), "backbone": StageConfig(epochs=20, lr=0.005)}
+ROUND_7 = {
+    "backbone + smoothing 0.1 + decay 0.05": (
+        dataclasses.replace(BASE, weight_decay=0.05, label_smoothing=0.1), Augmentation(),
+        BACKBONE),
+    "backbone + 60 views per image": (BASE, Augmentation(copies=60), BACKBONE),
+}
+ROUNDS = {"1": ROUND_1, "2": ROUND_2, "3": ROUND_3, "4": ROUND_4, "5": ROUND_5, "6": ROUND_6,
+          "7": ROUND_7}
 
 
 def validate(stage: StageConfig, aug: Augmentation, roles, seed: int, faces,
