@@ -70,6 +70,7 @@ class Sequencer(wiring.Component):
             "lora_p": Out(stream.Signature(signed(ACC_BITS))),
             "lora_y": In(stream.Signature(signed(8))),
             "lora_macs": In(32),
+            "lora_cache": In(32),
         })
 
     def elaborate(self, platform):
@@ -152,6 +153,9 @@ class Sequencer(wiring.Component):
         # ---- per-layer statistics: the counters' values when the layer began ----
         layer_cycles = Signal(32)
         snap_adc, snap_mvm, snap_macs = Signal(32), Signal(32), Signal(32)
+        snap_sram, snap_cache, sram_count = Signal(32), Signal(32), Signal(32)
+        with m.If(self.sram.r_en | self.sram.w_en.any()):  # core-port words, every block
+            m.d.sync += sram_count.eq(sram_count + 1)
         stats = Signal(stats_w * p.sram_width)
         stats_view = data.View(SeqStats, stats[:data.Layout.cast(SeqStats).size])
 
@@ -218,6 +222,7 @@ class Sequencer(wiring.Component):
                 start_fetch(rec_addr, rec_w)
                 m.d.sync += [word.eq(0), layer_cycles.eq(1), snap_adc.eq(self.xbar_adc),
                              snap_mvm.eq(self.xbar_mvm), snap_macs.eq(self.lora_macs),
+                             snap_sram.eq(sram_count), snap_cache.eq(self.lora_cache),
                              y_count.eq(0), y_word.eq(0), f_k.eq(0), f_valid.eq(0)]
                 m.next = "FETCH_REC"
             fetch("FETCH_REC", rec_w, rec_raw, "CHECK_REC")
@@ -272,6 +277,9 @@ class Sequencer(wiring.Component):
                             stats_view.adc.eq(self.xbar_adc - snap_adc),
                             stats_view.mvm.eq(self.xbar_mvm - snap_mvm),
                             stats_view.macs.eq(self.lora_macs - snap_macs),
+                            # + 1: this cycle's write
+                            stats_view.sram.eq(sram_count + 1 - snap_sram),
+                            stats_view.cache.eq(self.lora_cache - snap_cache),
                         ]
                         m.next = "STATS"
                         with m.If(rec.stats == 0):

@@ -48,7 +48,10 @@ class SeqStats(data.Struct):
     adc: unsigned(32)  # column ADC conversions
     mvm: unsigned(32)  # macro MVM operations (input bit planes)
     macs: unsigned(32)  # multiply-accumulates of the LoRA unit
+    # SRAM core-port words read or written (every block; the stats write is after it)
+    sram: unsigned(32)
+    cache: unsigned(32)  # adapter words the LoRA unit read from its cache instead
 
 
 SEQ_RECORD_BITS = 128  # a SeqLayer record takes 128 bits of SRAM (the layout is 65)
-SEQ_STATS_BITS = 128
+SEQ_STATS_BITS = 192
