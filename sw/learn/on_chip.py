@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rmlora.contract.sequencer import SEQ_STATS_BITS
 from rmlora.sim.reram import ACTIVITY_COUNTS
 from rmlora.sw.compiler import CompiledModel, compile_model
 from rmlora.sw.runtime import Chip, dequantize_logits, run_network
@@ -91,7 +92,8 @@ def reprogrammed(compiled: CompiledModel, model: nn.Module, calib: torch.Tensor,
 def measure_inference(chip: Chip, compiled: CompiledModel, images: np.ndarray,
                       adapters: list[str]) -> dict:
     """Per-input activity of the chip over a batch with these adapters: the macros'
-    conversions and active rows (counters), LoRA MACs and cycles (per-layer stats)."""
+    conversions and active rows (counters), LoRA MACs, cycles, SRAM words (with the
+    stats records' writes) and adapter-cache reads (per-record stats)."""
     chip.enable(adapters)
     before = chip.activity()
     _, rows = infer(chip, compiled, images)
@@ -107,8 +109,11 @@ def measure_inference(chip: Chip, compiled: CompiledModel, images: np.ndarray,
     per_input["row_activations"] = (after["row_activations"] - before["row_activations"]) / n
     if per_input["adc_conversions"] != sum(r.adc for r in rows):
         raise RuntimeError("macro ADC conversions disagree with the sequencer's stats")
+    stats_words = compiled.params.words_for(SEQ_STATS_BITS)  # each record's stats write
     return per_input | {
         "images": n, "adapters": list(adapters),
+        "sram_words": sum(r.sram + r.vectors * stats_words for r in rows),
+        "cache_words": sum(r.cache for r in rows),
         "lora_macs": sum(r.lora_macs for r in rows),
         "analogue_macs": sum(r.analogue_macs for r in rows),
         "cycles": sum(r.cycles for r in rows),
