@@ -73,6 +73,9 @@ def flow_costs(stage_costs: dict, deployed: dict, update_bytes: int,
     inference = {"lora": _inference(compiled, measured["lora"], table),
                  "analog_only": _inference(compiled, measured["analog_only"], table)}
     lora = inference["lora"]
+    # the chip's counters, all adapters on: SRAM core-port words and adapter-cache reads
+    inference["sram_words_per_input"] = lora["hybrid"]["sram_words"]
+    inference["cache_words_per_input"] = lora["hybrid"]["cache_words"]
     result = {
         "table": {k: v for k, v in vars(table).items() if k != "macro"},
         "training": training,
