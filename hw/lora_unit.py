@@ -14,7 +14,8 @@ rmlora.sw.golden.lora.cycles): fetch the layer descriptor and the enabled slots'
 adapter entries (a DescriptorFetch); check them (a bad one is refused with an
 ErrorCode, never a hang); load the LUT (LUT activation only, the same fetch);
 take x (X_IN: the unit does not touch the SRAM, so in the chip the sequencer reads
-x from the same port and streams it in); A phase: h = A_i x
+x from the same port and streams it in; on a cache hit x streams in under the A
+phase instead, which reads the cache); A phase: h = A_i x
 row by row, requantised to q_i; B phase: per output j, B_i row j dotted with q_i,
 combined with p_j, requantised, activated and sent. A read issues every cycle and
 its word is used the next, so a phase costs its words plus one cycle. The B phase
@@ -272,7 +273,10 @@ class LoraUnit(wiring.Component):
                         begin_passes()
                         m.d.sync += [busy.eq(1), self.done.eq(0), self.refused.eq(0),
                                      hit.eq(1), fill.eq(0)]
-                        m.next = "X_IN"
+                        with m.If(active.any()):  # x streams in under the A phase
+                            m.next = "A_PHASE"
+                        with m.Else():
+                            m.next = "X_IN"
                     with m.Elif(self.desc_addr + dw > p.sram_depth):
                         refuse(ErrorCode.LORA_SRAM_RANGE, self.desc_addr)
                     with m.Else():
@@ -340,9 +344,14 @@ class LoraUnit(wiring.Component):
 
             # ---- A phase: h_k = A_i[k] . x over the row's words, q_i[k] = requant(h_k) ----
             with m.State("A_PHASE"):
+                # On a hit A comes from the cache and the SRAM port is free, so x is taken
+                # here too (the sequencer reads it): a word of A's first row waits for its
+                # x word, which may be taken in the same cycle. On a miss x is all in.
+                take_x(self.x.valid)
+                x_in = (word == n_w) | (i_w < word) | (self.x.valid & (i_w == word))
                 issuing = i_row < rank(i_slot)
                 last_w = i_w + 1 == n_w
-                with m.If(issuing):
+                with m.If(issuing & x_in):
                     e_a = per_slot([e.a_addr for e in entry], i_slot, 16)
                     read_adapter(e_a + i_row * n_w + i_w)
                     m.d.sync += [u_valid.eq(1), u_slot.eq(i_slot), u_row.eq(i_row), u_w.eq(i_w),

@@ -97,11 +97,11 @@ def cache_reads(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = 
 def cycles(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = False) -> int:
     """Busy cycles of one layer on the RTL when x and p are always valid and y always
     ready: descriptor and entry fetches (words + 1 each), a cycle per entry to pick
-    the next slot and one more to see none is left, the check,
-    the LUT load (a cache hit skips all of these), x (one cycle per word: X_IN), the A
-    phase (words + 1, with adapters) and the B phase (one cycle per word of every
-    adapter's B row, at least one per output, + 2 to drain), and the last output
-    (DRAIN)."""
+    the next slot and one more to see none is left, the check, the LUT load (a cache
+    hit skips all of these), x (one cycle per word: X_IN; under the A phase on a hit
+    with adapters), the A phase (words + 1, with adapters) and the B phase (one cycle
+    per word of every adapter's B row, at least one per output, + 2 to drain), and
+    the last output (DRAIN)."""
     wb = params.sram_word_bytes
     dw = params.words_for(LORA_DESC_BITS)
     n_w = -(-layer.n_in // wb)
@@ -111,7 +111,8 @@ def cycles(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = False
                   + timing.LORA_NEXT_ENTRY_CYCLES * (len(ranks) + 1) + timing.CHECK_CYCLES)
         if layer.act is Activation.LUT:
             total += timing.fetch_cycles(LUT_ENTRIES // wb)
-    total += n_w * timing.LORA_X_CYCLES_PER_WORD
+    if not (hit and ranks):  # on a hit with adapters x streams in under the A phase
+        total += n_w * timing.LORA_X_CYCLES_PER_WORD
     if ranks:
         total += timing.stream_read_cycles(sum(r * n_w for r in ranks))
     total += layer.n_out * max(1, sum(-(-r // wb) for r in ranks)) + timing.LORA_B_DRAIN_CYCLES
