@@ -76,6 +76,11 @@ def flow_costs(stage_costs: dict, deployed: dict, update_bytes: int,
     # the chip's counters, all adapters on: SRAM core-port words and adapter-cache reads
     inference["sram_words_per_input"] = lora["hybrid"]["sram_words"]
     inference["cache_words_per_input"] = lora["hybrid"]["cache_words"]
+    # bit planes with no active input (macro model's count; the controller still converts
+    # them): the ADC conversions, and their energy, a controller skipping them would save
+    skippable = measured["lora"].get("adc_skippable", 0.0)
+    inference["adc_skippable_per_input"] = skippable
+    inference["adc_skippable_j"] = skippable * table.adc_j(compiled.macro_config)
     result = {
         "table": {k: v for k, v in vars(table).items() if k != "macro"},
         "training": training,

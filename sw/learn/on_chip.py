@@ -107,6 +107,8 @@ def measure_inference(chip: Chip, compiled: CompiledModel, images: np.ndarray,
         per_input[name] = total // n
     # active rows depend on the data (the inputs' nonzero magnitude bits): the mean
     per_input["row_activations"] = (after["row_activations"] - before["row_activations"]) / n
+    # so do empty planes: conversions a controller that skips them would save (mean)
+    per_input["adc_skippable"] = (after["adc_skippable"] - before["adc_skippable"]) / n
     if per_input["adc_conversions"] != sum(r.adc for r in rows):
         raise RuntimeError("macro ADC conversions disagree with the sequencer's stats")
     stats_words = compiled.params.words_for(SEQ_STATS_BITS)  # each record's stats write
