@@ -156,9 +156,9 @@ def programmed_conductances(chip: Chip, compiled: CompiledModel) -> dict[str, np
 def chip_check(compiled: CompiledModel, images: np.ndarray, adapters: list[str], seed: int,
                backend: str = "verilator", reference: str = "golden") -> dict:
     """Run ``images`` on a cosimulated chip and on the reference chip, both freshly
-    deployed with the same seed and adapters; compare every record's output of every
-    segment run and the logits with ==, and the macros' operation counts (the cost
-    model's activity) likewise."""
+    deployed with the same seed and adapters; compare every record's output and
+    SeqStats counters of every segment run and the logits with ==, and the macros'
+    operation counts (the cost model's activity) likewise."""
     chips = [Chip(backend=backend, seed=seed), Chip(backend=reference, seed=seed)]
     try:
         results, activity = [], []
@@ -171,13 +171,15 @@ def chip_check(compiled: CompiledModel, images: np.ndarray, adapters: list[str],
         for chip in chips:
             chip.close()
     (logits, runs), (ref_logits, ref_runs) = results
-    compared = differing = 0
+    compared = differing = stats_differing = 0
     for run, ref in zip(runs, ref_runs, strict=True):
         if run.outputs.keys() != ref.outputs.keys():
             raise RuntimeError("the two chips ran different records")
         for key, out in run.outputs.items():
             compared += 1
             differing += not np.array_equal(out, ref.outputs[key])
+            # the record's SeqStats: cycles, conversions, MACs, SRAM words, cache reads
+            stats_differing += run.stats[key] != ref.stats[key]
     logits_equal = bool(np.array_equal(logits, ref_logits))
     return {
         "backend": backend,
@@ -187,7 +189,8 @@ def chip_check(compiled: CompiledModel, images: np.ndarray, adapters: list[str],
         "records_compared": compared,
         "records_differing": differing,
         "logits_equal": logits_equal,
-        "bit_exact": differing == 0 and logits_equal,
+        "stats_differing": stats_differing,
+        "bit_exact": differing == 0 and logits_equal and stats_differing == 0,
         # the macros' operation counts (pulses, verify reads, conversions, active rows)
         "activity": activity[0],
         "activity_equal": activity[0] == activity[1],
