@@ -94,12 +94,12 @@ def record_sram_words(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[in
                       params: ChipParams, hit: bool = False) -> int:
     """SeqStats.sram of one record: the sequencer's fetches (record, crossbar descriptor,
     the LoRA descriptor's first word), the MVM's reads, the LoRA unit's reads (none on a
-    cache hit), x read again for the LoRA unit, and y written."""
+    cache hit), and y written (the LoRA unit's x comes from the sequencer's x buffer)."""
     wb = params.sram_word_bytes
     own = (params.words_for(SEQ_RECORD_BITS) + params.words_for(XBAR_DESC_BITS)
            + timing.LORA_DESC_FIRST_WORDS)
     return (own + gxbar.mvm_sram_reads(desc, params) + glora.sram_reads(layer, ranks, params, hit)
-            + -(-layer.n_in // wb) + -(-layer.n_out // wb))
+            + -(-layer.n_out // wb))
 
 
 def cache_hits(records: list[Record], plans: list, enabled: int, params: ChipParams
