@@ -62,5 +62,8 @@ class ChipCore(wiring.Component):
             seq.xbar_adc.eq(xbar.perf_adc),
             seq.xbar_mvm.eq(xbar.perf_mvm),
             seq.lora_macs.eq(lora.perf_macs),
+            seq.lora_cache.eq(lora.perf_cache_reads),
+            # a program's START, and any host write to the SRAM, may change adapters
+            lora.cache_flush.eq(seq.clear_perf | self.host_sram.w_en.any()),
         ]
         return m

@@ -14,16 +14,31 @@ rmlora.sw.golden.lora.cycles): fetch the layer descriptor and the enabled slots'
 adapter entries (a DescriptorFetch); check them (a bad one is refused with an
 ErrorCode, never a hang); load the LUT (LUT activation only, the same fetch);
 take x (X_IN: the unit does not touch the SRAM, so in the chip the sequencer reads
-x from the same port and streams it in); A phase: h = A_i x
+x from the same port and streams it in; on a cache hit x streams in under the A
+phase instead, which reads the cache); A phase: h = A_i x
 row by row, requantised to q_i; B phase: per output j, B_i row j dotted with q_i,
 combined with p_j, requantised, activated and sent. A read issues every cycle and
 its word is used the next, so a phase costs its words plus one cycle. The B phase
 stalls as a whole on an empty p or a full y; the SRAM holds the last word read,
 so nothing is lost.
+
+Adapter cache (ChipParams.lora_cache_words, a Memory beside the PE array): a layer
+is applied to many vectors one record each (rmlora.contract.sequencer), so the
+unit keeps what it read for the last layer. A run whose enabled adapters fit the
+cache writes every A and B word into it in read order as it uses it; the next START
+with the same descriptor address and LORA_ENABLE (and no `cache_flush` since: the
+sequencer's START, any host write to the SRAM) is a hit: it skips the descriptor,
+entry and LUT fetches and the check (their registers still hold them) and reads A
+and B from the cache in the same order, at the same one-cycle latency, so a hit
+reads no SRAM word at all. Chosen over a weight-stationary loop over the vectors,
+which needs every vector's x and p held in the unit (20 x 32 bytes of x and 20 x 32
+int32 of p for a face token layer, more than the FIFOs), and over re-ordering the
+program, which would change the sequencer, the compiler and the runtime together.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rmlora.contract import ChipParams, ErrorCode
@@ -73,6 +88,7 @@ class LoraUnit(wiring.Component):
             **unit_members(),  # start, desc_addr, busy, done, refused
             "enable": In(LORA_SLOTS),
             "clear_perf": In(1),
+            "cache_flush": In(1),  # forget the adapter cache (the SRAM may have changed)
             **{name: Out(32) for name in PERF},
             "error": Out(ErrorEventSignature),
             "sram": Out(SramPortSignature(p.sram_addr_width, p.sram_width)),
@@ -108,6 +124,23 @@ class LoraUnit(wiring.Component):
                  for e in entry_raw]
         entry_addr = Cat(layer.entry0, layer.entry1, layer.entry2, layer.entry3)
         active = Signal(LORA_SLOTS)  # enabled, and this layer has an adapter in the slot
+        C = p.lora_cache_words
+        cache_valid, hit, fill = Signal(), Signal(), Signal()  # see the module docstring
+        spoiled = Signal()  # a flush came during this run: its fill is not kept
+        tag_addr, tag_en = Signal(16), Signal(LORA_SLOTS)
+        c_issue, u_c = Signal(16, name="c_issue"), Signal(16, name="u_c")  # cache indices
+        if C:
+            m.submodules.cache = cache = Memory(shape=p.sram_width, depth=C, init=[])
+            cache_rd, cache_wr = cache.read_port(), cache.write_port()
+            c_bits = (C - 1).bit_length()
+            m.d.comb += cache_rd.en.eq(0)  # a read port's enable is 1 unless driven
+            m.d.comb += [cache_rd.addr.eq(c_issue[:c_bits]), cache_wr.addr.eq(u_c[:c_bits]),
+                         cache_wr.data.eq(sram.r_data)]
+            operand = Mux(hit, cache_rd.data, sram.r_data)
+            with m.If(cache_rd.en):
+                m.d.sync += self.perf_cache_reads.eq(self.perf_cache_reads + 1)
+        else:
+            operand = sram.r_data
 
         def per_slot(values, index, width):
             return Cat(values).word_select(index, width)
@@ -126,6 +159,10 @@ class LoraUnit(wiring.Component):
                          | (entry[s].b_addr + layer.n_out * words(entry[s].rank) > p.sram_depth))
             for s in range(LORA_SLOTS)).any() | (
             (layer.act == Activation.LUT) & (layer.lut + lut_words > p.sram_depth))
+        pass_words = Signal(16)  # A and B words of the enabled adapters: one pass
+        m.d.comb += pass_words.eq(sum(
+            Mux(active[s], entry[s].rank * n_w + layer.n_out * words(entry[s].rank), 0)
+            for s in range(LORA_SLOTS)))
         with m.If((layer.n_in == 0) | (layer.n_out == 0) | (layer.n_in > LORA_MAX_FEATURES)
                   | (layer.n_out > LORA_MAX_FEATURES)
                   | ~layer.act.as_value().matches(*ACTIVATION_CODES)):
@@ -205,15 +242,49 @@ class LoraUnit(wiring.Component):
         def start_fetch(addr, n_words):
             m.d.comb += [fetch.start.eq(1), fetch.addr.eq(addr), fetch.n_words.eq(n_words)]
 
+        def read_adapter(addr):
+            """Issue the read of the next A or B word: from the cache on a hit."""
+            if C:
+                with m.If(hit):
+                    m.d.comb += cache_rd.en.eq(1)
+                with m.Else():
+                    m.d.comb += [sram.addr.eq(addr), sram.r_en.eq(1)]
+            else:
+                m.d.comb += [sram.addr.eq(addr), sram.r_en.eq(1)]
+            m.d.sync += [c_issue.eq(c_issue + 1), u_c.eq(c_issue)]
+
+        def fill_cache():
+            """The used word (read from the SRAM) into the cache, at its read index."""
+            if C:
+                with m.If(fill):
+                    m.d.comb += cache_wr.en.eq(1)
+
+        def begin_passes():
+            m.d.sync += [word.eq(0), i_slot.eq(first_slot), i_row.eq(0), i_w.eq(0),
+                         u_valid.eq(0), c_issue.eq(0)]
+
         with m.FSM():
             with m.State("IDLE"):
+                hit_now = (cache_valid & ~self.cache_flush & (self.desc_addr == tag_addr)
+                           & (self.enable == tag_en))
                 with m.If(self.start):
-                    with m.If(self.desc_addr + dw > p.sram_depth):
+                    m.d.sync += spoiled.eq(0)
+                    with m.If(hit_now):  # descriptor, entries and LUT are still held
+                        begin_passes()
+                        m.d.sync += [busy.eq(1), self.done.eq(0), self.refused.eq(0),
+                                     hit.eq(1), fill.eq(0)]
+                        with m.If(active.any()):  # x streams in under the A phase
+                            m.next = "A_PHASE"
+                        with m.Else():
+                            m.next = "X_IN"
+                    with m.Elif(self.desc_addr + dw > p.sram_depth):
                         refuse(ErrorCode.LORA_SRAM_RANGE, self.desc_addr)
                     with m.Else():
                         start_fetch(self.desc_addr, dw)
                         m.d.sync += [busy.eq(1), self.done.eq(0), self.refused.eq(0),
-                                     fetch_to.eq(LORA_SLOTS), active.eq(0)]
+                                     fetch_to.eq(LORA_SLOTS), active.eq(0), hit.eq(0),
+                                     fill.eq(0), cache_valid.eq(0), tag_addr.eq(self.desc_addr),
+                                     tag_en.eq(self.enable)]
                         m.next = "FETCH"
             with m.State("FETCH"):
                 fetching()
@@ -248,8 +319,8 @@ class LoraUnit(wiring.Component):
                                  active.eq(active | (Const(1, LORA_SLOTS) << lowest))]
                     m.next = "FETCH"
             with m.State("CHECK"):
-                m.d.sync += word.eq(0)
-                m.d.sync += [i_slot.eq(first_slot), i_row.eq(0), i_w.eq(0), u_valid.eq(0)]
+                begin_passes()
+                m.d.sync += fill.eq((pass_words <= C) if C else 0)
                 with m.If(check != ErrorCode.NONE):
                     refuse(check, self.desc_addr)
                 with m.Elif(layer.act == Activation.LUT):
@@ -273,11 +344,16 @@ class LoraUnit(wiring.Component):
 
             # ---- A phase: h_k = A_i[k] . x over the row's words, q_i[k] = requant(h_k) ----
             with m.State("A_PHASE"):
+                # On a hit A comes from the cache and the SRAM port is free, so x is taken
+                # here too (the sequencer reads it): a word of A's first row waits for its
+                # x word, which may be taken in the same cycle. On a miss x is all in.
+                take_x(self.x.valid)
+                x_in = (word == n_w) | (i_w < word) | (self.x.valid & (i_w == word))
                 issuing = i_row < rank(i_slot)
                 last_w = i_w + 1 == n_w
-                with m.If(issuing):
+                with m.If(issuing & x_in):
                     e_a = per_slot([e.a_addr for e in entry], i_slot, 16)
-                    m.d.comb += [sram.addr.eq(e_a + i_row * n_w + i_w), sram.r_en.eq(1)]
+                    read_adapter(e_a + i_row * n_w + i_w)
                     m.d.sync += [u_valid.eq(1), u_slot.eq(i_slot), u_row.eq(i_row), u_w.eq(i_w),
                                  u_last_ad.eq(last_w)]
                     with m.If(last_w):
@@ -289,8 +365,9 @@ class LoraUnit(wiring.Component):
                 with m.Else():
                     m.d.sync += u_valid.eq(0)
                 with m.If(u_valid):
+                    fill_cache()
                     lanes_left = layer.n_in - (u_w << wb_log)
-                    product = dot(sram.r_data, xs.word_select(u_w[:8], 8 * P), P)
+                    product = dot(operand, xs.word_select(u_w[:8], 8 * P), P)
                     h_new = Mux(u_w == 0, 0, h) + product
                     m.d.sync += [h.eq(h_new), self.perf_macs.eq(
                         self.perf_macs + Mux(lanes_left > P, P, lanes_left))]
@@ -318,8 +395,7 @@ class LoraUnit(wiring.Component):
                 with m.If(issue_more & ~stall):
                     e_b = per_slot([e.b_addr for e in entry], i_slot, 16)
                     with m.If(any_active):
-                        m.d.comb += [sram.addr.eq(e_b + i_row * row_words_b + i_w),
-                                     sram.r_en.eq(1)]
+                        read_adapter(e_b + i_row * row_words_b + i_w)
                     m.d.sync += [u_valid.eq(1), u_slot.eq(i_slot), u_row.eq(i_row), u_w.eq(i_w),
                                  u_first_out.eq((i_w == 0) & (i_slot == first_slot)),
                                  u_last_ad.eq(last_w & any_active), u_last_out.eq(last_ad)]
@@ -333,8 +409,10 @@ class LoraUnit(wiring.Component):
                     m.d.sync += u_valid.eq(0)
                 with m.If(u_valid & ~stall):
                     m.d.comb += self.p.ready.eq(u_p)
+                    with m.If(any_active):
+                        fill_cache()
                     q_sel = per_slot(qs, u_slot, q_words * P * 8)
-                    product = Mux(any_active, dot(sram.r_data,
+                    product = Mux(any_active, dot(operand,
                                                   q_sel.word_select(u_w[:4], 8 * P), P), 0)
                     d_new = Mux(u_w == 0, 0, d) + product
                     rank_u = rank(u_slot)
@@ -361,13 +439,17 @@ class LoraUnit(wiring.Component):
                     m.next = "DRAIN"
             with m.State("DRAIN"):  # the last output leaves
                 with m.If(~y_full | self.y.ready):
-                    m.d.sync += [busy.eq(0), self.done.eq(1)]
+                    m.d.sync += [busy.eq(0), self.done.eq(1),
+                                 cache_valid.eq((hit | fill) & ~spoiled)]
                     m.next = "IDLE"
 
         # A START while busy is ignored and reported.
         with m.If(self.start & busy):
             m.d.comb += [self.error.valid.eq(1), self.error.code.eq(ErrorCode.LORA_BUSY),
                          self.error.addr.eq(self.desc_addr)]
+
+        with m.If(self.cache_flush):
+            m.d.sync += [cache_valid.eq(0), spoiled.eq(1)]
 
         with m.If(self.clear_perf):
             m.d.sync += [getattr(self, name).eq(0) for name in PERF]

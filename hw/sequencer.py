@@ -3,8 +3,9 @@ controller and the LoRA unit, and owns the SRAM core port they share.
 
 Per SeqLayer record: fetch the record, the crossbar descriptor and the LoRA
 descriptor's first word (one DescriptorFetch, back to back); check them; run the
-MVM with its results streamed into the p FIFO; run the LoRA unit, feeding it x
-from the SRAM while it waits for x (X_IN: the unit leaves the port alone then)
+MVM with its results streamed into the p FIFO, keeping each x word the crossbar
+controller reads (an x buffer: the LoRA unit's x is not read from the SRAM a second
+time); run the LoRA unit, feeding it x from that buffer while it takes x,
 and p from the FIFO, packing its y into the y FIFO; write y back to dst; write the
 layer's SeqStats record. The FIFOs hold a whole layer (LORA_MAX_FEATURES
 entries), so the units never wait on each other and the cycle count is exact
@@ -20,6 +21,7 @@ program runs is refused with SEQ_BUSY.
 from amaranth import Const, Module, Mux, ResetInserter, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rmlora.contract import ChipParams, ErrorCode
@@ -70,6 +72,7 @@ class Sequencer(wiring.Component):
             "lora_p": Out(stream.Signature(signed(ACC_BITS))),
             "lora_y": In(stream.Signature(signed(8))),
             "lora_macs": In(32),
+            "lora_cache": In(32),
         })
 
     def elaborate(self, platform):
@@ -145,13 +148,30 @@ class Sequencer(wiring.Component):
                          seq_port["w_data"].eq(word)]
 
         # ---- the x feeder: reads x words while the LoRA unit waits for them ----
+        # x as the crossbar controller read it (M_LOAD): a read of a word of x in the
+        # XBAR state is kept, at its index, the cycle its word arrives
+        x_words = LORA_MAX_FEATURES // P
+        x_bits = (x_words - 1).bit_length()
+        m.submodules.x_buf = x_buf = Memory(shape=p.sram_width, depth=x_words, init=[])
+        x_wr, x_rd = x_buf.write_port(), x_buf.read_port()
+        in_xbar = Signal()  # the XBAR state: the crossbar controller owns the port
+        x_index = Signal(16)
+        m.d.comb += x_index.eq(self.xbar_sram.addr - xd.src)
+        keep, keep_at = Signal(), Signal(x_bits)
+        m.d.sync += [keep.eq(in_xbar & self.xbar_sram.r_en & (self.xbar_sram.addr >= xd.src)
+                             & (x_index < words(n_in))), keep_at.eq(x_index[:x_bits])]
+        m.d.comb += [x_wr.en.eq(keep), x_wr.addr.eq(keep_at), x_wr.data.eq(self.sram.r_data),
+                     x_rd.en.eq(0)]  # a read port's enable is 1 unless driven
         f_k, f_valid = Signal(10), Signal()
-        m.d.comb += [self.lora_x.valid.eq(f_valid), self.lora_x.p.eq(self.sram.r_data)]
+        m.d.comb += [self.lora_x.valid.eq(f_valid), self.lora_x.p.eq(x_rd.data)]
         x_taken = self.lora_x.valid & self.lora_x.ready
 
         # ---- per-layer statistics: the counters' values when the layer began ----
         layer_cycles = Signal(32)
         snap_adc, snap_mvm, snap_macs = Signal(32), Signal(32), Signal(32)
+        snap_sram, snap_cache, sram_count = Signal(32), Signal(32), Signal(32)
+        with m.If(self.sram.r_en | self.sram.w_en.any()):  # core-port words, every block
+            m.d.sync += sram_count.eq(sram_count + 1)
         stats = Signal(stats_w * p.sram_width)
         stats_view = data.View(SeqStats, stats[:data.Layout.cast(SeqStats).size])
 
@@ -218,6 +238,7 @@ class Sequencer(wiring.Component):
                 start_fetch(rec_addr, rec_w)
                 m.d.sync += [word.eq(0), layer_cycles.eq(1), snap_adc.eq(self.xbar_adc),
                              snap_mvm.eq(self.xbar_mvm), snap_macs.eq(self.lora_macs),
+                             snap_sram.eq(sram_count), snap_cache.eq(self.lora_cache),
                              y_count.eq(0), y_word.eq(0), f_k.eq(0), f_valid.eq(0)]
                 m.next = "FETCH_REC"
             fetch("FETCH_REC", rec_w, rec_raw, "CHECK_REC")
@@ -240,6 +261,7 @@ class Sequencer(wiring.Component):
                     m.d.comb += self.xbar.start.eq(1)
                     m.next = "XBAR"
             with m.State("XBAR"):
+                m.d.comb += in_xbar.eq(1)
                 with m.If(~self.xbar.busy & self.xbar.refused):
                     stop()
                 with m.Elif(~self.xbar.busy & self.xbar.done):
@@ -249,7 +271,7 @@ class Sequencer(wiring.Component):
                 m.d.comb += to_lora.eq(1)
                 issue = self.lora_x.ready & (f_k < words(n_in)) & (~f_valid | x_taken)
                 with m.If(issue):
-                    read(xd.src + f_k)
+                    m.d.comb += [x_rd.en.eq(1), x_rd.addr.eq(f_k[:x_bits])]
                     m.d.sync += f_k.eq(f_k + 1)
                 with m.If(issue | x_taken):
                     m.d.sync += f_valid.eq(issue)
@@ -272,6 +294,9 @@ class Sequencer(wiring.Component):
                             stats_view.adc.eq(self.xbar_adc - snap_adc),
                             stats_view.mvm.eq(self.xbar_mvm - snap_mvm),
                             stats_view.macs.eq(self.lora_macs - snap_macs),
+                            # + 1: this cycle's write
+                            stats_view.sram.eq(sram_count + 1 - snap_sram),
+                            stats_view.cache.eq(self.lora_cache - snap_cache),
                         ]
                         m.next = "STATS"
                         with m.If(rec.stats == 0):

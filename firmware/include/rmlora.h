@@ -104,9 +104,10 @@
 #define RMLORA_REG_PERF_LORA_CYCLES              0x00000094u  /* RO: Cycles the LoRA unit was busy */
 #define RMLORA_REG_PERF_MACS                     0x00000098u  /* RO: LoRA unit multiply-accumulates */
 #define RMLORA_REG_PERF_SRAM_READS               0x0000009Cu  /* RO: SRAM words read by the LoRA unit */
+#define RMLORA_REG_PERF_CACHE_READS              0x000000A0u  /* RO: Adapter words the LoRA unit read from its cache instead of the SRAM */
 
 /* Performance counters, in the order a driver reads them after a run */
-#define RMLORA_PERF_COUNT                        9u
+#define RMLORA_PERF_COUNT                        10u
 #define RMLORA_PERF_REGS { \
     RMLORA_REG_PERF_SEQ_CYCLES, \
     RMLORA_REG_PERF_XB_CYCLES, \
@@ -115,6 +116,7 @@
     RMLORA_REG_PERF_LORA_CYCLES, \
     RMLORA_REG_PERF_MACS, \
     RMLORA_REG_PERF_SRAM_READS, \
+    RMLORA_REG_PERF_CACHE_READS, \
     RMLORA_REG_PERF_PULSES, \
     RMLORA_REG_PERF_VERIFY, \
 }
@@ -231,6 +233,10 @@
 #define RMLORA_SEQSTATS_MVM_BITS                 32u
 #define RMLORA_SEQSTATS_MACS_LSB                 96u
 #define RMLORA_SEQSTATS_MACS_BITS                32u
+#define RMLORA_SEQSTATS_SRAM_LSB                 128u
+#define RMLORA_SEQSTATS_SRAM_BITS                32u
+#define RMLORA_SEQSTATS_CACHE_LSB                160u
+#define RMLORA_SEQSTATS_CACHE_BITS               32u
 
 /* AXI response codes (BRESP/RRESP) */
 #define RMLORA_AXI_RESP_OKAY                     0x00000000u

@@ -201,6 +201,8 @@ REGISTERS: tuple[Register, ...] = (
     Register("PERF_LORA_CYCLES", 0x094, Access.RO, "Cycles the LoRA unit was busy"),
     Register("PERF_MACS", 0x098, Access.RO, "LoRA unit multiply-accumulates"),
     Register("PERF_SRAM_READS", 0x09C, Access.RO, "SRAM words read by the LoRA unit"),
+    Register("PERF_CACHE_READS", 0x0A0, Access.RO,
+             "Adapter words the LoRA unit read from its cache instead of the SRAM"),
 )
 
 REG: dict[str, Register] = {r.name: r for r in REGISTERS}

@@ -37,6 +37,11 @@ class ChipParams:
     n_macros: int = 4
     adc_bits: int = 8
     verify_bits: int = 8
+    # The LoRA unit's adapter cache (hw/lora_unit.py), in SRAM words: a layer whose
+    # enabled adapters fit is read from the SRAM buffer once per layer pass, not once
+    # per vector. 512 words (4 KiB at 64-bit words) hold the largest layer of every
+    # task's defaults with three rank-6 adapters; 0 builds the unit without it.
+    lora_cache_words: int = 512
 
     def __post_init__(self):
         for name, lo, hi in (("macro_rows", 8, 256), ("macro_cols", 8, 256), ("n_macros", 1, 16),
@@ -44,6 +49,10 @@ class ChipParams:
             value = getattr(self, name)
             if not lo <= value <= hi:
                 raise ValueError(f"{name}={value}: must be in [{lo}, {hi}]")
+        if not (self.lora_cache_words == 0 or (_is_pow2(self.lora_cache_words)
+                                               and 16 <= self.lora_cache_words <= 4096)):
+            raise ValueError(f"lora_cache_words={self.lora_cache_words}: must be 0 or a power "
+                             f"of two from 16 to 4096")
         for name in ("macro_rows", "macro_cols"):
             if not _is_pow2(getattr(self, name)):
                 raise ValueError(f"{name}={getattr(self, name)}: must be a power of two")

@@ -36,6 +36,7 @@ PERF_COUNTERS: tuple[PerfCounter, ...] = (
     PerfCounter("PERF_LORA_CYCLES", "lora", "cycles"),
     PerfCounter("PERF_MACS", "lora", "macs"),
     PerfCounter("PERF_SRAM_READS", "lora", "sram_reads"),
+    PerfCounter("PERF_CACHE_READS", "lora", "cache_reads"),
     PerfCounter("PERF_PULSES", "xbar", "pulses"),
     PerfCounter("PERF_VERIFY", "xbar", "verify"),
 )

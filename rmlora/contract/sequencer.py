@@ -11,18 +11,20 @@ sequencer
   2. runs the crossbar MVM on the int8 input at the descriptor's `src`; the int32
      partial sums p go into a FIFO (MAX_FEATURES deep) instead of the SRAM
      (the descriptor's `dst` is not used in a program);
-  3. runs the LoRA unit on the same layer: x is read from `src` and streamed to
-     the unit, p comes from the FIFO, y (int8) goes into a second FIFO;
+  3. runs the LoRA unit on the same layer: x (kept in an x buffer as the MVM read
+     it from `src`) is streamed to the unit, p comes from the FIFO, y (int8) goes
+     into a second FIFO;
   4. writes y to `dst` (n_out bytes from byte 0 of word dst; the bytes after the
      last output in its word are not touched);
   5. writes the layer's statistics record to `stats` (0: no record).
 
 The one SRAM core port is shared in time: the crossbar controller owns it during
-step 2, the LoRA unit during 3 except while it takes x (the sequencer reads x
-then), the sequencer during 1, 4 and 5. Several records may name the same
-descriptors (a layer applied to many vectors gets one record and one crossbar
-descriptor per vector, with its own src; the LoRA descriptor and the adapters are
-shared).
+step 2, the LoRA unit during 3, the sequencer during 1, 4 and 5. Several records
+may name the same descriptors (a layer applied to many vectors gets one record and
+one crossbar descriptor per vector, with its own src; the LoRA descriptor and the
+adapters are shared, and consecutive records of one layer find them in the LoRA
+unit's adapter cache: ChipParams.lora_cache_words). A program START and any host
+write to the SRAM flush that cache.
 """
 
 from amaranth import unsigned
@@ -48,7 +50,10 @@ class SeqStats(data.Struct):
     adc: unsigned(32)  # column ADC conversions
     mvm: unsigned(32)  # macro MVM operations (input bit planes)
     macs: unsigned(32)  # multiply-accumulates of the LoRA unit
+    # SRAM core-port words read or written (every block; the stats write is after it)
+    sram: unsigned(32)
+    cache: unsigned(32)  # adapter words the LoRA unit read from its cache instead
 
 
 SEQ_RECORD_BITS = 128  # a SeqLayer record takes 128 bits of SRAM (the layout is 65)
-SEQ_STATS_BITS = 128
+SEQ_STATS_BITS = 192

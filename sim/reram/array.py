@@ -18,7 +18,8 @@ from .macro import ReramMacro
 __all__ = ["MacroArray", "pack_codes", "ACTIVITY_COUNTS"]
 
 # MacroCounters fields that count operations (sim/reram/energy.py)
-ACTIVITY_COUNTS = ("pulses", "verify_reads", "mvm_ops", "adc_conversions", "row_activations")
+ACTIVITY_COUNTS = ("pulses", "verify_reads", "mvm_ops", "adc_conversions", "row_activations",
+                   "empty_planes", "adc_skippable")
 
 
 def pack_codes(codes: np.ndarray, bits: int) -> int:

@@ -81,6 +81,10 @@ class MacroCounters:
     mvm_ops: int = 0              # bit-plane conversions
     adc_conversions: int = 0      # planes * n_cols
     row_activations: int = 0      # active (1) inputs summed over planes
+    # planes with no active row (their codes are exactly 0: no current, no noise) and
+    # their conversions: what a controller skipping empty planes would not convert
+    empty_planes: int = 0
+    adc_skippable: int = 0
     cells_programmed_statistical: int = 0
     energy_j: float = 0.0
     time_s: float = 0.0
@@ -98,11 +102,15 @@ class MacroCounters:
         self.energy_j += joules
         self.time_s += seconds
 
-    def count_mvm(self, e: EnergyTable, cfg, planes: int, n_cols: int, active_rows: int):
-        """Account `planes` bit-plane conversions of n_cols columns of macro `cfg`."""
+    def count_mvm(self, e: EnergyTable, cfg, planes: int, n_cols: int, active_rows: int,
+                  empty_planes: int = 0):
+        """Account `planes` bit-plane conversions of n_cols columns of macro `cfg`, of
+        which `empty_planes` drove no row."""
         self.mvm_ops += planes
         self.adc_conversions += planes * n_cols
         self.row_activations += active_rows
+        self.empty_planes += empty_planes
+        self.adc_skippable += empty_planes * n_cols
         self.add_energy("adc", planes * n_cols * e.adc_energy_j(cfg.adc_bits),
                         planes * e.plane_time_s(n_cols))
         self.add_energy("row_drive", active_rows * e.row_drive_energy_j(cfg.cols))

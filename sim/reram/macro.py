@@ -295,5 +295,6 @@ class ReramMacro:
         np.maximum(codes, cfg.adc_min, out=codes)
         np.minimum(codes, cfg.adc_max, out=codes)
         codes = codes.astype(np.int32)
-        self.counters.count_mvm(self.energy, cfg, b, n_cols, int(np.count_nonzero(p)))
+        self.counters.count_mvm(self.energy, cfg, b, n_cols, int(np.count_nonzero(p)),
+                                int(np.count_nonzero(~p.any(axis=1))))
         return codes

@@ -9,46 +9,50 @@ published figure beside each (PUBLISHED), and every energy and time behind them.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rmlora.sw.compiler import CompiledModel
 
 from .model import (
     digital_inference,
+    digital_weight_words,
     fold,
     hybrid_inference,
-    record_sram_words,
     reprogram_cost,
     sram_write_cost,
     training_cost,
 )
 from .table import OpTable, table_for
 
-__all__ = ["PUBLISHED", "flow_costs", "inference_sram_words"]
+__all__ = ["PUBLISHED", "flow_costs", "digital_weight_traffic"]
 
 # arXiv 2601.10037, abstract: "up to" these reductions against the alternatives.
 PUBLISHED = {"training_fold": 147.76, "deployment_fold": 387.95,
              "inference_energy_fold": 48.44}
 
 
-def _ranks(compiled: CompiledModel, layer: str, adapters: list[str]) -> list[int]:
-    chip_layer = compiled.layer(layer)
-    slots = [compiled.adapter_slots[name] for name in adapters]
-    return [chip_layer.adapters[s].a.shape[0] for s in slots if s in chip_layer.adapters]
-
-
-def inference_sram_words(compiled: CompiledModel, adapters: list[str], weights: bool) -> int:
-    """SRAM words of one input: every record of every segment (model.record_sram_words)."""
-    return sum(record_sram_words(r.n_in, r.n_out, _ranks(compiled, r.layer, adapters), weights,
-                                 compiled.params.sram_word_bytes)
-               for segment in compiled.segments for r in segment.records)
+def digital_weight_traffic(compiled: CompiledModel) -> tuple[int, int]:
+    """(SRAM words, buffer words) of one input's weights on the all-digital chip: each
+    segment (one program run) applies each of its layers to its vectors in one pass."""
+    sram = buffer = 0
+    for segment in compiled.segments:
+        for layer, vectors in Counter(r.layer for r in segment.records).items():
+            cl = compiled.layer(layer)
+            s, b = digital_weight_words(cl.n_in, cl.n_out, vectors,
+                                        compiled.params.lora_cache_words,
+                                        compiled.params.sram_word_bytes)
+            sram, buffer = sram + s, buffer + b
+    return sram, buffer
 
 
 def _inference(compiled: CompiledModel, activity: dict, table: OpTable) -> dict:
-    cfg = compiled.macro_config
-    adapters = activity["adapters"]
-    hybrid = hybrid_inference(activity, inference_sram_words(compiled, adapters, False),
-                              cfg, table)
+    """The hybrid from its counters; the all-digital chip moves the same descriptors,
+    activations, adapters and LUTs (the same counters) plus its weights."""
+    hybrid = hybrid_inference(activity, compiled.macro_config, table)
+    w_sram, w_buffer = digital_weight_traffic(compiled)
     digital = digital_inference(activity["analogue_macs"], activity["lora_macs"],
-                                inference_sram_words(compiled, adapters, True),
+                                activity["sram_words"] + w_sram,
+                                activity["cache_words"] + w_buffer,
                                 compiled.params.sram_word_bytes, table)
     return {"activity": activity, "hybrid": hybrid, "digital": digital}
 
@@ -69,6 +73,14 @@ def flow_costs(stage_costs: dict, deployed: dict, update_bytes: int,
     inference = {"lora": _inference(compiled, measured["lora"], table),
                  "analog_only": _inference(compiled, measured["analog_only"], table)}
     lora = inference["lora"]
+    # the chip's counters, all adapters on: SRAM core-port words and adapter-cache reads
+    inference["sram_words_per_input"] = lora["hybrid"]["sram_words"]
+    inference["cache_words_per_input"] = lora["hybrid"]["cache_words"]
+    # bit planes with no active input (macro model's count; the controller still converts
+    # them): the ADC conversions, and their energy, a controller skipping them would save
+    skippable = measured["lora"].get("adc_skippable", 0.0)
+    inference["adc_skippable_per_input"] = skippable
+    inference["adc_skippable_j"] = skippable * table.adc_j(compiled.macro_config)
     result = {
         "table": {k: v for k, v in vars(table).items() if k != "macro"},
         "training": training,

@@ -4,7 +4,8 @@
     deployment:  writing the update into the chip: adapter bytes into SRAM vs
                  reprogramming the crossbars by write-verify
     inference:   one input on the hybrid chip vs an all-digital chip of the same
-                 process (weights read from SRAM) and vs the analogue-only network
+                 process (weights read from SRAM once per layer pass, as the hybrid's
+                 adapters are) and vs the analogue-only network
 
 Every figure is count x table entry (rmlora.sw.cost.table); the counts come from the
 flow (training steps and shapes actually run), the deploy reports and the macro
@@ -23,7 +24,7 @@ from rmlora.contract.params import BUS_DATA_WIDTH
 from .table import OpTable
 
 __all__ = ["ADAM_OPS_PER_PARAM", "training_cost", "sram_write_cost", "reprogram_cost",
-           "record_sram_words", "hybrid_inference", "digital_inference", "fold"]
+           "digital_weight_words", "hybrid_inference", "digital_inference", "fold"]
 
 # torch.optim.Adam per parameter and step: m = b1 m + (1-b1) g (3), v = b2 v +
 # (1-b2) g^2 (4), bias corrections m/c1, v/c2 (2), sqrt, + eps, divide, x lr, subtract (5).
@@ -87,51 +88,52 @@ def reprogram_cost(report: dict, table: OpTable) -> dict:
     }
 
 
-def record_sram_words(n_in: int, n_out: int, ranks: list[int], weights: bool,
-                      word_bytes: int) -> int:
-    """SRAM words one layer record moves: x read (and again by the LoRA unit when an
-    adapter is on), y written, each enabled adapter's A (r x n_in) and B (n_out x r)
-    read; with ``weights`` (all-digital) also the n_in x n_out int8 weights."""
-    def w(n):
-        return _words(n, word_bytes)
-
-    words = w(n_in) + w(n_out)
-    if ranks:
-        words += w(n_in) + sum(w(r * n_in) + w(n_out * r) for r in ranks)
-    if weights:
-        words += w(n_in * n_out)
-    return words
+def digital_weight_words(n_in: int, n_out: int, vectors: int, buffer_words: int,
+                         word_bytes: int) -> tuple[int, int]:
+    """(SRAM words, buffer words) an all-digital chip reads for one layer pass's weights,
+    with the hybrid's dataflow: read once into a local buffer of ``buffer_words`` words
+    (the size of the LoRA unit's cache) when they fit, then read from it for every other
+    vector; a layer that does not fit is read from the SRAM for every vector."""
+    words = _words(n_in * n_out, word_bytes)
+    if 0 < words <= buffer_words:
+        return words, words * (vectors - 1)
+    return words * vectors, 0
 
 
-def hybrid_inference(activity: dict, sram_words: int, cfg: MacroConfig,
-                     table: OpTable) -> dict:
+def hybrid_inference(activity: dict, cfg: MacroConfig, table: OpTable) -> dict:
     """One input on the hybrid chip, by component (J), and its latency (s).
 
     activity: per input, from the chip: adc_conversions and row_activations (macro
-    counters), lora_macs and cycles (the sequencer's per-layer stats)."""
+    counters), lora_macs, cycles, sram_words and cache_words (the sequencer's
+    per-record stats)."""
     parts = {
         "adc": activity["adc_conversions"] * table.adc_j(cfg),
         "row_drive": activity["row_activations"] * table.row_drive_j(cfg),
         "cell_read": activity["row_activations"] * table.cell_read_j(cfg),
         "lora_macs": activity["lora_macs"] * table.mac_int8_j,
-        "sram": sram_words * table.sram_word_j,
+        "sram": activity["sram_words"] * table.sram_word_j,
+        "cache": activity["cache_words"] * table.cache_word_j,
         "control": activity["cycles"] * table.control_cycle_j,
     }
     return {"energy_j": sum(parts.values()), "by_component_j": parts,
-            "latency_s": activity["cycles"] * table.cycle_s, "sram_words": sram_words}
+            "latency_s": activity["cycles"] * table.cycle_s,
+            "sram_words": activity["sram_words"], "cache_words": activity["cache_words"]}
 
 
-def digital_inference(weight_macs: int, lora_macs: int, sram_words: int, lanes: int,
-                      table: OpTable) -> dict:
+def digital_inference(weight_macs: int, lora_macs: int, sram_words: int, cache_words: int,
+                      lanes: int, table: OpTable) -> dict:
     """The same network on an all-digital chip of the same process: every product an
-    int8 MAC on ``lanes`` PEs (the LoRA unit's array), weights read from SRAM; one
-    cycle per ``lanes`` MACs plus one per SRAM word (no overlap assumed)."""
+    int8 MAC on ``lanes`` PEs (the LoRA unit's array), weights from SRAM and a local
+    buffer; one cycle per ``lanes`` MACs plus one per SRAM word (no overlap assumed;
+    buffer words feed the PEs in their MAC cycle)."""
     macs = weight_macs + lora_macs
     cycles = math.ceil(macs / lanes) + sram_words
     parts = {
         "macs": macs * table.mac_int8_j,
         "sram": sram_words * table.sram_word_j,
+        "cache": cache_words * table.cache_word_j,
         "control": cycles * table.control_cycle_j,
     }
     return {"energy_j": sum(parts.values()), "by_component_j": parts,
-            "latency_s": cycles * table.cycle_s, "sram_words": sram_words, "macs": macs}
+            "latency_s": cycles * table.cycle_s, "sram_words": sram_words,
+            "cache_words": cache_words, "macs": macs}

@@ -33,7 +33,9 @@ HOR14_PJ = {
     "fp32_add": 0.9,
     "fp32_mult": 3.7,
     # 64-bit read from an 8 KB / 32 KB / 1 MB SRAM (the chip's buffer is 64 KiB: the
-    # 32 KB figure is the nearest published one, an underestimate).
+    # 32 KB figure is the nearest published one, an underestimate; the LoRA unit's
+    # adapter cache is 4 KiB: the 8 KB figure, an overestimate).
+    "sram_read_64b_8kb": 10.0,
     "sram_read_64b_32kb": 20.0,
 }
 
@@ -54,6 +56,7 @@ class OpTable:
     clock_hz: float  # the chip's simulated clock (MACRO_LATENCY assumes 100 MHz)
     mac_int8_j: float  # int8 x int8 product + int32 accumulate (the LoRA PE)
     sram_word_j: float  # one 64-bit SRAM word read or written (write assumed = read)
+    cache_word_j: float  # one 64-bit word read from a small local buffer (adapter cache)
     fp32_mac_j: float  # one fp32 multiply-add on a digital training engine
     fp32_op_j: float  # one other fp32 operation (optimizer arithmetic): mean of add, mult
     # Sequencer, descriptor decode and clock tree per cycle: assumed 10 pJ at 180 nm
@@ -89,6 +92,7 @@ def table_for(node_nm: float = 180.0, vdd: float = 1.8, clock_hz: float = 100e6)
         node_nm=node_nm, vdd=vdd, clock_hz=clock_hz,
         mac_int8_j=h["int8_mult"] + h["int32_add"],
         sram_word_j=h["sram_read_64b_32kb"],
+        cache_word_j=h["sram_read_64b_8kb"],
         fp32_mac_j=h["fp32_mult"] + h["fp32_add"],
         fp32_op_j=(h["fp32_mult"] + h["fp32_add"]) / 2,
         control_cycle_j=scale(10.0, node_nm, vdd, from_nm=180.0, from_vdd=1.8),

@@ -29,6 +29,8 @@ class LayerStats:
     adc: int
     mvm: int
     macs: int
+    sram: int = 0  # SRAM core-port words read or written by the record (all blocks)
+    cache: int = 0  # adapter words the LoRA unit read from its cache
 
 
 def pack_record(xbar: int, lora: int, dst: int, stats: int = 0, last: bool = False) -> bytes:

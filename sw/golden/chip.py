@@ -30,7 +30,8 @@ from . import lora as glora
 from . import xbar as gxbar
 from .macros import Macros
 
-__all__ = ["ChipError", "read_program", "record_cycles", "run_cycles", "run_program"]
+__all__ = ["ChipError", "read_program", "record_cycles", "record_sram_words", "cache_hits",
+           "run_cycles", "run_program"]
 
 
 class ChipError(RuntimeError):
@@ -71,7 +72,7 @@ def _descriptor(mem: bytes, word: int, params: ChipParams) -> tuple[int, gxbar.D
 
 
 def record_cycles(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
-                  params: ChipParams) -> int:
+                  params: ChipParams, hit: bool = False) -> int:
     """Cycles of one record as its SeqStats.cycles counts them, from the record's fetch
     to the end of y's write-back: fetches and checks, the MVM (+1: the cycle the
     sequencer sees it done), the LoRA unit (+2: the x feeder's first read is a cycle
@@ -85,8 +86,32 @@ def record_cycles(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
     write_y = -(-layer.n_out // params.sram_word_bytes)  # WRITE_Y: a word a cycle
     return (fetch_and_check
             + gxbar.mvm_cycles(desc, params, stream_p=True) + timing.SEQ_HANDOFF_CYCLES
-            + glora.cycles(layer, ranks, params) + timing.SEQ_X_FEED_LAG_CYCLES
+            + glora.cycles(layer, ranks, params, hit) + timing.SEQ_X_FEED_LAG_CYCLES
             + timing.SEQ_HANDOFF_CYCLES + write_y)
+
+
+def record_sram_words(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
+                      params: ChipParams, hit: bool = False) -> int:
+    """SeqStats.sram of one record: the sequencer's fetches (record, crossbar descriptor,
+    the LoRA descriptor's first word), the MVM's reads, the LoRA unit's reads (none on a
+    cache hit), and y written (the LoRA unit's x comes from the sequencer's x buffer)."""
+    wb = params.sram_word_bytes
+    own = (params.words_for(SEQ_RECORD_BITS) + params.words_for(XBAR_DESC_BITS)
+           + timing.LORA_DESC_FIRST_WORDS)
+    return (own + gxbar.mvm_sram_reads(desc, params) + glora.sram_reads(layer, ranks, params, hit)
+            + -(-layer.n_out // wb))
+
+
+def cache_hits(records: list[Record], plans: list, enabled: int, params: ChipParams
+               ) -> list[bool]:
+    """Which records the LoRA unit runs from its adapter cache: the one before ran the same
+    LoRA descriptor (a START flushes the cache) and its adapters fit (glora.caches)."""
+    hits, tag = [], None
+    for rec, (_, layer, adapters) in zip(records, plans, strict=False):
+        hits.append(tag == rec.lora)
+        on = [ad.rank for s, ad in sorted(adapters.items()) if enabled >> s & 1]
+        tag = rec.lora if layer is not None and glora.caches(layer, on, params) else None
+    return hits
 
 
 def run_cycles(records: list[Record], stats: list[LayerStats], params: ChipParams) -> int:
@@ -120,6 +145,7 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros
         plans.append(plan)
     ran = [plan for plan in plans if plan[1] is not None]
     _check_not_self_modifying(records[:len(ran)], ran, p)
+    hits = cache_hits(records, ran, enabled, p)
     per_run = np.zeros(p.n_macros, dtype=np.int64)  # conversions of one run, per macro
     offsets = []
     for desc, _, _ in plans:
@@ -130,17 +156,17 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros
         for i, (desc, layer, adapters) in enumerate(plans):
             if layer is not None:
                 _run_records(sram[:1], [records[i]], [desc], layer, adapters, enabled, macros,
-                             [macros.mvm_ops[None, :] + offsets[i]])
+                             [macros.mvm_ops[None, :] + offsets[i]], hits[i:i + 1])
         macros.mvm_ops += per_run
         raise error
     start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * per_run[None, :]
     stats = []
     for group in _independent_groups(records, plans):
         _, layer, adapters = plans[group[0]]
-        group_stats = _run_records(sram, [records[i] for i in group],
-                                   [plans[i][0] for i in group], layer, adapters, enabled,
-                                   macros, [start + offsets[i] for i in group])
-        stats += [group_stats] * len(group)
+        stats += _run_records(sram, [records[i] for i in group],
+                              [plans[i][0] for i in group], layer, adapters, enabled,
+                              macros, [start + offsets[i] for i in group],
+                              [hits[i] for i in group])
     macros.mvm_ops += batch * per_run
     return stats
 
@@ -204,8 +230,8 @@ def _check_not_self_modifying(records, plans, p: ChipParams):
                                      f", over the program's own records or descriptors")
 
 
-def _run_records(sram, recs, descs, layer, adapters, enabled, macros, op_starts
-                 ) -> LayerStats:
+def _run_records(sram, recs, descs, layer, adapters, enabled, macros, op_starts, hits
+                 ) -> list[LayerStats]:
     """One layer over the records' input vectors, all runs and records as one batch."""
     p = macros.params
     wb = p.sram_word_bytes
@@ -216,12 +242,17 @@ def _run_records(sram, recs, descs, layer, adapters, enabled, macros, op_starts
     for k, rec in enumerate(recs):
         sram[:, rec.dst * wb: rec.dst * wb + layer.n_out] = y[k * batch:(k + 1) * batch]
     on = [ad.rank for s, ad in sorted(adapters.items()) if enabled >> s & 1]
-    st = LayerStats(cycles=record_cycles(descs[0], layer, on, p),
-                    adc=counts.adc // len(x), mvm=counts.mvm // len(x),
-                    macs=glora.macs(layer, on))
-    value = pack_fields(SeqStats, vars(st), "stats field")
-    raw = np.frombuffer(value.to_bytes(p.words_for(SEQ_STATS_BITS) * wb, "little"), np.uint8)
-    for rec in recs:
+    stats = []
+    for rec, hit in zip(recs, hits, strict=True):
+        st = LayerStats(cycles=record_cycles(descs[0], layer, on, p, hit),
+                        adc=counts.adc // len(x), mvm=counts.mvm // len(x),
+                        macs=glora.macs(layer, on),
+                        sram=record_sram_words(descs[0], layer, on, p, hit),
+                        cache=glora.cache_reads(layer, on, p, hit))
+        value = pack_fields(SeqStats, vars(st), "stats field")
+        raw = np.frombuffer(value.to_bytes(p.words_for(SEQ_STATS_BITS) * wb, "little"),
+                            np.uint8)
         if rec.stats:
             sram[:, rec.stats * wb: rec.stats * wb + len(raw)] = raw
-    return st
+        stats.append(st)
+    return stats

@@ -22,7 +22,8 @@ from rmlora.contract.lora import (
 from rmlora.contract.packing import unpack_fields
 from rmlora.sw.formats.lora import Adapter, Layer
 
-__all__ = ["requantize", "activate", "lora_layer", "cycles", "macs", "read_layer"]
+__all__ = ["requantize", "activate", "lora_layer", "cycles", "macs", "read_layer",
+           "pass_words", "caches", "sram_reads", "cache_reads"]
 
 
 def requantize(acc: np.ndarray, mult: int, shift: int) -> np.ndarray:
@@ -64,21 +65,54 @@ def macs(layer: Layer, ranks: list[int]) -> int:
     return sum(r * layer.n_in + layer.n_out * r for r in ranks)
 
 
-def cycles(layer: Layer, ranks: list[int], params: ChipParams) -> int:
+def pass_words(layer: Layer, ranks: list[int], params: ChipParams) -> int:
+    """SRAM words of one pass over the enabled adapters' A and B (rows word-aligned)."""
+    wb = params.sram_word_bytes
+    n_w = -(-layer.n_in // wb)
+    return sum(r * n_w + layer.n_out * -(-r // wb) for r in ranks)
+
+
+def caches(layer: Layer, ranks: list[int], params: ChipParams) -> bool:
+    """A completed run of this layer leaves the adapter cache valid for the next run."""
+    return bool(params.lora_cache_words) and pass_words(layer, ranks, params) <= \
+        params.lora_cache_words
+
+
+def _fetch_words(layer: Layer, ranks: list[int], params: ChipParams) -> int:
+    """The descriptor, the enabled entries and the LUT (LUT activation)."""
+    lut = LUT_ENTRIES // params.sram_word_bytes if layer.act is Activation.LUT else 0
+    return params.words_for(LORA_DESC_BITS) * (1 + len(ranks)) + lut
+
+
+def sram_reads(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = False) -> int:
+    """PERF_SRAM_READS of one run: none on a cache hit; else the fetches and one pass."""
+    return 0 if hit else _fetch_words(layer, ranks, params) + pass_words(layer, ranks, params)
+
+
+def cache_reads(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = False) -> int:
+    """PERF_CACHE_READS of one run: one pass over A and B on a hit."""
+    return pass_words(layer, ranks, params) if hit else 0
+
+
+def cycles(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = False) -> int:
     """Busy cycles of one layer on the RTL when x and p are always valid and y always
     ready: descriptor and entry fetches (words + 1 each), a cycle per entry to pick
-    the next slot and one more to see none is left, the check,
-    the LUT load, x (one cycle per word: X_IN), the A phase (words + 1, with
-    adapters) and the B phase (one cycle per word of every adapter's B row, at least
-    one per output, + 2 to drain), and the last output (DRAIN)."""
+    the next slot and one more to see none is left, the check, the LUT load (a cache
+    hit skips all of these), x (one cycle per word: X_IN; under the A phase on a hit
+    with adapters), the A phase (words + 1, with adapters) and the B phase (one cycle
+    per word of every adapter's B row, at least one per output, + 2 to drain), and
+    the last output (DRAIN)."""
     wb = params.sram_word_bytes
     dw = params.words_for(LORA_DESC_BITS)
     n_w = -(-layer.n_in // wb)
-    total = (timing.fetch_cycles(dw) * (1 + len(ranks))
-             + timing.LORA_NEXT_ENTRY_CYCLES * (len(ranks) + 1) + timing.CHECK_CYCLES)
-    if layer.act is Activation.LUT:
-        total += timing.fetch_cycles(LUT_ENTRIES // wb)
-    total += n_w * timing.LORA_X_CYCLES_PER_WORD
+    total = 0
+    if not hit:
+        total += (timing.fetch_cycles(dw) * (1 + len(ranks))
+                  + timing.LORA_NEXT_ENTRY_CYCLES * (len(ranks) + 1) + timing.CHECK_CYCLES)
+        if layer.act is Activation.LUT:
+            total += timing.fetch_cycles(LUT_ENTRIES // wb)
+    if not (hit and ranks):  # on a hit with adapters x streams in under the A phase
+        total += n_w * timing.LORA_X_CYCLES_PER_WORD
     if ranks:
         total += timing.stream_read_cycles(sum(r * n_w for r in ranks))
     total += layer.n_out * max(1, sum(-(-r // wb) for r in ranks)) + timing.LORA_B_DRAIN_CYCLES

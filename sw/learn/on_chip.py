@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rmlora.contract.sequencer import SEQ_STATS_BITS
 from rmlora.sim.reram import ACTIVITY_COUNTS
 from rmlora.sw.compiler import CompiledModel, compile_model
 from rmlora.sw.runtime import Chip, dequantize_logits, run_network
@@ -91,7 +92,8 @@ def reprogrammed(compiled: CompiledModel, model: nn.Module, calib: torch.Tensor,
 def measure_inference(chip: Chip, compiled: CompiledModel, images: np.ndarray,
                       adapters: list[str]) -> dict:
     """Per-input activity of the chip over a batch with these adapters: the macros'
-    conversions and active rows (counters), LoRA MACs and cycles (per-layer stats)."""
+    conversions and active rows (counters), LoRA MACs, cycles, SRAM words (with the
+    stats records' writes) and adapter-cache reads (per-record stats)."""
     chip.enable(adapters)
     before = chip.activity()
     _, rows = infer(chip, compiled, images)
@@ -105,10 +107,15 @@ def measure_inference(chip: Chip, compiled: CompiledModel, images: np.ndarray,
         per_input[name] = total // n
     # active rows depend on the data (the inputs' nonzero magnitude bits): the mean
     per_input["row_activations"] = (after["row_activations"] - before["row_activations"]) / n
+    # so do empty planes: conversions a controller that skips them would save (mean)
+    per_input["adc_skippable"] = (after["adc_skippable"] - before["adc_skippable"]) / n
     if per_input["adc_conversions"] != sum(r.adc for r in rows):
         raise RuntimeError("macro ADC conversions disagree with the sequencer's stats")
+    stats_words = compiled.params.words_for(SEQ_STATS_BITS)  # each record's stats write
     return per_input | {
         "images": n, "adapters": list(adapters),
+        "sram_words": sum(r.sram + r.vectors * stats_words for r in rows),
+        "cache_words": sum(r.cache for r in rows),
         "lora_macs": sum(r.lora_macs for r in rows),
         "analogue_macs": sum(r.analogue_macs for r in rows),
         "cycles": sum(r.cycles for r in rows),
@@ -149,9 +156,9 @@ def programmed_conductances(chip: Chip, compiled: CompiledModel) -> dict[str, np
 def chip_check(compiled: CompiledModel, images: np.ndarray, adapters: list[str], seed: int,
                backend: str = "verilator", reference: str = "golden") -> dict:
     """Run ``images`` on a cosimulated chip and on the reference chip, both freshly
-    deployed with the same seed and adapters; compare every record's output of every
-    segment run and the logits with ==, and the macros' operation counts (the cost
-    model's activity) likewise."""
+    deployed with the same seed and adapters; compare every record's output and
+    SeqStats counters of every segment run and the logits with ==, and the macros'
+    operation counts (the cost model's activity) likewise."""
     chips = [Chip(backend=backend, seed=seed), Chip(backend=reference, seed=seed)]
     try:
         results, activity = [], []
@@ -164,13 +171,15 @@ def chip_check(compiled: CompiledModel, images: np.ndarray, adapters: list[str],
         for chip in chips:
             chip.close()
     (logits, runs), (ref_logits, ref_runs) = results
-    compared = differing = 0
+    compared = differing = stats_differing = 0
     for run, ref in zip(runs, ref_runs, strict=True):
         if run.outputs.keys() != ref.outputs.keys():
             raise RuntimeError("the two chips ran different records")
         for key, out in run.outputs.items():
             compared += 1
             differing += not np.array_equal(out, ref.outputs[key])
+            # the record's SeqStats: cycles, conversions, MACs, SRAM words, cache reads
+            stats_differing += run.stats[key] != ref.stats[key]
     logits_equal = bool(np.array_equal(logits, ref_logits))
     return {
         "backend": backend,
@@ -180,7 +189,8 @@ def chip_check(compiled: CompiledModel, images: np.ndarray, adapters: list[str],
         "records_compared": compared,
         "records_differing": differing,
         "logits_equal": logits_equal,
-        "bit_exact": differing == 0 and logits_equal,
+        "stats_differing": stats_differing,
+        "bit_exact": differing == 0 and logits_equal and stats_differing == 0,
         # the macros' operation counts (pulses, verify reads, conversions, active rows)
         "activity": activity[0],
         "activity_equal": activity[0] == activity[1],

@@ -30,6 +30,8 @@ class LayerReport:
     analogue_macs: int  # n_in * n_out per vector, computed in the crossbar
     lora_macs: int  # the LoRA unit's multiply-accumulates
     matched: bool | None  # every output byte equal to the reference's (None: no reference)
+    sram: int = 0  # SRAM core-port words its records moved (SeqStats.sram)
+    cache: int = 0  # adapter words the LoRA unit read from its cache (SeqStats.cache)
 
 
 def run_recorded(chip: Chip, compiled: CompiledModel, inputs
@@ -62,6 +64,8 @@ def infer(chip: Chip, compiled: CompiledModel, inputs, reference: Chip | None = 
             row.adc += st.adc
             row.mvm += st.mvm
             row.lora_macs += st.macs
+            row.sram += st.sram
+            row.cache += st.cache
             row.analogue_macs += cl.n_in * cl.n_out
             if ref_runs is not None:
                 same = np.array_equal(run.outputs[key], ref_runs[i].outputs[key])

@@ -1,5 +1,6 @@
 """Simulation top for the LoRA unit alone: the unit, an SRAM buffer whose host port
-the testbench loads directly, and the unit's control and streams as ports."""
+the testbench loads directly (a load flushes the unit's adapter cache, as in the
+chip), and the unit's control and streams as ports."""
 
 from amaranth import Module
 from amaranth.lib import wiring
@@ -34,8 +35,10 @@ class LoraTop(wiring.Component):
         wiring.connect(m, wiring.flipped(self.p), unit.p)
         wiring.connect(m, unit.y, wiring.flipped(self.y))
         for name, member in self.signature.members.items():
-            if member.is_port and name not in ("error_valid", "error_code"):
+            if member.is_port and name not in ("error_valid", "error_code", "cache_flush"):
                 ours, theirs = getattr(self, name), getattr(unit, name)
                 m.d.comb += theirs.eq(ours) if member.flow == In else ours.eq(theirs)
-        m.d.comb += [self.error_valid.eq(unit.error.valid), self.error_code.eq(unit.error.code)]
+        m.d.comb += [self.error_valid.eq(unit.error.valid), self.error_code.eq(unit.error.code),
+                     # as in the chip (hw/core.py): a write to the SRAM flushes the cache
+                     unit.cache_flush.eq(self.cache_flush | self.load.w_en.any())]
         return m

@@ -22,6 +22,7 @@ N_CASES = int(os.environ.get("RMLORA_LORA_CASES", "24"))
 P = ChipParams(sram_depth=1024)  # the build tests/cosim/test_lora_cosim.py writes
 WB = P.sram_word_bytes
 BASE = 8
+COUNTS = ("cycles", "macs", "sram_reads", "cache_reads")
 
 
 class LoraBench:
@@ -42,15 +43,18 @@ class LoraBench:
             await RisingEdge(dut.clk)
         dut.load__w_en.value = 0
 
-    async def run(self, layer, adapters, x, p, enabled, max_cycles=200_000) -> dict:
+    async def run(self, layer, adapters, x, p, enabled, max_cycles=200_000, load=True
+                  ) -> dict:
+        """One START; `load`: write the layer's image first (which flushes the cache)."""
         dut = self.dut
         image, desc = place_layer(layer, adapters, P, BASE)
-        await self.load(BASE, image)
+        if load:
+            await self.load(BASE, image)
         self.y.received.clear()
         self.x.send(int.from_bytes(x[i:i + WB].tobytes().ljust(WB, b"\0"), "little")
                     for i in range(0, len(x), WB))
         self.p.send(int(v) for v in p)
-        c0, m0 = int(dut.perf_cycles.value), int(dut.perf_macs.value)
+        before = {k: int(getattr(dut, f"perf_{k}").value) for k in COUNTS}
         dut.desc_addr.value = desc
         dut.enable.value = enabled
         dut.start.value = 1
@@ -64,13 +68,13 @@ class LoraBench:
         else:
             raise AssertionError("the LoRA unit never finished")
         return {"y": np.array(self.y.received, dtype=np.int8), "done": int(dut.done.value),
-                "cycles": int(dut.perf_cycles.value) - c0, "macs": int(dut.perf_macs.value) - m0}
+                **{k: int(getattr(dut, f"perf_{k}").value) - v for k, v in before.items()}}
 
 
 async def start(dut, stall=0.0, seed=SEED) -> LoraBench:
     dut.rst.value = 1
-    for name in ("start", "clear_perf", "desc_addr", "enable", "load__addr", "load__r_en",
-                 "load__w_en", "load__w_data"):
+    for name in ("start", "clear_perf", "cache_flush", "desc_addr", "enable", "load__addr",
+                 "load__r_en", "load__w_en", "load__w_data"):
         getattr(dut, name).value = 0  # Icarus starts undriven inputs at Z
     cocotb.start_soon(Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start())
     bench = LoraBench(dut, stall, seed)
@@ -137,3 +141,27 @@ async def disabled_adapter_and_zero_b_add_nothing(dut):
                                 adapters[1].q_shift, adapters[1].scale_mult)
         out = await bench.run(layer, {0: adapters[0], 1: zero_b}, x, p, 0b11)
         assert np.array_equal(out["y"], without)
+
+
+@cocotb.test(timeout_time=200, timeout_unit="ms")
+async def layer_passes_read_adapters_once(dut):
+    """A layer over several vectors, loaded once: the first START reads A and B from the
+    SRAM, the others from the cache (no SRAM word); ragged shapes, all four slots, random
+    stalls on x, p and y; outputs and every counter equal the golden model's."""
+    rng = np.random.default_rng(SEED + 3)
+    bench = await start(dut, stall=0.3, seed=SEED + 3)
+    for n, m, ranks in ((20, 32, {0: 6, 1: 6, 3: 6}), (13, 5, {0: 3, 1: 16, 2: 1, 3: 9}),
+                        (32, 20, {2: 6})):
+        layer, adapters, x, p = random_case(rng, n, m, ranks, Activation.LUT)
+        enabled = sum(1 << s for s in ranks)
+        on = [ad.rank for s, ad in sorted(adapters.items())]
+        for k in range(4):
+            if k:
+                x = rng.integers(-128, 128, n).astype(np.int8)
+                p = rng.integers(-2**16, 2**16, m).astype(np.int32)
+            out = await bench.run(layer, adapters, x, p, enabled, load=k == 0)
+            want = golden.lora_layer(x[None], p[None], layer, adapters, enabled)[0]
+            assert out["done"] and np.array_equal(out["y"], want), (n, m, k)
+            assert out["sram_reads"] == golden.sram_reads(layer, on, P, hit=k > 0), (n, m, k)
+            assert out["cache_reads"] == golden.cache_reads(layer, on, P, hit=k > 0)
+            assert out["macs"] == golden.macs(layer, on)

@@ -16,6 +16,7 @@ def test_face_chip_check_on_verilator_is_bit_exact():
                         backend="verilator")
     assert result["records_compared"] == sum(len(s.records) for s in compiled.segments)
     assert result["records_differing"] == 0 and result["logits_equal"]
+    assert result["stats_differing"] == 0  # cycles, SRAM words, cache reads... per record
     assert result["bit_exact"]
     # the cost model's counts: equal, and really counted
     assert result["activity_equal"] and result["activity"]["adc_conversions"] > 0

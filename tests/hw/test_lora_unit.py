@@ -47,17 +47,34 @@ def random_case(rng, n, m, ranks, act=Activation.IDENTITY):
 
 def run_unit(layer, adapters, x, p, enabled, *, stall=0.0, seed=0, max_cycles=50_000,
              params=P):
+    """One START on a fresh unit."""
+    return run_passes(layer, adapters, [x], [p], enabled, stall=stall, seed=seed,
+                      max_cycles=max_cycles, params=params)[0]
+
+
+def run_passes(layer, adapters, xs, ps, enabled, *, stall=0.0, seed=0, max_cycles=50_000,
+               params=P, flush_before=(), sram_writes=None):
+    """One START per vector on one unit, as the sequencer runs a layer pass (`enabled`:
+    one LORA_ENABLE mask, or one per run); before run k in `flush_before` cache_flush
+    is pulsed; sram_writes maps k -> (byte, bytes) written
+    into the SRAM before run k (and flushed, as the chip's host window does). Returns
+    each run's outputs and counter increments."""
     dut = LoraUnit(params)
     wb = params.sram_word_bytes
     image, desc = place_layer(layer, adapters, params, BASE)
     sram = bytearray(params.sram_bytes)
     sram[BASE * wb:BASE * wb + len(image)] = image
     rng = random.Random(seed)
-    x_beats = [int.from_bytes(x[i:i + wb].tobytes().ljust(wb, b"\0"), "little")
-               for i in range(0, len(x), wb)]
-    p_vals, out = list(p), {"y": []}
+    results = []
 
-    async def tb(ctx):
+    masks = enabled if isinstance(enabled, list) else [enabled] * len(xs)
+
+    async def one(ctx, x, p, enabled):
+        x_beats = [int.from_bytes(x[i:i + wb].tobytes().ljust(wb, b"\0"), "little")
+                   for i in range(0, len(x), wb)]
+        p_vals, out = list(p), {"y": []}
+        before = {k: ctx.get(getattr(dut, f"perf_{k}"))
+                  for k in ("cycles", "macs", "sram_reads", "cache_reads")}
         ctx.set(dut.desc_addr, desc)
         ctx.set(dut.enable, enabled)
         ctx.set(dut.start, 1)
@@ -88,12 +105,27 @@ def run_unit(layer, adapters, x, p, enabled, *, stall=0.0, seed=0, max_cycles=50
                 break
         else:
             raise AssertionError("the LoRA unit never finished")
-        out.update(cycles=ctx.get(dut.perf_cycles), macs=ctx.get(dut.perf_macs),
-                   refused=ctx.get(dut.refused), done=ctx.get(dut.done),
-                   reads=ctx.get(dut.perf_sram_reads))
+        out.update({k: ctx.get(getattr(dut, f"perf_{k}")) - v for k, v in before.items()})
+        out.update(refused=ctx.get(dut.refused), done=ctx.get(dut.done),
+                   reads=out["sram_reads"])
+        ctx.set(dut.y.ready, 0)
+        ctx.set(dut.x.valid, 0)
+        ctx.set(dut.p.valid, 0)
+        return out
+
+    async def tb(ctx):
+        for k, (x, p) in enumerate(zip(xs, ps, strict=True)):
+            if k in (sram_writes or {}):
+                at, data = sram_writes[k]
+                sram[at:at + len(data)] = data
+            if k in flush_before or k in (sram_writes or {}):
+                ctx.set(dut.cache_flush, 1)
+                await ctx.tick()
+                ctx.set(dut.cache_flush, 0)
+            results.append(await one(ctx, x, p, masks[k]))
 
     run_sim(dut, tb)
-    return out
+    return results
 
 
 @pytest.mark.parametrize("n, m, ranks, enabled", [
@@ -222,3 +254,97 @@ def test_sixteen_lanes(n, m, ranks):
     want = golden.lora_layer(x[None], p[None], layer, adapters, 0b1111)[0]
     assert np.array_equal(np.array(out["y"], dtype=np.int8), want)
     assert out["cycles"] == golden.cycles(layer, list(ranks.values()), wide)
+
+
+def _pass_case(seed, n, m, ranks, vectors, act=Activation.IDENTITY):
+    rng = np.random.default_rng(seed)
+    layer, adapters, x, p = random_case(rng, n, m, ranks, act)
+    xs = [x] + [rng.integers(-128, 128, n).astype(np.int8) for _ in range(vectors - 1)]
+    ps = [p] + [rng.integers(-2**16, 2**16, m).astype(np.int32) for _ in range(vectors - 1)]
+    return layer, adapters, xs, ps
+
+
+@pytest.mark.parametrize("n, m, ranks, enabled, act", [
+    (20, 32, {0: 6, 1: 6, 3: 6}, 0b1011, Activation.LUT),  # a face token layer, three slots
+    (13, 5, {0: 3, 1: 16, 2: 1, 3: 9}, 0b1111, Activation.RELU),  # all four slots, ragged
+    (9, 12, {2: 4}, 0b0000, Activation.IDENTITY),  # no adapter on: the LUT-less descriptor
+])
+def test_layer_pass_reads_adapters_once(n, m, ranks, enabled, act):
+    """A layer over several vectors: the first run reads A and B from the SRAM and fills the
+    cache; the others read nothing from the SRAM, with the same outputs as the golden model,
+    under random stalls on every stream, and exactly the counts it predicts."""
+    layer, adapters, xs, ps = _pass_case(n + m, n, m, ranks, 4, act)
+    outs = run_passes(layer, adapters, xs, ps, enabled, stall=0.3, seed=5)
+    on = [ad.rank for s, ad in sorted(adapters.items()) if enabled >> s & 1]
+    assert golden.caches(layer, on, P)
+    for k, (out, x, p) in enumerate(zip(outs, xs, ps, strict=True)):
+        want = golden.lora_layer(x[None], p[None], layer, adapters, enabled)[0]
+        assert out["done"] and not out["refused"]
+        assert np.array_equal(np.array(out["y"], dtype=np.int8), want), k
+        assert out["sram_reads"] == golden.sram_reads(layer, on, P, hit=k > 0)
+        assert out["cache_reads"] == golden.cache_reads(layer, on, P, hit=k > 0)
+        assert out["macs"] == golden.macs(layer, on)
+    assert outs[1]["sram_reads"] == 0 < outs[0]["sram_reads"]
+
+
+def test_layer_pass_cycles_without_stalls():
+    layer, adapters, xs, ps = _pass_case(3, 24, 7, {0: 6, 2: 8}, 3, Activation.LUT)
+    outs = run_passes(layer, adapters, xs, ps, 0b101)
+    assert [o["cycles"] for o in outs] == [golden.cycles(layer, [6, 8], P, hit=k > 0)
+                                           for k in range(3)]
+    assert outs[1]["cycles"] < outs[0]["cycles"]
+
+
+def test_flush_and_changed_adapters_are_read_again():
+    """A flush, or a host write to the SRAM (which flushes), makes the next run read A and
+    B again: after B is rewritten the outputs follow the new B, never the cached one."""
+    layer, adapters, xs, ps = _pass_case(9, 16, 6, {1: 4}, 4)
+    image, _ = place_layer(layer, adapters, P, BASE)
+    new_b = golden.Adapter(adapters[1].a, -adapters[1].b.astype(np.int16).clip(-127, 127)
+                           .astype(np.int8), adapters[1].q_mult, adapters[1].q_shift,
+                           adapters[1].scale_mult)
+    new_image, _ = place_layer(layer, {1: new_b}, P, BASE)
+    assert new_image != image
+    outs = run_passes(layer, adapters, xs, ps, 0b10, flush_before={2},
+                      sram_writes={3: (BASE * WB, new_image)})
+    hits = [False, True, False, False]
+    for k, out in enumerate(outs):
+        ads = {1: new_b} if k == 3 else adapters
+        want = golden.lora_layer(xs[k][None], ps[k][None], layer, ads, 0b10)[0]
+        assert np.array_equal(np.array(out["y"], dtype=np.int8), want), k
+        assert out["sram_reads"] == golden.sram_reads(layer, [4], P, hit=hits[k]), k
+
+
+def test_another_enable_mask_misses():
+    """The cache belongs to one descriptor and one LORA_ENABLE: on one unit, a run with
+    another mask reads the SRAM again (and caches for that mask), with the right outputs."""
+    layer, adapters, xs, ps = _pass_case(4, 12, 10, {0: 3, 2: 5}, 5)
+    masks = [0b101, 0b101, 0b001, 0b001, 0b101]
+    outs = run_passes(layer, adapters, xs, ps, masks, stall=0.2, seed=2)
+    assert [o["cache_reads"] > 0 for o in outs] == [False, True, False, True, False]
+    for k, (out, mask) in enumerate(zip(outs, masks, strict=True)):
+        want = golden.lora_layer(xs[k][None], ps[k][None], layer, adapters, mask)[0]
+        assert np.array_equal(np.array(out["y"], dtype=np.int8), want), k
+        on = [ad.rank for s, ad in sorted(adapters.items()) if mask >> s & 1]
+        assert out["sram_reads"] == golden.sram_reads(layer, on, P, hit=k in (1, 3)), k
+
+
+def test_without_cache_every_run_reads_the_sram():
+    """lora_cache_words = 0 (the unit before the cache): every run fetches and reads."""
+    plain = ChipParams(sram_depth=1024, lora_cache_words=0)
+    layer, adapters, xs, ps = _pass_case(6, 10, 9, {0: 5}, 3, Activation.LUT)
+    outs = run_passes(layer, adapters, xs, ps, 0b1, params=plain)
+    assert not golden.caches(layer, [5], plain)
+    for k, out in enumerate(outs):
+        want = golden.lora_layer(xs[k][None], ps[k][None], layer, adapters, 0b1)[0]
+        assert np.array_equal(np.array(out["y"], dtype=np.int8), want)
+        assert out["sram_reads"] == golden.sram_reads(layer, [5], plain)
+        assert out["cycles"] == golden.cycles(layer, [5], plain) and out["cache_reads"] == 0
+
+
+def test_too_large_for_the_cache_reads_every_time():
+    small = ChipParams(sram_depth=1024, lora_cache_words=16)
+    layer, adapters, xs, ps = _pass_case(8, 24, 16, {0: 4}, 2)  # 12 + 16 words > 16
+    assert not golden.caches(layer, [4], small)
+    outs = run_passes(layer, adapters, xs, ps, 0b1, params=small)
+    assert [o["sram_reads"] for o in outs] == [golden.sram_reads(layer, [4], small)] * 2

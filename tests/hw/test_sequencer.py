@@ -7,6 +7,7 @@ import pytest
 
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.lora import Activation
+from rmlora.contract.sequencer import SEQ_STATS_BITS
 from rmlora.contract.xbar import XbarOp
 from rmlora.hw.core import ChipCore
 from rmlora.sim.reram import MacroArray, MacroConfig
@@ -23,6 +24,7 @@ P = ChipParams(sram_depth=1024, macro_rows=16, macro_cols=16, n_macros=4)
 WB = P.sram_word_bytes
 CFG = MacroConfig(rows=16, cols=16, read_noise_rel=0.01)
 PROG, X, STATS = 2, 40, 60
+SW = P.words_for(SEQ_STATS_BITS)  # words of a SeqStats record
 # (MVM descriptor fields, activation, adapter ranks by slot): three layers, 12 -> 20 -> 10 -> 6,
 # on two column tiles, two row tiles, and a block beside the first layer on macro 1
 LAYERS = [
@@ -67,7 +69,7 @@ def build_program(rng, enabled, layers=LAYERS, stats=True):
         base += len(image) // WB + 1
         xbar_addr = 16 + 2 * i
         sram[xbar_addr * WB: xbar_addr * WB + 16] = desc.pack()
-        rec = pack_record(xbar_addr, lora_addr, dst, STATS + 2 * i if stats else 0,
+        rec = pack_record(xbar_addr, lora_addr, dst, STATS + SW * i if stats else 0,
                                 last=i == len(layers) - 1)
         sram[(PROG + 2 * i) * WB: (PROG + 2 * i + 2) * WB] = rec
         x = glora.lora_layer(x[None, :], p, layer, adapters, enabled)[0]
@@ -124,7 +126,7 @@ def test_program_matches_golden_chip(enabled):
     want = np.frombuffer(sram, dtype=np.uint8).copy()[None, :]
     stats = gchip.run_program(want, PROG, enabled, gold)
     assert got == want[0].tobytes()  # outputs and SeqStats records, every byte
-    assert [read_stats(got, STATS + 2 * i, P) for i in range(3)] == stats
+    assert [read_stats(got, STATS + SW * i, P) for i in range(3)] == stats
     assert (out["done"], out["failed"], out["irq"], out["layer"]) == (1, 0, 1, 3)
     assert out["errors"] == []
     assert list(chip.mvm_ops) == list(gold.mvm_ops)
@@ -193,3 +195,64 @@ def test_start_while_running_is_refused_and_the_program_completes():
     assert out["errors"] == [ErrorCode.SEQ_BUSY, ErrorCode.SEQ_BUSY]
     assert (out["done"], out["failed"], out["layer"]) == (1, 0, 3)
     assert got == want[0].tobytes()
+
+
+def build_pass_program(rng, enabled, vectors=3):
+    """Two layers, each applied to `vectors` vectors (one record each, layer-major as the
+    compiler orders them): the first with adapters in all four slots and a LUT."""
+    layers = [(dict(n_rows=12, n_cols=10, macro=0, row0=1, col0=2), Activation.LUT,
+               {0: 3, 1: 2, 2: 5, 3: 1}),
+              (dict(n_rows=10, n_cols=6, macro=1, row0=0, col0=0), Activation.RELU, {1: 4})]
+    sram = bytearray(P.sram_bytes)
+    scratch, _ = twins()
+    xs = rng.integers(-128, 128, (vectors, 12)).astype(np.int8)
+    srcs = [40 + 2 * v for v in range(vectors)]
+    for v, src in enumerate(srcs):
+        sram[src * WB: src * WB + 12] = xs[v].tobytes()
+    base, k, x = 100, 0, xs
+    for i, (fields, act, ranks) in enumerate(layers):
+        dsts = [(50 + 2 * v) if i == 0 else 58 + v for v in range(vectors)]
+        descs = [gxbar.Descriptor(XbarOp.MVM, src=s, dst=d, gain_shift=3, **fields)
+                 for s, d in zip(srcs, dsts, strict=True)]
+        p, _ = gxbar.mvm(descs[0], x, scratch)
+        adapters = {}
+        for slot, r in ranks.items():
+            a = rng.integers(-128, 128, (r, fields["n_rows"])).astype(np.int8)
+            b = rng.integers(-128, 128, (fields["n_cols"], r)).astype(np.int8)
+            h = x.astype(np.int64) @ a.T.astype(np.int64) * 100
+            adapters[slot] = glora.Adapter(a, b, 100, shift_for(h), int(rng.integers(-50, 50)))
+        layer = glora.Layer(fields["n_rows"], fields["n_cols"], 97,
+                            shift_for(p.astype(np.int64) * 97), act,
+                            rng.integers(-128, 128, 256) if act is Activation.LUT else None)
+        image, lora_addr = place_layer(layer, adapters, P, base)
+        sram[base * WB: base * WB + len(image)] = image
+        base += len(image) // WB + 1
+        for desc, dst in zip(descs, dsts, strict=True):
+            xbar_addr = 16 + 2 * k
+            sram[xbar_addr * WB: xbar_addr * WB + 16] = desc.pack()
+            rec = pack_record(xbar_addr, lora_addr, dst, 64 + SW * k,
+                              last=k == len(layers) * vectors - 1)
+            sram[(PROG + 2 * k) * WB: (PROG + 2 * k + 2) * WB] = rec
+            k += 1
+        x = glora.lora_layer(x, p, layer, adapters, enabled)
+        srcs = dsts
+    return bytes(sram)
+
+
+@pytest.mark.parametrize("enabled", [0b1111, 0b0010])
+def test_layer_passes_read_adapters_once(enabled):
+    """A layer over three vectors: the first record reads its adapters and the LUT from the
+    SRAM, the next two from the LoRA unit's cache; SRAM, stats (their SRAM words and cache
+    reads too), cycles and the macros' counters equal the golden chip's."""
+    chip, gold = twins()
+    sram = build_pass_program(np.random.default_rng(enabled), enabled)
+    got, out = run_core(sram, enabled, chip)
+    want = np.frombuffer(sram, dtype=np.uint8).copy()[None, :]
+    stats = gchip.run_program(want, PROG, enabled, gold)
+    assert got == want[0].tobytes()
+    assert [read_stats(got, 64 + SW * k, P) for k in range(6)] == stats
+    assert (out["done"], out["failed"], out["layer"]) == (1, 0, 6)
+    records, _ = gchip.read_program(sram, PROG, P)
+    assert out["cycles"] == gchip.run_cycles(records, stats, P)
+    assert [st.cache > 0 for st in stats] == [False, True, True] * 2
+    assert stats[1].sram < stats[0].sram and stats[1].cycles < stats[0].cycles

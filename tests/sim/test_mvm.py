@@ -148,3 +148,21 @@ def test_bad_mvm_arguments_name_the_problem(planes, kwargs, match):
     args = {"row0": 0, "col0": 0, "n_cols": 4, "gain_shift": 0, "op_index": 0} | kwargs
     with pytest.raises(ValueError, match=match):
         MACRO.mvm(planes, **args)
+
+
+@given(mvm_calls())
+@settings(max_examples=30, deadline=None)
+def test_an_empty_plane_is_exactly_zero_and_counted_skippable(call):
+    """A plane that drives no row has codes 0 whatever the noise (no current): a controller
+    may skip it. The counters count those planes and their conversions exactly."""
+    planes, row0, col0, n_cols, gain_shift, op = call
+    planes = planes.copy()
+    planes[::2] = 0  # every other plane empty
+    before = MACRO.counters.as_dict()
+    codes = MACRO.mvm(planes, row0, col0, n_cols, gain_shift, op)
+    after = MACRO.counters.as_dict()
+    empty = ~planes.any(axis=1)
+    assert np.all(codes[empty] == 0)
+    assert after["empty_planes"] - before["empty_planes"] == int(empty.sum())
+    assert after["adc_skippable"] - before["adc_skippable"] == int(empty.sum()) * n_cols
+    assert after["adc_conversions"] - before["adc_conversions"] == len(planes) * n_cols

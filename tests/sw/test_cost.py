@@ -11,9 +11,9 @@ from rmlora.contract.macro import MacroConfig
 from rmlora.sw.cost.model import (
     ADAM_OPS_PER_PARAM,
     digital_inference,
+    digital_weight_words,
     fold,
     hybrid_inference,
-    record_sram_words,
     reprogram_cost,
     sram_write_cost,
     training_cost,
@@ -79,29 +79,33 @@ def test_deployment_costs_by_hand():
     assert full["time_s"] == pytest.approx(1000 * 1e-8)
 
 
-def test_record_sram_words_by_hand():
-    # x 3 + y 4 words; the LoRA unit reads x again (3), A 6x20 (15), B 32x6 (24)
-    wb = ChipParams().sram_word_bytes  # 8
-    assert record_sram_words(20, 32, [], False, wb) == 7
-    assert record_sram_words(20, 32, [6], False, wb) == 7 + 3 + 15 + 24
-    assert record_sram_words(20, 32, [6], True, wb) == 7 + 3 + 15 + 24 + 80
+def test_digital_weights_once_per_layer_pass():
+    # a 20 -> 32 layer: 640 bytes = 80 words; over 16 vectors, read once and then from
+    # the buffer 15 times when it fits, from the SRAM 16 times when it does not
+    assert digital_weight_words(20, 32, 16, 512, 8) == (80, 80 * 15)
+    assert digital_weight_words(20, 32, 16, 64, 8) == (80 * 16, 0)
+    assert digital_weight_words(20, 32, 16, 0, 8) == (80 * 16, 0)  # no buffer
+    assert digital_weight_words(20, 32, 1, 512, 8) == (80, 0)
 
 
 def test_inference_energy_by_hand():
     cfg = MacroConfig()
     activity = {"adc_conversions": 100, "row_activations": 10.0, "lora_macs": 50,
-                "cycles": 1000}
-    hybrid = hybrid_inference(activity, 20, cfg, T)
+                "cycles": 1000, "sram_words": 20, "cache_words": 30}
+    hybrid = hybrid_inference(activity, cfg, T)
     parts = hybrid["by_component_j"]
     assert parts["adc"] == pytest.approx(100 * 25.6e-12)  # 100 fJ/step x 2**8
     assert parts["row_drive"] == pytest.approx(10 * 128 * 1e-15 * 1.8 ** 2)
     assert parts["cell_read"] == pytest.approx(10 * 128 * 0.2 ** 2 * 50e-6 * 20e-9)
     assert parts["lora_macs"] == pytest.approx(50 * T.mac_int8_j)
+    assert parts["sram"] == pytest.approx(20 * 320e-12)  # Horowitz 32 KB, x16
+    assert parts["cache"] == pytest.approx(30 * 160e-12)  # Horowitz 8 KB, x16
     assert hybrid["energy_j"] == pytest.approx(sum(parts.values()))
     assert hybrid["latency_s"] == pytest.approx(1000 * 1e-8)
-    digital = digital_inference(800, 50, 120, 8, T)
+    digital = digital_inference(800, 50, 120, 40, 8, T)
     cycles = math.ceil(850 / 8) + 120
     assert digital["energy_j"] == pytest.approx(850 * T.mac_int8_j + 120 * T.sram_word_j
+                                                + 40 * T.cache_word_j
                                                 + cycles * T.control_cycle_j)
     assert digital["latency_s"] == pytest.approx(cycles * 1e-8)
 
