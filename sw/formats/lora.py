@@ -18,8 +18,8 @@ from rmlora.contract.lora import (
 )
 from rmlora.contract.packing import pack_fields
 
-__all__ = ["Adapter", "Layer", "pack_layer", "pack_entry", "pack_lut", "pack_rows",
-           "place_layer"]
+__all__ = ["Adapter", "Layer", "adapter_words", "pack_layer", "pack_entry", "pack_lut",
+           "pack_rows", "place_layer"]
 
 INT8_RANGE = (-128, 127)
 
@@ -91,6 +91,12 @@ def pack_lut(lut) -> bytes:
     return table.astype(np.int8).tobytes()
 
 
+def adapter_words(n_in: int, n_out: int, rank: int, word_bytes: int) -> tuple[int, int]:
+    """SRAM words of an adapter's A (rank rows of n_in int8) and B (n_out rows of rank
+    int8), every row starting on a word: the layout place_layer writes."""
+    return rank * -(-n_in // word_bytes), n_out * -(-rank // word_bytes)
+
+
 def place_layer(layer: Layer, adapters: dict[int, Adapter], params: ChipParams,
                 base: int) -> tuple[bytes, int]:
     """SRAM image of one layer from SRAM word `base` on: the layer descriptor, one
@@ -98,7 +104,6 @@ def place_layer(layer: Layer, adapters: dict[int, Adapter], params: ChipParams,
     Returns (image bytes, the descriptor's word address = base)."""
     wb = params.sram_word_bytes
     dw = params.words_for(LORA_DESC_BITS)
-    n_w = -(-layer.n_in // wb)
     cursor = base + dw * (1 + len(adapters))
     lut_addr = 0
     if layer.act is Activation.LUT:
@@ -108,9 +113,10 @@ def place_layer(layer: Layer, adapters: dict[int, Adapter], params: ChipParams,
         if ad.a.shape != (ad.rank, layer.n_in) or ad.b.shape != (layer.n_out, ad.rank):
             raise ValueError(f"slot {slot}: A {ad.a.shape} and B {ad.b.shape} do not match a "
                              f"{layer.n_in}-in {layer.n_out}-out layer of rank {ad.rank}")
+        a_words, b_words = adapter_words(layer.n_in, layer.n_out, ad.rank, wb)
         a_addr = cursor
-        b_addr = a_addr + ad.rank * n_w
-        cursor = b_addr + layer.n_out * -(-ad.rank // wb)
+        b_addr = a_addr + a_words
+        cursor = b_addr + b_words
         entries[slot] = base + dw * (1 + k)
         blobs.append(pack_entry(ad, a_addr, b_addr))
     image = bytearray(pack_layer(layer, lut_addr, entries)[:dw * wb].ljust(dw * wb, b"\0"))

@@ -20,7 +20,7 @@ from rmlora.contract.lora import (
     LoraLayer,
 )
 from rmlora.contract.packing import unpack_fields
-from rmlora.sw.formats.lora import Adapter, Layer
+from rmlora.sw.formats.lora import Adapter, Layer, adapter_words
 
 __all__ = ["requantize", "activate", "lora_layer", "cycles", "macs", "read_layer",
            "pass_words", "caches", "sram_reads", "cache_reads"]
@@ -67,9 +67,8 @@ def macs(layer: Layer, ranks: list[int]) -> int:
 
 def pass_words(layer: Layer, ranks: list[int], params: ChipParams) -> int:
     """SRAM words of one pass over the enabled adapters' A and B (rows word-aligned)."""
-    wb = params.sram_word_bytes
-    n_w = -(-layer.n_in // wb)
-    return sum(r * n_w + layer.n_out * -(-r // wb) for r in ranks)
+    return sum(sum(adapter_words(layer.n_in, layer.n_out, r, params.sram_word_bytes))
+               for r in ranks)
 
 
 def caches(layer: Layer, ranks: list[int], params: ChipParams) -> bool:
@@ -159,9 +158,9 @@ def read_layer(mem: bytes, addr: int, enabled: int, params: ChipParams
     if any(e["rank"] > LORA_MAX_RANK for e in entries.values()):
         return ErrorCode.LORA_RANK_MAX, None, {}
     act = Activation(f["act"])
-    n_w = -(-n_in // wb)
-    if (any(e["a_addr"] + e["rank"] * n_w > depth
-            or e["b_addr"] + n_out * -(-e["rank"] // wb) > depth for e in entries.values())
+    sizes = {slot: adapter_words(n_in, n_out, e["rank"], wb) for slot, e in entries.items()}
+    if (any(e["a_addr"] + sizes[slot][0] > depth or e["b_addr"] + sizes[slot][1] > depth
+            for slot, e in entries.items())
             or (act is Activation.LUT and f["lut"] + LUT_ENTRIES // wb > depth)):
         return ErrorCode.LORA_SRAM_RANGE, None, {}
     lut = (np.frombuffer(_words(mem, f["lut"], LUT_ENTRIES // wb, wb), dtype=np.int8).copy()
