@@ -136,6 +136,14 @@ def augment(images: torch.Tensor, aug: Augmentation, generator: torch.Generator)
     return views.squeeze(1).clamp(0.0, 1.0)
 
 
+def with_views(images: torch.Tensor, aug: Augmentation, generator: torch.Generator
+               ) -> torch.Tensor:
+    """(N, H, W) -> (N * (copies + 1), H, W): every image, then its ``aug.copies`` views."""
+    n, h, w = images.shape
+    views = augment(images, aug, generator).reshape(n, aug.copies, h, w)
+    return torch.cat([images.unsqueeze(1), views], 1).reshape(-1, h, w)
+
+
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     """(N, H, W) -> (N, size, size) by area averaging (a box filter for integer factors)."""
     return F.interpolate(images.unsqueeze(1), size=(size, size), mode="area").squeeze(1)
@@ -211,10 +219,7 @@ def make_background(
     # its own stream: the views do not depend on how the choice's split drew
     stream = np.random.SeedSequence([seed, 0xBAC]).generate_state(1)[0]
     gen = torch.Generator().manual_seed(int(stream))
-    h, w = images.shape[1:]
-    views = augment(images, aug, gen).reshape(len(idx), aug.copies, h, w)
-    x = torch.cat([images.unsqueeze(1), views], 1).reshape(-1, h, w)
-    return resize(x, size), y.repeat_interleave(aug.copies + 1)
+    return resize(with_views(images, aug, gen), size), y.repeat_interleave(aug.copies + 1)
 
 
 def make_face_split(
@@ -237,9 +242,7 @@ def make_face_split(
     test_class = torch.tensor([class_of[int(p)] for p in labels[test_idx]])
     gen = torch.Generator().manual_seed(seed)
     per = aug.copies + 1
-    h, w = images.shape[1:]
-    views = augment(images[train_idx], aug, gen).reshape(len(train_idx), aug.copies, h, w)
-    train = torch.cat([images[train_idx].unsqueeze(1), views], 1).reshape(-1, h, w)
+    train = with_views(images[train_idx], aug, gen)
     holdout = augment(images[test_idx], aug, gen)
     return FaceSplit(
         class_of=class_of,
