@@ -81,18 +81,15 @@ ROUND_5 = {
 # leaves out ("background": their views per image; "backbone": its StageConfig),
 # then the published pretraining (or the candidate's). Without a backbone the figures
 # are round 1's published row (same code path).
+BACKBONE = {"background": Augmentation(copies=10), "backbone": StageConfig(epochs=20, lr=0.005)}
 ROUND_6 = {
-    "backbone 10 views, 20 epochs": (BASE, Augmentation(), {
-        "background": Augmentation(copies=10), "backbone": StageConfig(epochs=20, lr=0.005)}),
+    "backbone 10 views, 20 epochs": (BASE, Augmentation(), BACKBONE),
     "backbone 20 views, 40 epochs": (BASE, Augmentation(), {
         "background": Augmentation(copies=20), "backbone": StageConfig(epochs=40, lr=0.005)}),
     "backbone 10 views, 20 epochs; pretrain 30 epochs at 2e-3": (
-        StageConfig(epochs=30, lr=0.002), Augmentation(), {
-            "background": Augmentation(copies=10),
-            "backbone": StageConfig(epochs=20, lr=0.005)}),
+        StageConfig(epochs=30, lr=0.002), Augmentation(), BACKBONE),
 }
 # Round 7: the backbone stage (round 6's choice) with round 2's and 3's best levers.
-BACKBONE = {"background": Augmentation(copies=10), "backbone": StageConfig(epochs=20, lr=0.005)}
 ROUND_7 = {
     "backbone + smoothing 0.1 + decay 0.05": (
         dataclasses.replace(BASE, weight_decay=0.05, label_smoothing=0.1), Augmentation(),
