@@ -59,6 +59,8 @@ class ChipCore(wiring.Component):
         wiring.connect(m, seq.lora, control(lora))
         m.d.comb += [
             xbar.stream_p.eq(seq.xbar_stream_p),
+            xbar.reuse.eq(seq.xbar_reuse),
+            xbar.src_offset.eq(seq.xbar_src_offset),
             seq.xbar_adc.eq(xbar.perf_adc),
             seq.xbar_mvm.eq(xbar.perf_mvm),
             seq.lora_macs.eq(lora.perf_macs),

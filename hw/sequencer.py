@@ -2,12 +2,13 @@
 controller and the LoRA unit, and owns the SRAM core port they share.
 
 Per SeqLayer record: fetch the record, the crossbar descriptor and the LoRA
-descriptor's first word (one DescriptorFetch, back to back); check them; run the
-MVM with its results streamed into the p FIFO, keeping each x word the crossbar
-controller reads (an x buffer: the LoRA unit's x is not read from the SRAM a second
-time); run the LoRA unit, feeding it x from that buffer while it takes x,
-and p from the FIFO, packing its y into the y FIFO; write y back to dst; write the
-layer's SeqStats record. The FIFOs hold a whole layer (LORA_MAX_FEATURES
+descriptor's first word (one DescriptorFetch, back to back); check them; then for
+each of the record's vectors (a layer pass) run the MVM with its results streamed
+into the p FIFO, keeping each x word the crossbar controller reads (an x buffer:
+the LoRA unit's x is not read from the SRAM a second time); run the LoRA unit,
+feeding it x from that buffer while it takes x, and p from the FIFO, packing its
+y into the y FIFO; write y back to the vector's dst; after the last vector write
+the record's SeqStats record (the whole pass). The FIFOs hold a whole layer (LORA_MAX_FEATURES
 entries), so the units never wait on each other and the cycle count is exact
 (rmlora.contract.timing names the phases, rmlora.sw.golden.chip.record_cycles
 sums them).
@@ -63,6 +64,8 @@ class Sequencer(wiring.Component):
             "host_xbar_desc": In(16),
             "xbar": In(UnitSignature()),  # flipped: the sequencer starts the unit
             "xbar_stream_p": Out(1),
+            "xbar_reuse": Out(1),  # the next vector of a pass: the descriptor stays
+            "xbar_src_offset": Out(16),
             "xbar_p": In(stream.Signature(signed(ACC_BITS))),
             "xbar_adc": In(32),
             "xbar_mvm": In(32),
@@ -98,12 +101,21 @@ class Sequencer(wiring.Component):
         n_out = ld_raw[ld_bits["n_out"].offset:][:10]
         rec_addr = Signal(16)
 
+        # the pass's last vector: its input and output words
+        last_src, last_dst = Signal(33), Signal(33)
+        m.d.comb += [last_src.eq(xd.src + (rec.vectors - 1) * rec.src_stride),
+                     last_dst.eq(rec.dst + (rec.vectors - 1) * rec.dst_stride)]
         check = Signal(ErrorCode)
         with m.If(~(xd.op == XbarOp.MVM) | (xd.n_rows != n_in) | (xd.n_cols != n_out)):
             m.d.comb += check.eq(ErrorCode.SEQ_SHAPE)
-        with m.Elif((rec.dst + words(n_out) > p.sram_depth)
+        with m.Elif(rec.vectors == 0):
+            m.d.comb += check.eq(ErrorCode.SEQ_VECTORS)
+        with m.Elif((last_dst + words(n_out) > p.sram_depth)
+                    | (last_src + words(n_in) > p.sram_depth)
                     | ((rec.stats != 0) & (rec.stats + stats_w > p.sram_depth))):
             m.d.comb += check.eq(ErrorCode.SEQ_SRAM_RANGE)
+        # the layer pass: the vector running and its input and output offsets (words)
+        vector, src_off, dst_off = Signal(16), Signal(16), Signal(16)
 
         # ---- FIFOs between the units, emptied at each layer's start ----
         flush = Signal()
@@ -156,9 +168,10 @@ class Sequencer(wiring.Component):
         x_wr, x_rd = x_buf.write_port(), x_buf.read_port()
         in_xbar = Signal()  # the XBAR state: the crossbar controller owns the port
         x_index = Signal(16)
-        m.d.comb += x_index.eq(self.xbar_sram.addr - xd.src)
+        m.d.comb += x_index.eq(self.xbar_sram.addr - (xd.src + src_off))
         keep, keep_at = Signal(), Signal(x_bits)
-        m.d.sync += [keep.eq(in_xbar & self.xbar_sram.r_en & (self.xbar_sram.addr >= xd.src)
+        m.d.sync += [keep.eq(in_xbar & self.xbar_sram.r_en
+                             & (self.xbar_sram.addr >= xd.src + src_off)
                              & (x_index < words(n_in))), keep_at.eq(x_index[:x_bits])]
         m.d.comb += [x_wr.en.eq(keep), x_wr.addr.eq(keep_at), x_wr.data.eq(self.sram.r_data),
                      x_rd.en.eq(0)]  # a read port's enable is 1 unless driven
@@ -239,7 +252,8 @@ class Sequencer(wiring.Component):
                 m.d.sync += [word.eq(0), layer_cycles.eq(1), snap_adc.eq(self.xbar_adc),
                              snap_mvm.eq(self.xbar_mvm), snap_macs.eq(self.lora_macs),
                              snap_sram.eq(sram_count), snap_cache.eq(self.lora_cache),
-                             y_count.eq(0), y_word.eq(0), f_k.eq(0), f_valid.eq(0)]
+                             y_count.eq(0), y_word.eq(0), f_k.eq(0), f_valid.eq(0),
+                             vector.eq(0), src_off.eq(0), dst_off.eq(0)]
                 m.next = "FETCH_REC"
             fetch("FETCH_REC", rec_w, rec_raw, "CHECK_REC")
             with m.State("CHECK_REC"):
@@ -283,11 +297,14 @@ class Sequencer(wiring.Component):
                 last = word + 1 == words(n_out)
                 tail = n_out - (word << wb_log)  # outputs in this word, if the last
                 with m.If(y_fifo.r_rdy):
-                    write(rec.dst + word, y_fifo.r_data,
+                    write(rec.dst + dst_off + word, y_fifo.r_data,
                           Mux(last, (Const(1, P + 1) << tail[:wb_log + 1]) - 1, (1 << P) - 1))
                     m.d.comb += y_fifo.r_en.eq(1)
                     m.d.sync += word.eq(word + 1)
-                    with m.If(last):
+                    with m.If(last & (vector + 1 != rec.vectors)):
+                        m.d.sync += word.eq(0)
+                        m.next = "VECTOR"
+                    with m.Elif(last):
                         m.d.sync += [
                             word.eq(0),
                             stats_view.cycles.eq(layer_cycles),
@@ -301,6 +318,13 @@ class Sequencer(wiring.Component):
                         m.next = "STATS"
                         with m.If(rec.stats == 0):
                             m.next = "END"
+            with m.State("VECTOR"):  # the pass's next vector: the descriptors stay
+                m.d.comb += [flush.eq(1), self.xbar.start.eq(1), self.xbar_reuse.eq(1),
+                             self.xbar_src_offset.eq(src_off + rec.src_stride)]
+                m.d.sync += [vector.eq(vector + 1), src_off.eq(src_off + rec.src_stride),
+                             dst_off.eq(dst_off + rec.dst_stride), y_count.eq(0),
+                             y_word.eq(0), f_k.eq(0), f_valid.eq(0)]
+                m.next = "XBAR"
             with m.State("STATS"):
                 write(rec.stats + word, stats.word_select(word[:max(1, (stats_w - 1)
                                                                      .bit_length())],

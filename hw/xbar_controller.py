@@ -16,6 +16,9 @@ the rows with that plane (negative inputs' rows at -V_read, contract.xbar), get
 one ADC code per column and add it, shifted by plane + gain_shift, into 32-bit
 accumulators (wrapping); write them back, or,
 with `stream_p` (the sequencer's mode), send them on the `p` stream, one a cycle.
+In a layer pass the sequencer starts the next vector's MVM with `reuse` (the
+descriptor already fetched and checked stays: no fetch) and `src_offset` (words
+added to the descriptor's src; the offset is part of the SRAM range check).
 
 The descriptor is read by a DescriptorFetch, a word every other cycle
 (timing.XBAR_FETCH_SPACING), and checked before any macro is touched; a bad one is
@@ -76,6 +79,10 @@ class XbarController(wiring.Component):
             # how the sequencer hands them to the LoRA unit
             "stream_p": In(1),
             "p": Out(stream.Signature(signed(ACC_BITS))),
+            # a layer pass: start without fetching the descriptor (the one in use
+            # stays), and read the inputs from src + src_offset; both taken at start
+            "reuse": In(1),
+            "src_offset": In(16),
         })
 
     def elaborate(self, platform):
@@ -110,9 +117,12 @@ class XbarController(wiring.Component):
         macros_ok = Mux(is_mvm, (n_rt <= p.n_macros) & (n_ct <= p.n_macros)
                         & (desc.macro + n_tiles <= p.n_macros), desc.macro < p.n_macros)
         cells = desc.n_rows[:9] * desc.n_cols[:9]
+        src_offset = Signal(16)
+        src = Signal(17)  # the inputs' first word: the descriptor's src + the offset
+        m.d.comb += src.eq(desc.src + src_offset)
         src_bytes = Mux(is_mvm, desc.n_rows, cells)
         dst_bytes = Mux(is_mvm, desc.n_cols << 2, cells)
-        sram_ok = ((desc.src + _ceil_shift(src_bytes, wb_log) <= p.sram_depth)
+        sram_ok = ((src + _ceil_shift(src_bytes, wb_log) <= p.sram_depth)
                    & (desc.dst + _ceil_shift(dst_bytes, wb_log) <= p.sram_depth))
         check = Signal(ErrorCode)
         with m.If(~((desc.op == XbarOp.MVM) | (desc.op == XbarOp.PROGRAM))):
@@ -183,13 +193,18 @@ class XbarController(wiring.Component):
 
         with m.FSM():
             with m.State("IDLE"):
-                with m.If(self.start):
+                with m.If(self.start & self.reuse):  # the descriptor in use, checked again
+                    m.d.sync += [busy.eq(1), self.done.eq(0), self.refused.eq(0),
+                                 src_offset.eq(self.src_offset), word.eq(0)]
+                    m.next = "CHECK"
+                with m.Elif(self.start):
                     with m.If(self.desc_addr + desc_words > p.sram_depth):
                         self._refuse(m, ErrorCode.XBAR_SRAM_RANGE, self.desc_addr)
                     with m.Else():
                         m.d.comb += fetch.start.eq(1)
                         m.d.sync += [busy.eq(1), self.done.eq(0), self.refused.eq(0),
-                                     desc_addr.eq(self.desc_addr), word.eq(0)]
+                                     desc_addr.eq(self.desc_addr), word.eq(0),
+                                     src_offset.eq(self.src_offset)]
                         m.next = "FETCH"
             with m.State("FETCH"):
                 m.d.comb += [sram.addr.eq(fetch.sram.addr), sram.r_en.eq(fetch.sram.r_en)]
@@ -208,7 +223,7 @@ class XbarController(wiring.Component):
 
             # ---------------- PROGRAM ----------------
             with m.State("P_TARGET"):
-                m.d.comb += [sram.addr.eq(desc.src + (cell >> wb_log)), sram.r_en.eq(1)]
+                m.d.comb += [sram.addr.eq(src + (cell >> wb_log)), sram.r_en.eq(1)]
                 m.next = "P_TARGET_DATA"
             with m.State("P_TARGET_DATA"):
                 m.d.sync += [target.eq(sram.r_data.word_select(cell[:wb_log], 8) if wb_log
@@ -271,7 +286,7 @@ class XbarController(wiring.Component):
                 m.next = "M_LOAD"
             with m.State("M_LOAD"):
                 # pipelined: issue word k while capturing word k-1
-                base = desc.src + ((rt << r_log) >> wb_log)
+                base = src + ((rt << r_log) >> wb_log)
                 with m.If(word < in_words):
                     m.d.comb += [sram.addr.eq(base + word), sram.r_en.eq(1)]
                 with m.If(word != 0):

@@ -141,6 +141,7 @@
 #define RMLORA_ERR_SEQ_SRAM_RANGE                0x00000030u  /* layer record, its descriptors, dst or stats beyond the SRAM buffer */
 #define RMLORA_ERR_SEQ_SHAPE                     0x00000031u  /* crossbar descriptor not an MVM, or its shape is not the LoRA layer's */
 #define RMLORA_ERR_SEQ_BUSY                      0x00000032u  /* START while a layer program runs */
+#define RMLORA_ERR_SEQ_VECTORS                   0x00000033u  /* layer record with no vectors */
 
 /* SRAM image format (rmlora/contract/image.py) */
 #define RMLORA_IMAGE_MAGIC                       0x494C4D52u  /* ASCII 'RMLI' */
@@ -225,6 +226,12 @@
 #define RMLORA_SEQLAYER_STATS_BITS               16u
 #define RMLORA_SEQLAYER_LAST_LSB                 64u
 #define RMLORA_SEQLAYER_LAST_BITS                1u
+#define RMLORA_SEQLAYER_VECTORS_LSB              65u
+#define RMLORA_SEQLAYER_VECTORS_BITS             16u
+#define RMLORA_SEQLAYER_SRC_STRIDE_LSB           81u
+#define RMLORA_SEQLAYER_SRC_STRIDE_BITS          16u
+#define RMLORA_SEQLAYER_DST_STRIDE_LSB           97u
+#define RMLORA_SEQLAYER_DST_STRIDE_BITS          16u
 #define RMLORA_SEQSTATS_CYCLES_LSB               0u
 #define RMLORA_SEQSTATS_CYCLES_BITS              32u
 #define RMLORA_SEQSTATS_ADC_LSB                  32u

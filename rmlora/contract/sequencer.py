@@ -6,25 +6,29 @@ words), ending with the first record whose `last` bit is set. For each record th
 sequencer
 
   1. fetches the record, the layer's crossbar descriptor (an MVM) and the first
-     word of its LoRA layer descriptor, and checks that they agree (SEQ_SHAPE)
-     and that dst and stats fit the buffer (SEQ_SRAM_RANGE);
-  2. runs the crossbar MVM on the int8 input at the descriptor's `src`; the int32
-     partial sums p go into a FIFO (MAX_FEATURES deep) instead of the SRAM
-     (the descriptor's `dst` is not used in a program);
+     word of its LoRA layer descriptor, and checks that they agree (SEQ_SHAPE),
+     that the record has vectors (SEQ_VECTORS) and that every vector's input,
+     output and the stats record fit the buffer (SEQ_SRAM_RANGE);
+  then, for each of the record's `vectors` input vectors (a layer pass):
+  2. runs the crossbar MVM on the int8 input at the descriptor's `src` plus the
+     vector's offset (the controller fetches and checks the descriptor for the
+     first vector only); the int32 partial sums p go into a FIFO (MAX_FEATURES
+     deep) instead of the SRAM (the descriptor's `dst` is not used in a program);
   3. runs the LoRA unit on the same layer: x (kept in an x buffer as the MVM read
-     it from `src`) is streamed to the unit, p comes from the FIFO, y (int8) goes
-     into a second FIFO;
-  4. writes y to `dst` (n_out bytes from byte 0 of word dst; the bytes after the
-     last output in its word are not touched);
-  5. writes the layer's statistics record to `stats` (0: no record).
+     it) is streamed to the unit, p comes from the FIFO, y (int8) goes into a
+     second FIFO; from the second vector on, the unit reads its adapters from its
+     adapter cache (ChipParams.lora_cache_words) when they fit;
+  4. writes y to `dst` plus the vector's offset (n_out bytes from byte 0 of that
+     word; the bytes after the last output in its word are not touched);
+  and after the last vector
+  5. writes the record's statistics (the whole pass) to `stats` (0: no record).
 
 The one SRAM core port is shared in time: the crossbar controller owns it during
-step 2, the LoRA unit during 3, the sequencer during 1, 4 and 5. Several records
-may name the same descriptors (a layer applied to many vectors gets one record and
-one crossbar descriptor per vector, with its own src; the LoRA descriptor and the
-adapters are shared, and consecutive records of one layer find them in the LoRA
-unit's adapter cache: ChipParams.lora_cache_words). A program START and any host
-write to the SRAM flush that cache.
+step 2, the LoRA unit during 3, the sequencer during 1, 4 and 5. A record, its
+descriptors and its stats are read and written once per layer pass, not once per
+vector: that is what a pass saves. Records may also name the same descriptors
+(several records of one layer; consecutive ones find the adapters in the LoRA
+unit's cache). A program START and any host write to the SRAM flush that cache.
 """
 
 from amaranth import unsigned
@@ -38,9 +42,14 @@ SEQ_MAX_LAYERS = (1 << 16) - 1  # SEQ_STATUS.LAYER counts up to this many record
 class SeqLayer(data.Struct):
     xbar: unsigned(16)  # SRAM word address of the layer's crossbar descriptor (op MVM)
     lora: unsigned(16)  # SRAM word address of the LoRA layer descriptor
-    dst: unsigned(16)  # SRAM word address of the int8 outputs
-    stats: unsigned(16)  # SRAM word address of this layer's SeqStats record, 0 = none
+    dst: unsigned(16)  # SRAM word address of the first vector's int8 outputs
+    stats: unsigned(16)  # SRAM word address of this record's SeqStats record, 0 = none
     last: unsigned(1)  # the program ends after this record
+    # a layer pass: the layer over `vectors` input vectors (>= 1), vector v read from
+    # the descriptor's src + v * src_stride and written to dst + v * dst_stride (words)
+    vectors: unsigned(16)
+    src_stride: unsigned(16)
+    dst_stride: unsigned(16)
 
 
 class SeqStats(data.Struct):
@@ -55,5 +64,5 @@ class SeqStats(data.Struct):
     cache: unsigned(32)  # adapter words the LoRA unit read from its cache instead
 
 
-SEQ_RECORD_BITS = 128  # a SeqLayer record takes 128 bits of SRAM (the layout is 65)
+SEQ_RECORD_BITS = 128  # a SeqLayer record takes 128 bits of SRAM (the layout is 113)
 SEQ_STATS_BITS = 192

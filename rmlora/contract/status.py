@@ -44,6 +44,7 @@ class ErrorCode(enum.Enum, shape=8):
     SEQ_SRAM_RANGE = 0x30  # a record, its descriptors, dst or stats beyond the SRAM buffer
     SEQ_SHAPE = 0x31  # crossbar descriptor not an MVM, or its shape differs from the LoRA layer's
     SEQ_BUSY = 0x32  # START (or a host crossbar START) while a program runs (ignored)
+    SEQ_VECTORS = 0x33  # a layer record with no vectors
 
     @property
     def text(self) -> str:
@@ -76,4 +77,5 @@ _TEXT = {
     ErrorCode.SEQ_SRAM_RANGE: "layer record, its descriptors, dst or stats beyond the SRAM buffer",
     ErrorCode.SEQ_SHAPE: "crossbar descriptor not an MVM, or its shape is not the LoRA layer's",
     ErrorCode.SEQ_BUSY: "START while a layer program runs",
+    ErrorCode.SEQ_VECTORS: "layer record with no vectors",
 }

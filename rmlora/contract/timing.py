@@ -20,6 +20,7 @@ __all__ = [
     "LORA_NEXT_ENTRY_CYCLES", "LORA_X_CYCLES_PER_WORD", "LORA_B_DRAIN_CYCLES",
     "LORA_DRAIN_CYCLES", "LORA_DESC_FIRST_WORDS", "SEQ_HANDOFF_CYCLES",
     "SEQ_X_FEED_LAG_CYCLES", "SEQ_RECORD_START_CYCLES", "SEQ_RECORD_END_CYCLES",
+    "SEQ_VECTOR_CYCLES",
 ]
 
 # The SRAM buffer's read port answers the cycle after the read (sram_buffer.py).
@@ -72,3 +73,4 @@ SEQ_HANDOFF_CYCLES = 1  # XBAR / LORA: the cycle in which the sequencer sees a u
 SEQ_X_FEED_LAG_CYCLES = 1  # the x feeder's first read is a cycle behind the LoRA unit
 SEQ_RECORD_START_CYCLES = 1  # NEXT: a record begins (FIFOs flushed, counters snapped)
 SEQ_RECORD_END_CYCLES = 1  # END: the record is counted, the program goes on or ends
+SEQ_VECTOR_CYCLES = 1  # VECTOR: a layer pass moves to its next vector (FIFOs flushed)

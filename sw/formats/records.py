@@ -19,11 +19,19 @@ class Record:
     dst: int
     stats: int
     last: bool
+    vectors: int = 1  # a layer pass over this many vectors
+    src_stride: int = 0  # words from one vector's input to the next's
+    dst_stride: int = 0  # words from one vector's output to the next's
+
+    def dsts(self) -> list[int]:
+        """The SRAM word of each vector's output."""
+        return [self.dst + v * self.dst_stride for v in range(self.vectors)]
 
 
 @dataclass(frozen=True)
 class LayerStats:
-    """One record's SeqStats (the same for every run: the chip's timing is data-independent)."""
+    """One record's SeqStats, its whole layer pass (the same for every run: the chip's
+    timing is data-independent)."""
 
     cycles: int
     adc: int
@@ -33,9 +41,13 @@ class LayerStats:
     cache: int = 0  # adapter words the LoRA unit read from its cache
 
 
-def pack_record(xbar: int, lora: int, dst: int, stats: int = 0, last: bool = False) -> bytes:
+def pack_record(xbar: int, lora: int, dst: int, stats: int = 0, last: bool = False,
+                vectors: int = 1, src_stride: int = 0, dst_stride: int = 0) -> bytes:
+    """A SeqLayer record: the layer (its descriptors) over `vectors` input vectors."""
     value = pack_fields(SeqLayer, {"xbar": xbar, "lora": lora, "dst": dst, "stats": stats,
-                                   "last": int(last)}, "layer record field")
+                                   "last": int(last), "vectors": vectors,
+                                   "src_stride": src_stride, "dst_stride": dst_stride},
+                        "layer record field")
     return value.to_bytes(SEQ_RECORD_BITS // 8, "little")
 
 

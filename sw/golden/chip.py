@@ -30,7 +30,8 @@ from . import lora as glora
 from . import xbar as gxbar
 from .macros import Macros
 
-__all__ = ["ChipError", "read_program", "record_cycles", "record_sram_words", "cache_hits",
+__all__ = ["ChipError", "read_program", "record_cycles", "record_sram_words",
+           "record_cache_words", "cache_hits",
            "run_cycles", "run_program"]
 
 
@@ -56,7 +57,8 @@ def read_program(mem: bytes, prog_addr: int, params: ChipParams
             return records, ChipError(ErrorCode.SEQ_SRAM_RANGE, len(records),
                                       f"record at word {addr}")
         f = unpack_fields(SeqLayer, read_packed(mem, addr, SEQ_RECORD_BITS, params))
-        records.append(Record(addr, f["xbar"], f["lora"], f["dst"], f["stats"], bool(f["last"])))
+        records.append(Record(addr, f["xbar"], f["lora"], f["dst"], f["stats"], bool(f["last"]),
+                              f["vectors"], f["src_stride"], f["dst_stride"]))
         if f["last"]:
             return records, None
         if len(records) >= SEQ_MAX_LAYERS:
@@ -71,41 +73,60 @@ def _descriptor(mem: bytes, word: int, params: ChipParams) -> tuple[int, gxbar.D
     return op, gxbar.Descriptor(XbarOp(op) if op in (0, 1) else XbarOp.MVM, **f)
 
 
+def _vector_hits(layer: glora.Layer, ranks: list[int], params: ChipParams, hit: bool,
+                 vectors: int) -> list[bool]:
+    """Which vectors of a pass the LoRA unit runs from its cache: the first if the record
+    before left it valid (`hit`), the others if the adapters fit it."""
+    return [hit] + [glora.caches(layer, ranks, params)] * (vectors - 1)
+
+
 def record_cycles(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
-                  params: ChipParams, hit: bool = False) -> int:
-    """Cycles of one record as its SeqStats.cycles counts them, from the record's fetch
-    to the end of y's write-back: fetches and checks, the MVM (+1: the cycle the
-    sequencer sees it done), the LoRA unit (+2: the x feeder's first read is a cycle
-    behind a stream that is always valid, and the cycle the sequencer sees it done),
-    y's write-back, a word a cycle."""
+                  params: ChipParams, hit: bool = False, vectors: int = 1) -> int:
+    """Cycles of one record (a pass over `vectors` vectors) as its SeqStats.cycles counts
+    them, from the record's fetch to the end of the last y's write-back: fetches and
+    checks; per vector the MVM (+1: the cycle the sequencer sees it done; from the second
+    vector on the controller reuses its descriptor), the LoRA unit (+2: the x feeder's
+    first read is a cycle behind a stream that is always valid, and the cycle the
+    sequencer sees it done), y's write-back, a word a cycle; a cycle between vectors."""
     rec_w, xd_w = params.words_for(SEQ_RECORD_BITS), params.words_for(XBAR_DESC_BITS)
     fetch_and_check = (timing.fetch_cycles(rec_w) + timing.CHECK_CYCLES  # FETCH_REC, CHECK_REC
                        + timing.fetch_cycles(xd_w)  # FETCH_XD
                        + timing.fetch_cycles(timing.LORA_DESC_FIRST_WORDS)  # FETCH_LD
                        + timing.CHECK_CYCLES)
     write_y = -(-layer.n_out // params.sram_word_bytes)  # WRITE_Y: a word a cycle
-    return (fetch_and_check
-            + gxbar.mvm_cycles(desc, params, stream_p=True) + timing.SEQ_HANDOFF_CYCLES
-            + glora.cycles(layer, ranks, params, hit) + timing.SEQ_X_FEED_LAG_CYCLES
-            + timing.SEQ_HANDOFF_CYCLES + write_y)
+    per_vector = [gxbar.mvm_cycles(desc, params, stream_p=True, fetch=v == 0)
+                  + timing.SEQ_HANDOFF_CYCLES + glora.cycles(layer, ranks, params, h)
+                  + timing.SEQ_X_FEED_LAG_CYCLES + timing.SEQ_HANDOFF_CYCLES + write_y
+                  for v, h in enumerate(_vector_hits(layer, ranks, params, hit, vectors))]
+    return fetch_and_check + sum(per_vector) + timing.SEQ_VECTOR_CYCLES * (vectors - 1)
 
 
 def record_sram_words(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
-                      params: ChipParams, hit: bool = False) -> int:
+                      params: ChipParams, hit: bool = False, vectors: int = 1) -> int:
     """SeqStats.sram of one record: the sequencer's fetches (record, crossbar descriptor,
-    the LoRA descriptor's first word), the MVM's reads, the LoRA unit's reads (none on a
-    cache hit), and y written (the LoRA unit's x comes from the sequencer's x buffer)."""
+    the LoRA descriptor's first word), once per pass; per vector the MVM's reads (the
+    descriptor for the first only), the LoRA unit's reads (none on a cache hit), and y
+    written (the LoRA unit's x comes from the sequencer's x buffer)."""
     wb = params.sram_word_bytes
     own = (params.words_for(SEQ_RECORD_BITS) + params.words_for(XBAR_DESC_BITS)
            + timing.LORA_DESC_FIRST_WORDS)
-    return (own + gxbar.mvm_sram_reads(desc, params) + glora.sram_reads(layer, ranks, params, hit)
-            + -(-layer.n_out // wb))
+    return own + sum(gxbar.mvm_sram_reads(desc, params, fetch=v == 0)
+                     + glora.sram_reads(layer, ranks, params, h) + -(-layer.n_out // wb)
+                     for v, h in enumerate(_vector_hits(layer, ranks, params, hit, vectors)))
+
+
+def record_cache_words(layer: glora.Layer, ranks: list[int], params: ChipParams,
+                       hit: bool = False, vectors: int = 1) -> int:
+    """SeqStats.cache of one record: a pass over A and B per vector run from the cache."""
+    return sum(glora.cache_reads(layer, ranks, params, h)
+               for h in _vector_hits(layer, ranks, params, hit, vectors))
 
 
 def cache_hits(records: list[Record], plans: list, enabled: int, params: ChipParams
                ) -> list[bool]:
-    """Which records the LoRA unit runs from its adapter cache: the one before ran the same
-    LoRA descriptor (a START flushes the cache) and its adapters fit (glora.caches)."""
+    """Which records' first vectors the LoRA unit runs from its adapter cache: the record
+    before ran the same LoRA descriptor (a START flushes the cache) and its adapters fit
+    (glora.caches). A pass's later vectors hit whenever they fit."""
     hits, tag = [], None
     for rec, (_, layer, adapters) in zip(records, plans, strict=False):
         hits.append(tag == rec.lora)
@@ -139,7 +160,7 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros
         code, plan = _check_record(mem, rec, enabled, p)
         if code is not ErrorCode.NONE:
             error = ChipError(code, i)
-            if code.name.startswith("LORA_"):  # refused after its MVM ran
+            if code.name.startswith("LORA_"):  # refused after its first vector's MVM ran
                 plans.append((plan, None, None))
             break
         plans.append(plan)
@@ -147,46 +168,54 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros
     _check_not_self_modifying(records[:len(ran)], ran, p)
     hits = cache_hits(records, ran, enabled, p)
     per_run = np.zeros(p.n_macros, dtype=np.int64)  # conversions of one run, per macro
-    offsets = []
-    for desc, _, _ in plans:
-        offsets.append(per_run.copy())
+    offsets = []  # per record: each of its vectors' first conversion on each macro
+    for rec, (desc, layer, _) in zip(records, plans, strict=False):
+        per_vector = np.zeros(p.n_macros, dtype=np.int64)
         for macro, ops in gxbar.mvm_ops_per_macro(desc, p).items():
-            per_run[macro] += ops
+            per_vector[macro] = ops
+        vectors = rec.vectors if layer is not None else 1
+        offsets.append([per_run + v * per_vector for v in range(vectors)])
+        per_run = per_run + vectors * per_vector
     if error is not None:  # the chip stops in the first run: later runs never start
-        for i, (desc, layer, adapters) in enumerate(plans):
-            if layer is not None:
-                _run_records(sram[:1], [records[i]], [desc], layer, adapters, enabled, macros,
-                             [macros.mvm_ops[None, :] + offsets[i]], hits[i:i + 1])
+        _run_passes(sram[:1], records[:len(ran)], ran, enabled, macros,
+                    [[macros.mvm_ops[None, :] + o for o in offs] for offs in offsets], hits)
         macros.mvm_ops += per_run
         raise error
     start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * per_run[None, :]
-    stats = []
-    for group in _independent_groups(records, plans):
-        _, layer, adapters = plans[group[0]]
-        stats += _run_records(sram, [records[i] for i in group],
-                              [plans[i][0] for i in group], layer, adapters, enabled,
-                              macros, [start + offsets[i] for i in group],
-                              [hits[i] for i in group])
+    stats = _run_passes(sram, records, plans, enabled, macros,
+                        [[start + o for o in offs] for offs in offsets], hits)
     macros.mvm_ops += batch * per_run
     return stats
 
 
-def _independent_groups(records, plans) -> list[list[int]]:
-    """Runs of consecutive records that apply one layer (same LoRA descriptor, same
-    crossbar descriptor but for src/dst) to inputs none of them writes: each run is
-    computed as one batch (a layer over many vectors), in the chip's order."""
-    groups = []
-    for i, (rec, (desc, _, _)) in enumerate(zip(records, plans, strict=True)):
+def _vector_items(records, plans) -> list[tuple[int, gxbar.Descriptor, int]]:
+    """(record index, the vector's MVM descriptor, its dst word) of every vector the
+    records run, in the chip's order."""
+    return [(i, replace(desc, src=desc.src + v * rec.src_stride), dst)
+            for i, (rec, (desc, _, _)) in enumerate(zip(records, plans, strict=True))
+            for v, dst in enumerate(rec.dsts())]
+
+
+def _independent_groups(records, plans, items, p: ChipParams) -> list[list[int]]:
+    """Runs of consecutive vectors of one layer (same LoRA descriptor, same crossbar
+    descriptor but for src/dst) whose inputs none of them writes: each run is computed
+    as one batch (a layer over many vectors), in the chip's order."""
+    wb = p.sram_word_bytes
+    groups, written = [], []
+    for k, (i, desc, dst) in enumerate(items):
+        layer = plans[i][1]
         if groups:
-            first = groups[-1][0]
-            base = plans[first][0]
-            same = (rec.lora == records[first].lora
-                    and replace(desc, src=0, dst=0) == replace(base, src=0, dst=0))
-            written = {records[j].dst for j in groups[-1]}
-            if same and desc.src not in written:
-                groups[-1].append(i)
+            first_i, first_desc, _ = items[groups[-1][0]]
+            same = (records[i].lora == records[first_i].lora
+                    and replace(desc, src=0, dst=0) == replace(first_desc, src=0, dst=0))
+            n_w = -(-desc.n_rows // wb)
+            reads_written = any(desc.src < w0 + wn and w0 < desc.src + n_w for w0, wn in written)
+            if same and not reads_written:
+                groups[-1].append(k)
+                written.append((dst, -(-layer.n_out // wb)))
                 continue
-        groups.append([i])
+        groups.append([k])
+        written = [(dst, -(-layer.n_out // wb))]
     return groups
 
 
@@ -199,8 +228,12 @@ def _check_record(mem, rec: Record, enabled: int, p: ChipParams):
     lf = unpack_fields(LoraLayer, read_packed(mem, rec.lora, LORA_DESC_BITS, p))
     if op != XbarOp.MVM.value or (desc.n_rows, desc.n_cols) != (lf["n_in"], lf["n_out"]):
         return ErrorCode.SEQ_SHAPE, None
+    if rec.vectors == 0:
+        return ErrorCode.SEQ_VECTORS, None
     wb = p.sram_word_bytes
-    if (rec.dst + -(-lf["n_out"] // wb) > p.sram_depth
+    last = rec.vectors - 1
+    if (rec.dst + last * rec.dst_stride + -(-lf["n_out"] // wb) > p.sram_depth
+            or desc.src + last * rec.src_stride + -(-lf["n_in"] // wb) > p.sram_depth
             or (rec.stats and rec.stats + p.words_for(SEQ_STATS_BITS) > p.sram_depth)):
         return ErrorCode.SEQ_SRAM_RANGE, None
     code = gxbar.check(desc, p)
@@ -220,7 +253,7 @@ def _check_not_self_modifying(records, plans, p: ChipParams):
         reads += [(rec.addr, p.words_for(SEQ_RECORD_BITS)), (rec.xbar, p.words_for(XBAR_DESC_BITS)),
                   (rec.lora, p.words_for(LORA_DESC_BITS))]
     for rec, (_, layer, _) in zip(records, plans, strict=True):
-        writes = [(rec.dst, -(-layer.n_out // wb))]
+        writes = [(dst, -(-layer.n_out // wb)) for dst in rec.dsts()]
         if rec.stats:
             writes.append((rec.stats, p.words_for(SEQ_STATS_BITS)))
         for w0, wn in writes:
@@ -230,29 +263,50 @@ def _check_not_self_modifying(records, plans, p: ChipParams):
                                      f", over the program's own records or descriptors")
 
 
-def _run_records(sram, recs, descs, layer, adapters, enabled, macros, op_starts, hits
-                 ) -> list[LayerStats]:
-    """One layer over the records' input vectors, all runs and records as one batch."""
+def _run_passes(sram, records, plans, enabled, macros, op_starts, hits) -> list[LayerStats]:
+    """Every vector of the records, batched over runs and over the vectors of a layer
+    that do not read each other's outputs; op_starts[i][v]: (B, n_macros) first conversion
+    indices of record i's vector v. Writes outputs and stats records; returns the stats."""
     p = macros.params
     wb = p.sram_word_bytes
-    batch, n = len(sram), descs[0].n_rows
-    x = np.concatenate([sram[:, d.src * wb: d.src * wb + n] for d in descs]).view(np.int8)
-    acc, counts = gxbar.mvm(descs[0], x, macros, op_start=np.concatenate(op_starts))
-    y = glora.lora_layer(x, acc, layer, adapters, enabled).view(np.uint8)
-    for k, rec in enumerate(recs):
-        sram[:, rec.dst * wb: rec.dst * wb + layer.n_out] = y[k * batch:(k + 1) * batch]
+    batch = len(sram)
+    items = _vector_items(records, plans)
+    vector_of = [v for i, rec in enumerate(records) for v in range(rec.vectors)]
+    adc = {}  # record -> ADC conversions of one of its vectors
+    stats = {}
+    for group in _independent_groups(records, plans, items, p):
+        i0 = items[group[0]][0]
+        _, layer, adapters = plans[i0]
+        descs = [items[k][1] for k in group]
+        n = descs[0].n_rows
+        x = np.concatenate([sram[:, d.src * wb: d.src * wb + n] for d in descs]).view(np.int8)
+        starts = np.concatenate([op_starts[items[k][0]][vector_of[k]] for k in group])
+        acc, counts = gxbar.mvm(descs[0], x, macros, op_start=starts)
+        y = glora.lora_layer(x, acc, layer, adapters, enabled).view(np.uint8)
+        for j, k in enumerate(group):
+            dst = items[k][2]
+            sram[:, dst * wb: dst * wb + layer.n_out] = y[j * batch:(j + 1) * batch]
+            adc[items[k][0]] = (counts.adc // len(x), counts.mvm // len(x))
+        for i in sorted({items[k][0] for k in group}):
+            if vector_of[max(k for k in group if items[k][0] == i)] == records[i].vectors - 1:
+                stats[i] = _write_stats(sram, records[i], plans[i], enabled, hits[i], adc[i], p)
+    return [stats[i] for i in range(len(records))]
+
+
+def _write_stats(sram, rec: Record, plan, enabled: int, hit: bool, per_vector, p: ChipParams
+                 ) -> LayerStats:
+    """The record's SeqStats (its whole pass), written to its stats words if it has any."""
+    desc, layer, adapters = plan
     on = [ad.rank for s, ad in sorted(adapters.items()) if enabled >> s & 1]
-    stats = []
-    for rec, hit in zip(recs, hits, strict=True):
-        st = LayerStats(cycles=record_cycles(descs[0], layer, on, p, hit),
-                        adc=counts.adc // len(x), mvm=counts.mvm // len(x),
-                        macs=glora.macs(layer, on),
-                        sram=record_sram_words(descs[0], layer, on, p, hit),
-                        cache=glora.cache_reads(layer, on, p, hit))
+    v = rec.vectors
+    st = LayerStats(cycles=record_cycles(desc, layer, on, p, hit, v),
+                    adc=per_vector[0] * v, mvm=per_vector[1] * v, macs=glora.macs(layer, on) * v,
+                    sram=record_sram_words(desc, layer, on, p, hit, v),
+                    cache=record_cache_words(layer, on, p, hit, v))
+    if rec.stats:
+        wb = p.sram_word_bytes
         value = pack_fields(SeqStats, vars(st), "stats field")
         raw = np.frombuffer(value.to_bytes(p.words_for(SEQ_STATS_BITS) * wb, "little"),
                             np.uint8)
-        if rec.stats:
-            sram[:, rec.stats * wb: rec.stats * wb + len(raw)] = raw
-        stats.append(st)
-    return stats
+        sram[:, rec.stats * wb: rec.stats * wb + len(raw)] = raw
+    return st

@@ -110,20 +110,22 @@ def program(desc: Descriptor, targets: np.ndarray, macros: Macros):
     return result.reshape(desc.n_rows, desc.n_cols).astype(np.uint8), failed, counts
 
 
-def mvm_sram_reads(desc: Descriptor, params: ChipParams) -> int:
-    """SRAM words one MVM reads: its descriptor, then each row tile's inputs (M_LOAD) once
-    per column tile."""
+def mvm_sram_reads(desc: Descriptor, params: ChipParams, fetch: bool = True) -> int:
+    """SRAM words one MVM reads: its descriptor (unless `fetch` is off: a layer pass's
+    later vectors reuse it), then each row tile's inputs (M_LOAD) once per column tile."""
     p, wb = params, params.sram_word_bytes
     loads = sum(ceil_div(min(p.macro_rows, desc.n_rows - rt * p.macro_rows), wb)
                 for rt in range(ceil_div(desc.n_rows, p.macro_rows)))
-    return p.words_for(XBAR_DESC_BITS) + ceil_div(desc.n_cols, p.macro_cols) * loads
+    return p.words_for(XBAR_DESC_BITS) * fetch + ceil_div(desc.n_cols, p.macro_cols) * loads
 
 
-def mvm_cycles(desc: Descriptor, params: ChipParams, stream_p: bool = False) -> int:
+def mvm_cycles(desc: Descriptor, params: ChipParams, stream_p: bool = False,
+               fetch: bool = True) -> int:
     """Cycles of one MVM command, exactly as the RTL runs it; `stream_p`: results go
-    out on the p stream (always ready) instead of into the SRAM."""
+    out on the p stream (always ready) instead of into the SRAM; `fetch` off: started
+    with `reuse` (a layer pass's later vector), the descriptor is only checked again."""
     p, wb = params, params.sram_word_bytes
-    cycles = _prologue_cycles(p)
+    cycles = _prologue_cycles(p) if fetch else timing.CHECK_CYCLES
     for ct in range(ceil_div(desc.n_cols, p.macro_cols)):
         cols_in_tile = min(p.macro_cols, desc.n_cols - ct * p.macro_cols)
         cycles += timing.MVM_TILE_CYCLES

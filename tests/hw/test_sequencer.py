@@ -197,21 +197,26 @@ def test_start_while_running_is_refused_and_the_program_completes():
     assert got == want[0].tobytes()
 
 
-def build_pass_program(rng, enabled, vectors=3):
-    """Two layers, each applied to `vectors` vectors (one record each, layer-major as the
-    compiler orders them): the first with adapters in all four slots and a LUT."""
-    layers = [(dict(n_rows=12, n_cols=10, macro=0, row0=1, col0=2), Activation.LUT,
-               {0: 3, 1: 2, 2: 5, 3: 1}),
-              (dict(n_rows=10, n_cols=6, macro=1, row0=0, col0=0), Activation.RELU, {1: 4})]
+def build_pass_program(rng, enabled, vectors=3, passes=False, layers=None):
+    """Two layers, each applied to `vectors` vectors, layer-major as the compiler orders
+    them: one record per vector, or (`passes`) one layer-pass record per layer. The first
+    layer has adapters in all four slots and a LUT."""
+    layers = layers or [
+        (dict(n_rows=12, n_cols=10, macro=0, row0=1, col0=2), Activation.LUT,
+         {0: 3, 1: 2, 2: 5, 3: 1}),
+        (dict(n_rows=10, n_cols=6, macro=1, row0=0, col0=0), Activation.RELU, {1: 4})]
     sram = bytearray(P.sram_bytes)
     scratch, _ = twins()
-    xs = rng.integers(-128, 128, (vectors, 12)).astype(np.int8)
+    n0 = layers[0][0]["n_rows"]
+    xs = rng.integers(-128, 128, (vectors, n0)).astype(np.int8)
     srcs = [40 + 2 * v for v in range(vectors)]
     for v, src in enumerate(srcs):
-        sram[src * WB: src * WB + 12] = xs[v].tobytes()
-    base, k, x = 100, 0, xs
+        sram[src * WB: src * WB + n0] = xs[v].tobytes()
+    base, k, x = 200, 0, xs
+    n_records = len(layers) * (1 if passes else vectors)
     for i, (fields, act, ranks) in enumerate(layers):
-        dsts = [(50 + 2 * v) if i == 0 else 58 + v for v in range(vectors)]
+        out0, stride = (90, 2) if i % 2 == 0 else (130, 1)  # vectors' outputs, words apart
+        dsts = [out0 + stride * v for v in range(vectors)]
         descs = [gxbar.Descriptor(XbarOp.MVM, src=s, dst=d, gain_shift=3, **fields)
                  for s, d in zip(srcs, dsts, strict=True)]
         p, _ = gxbar.mvm(descs[0], x, scratch)
@@ -227,11 +232,17 @@ def build_pass_program(rng, enabled, vectors=3):
         image, lora_addr = place_layer(layer, adapters, P, base)
         sram[base * WB: base * WB + len(image)] = image
         base += len(image) // WB + 1
-        for desc, dst in zip(descs, dsts, strict=True):
-            xbar_addr = 16 + 2 * k
+        if passes:  # one record, its descriptor at the first vector's input
+            src_stride = srcs[1] - srcs[0] if vectors > 1 else 0
+            records = [(descs[0], dsts[0], dict(vectors=vectors, src_stride=src_stride,
+                                                dst_stride=stride))]
+        else:
+            records = [(desc, dst, {}) for desc, dst in zip(descs, dsts, strict=True)]
+        for desc, dst, pass_fields in records:
+            xbar_addr = 24 + 2 * k  # after the program's records (at most 8: words 2..17)
             sram[xbar_addr * WB: xbar_addr * WB + 16] = desc.pack()
             rec = pack_record(xbar_addr, lora_addr, dst, 64 + SW * k,
-                              last=k == len(layers) * vectors - 1)
+                              last=k == n_records - 1, **pass_fields)
             sram[(PROG + 2 * k) * WB: (PROG + 2 * k + 2) * WB] = rec
             k += 1
         x = glora.lora_layer(x, p, layer, adapters, enabled)
@@ -239,20 +250,87 @@ def build_pass_program(rng, enabled, vectors=3):
     return bytes(sram)
 
 
-@pytest.mark.parametrize("enabled", [0b1111, 0b0010])
-def test_layer_passes_read_adapters_once(enabled):
-    """A layer over three vectors: the first record reads its adapters and the LUT from the
-    SRAM, the next two from the LoRA unit's cache; SRAM, stats (their SRAM words and cache
-    reads too), cycles and the macros' counters equal the golden chip's."""
+def run_and_compare(sram, enabled, n_records):
+    """Run on the RTL and the golden chip: every SRAM byte, every record's stats, the
+    cycles and the macros' conversion counters equal. Returns the stats."""
     chip, gold = twins()
-    sram = build_pass_program(np.random.default_rng(enabled), enabled)
     got, out = run_core(sram, enabled, chip)
     want = np.frombuffer(sram, dtype=np.uint8).copy()[None, :]
     stats = gchip.run_program(want, PROG, enabled, gold)
     assert got == want[0].tobytes()
-    assert [read_stats(got, 64 + SW * k, P) for k in range(6)] == stats
-    assert (out["done"], out["failed"], out["layer"]) == (1, 0, 6)
+    assert [read_stats(got, 64 + SW * k, P) for k in range(n_records)] == stats
+    assert (out["done"], out["failed"], out["layer"], out["errors"]) == (1, 0, n_records, [])
     records, _ = gchip.read_program(sram, PROG, P)
     assert out["cycles"] == gchip.run_cycles(records, stats, P)
+    assert list(chip.mvm_ops) == list(gold.mvm_ops)
+    return stats
+
+
+@pytest.mark.parametrize("enabled", [0b1111, 0b0010])
+def test_layer_passes_read_adapters_once(enabled):
+    """A layer over three vectors, a record each: the first record reads its adapters and
+    the LUT from the SRAM, the next two from the LoRA unit's cache; SRAM, stats (their
+    SRAM words and cache reads too), cycles and the macros' counters equal the golden
+    chip's."""
+    sram = build_pass_program(np.random.default_rng(enabled), enabled)
+    stats = run_and_compare(sram, enabled, 6)
     assert [st.cache > 0 for st in stats] == [False, True, True] * 2
     assert stats[1].sram < stats[0].sram and stats[1].cycles < stats[0].cycles
+
+
+@pytest.mark.parametrize("enabled, vectors", [(0b1111, 3), (0b0010, 4), (0b1001, 1)])
+def test_a_layer_pass_record_equals_a_record_per_vector(enabled, vectors):
+    """One record per layer over all its vectors (strided inputs and outputs) writes the
+    same outputs as a record per vector, bit for bit, and equals the golden chip in every
+    byte, stat, cycle and counter; it reads the record, its descriptors and writes its
+    stats once, so it moves fewer SRAM words and takes fewer cycles."""
+    rng = np.random.default_rng(10 + vectors)
+    passes = build_pass_program(rng, enabled, vectors, passes=True)
+    per_vector = build_pass_program(np.random.default_rng(10 + vectors), enabled, vectors)
+    pass_stats = run_and_compare(passes, enabled, 2)
+    vector_stats = run_and_compare(per_vector, enabled, 2 * vectors)
+    got = {}
+    for name, sram, n in (("pass", passes, 2), ("vector", per_vector, 2 * vectors)):
+        want = np.frombuffer(sram, dtype=np.uint8).copy()[None, :]
+        gchip.run_program(want, PROG, enabled, twins()[1])
+        got[name] = [want[0, w * WB:(w + 1) * WB].tobytes() for w in range(90, 140)]
+    assert got["pass"] == got["vector"]  # every vector's output of both layers
+    for layer in range(2):
+        mine = pass_stats[layer]
+        theirs = vector_stats[layer * vectors:(layer + 1) * vectors]
+        assert mine.adc == sum(st.adc for st in theirs)
+        assert mine.macs == sum(st.macs for st in theirs)
+        assert mine.cache == sum(st.cache for st in theirs)
+        if vectors > 1:
+            assert mine.sram < sum(st.sram for st in theirs)
+            assert mine.cycles < sum(st.cycles for st in theirs)
+
+
+def _pass_record(sram, k, **change):
+    records, _ = gchip.read_program(sram, PROG, P)
+    rec = records[k]
+    fields = dict(xbar=rec.xbar, lora=rec.lora, dst=rec.dst, stats=rec.stats, last=rec.last,
+                  vectors=rec.vectors, src_stride=rec.src_stride, dst_stride=rec.dst_stride)
+    return _patch(sram, rec.addr, pack_record(**(fields | change)))
+
+
+@pytest.mark.parametrize("change, code", [
+    (dict(vectors=0), ErrorCode.SEQ_VECTORS),
+    (dict(dst_stride=P.sram_depth // 2), ErrorCode.SEQ_SRAM_RANGE),  # the last output
+    (dict(src_stride=P.sram_depth // 2), ErrorCode.SEQ_SRAM_RANGE),  # the last input
+])
+def test_a_pass_that_does_not_fit_is_refused_before_any_vector(change, code):
+    """A record with no vectors, or whose last vector's input or output would run off the
+    buffer, is refused at its check: nothing of it is written, like the golden chip."""
+    chip, gold = twins()
+    sram = _pass_record(build_pass_program(np.random.default_rng(3), 0b1111, 3, passes=True),
+                        1, **change)
+    got, out = run_core(sram, 0b1111, chip)
+    want = np.frombuffer(sram, dtype=np.uint8).copy()[None, :]
+    with pytest.raises(gchip.ChipError) as refused:
+        gchip.run_program(want, PROG, 0b1111, gold)
+    assert (refused.value.code, refused.value.layer) == (code, 1)
+    assert out["errors"] == [code]
+    assert (out["done"], out["failed"], out["layer"]) == (0, 1, 1)
+    assert got == want[0].tobytes()
+    assert list(chip.mvm_ops) == list(gold.mvm_ops)
