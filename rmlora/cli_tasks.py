@@ -88,7 +88,8 @@ def _run_task(task, options, prepared, args, report_dir: Path | None) -> dict:
     if "chip_check" in summary:
         c = summary["chip_check"]
         print(f"[{task.name}] chip check: {c['images']} inputs on {c['backend']} vs golden, "
-              f"{c['records_compared']} record outputs, bit-exact {c['bit_exact']}")
+              f"{c['outputs_compared']} vector outputs and {c['records_compared']} records' "
+              f"stats, bit-exact {c['bit_exact']}")
     return _finish(task.name, summary, args, report_dir, report.write)
 
 

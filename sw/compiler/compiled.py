@@ -35,17 +35,26 @@ class ChipLayer:
 
 @dataclass(frozen=True)
 class RecordInfo:
-    """One SeqLayer record: `layer` applied to input vector number `vector`."""
+    """One SeqLayer record: a pass of `layer` over `vectors` input vectors, vector v read
+    from src + v * src_stride and written to dst + v * dst_stride (SRAM words)."""
 
     layer: str
-    vector: int
     record: int  # SRAM word of the SeqLayer record
-    stats: int  # SRAM word of its SeqStats record
+    stats: int  # SRAM word of its SeqStats record (the whole pass)
     n_in: int
     n_out: int
-    xbar: int  # SRAM word of its MVM crossbar descriptor
-    src: int  # SRAM word of the int8 input vector
-    dst: int  # SRAM word of the int8 output vector
+    xbar: int  # SRAM word of its MVM crossbar descriptor (src: the first vector's)
+    src: int  # SRAM word of the first int8 input vector
+    dst: int  # SRAM word of the first int8 output vector
+    vectors: int = 1
+    src_stride: int = 0
+    dst_stride: int = 0
+
+    def srcs(self) -> list[int]:
+        return [self.src + v * self.src_stride for v in range(self.vectors)]
+
+    def dsts(self) -> list[int]:
+        return [self.dst + v * self.dst_stride for v in range(self.vectors)]
 
 
 @dataclass(frozen=True)

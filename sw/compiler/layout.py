@@ -1,11 +1,13 @@
 """SRAM layout and image: where every record, descriptor, table, adapter and vector lives.
 
 Word 0 stays unused (address 0 means "none" for entry and stats pointers). Then,
-one after another: the layer programs of all segments, one MVM crossbar descriptor
+one after another: the layer programs of all segments (one layer-pass record per
+layer of a segment, over all the segment's vectors), one MVM crossbar descriptor
 per record, one LoRA layer descriptor per layer, the LUTs, one region per adapter
 slot (its entries, then A and B of every layer it targets, so deleting the adapter
 zeroes exactly that region), the activation vectors of every segment (each its
-own, starting on a word), one SeqStats record per layer record, and the rest of
+own, starting on a word; a layer's vectors evenly spaced, as a pass reads and
+writes them), one SeqStats record per layer record, and the rest of
 the SRAM as scratch for the runtime (PROGRAM targets and pulse counts).
 """
 
@@ -52,7 +54,8 @@ class _Cursor:
 
 def _buffers(spec: SegmentSpec, layers: dict[str, ChipLayer], cur: _Cursor, vec_words):
     """The segment's chain of layers and its vectors' addresses: vectors[0] are the
-    inputs, vectors[i + 1] the outputs of chain[i] (the last ones the segment's)."""
+    inputs, vectors[i + 1] the outputs of chain[i] (the last ones the segment's); each
+    list is evenly spaced, one vector's words after the other's, as a pass strides."""
     chain = [layers[name] for name in spec.layers]
     for a, b in zip(chain, chain[1:], strict=False):
         if a.n_out != b.n_in:
@@ -74,7 +77,7 @@ def lay_out(layers: list[ChipLayer], specs: list[SegmentSpec], params: ChipParam
         return params.words_for(8 * n_bytes)
 
     by_name = {layer.name: layer for layer in layers}
-    n_records = sum(len(s.layers) * s.vectors for s in specs)
+    n_records = sum(len(s.layers) for s in specs)  # one layer pass per layer of a segment
     cur = _Cursor()
     program_base, xbar_base = cur.take(n_records * rec_w), cur.take(n_records * xbar_w)
     lora_addrs = {layer.name: cur.take(desc_w) for layer in layers}
@@ -104,23 +107,24 @@ def lay_out(layers: list[ChipLayer], specs: list[SegmentSpec], params: ChipParam
         infos = []
         for li, layer in enumerate(chain):
             macro, row0, col0 = layer.placement
-            for v in range(spec.vectors):
-                src, dst = vectors[li][v], vectors[li + 1][v]
-                desc = xbar.Descriptor(XbarOp.MVM, layer.n_in, layer.n_out, src, dst, macro,
-                                       row0, col0, layer.gain_shift)
-                code = xbar.check(desc, params)
-                if code is not ErrorCode.NONE:
-                    raise ValueError(f"layer {layer.name!r}: MVM descriptor refused: "
-                                     f"{code.name} ({desc})")
-                info = RecordInfo(layer.name, v, program_base + k * rec_w,
-                                  stats_base + k * stats_w, layer.n_in, layer.n_out,
-                                  xbar_base + k * xbar_w, src, dst)
-                last = li == len(chain) - 1 and v == spec.vectors - 1
-                record = pack_record(info.xbar, lora_addrs[layer.name], dst, info.stats, last)
-                program += record.ljust(rec_w * wb, b"\0")
-                xbars += desc.pack().ljust(xbar_w * wb, b"\0")
-                infos.append(info)
-                k += 1
+            srcs, dsts = vectors[li], vectors[li + 1]
+            src_stride, dst_stride = vw(layer.n_in), vw(layer.n_out)
+            desc = xbar.Descriptor(XbarOp.MVM, layer.n_in, layer.n_out, srcs[0], dsts[0],
+                                   macro, row0, col0, layer.gain_shift)
+            code = xbar.check(desc, params)
+            if code is not ErrorCode.NONE:
+                raise ValueError(f"layer {layer.name!r}: MVM descriptor refused: "
+                                 f"{code.name} ({desc})")
+            info = RecordInfo(layer.name, program_base + k * rec_w, stats_base + k * stats_w,
+                              layer.n_in, layer.n_out, xbar_base + k * xbar_w, srcs[0],
+                              dsts[0], spec.vectors, src_stride, dst_stride)
+            last = li == len(chain) - 1
+            record = pack_record(info.xbar, lora_addrs[layer.name], info.dst, info.stats, last,
+                                 info.vectors, src_stride, dst_stride)
+            program += record.ljust(rec_w * wb, b"\0")
+            xbars += desc.pack().ljust(xbar_w * wb, b"\0")
+            infos.append(info)
+            k += 1
         segments.append(Segment(spec.name, infos[0].record, vectors[0], chain[0].n_in,
                                 vectors[-1], chain[-1].n_out, infos, list(spec.layers)))
 

@@ -9,8 +9,6 @@ published figure beside each (PUBLISHED), and every energy and time behind them.
 
 from __future__ import annotations
 
-from collections import Counter
-
 from rmlora.sw.compiler import CompiledModel
 
 from .model import (
@@ -36,9 +34,9 @@ def digital_weight_traffic(compiled: CompiledModel) -> tuple[int, int]:
     segment (one program run) applies each of its layers to its vectors in one pass."""
     sram = buffer = 0
     for segment in compiled.segments:
-        for layer, vectors in Counter(r.layer for r in segment.records).items():
-            cl = compiled.layer(layer)
-            s, b = digital_weight_words(cl.n_in, cl.n_out, vectors,
+        for record in segment.records:
+            cl = compiled.layer(record.layer)
+            s, b = digital_weight_words(cl.n_in, cl.n_out, record.vectors,
                                         compiled.params.lora_cache_words,
                                         compiled.params.sram_word_bytes)
             sram, buffer = sram + s, buffer + b
@@ -75,6 +73,8 @@ def flow_costs(stage_costs: dict, deployed: dict, update_bytes: int,
     lora = inference["lora"]
     # the chip's counters, all adapters on: SRAM core-port words and adapter-cache reads
     inference["sram_words_per_input"] = lora["hybrid"]["sram_words"]
+    # of them reads (records, descriptors, entries, LUTs, x, A, B): less y and stats written
+    inference["sram_reads_per_input"] = measured["lora"]["sram_reads"]
     inference["cache_words_per_input"] = lora["hybrid"]["cache_words"]
     # bit planes with no active input (macro model's count; the controller still converts
     # them): the ADC conversions, and their energy, a controller skipping them would save

@@ -112,9 +112,14 @@ def measure_inference(chip: Chip, compiled: CompiledModel, images: np.ndarray,
     if per_input["adc_conversions"] != sum(r.adc for r in rows):
         raise RuntimeError("macro ADC conversions disagree with the sequencer's stats")
     stats_words = compiled.params.words_for(SEQ_STATS_BITS)  # each record's stats write
+    sram = sum(r.sram + r.records * stats_words for r in rows)
+    # what the chip writes, from the program: each vector's y and each record's stats
+    wb = compiled.params.sram_word_bytes
+    writes = sum(rec.vectors * -(-rec.n_out // wb) + (stats_words if rec.stats else 0)
+                 for segment in compiled.segments for rec in segment.records)
     return per_input | {
         "images": n, "adapters": list(adapters),
-        "sram_words": sum(r.sram + r.vectors * stats_words for r in rows),
+        "sram_words": sram, "sram_reads": sram - writes,
         "cache_words": sum(r.cache for r in rows),
         "lora_macs": sum(r.lora_macs for r in rows),
         "analogue_macs": sum(r.analogue_macs for r in rows),
@@ -171,23 +176,26 @@ def chip_check(compiled: CompiledModel, images: np.ndarray, adapters: list[str],
         for chip in chips:
             chip.close()
     (logits, runs), (ref_logits, ref_runs) = results
-    compared = differing = stats_differing = 0
+    compared = differing = records = stats_differing = 0
     for run, ref in zip(runs, ref_runs, strict=True):
-        if run.outputs.keys() != ref.outputs.keys():
+        if run.outputs.keys() != ref.outputs.keys() or run.stats.keys() != ref.stats.keys():
             raise RuntimeError("the two chips ran different records")
-        for key, out in run.outputs.items():
+        for key, out in run.outputs.items():  # every vector's output
             compared += 1
             differing += not np.array_equal(out, ref.outputs[key])
-            # the record's SeqStats: cycles, conversions, MACs, SRAM words, cache reads
-            stats_differing += run.stats[key] != ref.stats[key]
+        for key, st in run.stats.items():
+            # each record's SeqStats (its pass): cycles, conversions, MACs, SRAM, cache reads
+            records += 1
+            stats_differing += st != ref.stats[key]
     logits_equal = bool(np.array_equal(logits, ref_logits))
     return {
         "backend": backend,
         "reference": reference,
         "images": int(len(images)),
         "adapters": list(adapters),
-        "records_compared": compared,
-        "records_differing": differing,
+        "outputs_compared": compared,
+        "outputs_differing": differing,
+        "records_compared": records,
         "logits_equal": logits_equal,
         "stats_differing": stats_differing,
         "bit_exact": differing == 0 and logits_equal and stats_differing == 0,

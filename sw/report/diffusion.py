@@ -76,8 +76,9 @@ def write_diffusion_report(summary: dict, out_dir: str | Path) -> Path:
     lines.append("Skipped." if check is None else
                  f"{check['images']} denoising-step inputs with adapters {check['adapters']} on "
                  f"{check['backend']} and on the {check['reference']} chip: "
-                 f"{check['records_differing']} of {check['records_compared']} record outputs "
-                 f"differ; bit-exact: **{check['bit_exact']}**; macro counters equal: "
+                 f"{check['outputs_differing']} of {check['outputs_compared']} vector outputs "
+                 f"differ, {check['stats_differing']} of {check['records_compared']} records' "
+                 f"stats; bit-exact: **{check['bit_exact']}**; macro counters equal: "
                  f"{check['activity_equal']}.")
     lines += ["", "## Time", "", ", ".join(f"{k} {v:.1f} s"
                                            for k, v in summary["seconds"].items()), ""]

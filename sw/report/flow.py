@@ -202,8 +202,10 @@ def _markdown(summary: dict, plots: dict[str, str]) -> str:
     else:
         lines.append(f"{check['images']} inputs with adapters {check['adapters']} on "
                      f"{check['backend']} and on the {check['reference']} chip: "
-                     f"{check['records_compared']} record outputs compared, "
-                     f"{check['records_differing']} differ; logits equal: "
+                     f"{check['outputs_compared']} vector outputs compared, "
+                     f"{check['outputs_differing']} differ; {check['records_compared']} "
+                     f"records' stats compared, {check['stats_differing']} differ; "
+                     f"logits equal: "
                      f"{check['logits_equal']}; bit-exact: **{check['bit_exact']}**.")
     if "cost" in summary:
         lines += cost_markdown(summary["cost"], plots)

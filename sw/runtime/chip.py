@@ -62,11 +62,12 @@ class DeployReport:
 
 @dataclass
 class SegmentRun:
-    """A layer program's run on a batch: every record's output (B, n) by layer name and
-    vector, its SeqStats, and the run's PERF_* counters."""
+    """A layer program's run on a batch: every vector's output (B, n) by layer name and
+    vector, each record's SeqStats (its layer pass) by layer name, and the run's PERF_*
+    counters."""
 
     outputs: dict[tuple[str, int], np.ndarray]
-    stats: dict[tuple[str, int], LayerStats]
+    stats: dict[str, LayerStats]
     result: RunResult
 
 
@@ -202,13 +203,14 @@ class Chip:
                               f"(run_network does, with the compiled input scale)")
         wb = self.params.sram_word_bytes
         inputs = {word: _pad(x[:, v, :], wb) for v, word in enumerate(segment.inputs)}
-        reads = {r.dst: r.n_out for r in segment.records}
+        reads = {dst: r.n_out for r in segment.records for dst in r.dsts()}
         result = self.backend.run(segment.program, self.enabled, inputs, reads)
-        outputs = {(r.layer, r.vector): result.outputs[r.dst] for r in segment.records}
+        outputs = {(r.layer, v): result.outputs[dst] for r in segment.records
+                   for v, dst in enumerate(r.dsts())}
         stats_bytes = self.params.words_for(SEQ_STATS_BITS) * wb
-        stats = {(r.layer, r.vector): read_stats(
-            self.backend.read_sram(r.stats * wb, stats_bytes), 0, self.params)
-            for r in segment.records if r.stats}
+        stats = {r.layer: read_stats(self.backend.read_sram(r.stats * wb, stats_bytes), 0,
+                                     self.params)
+                 for r in segment.records if r.stats}
         y = np.stack([result.outputs[word][:, :segment.n_out] for word in segment.outputs],
                      axis=1)
         return y, SegmentRun(outputs, stats, result)

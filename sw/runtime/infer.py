@@ -20,7 +20,7 @@ __all__ = ["LayerReport", "infer", "run_recorded", "format_table"]
 
 @dataclass
 class LayerReport:
-    """One weight matrix over one inference: all its records (vectors) together."""
+    """One weight matrix over one inference: all its records (layer passes) together."""
 
     layer: str
     vectors: int
@@ -32,6 +32,7 @@ class LayerReport:
     matched: bool | None  # every output byte equal to the reference's (None: no reference)
     sram: int = 0  # SRAM core-port words its records moved (SeqStats.sram)
     cache: int = 0  # adapter words the LoRA unit read from its cache (SeqStats.cache)
+    records: int = 0  # its layer-pass records (each writes one SeqStats record)
 
 
 def run_recorded(chip: Chip, compiled: CompiledModel, inputs
@@ -55,20 +56,22 @@ def infer(chip: Chip, compiled: CompiledModel, inputs, reference: Chip | None = 
     ref_runs = run_recorded(reference, compiled, inputs)[1] if reference is not None else None
     rows: dict[str, LayerReport] = {}
     for i, run in enumerate(runs):
-        for key, st in run.stats.items():
-            layer = key[0]
+        for layer, st in run.stats.items():  # a record: the layer over its vectors
             cl = compiled.layer(layer)
+            keys = [key for key in run.outputs if key[0] == layer]
             row = rows.setdefault(layer, LayerReport(layer, 0, 0, 0, 0, 0, 0, None))
-            row.vectors += 1
+            row.vectors += len(keys)
+            row.records += 1
             row.cycles += st.cycles
             row.adc += st.adc
             row.mvm += st.mvm
             row.lora_macs += st.macs
             row.sram += st.sram
             row.cache += st.cache
-            row.analogue_macs += cl.n_in * cl.n_out
+            row.analogue_macs += cl.n_in * cl.n_out * len(keys)
             if ref_runs is not None:
-                same = np.array_equal(run.outputs[key], ref_runs[i].outputs[key])
+                same = all(np.array_equal(run.outputs[key], ref_runs[i].outputs[key])
+                           for key in keys)
                 row.matched = same and row.matched is not False
     return logits, list(rows.values())
 

@@ -71,9 +71,10 @@ def ideal_segment_runner(compiled: CompiledModel, enabled: int | None = None) ->
         vectors = {addr: x[:, v] for v, addr in enumerate(segment.inputs)}
         for rec in segment.records:
             layer = layers[rec.layer]
-            x_in = vectors[rec.src]
-            p = x_in.astype(np.int64) @ layer.w_q.T.astype(np.int64)
-            vectors[rec.dst] = lora_layer(x_in, p, layer.layer, layer.adapters, mask)
+            for src, dst in zip(rec.srcs(), rec.dsts(), strict=True):
+                x_in = vectors[src]
+                p = x_in.astype(np.int64) @ layer.w_q.T.astype(np.int64)
+                vectors[dst] = lora_layer(x_in, p, layer.layer, layer.adapters, mask)
         return np.stack([vectors[addr] for addr in segment.outputs], axis=1)
 
     return run

@@ -115,7 +115,7 @@ def check_runnable(segment, deployed: bool, sections: list[ImageSection], params
         raise ChipRefused(f"segment {segment.name!r}: its program at SRAM word {word} is not "
                           f"in the loaded image; load the image it was compiled with")
     vectors = [(w, segment.n_in) for w in segment.inputs]
-    vectors += [(r.dst, r.n_out) for r in segment.records]
+    vectors += [(dst, r.n_out) for r in segment.records for dst in r.dsts()]
     stats_bytes = params.words_for(SEQ_STATS_BITS) * wb
     vectors += [(r.stats, stats_bytes) for r in segment.records if r.stats]
     for w, n in vectors:

@@ -290,7 +290,7 @@ def test_a_layer_pass_record_equals_a_record_per_vector(enabled, vectors):
     pass_stats = run_and_compare(passes, enabled, 2)
     vector_stats = run_and_compare(per_vector, enabled, 2 * vectors)
     got = {}
-    for name, sram, n in (("pass", passes, 2), ("vector", per_vector, 2 * vectors)):
+    for name, sram in (("pass", passes), ("vector", per_vector)):
         want = np.frombuffer(sram, dtype=np.uint8).copy()[None, :]
         gchip.run_program(want, PROG, enabled, twins()[1])
         got[name] = [want[0, w * WB:(w + 1) * WB].tobytes() for w in range(90, 140)]

@@ -158,7 +158,10 @@ def test_face_mixer_compiles_fits_and_follows_the_float_model():
     calib, x = (rng.uniform(0, 1, (n, 16, 16)).astype(np.float32) for n in (64, 300))
     compiled = compile_model(model, calib)
     assert len(compiled.segments) == 6 and len(compiled.layers) == 10
-    assert [len(s.records) for s in compiled.segments] == [16, 40, 32, 40, 32, 1]
+    # one layer-pass record per layer of a segment, over the segment's vectors
+    assert [len(s.records) for s in compiled.segments] == [1, 2, 2, 2, 2, 1]
+    assert [[r.vectors for r in s.records] for s in compiled.segments] == [
+        [16], [20, 20], [16, 16], [20, 20], [16, 16], [1]]
     assert all(layer.placement[0] < compiled.params.n_macros for layer in compiled.layers)
     for mask, active in ((0, []), (1, ["a"])):
         f, y = float_logits(model, x, active), int_logits(compiled, x, mask)

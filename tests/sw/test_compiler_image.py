@@ -84,8 +84,7 @@ def sram_runner(compiled, enabled):
             desc = decode(XbarDescriptor, sram, rec.xbar, wb)
             assert desc.op is XbarOp.MVM
             lora = decode(LoraLayer, sram, rec.lora, wb)
-            x_in = vectors[desc.src]
-            p_sums = x_in.astype(np.int64) @ crossbar_block(macros, desc, p)
+            block = crossbar_block(macros, desc, p)
             lut = read_rows(sram, lora.lut, 1, 256, wb)[0] if lora.lut else None
             layer = Layer(lora.n_in, lora.n_out, lora.out_mult, lora.out_shift, lora.act, lut)
             adapters = {}
@@ -96,7 +95,11 @@ def sram_runner(compiled, enabled):
                     adapters[slot] = Adapter(read_rows(sram, e.a_addr, e.rank, lora.n_in, wb),
                                              read_rows(sram, e.b_addr, lora.n_out, e.rank, wb),
                                              e.q_mult, e.q_shift, e.scale_mult)
-            vectors[rec.dst] = lora_layer(x_in, p_sums, layer, adapters, enabled)
+            for v in range(rec.vectors):  # the pass: strided inputs and outputs
+                x_in = vectors[desc.src + v * rec.src_stride]
+                p_sums = x_in.astype(np.int64) @ block
+                vectors[rec.dst + v * rec.dst_stride] = lora_layer(x_in, p_sums, layer,
+                                                                   adapters, enabled)
             visited += 1
             if rec.last:
                 break
@@ -176,9 +179,11 @@ def test_sections_decode_to_the_compiled_fields(case):
         assert segment.program == segment.records[0].record
         for i, info in enumerate(segment.records):
             rec = decode(SeqLayer, sram, info.record, wb)
-            assert (rec.xbar, rec.lora, rec.dst, rec.stats, rec.last) == (
+            assert (rec.xbar, rec.lora, rec.dst, rec.stats, rec.last, rec.vectors,
+                    rec.src_stride, rec.dst_stride) == (
                 info.xbar, compiled.lora_layer_addrs[info.layer], info.dst, info.stats,
-                int(i == len(segment.records) - 1))
+                int(i == len(segment.records) - 1), info.vectors, info.src_stride,
+                info.dst_stride)
             desc = decode(XbarDescriptor, sram, info.xbar, wb)
             layer = compiled.layer(info.layer)
             assert (desc.macro, desc.row0, desc.col0) == layer.placement
@@ -193,8 +198,9 @@ def test_buffers_stats_and_scratch_overlap_nothing(case):
     spans = {(s.sram_word, -(-len(s.payload) // wb)) for s in parse_image(compiled.image, p)}
     for segment in compiled.segments:
         for info in segment.records:
-            spans |= {(info.src, -(-info.n_in // wb)), (info.dst, -(-info.n_out // wb)),
-                      (info.stats, p.words_for(128))}
+            spans |= {(src, -(-info.n_in // wb)) for src in info.srcs()}
+            spans |= {(dst, -(-info.n_out // wb)) for dst in info.dsts()}
+            spans.add((info.stats, p.words_for(128)))
     spans.add(compiled.scratch)
     owner = np.zeros(p.sram_depth, dtype=int)
     for start, words in spans:

@@ -141,8 +141,10 @@ def test_chip_check_compares_every_record(demo):
     compiled, images = demo
     result = chip_check(compiled, images[:2], ["forget", "learn"], seed=1, backend="golden")
     assert result["bit_exact"] and result["logits_equal"]
+    assert result["outputs_compared"] == sum(r.vectors for s in compiled.segments
+                                             for r in s.records)
     assert result["records_compared"] == sum(len(s.records) for s in compiled.segments)
-    assert result["records_differing"] == 0
+    assert result["outputs_differing"] == 0 and result["stats_differing"] == 0
 
 
 def test_people_parsing_and_bad_roles():

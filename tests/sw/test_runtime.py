@@ -322,7 +322,7 @@ def test_infer_report_matches_a_reference_and_counts_cycles(compiled):
         stats_words = p.words_for(SEQ_STATS_BITS)
         expected = sum(row.cycles + 2 + stats_words for row in rows)  # every record has stats
         assert run.result.perf["PERF_SEQ_CYCLES"] == expected
-        assert [run.stats[r.layer, 0].cycles for r in rows] == [r.cycles for r in rows]
+        assert [run.stats[r.layer].cycles for r in rows] == [r.cycles for r in rows]
 
     _, rows = infer(make_chip(compiled, 4), compiled, x, reference=make_chip(compiled, 5))
     assert any(r.matched is False for r in rows)
