@@ -37,7 +37,7 @@ def _figures(task, summary: dict) -> dict:
         f"{name}_inference_energy_fold": cost["inference_energy_fold"],
         f"{name}_sram_words_per_input": cost["inference"]["sram_words_per_input"],
         f"{name}_sram_reads_per_input": cost["inference"]["sram_reads_per_input"],
-        f"{name}_adc_skippable_per_input": cost["inference"]["adc_skippable_per_input"],
+        f"{name}_adc_skipped_per_input": cost["inference"]["adc_skipped_per_input"],
         f"{name}_targets_met": sum(t["met"] for t in summary["targets"]),
         f"{name}_targets": len(summary["targets"]),
     }

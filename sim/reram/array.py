@@ -19,7 +19,7 @@ __all__ = ["MacroArray", "pack_codes", "ACTIVITY_COUNTS"]
 
 # MacroCounters fields that count operations (sim/reram/energy.py)
 ACTIVITY_COUNTS = ("pulses", "verify_reads", "mvm_ops", "adc_conversions", "row_activations",
-                   "empty_planes", "adc_skippable")
+                   "empty_planes", "adc_skipped")
 
 
 def pack_codes(codes: np.ndarray, bits: int) -> int:

@@ -78,13 +78,14 @@ class MacroCounters:
 
     pulses: int = 0
     verify_reads: int = 0
-    mvm_ops: int = 0              # bit-plane conversions
-    adc_conversions: int = 0      # planes * n_cols
+    mvm_ops: int = 0              # bit planes converted
+    adc_conversions: int = 0      # converted planes * n_cols
     row_activations: int = 0      # active (1) inputs summed over planes
-    # planes with no active row (their codes are exactly 0: no current, no noise) and
-    # their conversions: what a controller skipping empty planes would not convert
+    # planes asked for that drive no row: their codes are exactly 0 (no current, no
+    # noise), so the macro gates its ADCs and converts nothing: these planes and the
+    # conversions they did not cost
     empty_planes: int = 0
-    adc_skippable: int = 0
+    adc_skipped: int = 0
     cells_programmed_statistical: int = 0
     energy_j: float = 0.0
     time_s: float = 0.0
@@ -104,14 +105,16 @@ class MacroCounters:
 
     def count_mvm(self, e: EnergyTable, cfg, planes: int, n_cols: int, active_rows: int,
                   empty_planes: int = 0):
-        """Account `planes` bit-plane conversions of n_cols columns of macro `cfg`, of
-        which `empty_planes` drove no row."""
-        self.mvm_ops += planes
-        self.adc_conversions += planes * n_cols
+        """Account `planes` bit-plane MVMs of n_cols columns of macro `cfg`, of which
+        `empty_planes` drove no row and were not converted (each still takes its time
+        slot: the controller's schedule does not depend on the data)."""
+        converted = planes - empty_planes
+        self.mvm_ops += converted
+        self.adc_conversions += converted * n_cols
         self.row_activations += active_rows
         self.empty_planes += empty_planes
-        self.adc_skippable += empty_planes * n_cols
-        self.add_energy("adc", planes * n_cols * e.adc_energy_j(cfg.adc_bits),
+        self.adc_skipped += empty_planes * n_cols
+        self.add_energy("adc", converted * n_cols * e.adc_energy_j(cfg.adc_bits),
                         planes * e.plane_time_s(n_cols))
         self.add_energy("row_drive", active_rows * e.row_drive_energy_j(cfg.cols))
         # Every cell on an active row conducts for the integration time; G_mid per cell

@@ -76,11 +76,11 @@ def flow_costs(stage_costs: dict, deployed: dict, update_bytes: int,
     # of them reads (records, descriptors, entries, LUTs, x, A, B): less y and stats written
     inference["sram_reads_per_input"] = measured["lora"]["sram_reads"]
     inference["cache_words_per_input"] = lora["hybrid"]["cache_words"]
-    # bit planes with no active input (macro model's count; the controller still converts
-    # them): the ADC conversions, and their energy, a controller skipping them would save
-    skippable = measured["lora"].get("adc_skippable", 0.0)
-    inference["adc_skippable_per_input"] = skippable
-    inference["adc_skippable_j"] = skippable * table.adc_j(compiled.macro_config)
+    # bit planes that drive no row: the macro gates its ADCs (the macros' count, mean per
+    # input); the conversions, and their energy, this saves (already out of the hybrid's)
+    skipped = measured["lora"]["adc_skipped"]
+    inference["adc_skipped_per_input"] = skipped
+    inference["adc_skipped_j"] = skipped * table.adc_j(compiled.macro_config)
     result = {
         "table": {k: v for k, v in vars(table).items() if k != "macro"},
         "training": training,

@@ -92,25 +92,23 @@ def reprogrammed(compiled: CompiledModel, model: nn.Module, calib: torch.Tensor,
 def measure_inference(chip: Chip, compiled: CompiledModel, images: np.ndarray,
                       adapters: list[str]) -> dict:
     """Per-input activity of the chip over a batch with these adapters: the macros'
-    conversions and active rows (counters), LoRA MACs, cycles, SRAM words (with the
-    stats records' writes) and adapter-cache reads (per-record stats)."""
+    conversions, the empty planes they did not convert and active rows (counters, means
+    over the batch), LoRA MACs, cycles, SRAM words (with the stats records' writes) and
+    adapter-cache reads (per-record stats, the same for every input)."""
     chip.enable(adapters)
     before = chip.activity()
     _, rows = infer(chip, compiled, images)
     after = chip.activity()
     n = len(images)
-    per_input = {}
-    for name in ("adc_conversions", "mvm_ops"):  # the same for every input
-        total = after[name] - before[name]
-        if total % n:
-            raise RuntimeError(f"{name}: {total} over {n} inputs is not the same per input")
-        per_input[name] = total // n
-    # active rows depend on the data (the inputs' nonzero magnitude bits): the mean
-    per_input["row_activations"] = (after["row_activations"] - before["row_activations"]) / n
-    # so do empty planes: conversions a controller that skips them would save (mean)
-    per_input["adc_skippable"] = (after["adc_skippable"] - before["adc_skippable"]) / n
-    if per_input["adc_conversions"] != sum(r.adc for r in rows):
-        raise RuntimeError("macro ADC conversions disagree with the sequencer's stats")
+    total = {name: after[name] - before[name] for name in
+             ("adc_conversions", "adc_skipped", "mvm_ops", "empty_planes", "row_activations")}
+    # the sequencer schedules the same planes for every input; which of them drive no
+    # row, and so are not converted, and which rows are active depend on the data
+    if (total["adc_conversions"] + total["adc_skipped"] != n * sum(r.adc for r in rows)
+            or total["mvm_ops"] + total["empty_planes"] != n * sum(r.mvm for r in rows)):
+        raise RuntimeError("the macros' conversions and skipped planes disagree with the "
+                           "planes the sequencer's stats scheduled")
+    per_input = {name: value / n for name, value in total.items()}  # means
     stats_words = compiled.params.words_for(SEQ_STATS_BITS)  # each record's stats write
     sram = sum(r.sram + r.records * stats_words for r in rows)
     # what the chip writes, from the program: each vector's y and each record's stats

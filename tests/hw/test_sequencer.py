@@ -334,3 +334,22 @@ def test_a_pass_that_does_not_fit_is_refused_before_any_vector(change, code):
     assert (out["done"], out["failed"], out["layer"]) == (0, 1, 1)
     assert got == want[0].tobytes()
     assert list(chip.mvm_ops) == list(gold.mvm_ops)
+
+
+def test_a_pass_whose_vectors_read_earlier_outputs_runs_them_in_order():
+    """A 10 -> 10 layer whose vector v reads what vector v - 1 wrote (dst = src + stride,
+    both strides 2 words): a recurrence in one record. The RTL runs the vectors in order;
+    the golden chip splits its batch where a vector reads an earlier one's output, and
+    the two agree in every byte, stat, cycle and counter."""
+    layers = [(dict(n_rows=10, n_cols=10, macro=0, row0=0, col0=0), Activation.RELU,
+               {0: 2, 3: 3})]
+    sram = bytearray(build_pass_program(np.random.default_rng(21), 0b1001, 4, passes=True,
+                                        layers=layers))
+    rec = gchip.read_program(bytes(sram), PROG, P)[0][0]
+    xd = gxbar.Descriptor(XbarOp.MVM, 10, 10, src=40, dst=0, gain_shift=3)
+    sram[rec.xbar * WB: rec.xbar * WB + 16] = xd.pack()
+    chained = pack_record(rec.xbar, rec.lora, 42, rec.stats, True, vectors=4, src_stride=2,
+                          dst_stride=2)  # vector v: input at 40 + 2v, output at 42 + 2v
+    sram[rec.addr * WB: rec.addr * WB + len(chained)] = chained
+    stats = run_and_compare(bytes(sram), 0b1001, 1)
+    assert stats[0].adc == 4 * 8 * 10

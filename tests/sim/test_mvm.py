@@ -152,9 +152,10 @@ def test_bad_mvm_arguments_name_the_problem(planes, kwargs, match):
 
 @given(mvm_calls())
 @settings(max_examples=30, deadline=None)
-def test_an_empty_plane_is_exactly_zero_and_counted_skippable(call):
-    """A plane that drives no row has codes 0 whatever the noise (no current): a controller
-    may skip it. The counters count those planes and their conversions exactly."""
+def test_an_empty_plane_is_exactly_zero_and_not_converted(call):
+    """A plane that drives no row has codes 0 whatever the noise (no current): the macro
+    gates its ADCs. The counters count those planes and the conversions they did not
+    cost exactly, and the converted ones only as conversions."""
     planes, row0, col0, n_cols, gain_shift, op = call
     planes = planes.copy()
     planes[::2] = 0  # every other plane empty
@@ -164,5 +165,6 @@ def test_an_empty_plane_is_exactly_zero_and_counted_skippable(call):
     empty = ~planes.any(axis=1)
     assert np.all(codes[empty] == 0)
     assert after["empty_planes"] - before["empty_planes"] == int(empty.sum())
-    assert after["adc_skippable"] - before["adc_skippable"] == int(empty.sum()) * n_cols
-    assert after["adc_conversions"] - before["adc_conversions"] == len(planes) * n_cols
+    assert after["adc_skipped"] - before["adc_skipped"] == int(empty.sum()) * n_cols
+    assert after["adc_conversions"] - before["adc_conversions"] == int((~empty).sum()) * n_cols
+    assert after["mvm_ops"] - before["mvm_ops"] == int((~empty).sum())
