@@ -8,10 +8,10 @@ into the p FIFO, keeping each x word the crossbar controller reads (an x buffer:
 the LoRA unit's x is not read from the SRAM a second time); run the LoRA unit,
 feeding it x from that buffer while it takes x, and p from the FIFO, packing its
 y into the y FIFO; write y back to the vector's dst; after the last vector write
-the record's SeqStats record (the whole pass). The FIFOs hold a whole layer (LORA_MAX_FEATURES
-entries), so the units never wait on each other and the cycle count is exact
-(rmlora.contract.timing names the phases, rmlora.sw.golden.chip.record_cycles
-sums them).
+the record's SeqStats record (the whole pass). The FIFOs hold a whole layer
+(LORA_MAX_FEATURES entries), so the units never wait on each other and the cycle
+count is exact (rmlora.contract.timing names the phases,
+rmlora.sw.golden.chip.record_cycles sums them).
 
 A refusal by either unit (its own ErrorCode, logged by the unit) or by the
 sequencer's checks (SEQ_*) stops the program: never a hang. When idle, the
