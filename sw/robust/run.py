@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from rmlora.sw.compiler import CompiledModel
 from rmlora.sw.learn.compensate import (
@@ -76,7 +77,14 @@ def run_one(setup: Setup, spec: RunSpec) -> dict:
     """Deploy ``spec.deployment`` on a fresh golden chip under ``spec.condition``, wait
     the condition's time, measure; probe the weights, fit and load the compensation
     adapter (SRAM only), measure again. With the flow's adapters, both measurements
-    are repeated with them on (do they still forget and learn on this chip?)."""
+    are repeated with them on (do they still forget and learn on this chip?).
+    One BLAS thread, in or out of a pool: workers that each took every core's thread
+    ran the make-sim sweep 2.2x slower on 2 cores (159 s against 72 s)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run_one(setup, spec)
+
+
+def _run_one(setup: Setup, spec: RunSpec) -> dict:
     torch.set_num_threads(1)  # compile's calibration pass: tiny matrices
     dep = setup.deployments[spec.deployment]
     seed = spec.seed(setup.seed)

@@ -133,16 +133,18 @@ def targets_met_in(records: list[dict]) -> dict[str, str]:
 
 def run_choice(task_name: str, options, seed: int, check_backend: str | None,
                restore: bool = True, validation: bool = False) -> dict:
-    """One choice through the shared pipeline with single-threaded torch (two workers
-    share two cores; one thread each also keeps the numbers the same in or out of a
-    pool); the summary. Looks the task up by name: a worker has only the registry."""
+    """One choice through the shared pipeline with single-threaded torch and BLAS (two
+    workers share two cores; one thread each also keeps the numbers the same in or out
+    of a pool); the summary. Looks the task up by name: a worker has only the registry."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return run_task(task_named(task_name), options, seed, check_backend, restore=restore,
-                        validation=validation)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return run_task(task_named(task_name), options, seed, check_backend,
+                            restore=restore, validation=validation)
     finally:
         torch.set_num_threads(threads)
 
