@@ -56,7 +56,9 @@ class SeqStats(data.Struct):
     """Counts of one layer record, written by the sequencer when it finishes it."""
 
     cycles: unsigned(32)  # from the record's fetch to the end of y's write-back
-    adc: unsigned(32)  # column ADC conversions
+    # column ADC conversions the crossbar controller asked for (planes x columns); the
+    # macros skip the planes that drive no row, and count what they converted
+    adc: unsigned(32)
     mvm: unsigned(32)  # macro MVM operations (input bit planes)
     macs: unsigned(32)  # multiply-accumulates of the LoRA unit
     # SRAM core-port words read or written (every block; the stats write is after it)
