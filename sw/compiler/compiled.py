@@ -13,6 +13,7 @@ import numpy as np
 from rmlora.contract import ChipParams
 from rmlora.contract.macro import MacroConfig
 from rmlora.sw.formats.lora import Adapter, Layer
+from rmlora.sw.formats.records import strided
 from rmlora.sw.formats.xbar import Descriptor
 
 __all__ = ["ChipLayer", "RecordInfo", "Segment", "CompiledModel"]
@@ -51,10 +52,10 @@ class RecordInfo:
     dst_stride: int = 0
 
     def srcs(self) -> list[int]:
-        return [self.src + v * self.src_stride for v in range(self.vectors)]
+        return strided(self.src, self.src_stride, self.vectors)
 
     def dsts(self) -> list[int]:
-        return [self.dst + v * self.dst_stride for v in range(self.vectors)]
+        return strided(self.dst, self.dst_stride, self.vectors)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,12 @@ from rmlora.contract import ChipParams
 from rmlora.contract.packing import pack_fields, unpack_fields
 from rmlora.contract.sequencer import SEQ_RECORD_BITS, SEQ_STATS_BITS, SeqLayer, SeqStats
 
-__all__ = ["Record", "LayerStats", "pack_record", "read_packed", "read_stats"]
+__all__ = ["Record", "LayerStats", "pack_record", "read_packed", "read_stats", "strided"]
+
+
+def strided(first: int, stride: int, count: int) -> list[int]:
+    """The SRAM words a layer pass reads its inputs from, or writes its outputs to."""
+    return [first + v * stride for v in range(count)]
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,7 @@ class Record:
 
     def dsts(self) -> list[int]:
         """The SRAM word of each vector's output."""
-        return [self.dst + v * self.dst_stride for v in range(self.vectors)]
+        return strided(self.dst, self.dst_stride, self.vectors)
 
 
 @dataclass(frozen=True)

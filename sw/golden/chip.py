@@ -24,7 +24,7 @@ from rmlora.contract.sequencer import (
     SeqStats,
 )
 from rmlora.contract.xbar import XBAR_DESC_BITS, XbarDescriptor, XbarOp
-from rmlora.sw.formats.records import LayerStats, Record, read_packed
+from rmlora.sw.formats.records import LayerStats, Record, read_packed, strided
 
 from . import lora as glora
 from . import xbar as gxbar
@@ -188,12 +188,13 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros
     return stats
 
 
-def _vector_items(records, plans) -> list[tuple[int, gxbar.Descriptor, int]]:
-    """(record index, the vector's MVM descriptor, its dst word) of every vector the
-    records run, in the chip's order."""
-    return [(i, replace(desc, src=desc.src + v * rec.src_stride), dst)
+def _vector_items(records, plans) -> list[tuple[int, int, gxbar.Descriptor, int]]:
+    """(record index, vector index, the vector's MVM descriptor, its dst word) of every
+    vector the records run, in the chip's order."""
+    return [(i, v, replace(desc, src=src), dst)
             for i, (rec, (desc, _, _)) in enumerate(zip(records, plans, strict=True))
-            for v, dst in enumerate(rec.dsts())]
+            for v, (src, dst) in enumerate(zip(strided(desc.src, rec.src_stride, rec.vectors),
+                                               rec.dsts(), strict=True))]
 
 
 def _independent_groups(records, plans, items, p: ChipParams) -> list[list[int]]:
@@ -202,10 +203,10 @@ def _independent_groups(records, plans, items, p: ChipParams) -> list[list[int]]
     as one batch (a layer over many vectors), in the chip's order."""
     wb = p.sram_word_bytes
     groups, written = [], []
-    for k, (i, desc, dst) in enumerate(items):
+    for k, (i, _, desc, dst) in enumerate(items):
         layer = plans[i][1]
         if groups:
-            first_i, first_desc, _ = items[groups[-1][0]]
+            first_i, _, first_desc, _ = items[groups[-1][0]]
             same = (records[i].lora == records[first_i].lora
                     and replace(desc, src=0, dst=0) == replace(first_desc, src=0, dst=0))
             n_w = -(-desc.n_rows // wb)
@@ -271,25 +272,22 @@ def _run_passes(sram, records, plans, enabled, macros, op_starts, hits) -> list[
     wb = p.sram_word_bytes
     batch = len(sram)
     items = _vector_items(records, plans)
-    vector_of = [v for i, rec in enumerate(records) for v in range(rec.vectors)]
-    adc = {}  # record -> ADC conversions of one of its vectors
     stats = {}
     for group in _independent_groups(records, plans, items, p):
-        i0 = items[group[0]][0]
-        _, layer, adapters = plans[i0]
-        descs = [items[k][1] for k in group]
+        _, layer, adapters = plans[items[group[0]][0]]
+        descs = [items[k][2] for k in group]
         n = descs[0].n_rows
         x = np.concatenate([sram[:, d.src * wb: d.src * wb + n] for d in descs]).view(np.int8)
-        starts = np.concatenate([op_starts[items[k][0]][vector_of[k]] for k in group])
+        starts = np.concatenate([op_starts[items[k][0]][items[k][1]] for k in group])
         acc, counts = gxbar.mvm(descs[0], x, macros, op_start=starts)
         y = glora.lora_layer(x, acc, layer, adapters, enabled).view(np.uint8)
+        per_vector = counts.adc // len(x), counts.mvm // len(x)  # one vector's conversions
         for j, k in enumerate(group):
-            dst = items[k][2]
+            i, v, _, dst = items[k]
             sram[:, dst * wb: dst * wb + layer.n_out] = y[j * batch:(j + 1) * batch]
-            adc[items[k][0]] = (counts.adc // len(x), counts.mvm // len(x))
-        for i in sorted({items[k][0] for k in group}):
-            if vector_of[max(k for k in group if items[k][0] == i)] == records[i].vectors - 1:
-                stats[i] = _write_stats(sram, records[i], plans[i], enabled, hits[i], adc[i], p)
+            if v == records[i].vectors - 1:  # the pass is done: its stats record
+                stats[i] = _write_stats(sram, records[i], plans[i], enabled, hits[i],
+                                        per_vector, p)
     return [stats[i] for i in range(len(records))]
 
 
