@@ -8,7 +8,7 @@ import pytest
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.lora import Activation
 from rmlora.contract.sequencer import SEQ_STATS_BITS
-from rmlora.contract.xbar import XbarOp
+from rmlora.contract.xbar import INPUT_BITS, XbarOp
 from rmlora.hw.core import ChipCore
 from rmlora.sim.reram import MacroArray, MacroConfig
 from rmlora.sw.formats.lora import place_layer
@@ -352,4 +352,4 @@ def test_a_pass_whose_vectors_read_earlier_outputs_runs_them_in_order():
                           dst_stride=2)  # vector v: input at 40 + 2v, output at 42 + 2v
     sram[rec.addr * WB: rec.addr * WB + len(chained)] = chained
     stats = run_and_compare(bytes(sram), 0b1001, 1)
-    assert stats[0].adc == 4 * 8 * 10
+    assert stats[0].adc == 4 * INPUT_BITS * 10  # 4 vectors, every plane, 10 columns
