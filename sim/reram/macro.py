@@ -42,7 +42,7 @@ import numpy as np
 from rmlora.contract.macro import GRID_PER_WEIGHT_UNIT, MacroConfig, weight_to_target_code
 
 from ._checks import as_int, as_int_array, check_planes, check_unique_cells, check_weights
-from .counter_rng import MASK64, Kind, gaussian, hash_words, key_prefix, mix_with, uniform
+from .counter_rng import MASK64, Kind, gaussian, hash_words, key_prefix, uniform
 from .device import (
     AMPLITUDE_CODES,
     WIDTH_CODES,
@@ -53,6 +53,7 @@ from .device import (
     pulse_width_s,
 )
 from .energy import ENERGY_180NM, EnergyTable, MacroCounters
+from .mvm_kernel import GAUSS, convert_bitserial, convert_planes
 
 __all__ = ["ReramMacro"]
 
@@ -90,7 +91,10 @@ class ReramMacro:
         # MVM noise key: the (seed, macro_id, kind, column) part is fixed, so it is
         # hashed once here; a conversion then costs one more mix with its op index.
         self._col_keys = hash_words(self._prefix[Kind.MVM_NOISE], np.arange(cfg.cols))
-        self._lsb = [float(GRID_PER_WEIGHT_UNIT << s) for s in range(cfg.max_gain_shift + 1)]
+        # ADC LSB per gain shift, as its reciprocal: a power of two, so multiplying by
+        # it is exactly dividing by the LSB (mvm_kernel relies on it)
+        assert GRID_PER_WEIGHT_UNIT & (GRID_PER_WEIGHT_UNIT - 1) == 0
+        self._inv_lsb = [1.0 / (GRID_PER_WEIGHT_UNIT << s) for s in range(cfg.max_gain_shift + 1)]
         self.counters = MacroCounters()
 
     # --- time and state views ---------------------------------------------------------
@@ -280,21 +284,39 @@ class ReramMacro:
             if ops.shape != (b,):
                 raise ValueError(f"op_index has shape {ops.shape}; expected ({b},)")
             ops = ops[:, None]
-        cols = slice(col0, col0 + n_cols)
-        pf = p.astype(np.float64)
-        if cfg.read_noise_rel == 0.0:
-            signal = pf @ self._mvm_arrays()[0, row0:row0 + n_rows, cols]
-        else:
-            # Exact: integer-valued float64 and every partial sum < 2**53 (MacroConfig).
-            arrays = self._mvm_arrays()[:, row0:row0 + n_rows, cols]
-            signal = pf @ arrays[0]
-            std = np.sqrt(np.abs(pf) @ arrays[1])  # a cell's noise whatever the polarity
-            std *= cfg.read_noise_rel
-            signal = signal + gaussian(mix_with(self._col_keys[cols], ops)) * std
-        codes = np.rint(signal / self._lsb[gain_shift])
-        np.maximum(codes, cfg.adc_min, out=codes)
-        np.minimum(codes, cfg.adc_max, out=codes)
-        codes = codes.astype(np.int32)
-        self.counters.count_mvm(self.energy, cfg, b, n_cols, int(np.count_nonzero(p)),
+        g = self._mvm_arrays()
+        codes, driven = convert_planes(
+            np.ascontiguousarray(p, dtype=np.int8), row0, g[0], g[1], col0, n_cols, self._col_keys,
+            np.ascontiguousarray(ops.reshape(-1)), cfg.read_noise_rel, self._inv_lsb[gain_shift],
+            float(cfg.adc_min), float(cfg.adc_max), GAUSS)
+        self.counters.count_mvm(self.energy, cfg, b, n_cols, driven,
                                 int(np.count_nonzero(~p.any(axis=1))))
+        return codes
+
+    def mvm_bitserial(self, x, row0: int, col0: int, n_cols: int, gain_shift: int, op_start,
+                      bits: int) -> np.ndarray:
+        """Signed ADC codes (B, bits, n_cols) int32 of B integer vectors x (B, n_rows),
+        |x| < 2**bits, driven sign-magnitude (rmlora.contract.xbar): plane p drives the
+        rows whose |x| has bit p set, at sign(x), and is conversion op_start[k] + p of
+        vector k. Equal, code for code and counter for counter, to `mvm` called with
+        those planes (tests/sim/test_mvm.py); it only saves building them."""
+        cfg = self.config
+        row0 = as_int("row0", row0, 0, cfg.rows - 1)
+        col0 = as_int("col0", col0, 0, cfg.cols - 1)
+        n_cols = as_int("n_cols", n_cols, 1, cfg.cols - col0)
+        gain_shift = as_int("gain_shift", gain_shift, 0, cfg.max_gain_shift)
+        bits = as_int("bits", bits, 1, 31)
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0 or row0 + x.shape[1] > cfg.rows:
+            raise ValueError(f"x: must be (B, n_rows) with B, n_rows > 0 and row0 + n_rows <= "
+                             f"{cfg.rows}, got shape {x.shape} at row0={row0}")
+        x = np.ascontiguousarray(as_int_array("x", x, -(1 << bits) + 1, (1 << bits) - 1))
+        ops = as_int_array("op_start", op_start, 0, MASK64 - bits).astype(np.uint64)
+        if ops.shape != (x.shape[0],):
+            raise ValueError(f"op_start has shape {ops.shape}; expected ({x.shape[0]},)")
+        g = self._mvm_arrays()
+        codes, driven, empty = convert_bitserial(
+            x, bits, row0, g[0], g[1], col0, n_cols, self._col_keys, ops, cfg.read_noise_rel,
+            self._inv_lsb[gain_shift], float(cfg.adc_min), float(cfg.adc_max), GAUSS)
+        self.counters.count_mvm(self.energy, cfg, x.shape[0] * bits, n_cols, driven, empty)
         return codes

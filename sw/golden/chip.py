@@ -31,8 +31,7 @@ from . import xbar as gxbar
 from .macros import Macros
 
 __all__ = ["ChipError", "read_program", "record_cycles", "record_sram_words",
-           "record_cache_words", "cache_hits",
-           "run_cycles", "run_program"]
+           "record_cache_words", "cache_hits", "run_cycles", "run_program", "run_window"]
 
 
 class ChipError(RuntimeError):
@@ -144,16 +143,25 @@ def run_cycles(records: list[Record], stats: list[LayerStats], params: ChipParam
                for rec, st in zip(records, stats, strict=True))
 
 
-def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros
-                ) -> list[LayerStats]:
-    """Run the program at prog_addr on every row of `sram` ((B, sram_bytes) uint8, updated
-    in place: outputs and stats records written); returns each record's stats."""
+def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros,
+                base: int = 0, mem: bytes | None = None) -> list[LayerStats]:
+    """Run the program at prog_addr on every row of `sram` ((B, n) uint8, updated in
+    place: outputs and stats records written); returns each record's stats.
+
+    By default a row is the whole SRAM. Given `mem`, the whole SRAM as the first run
+    sees it (the program, descriptors and adapters are read from it), a row holds only
+    bytes base..base + n, which must cover every byte a run reads as a vector's input
+    or writes (`run_window` gives them): the part of the SRAM that differs between runs,
+    so a batch does not copy the rest B times."""
     p = macros.params
-    if sram.ndim != 2 or sram.shape[1] != p.sram_bytes or sram.dtype != np.uint8:
-        raise ValueError(f"sram must be (batch, {p.sram_bytes}) uint8, got {sram.shape} "
-                         f"{sram.dtype}")
+    if sram.ndim != 2 or sram.dtype != np.uint8 or (
+            sram.shape[1] != p.sram_bytes if mem is None
+            else not 0 <= base <= base + sram.shape[1] <= p.sram_bytes):
+        raise ValueError(f"sram must be (batch, {p.sram_bytes}) uint8 (or a window of it from "
+                         f"byte base={base} with mem given), got {sram.shape} {sram.dtype}")
     batch = sram.shape[0]
-    mem = sram[0].tobytes()
+    rows = _Rows(sram, base)
+    mem = sram[0].tobytes() if mem is None else mem
     records, error = read_program(mem, prog_addr, p)
     plans = []
     for i, rec in enumerate(records):
@@ -177,12 +185,12 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros
         offsets.append([per_run + v * per_vector for v in range(vectors)])
         per_run = per_run + vectors * per_vector
     if error is not None:  # the chip stops in the first run: later runs never start
-        _run_passes(sram[:1], records[:len(ran)], ran, enabled, macros,
+        _run_passes(_Rows(sram[:1], base), records[:len(ran)], ran, enabled, macros,
                     [[macros.mvm_ops[None, :] + o for o in offs] for offs in offsets], hits)
         macros.mvm_ops += per_run
         raise error
     start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * per_run[None, :]
-    stats = _run_passes(sram, records, plans, enabled, macros,
+    stats = _run_passes(rows, records, plans, enabled, macros,
                         [[start + o for o in offs] for offs in offsets], hits)
     macros.mvm_ops += batch * per_run
     return stats
@@ -264,34 +272,77 @@ def _check_not_self_modifying(records, plans, p: ChipParams):
                                      f", over the program's own records or descriptors")
 
 
-def _run_passes(sram, records, plans, enabled, macros, op_starts, hits) -> list[LayerStats]:
+class _Rows:
+    """Bytes base..base + n of each run's SRAM; an access outside them is a caller's bug."""
+
+    def __init__(self, sram: np.ndarray, base: int):
+        self.sram, self.base = sram, base
+
+    def _span(self, byte0: int, n: int) -> slice:
+        lo = byte0 - self.base
+        if not 0 <= lo <= lo + n <= self.sram.shape[1]:
+            raise ValueError(f"bytes {byte0}..{byte0 + n - 1} are outside the window of "
+                             f"bytes {self.base}..{self.base + self.sram.shape[1] - 1}")
+        return slice(lo, lo + n)
+
+    def get(self, byte0: int, n: int) -> np.ndarray:
+        return self.sram[:, self._span(byte0, n)]
+
+    def put(self, byte0: int, values: np.ndarray):
+        self.sram[:, self._span(byte0, values.shape[-1])] = values
+
+
+def run_window(mem: bytes, prog_addr: int, enabled: int, params: ChipParams,
+               ranges: list[tuple[int, int]]) -> tuple[int, int]:
+    """Bytes [lo, hi) of the SRAM that differ between runs of the program: the given
+    (byte, length) ranges (the host's inputs and the outputs it reads back) and every
+    vector's input, output and stats record; the whole SRAM if the program stops."""
+    records, error = read_program(mem, prog_addr, params)
+    if error is not None:
+        return 0, params.sram_bytes
+    wb = params.sram_word_bytes
+    spans = list(ranges)
+    for rec in records:
+        code, plan = _check_record(mem, rec, enabled, params)
+        if code is not ErrorCode.NONE:
+            return 0, params.sram_bytes
+        desc, layer, _ = plan
+        spans += [(src * wb, layer.n_in) for src in strided(desc.src, rec.src_stride, rec.vectors)]
+        spans += [(dst * wb, layer.n_out) for dst in rec.dsts()]
+        if rec.stats:
+            spans.append((rec.stats * wb, params.words_for(SEQ_STATS_BITS) * wb))
+    return min(b for b, _ in spans), max(b + n for b, n in spans)
+
+
+def _run_passes(rows: _Rows, records, plans, enabled, macros, op_starts, hits
+                ) -> list[LayerStats]:
     """Every vector of the records, batched over runs and over the vectors of a layer
     that do not read each other's outputs; op_starts[i][v]: (B, n_macros) first conversion
     indices of record i's vector v. Writes outputs and stats records; returns the stats."""
     p = macros.params
     wb = p.sram_word_bytes
-    batch = len(sram)
+    batch = len(rows.sram)
     items = _vector_items(records, plans)
     stats = {}
     for group in _independent_groups(records, plans, items, p):
         _, layer, adapters = plans[items[group[0]][0]]
         descs = [items[k][2] for k in group]
         n = descs[0].n_rows
-        x = np.concatenate([sram[:, d.src * wb: d.src * wb + n] for d in descs]).view(np.int8)
+        x = np.concatenate([rows.get(d.src * wb, n) for d in descs]).view(np.int8)
         starts = np.concatenate([op_starts[items[k][0]][items[k][1]] for k in group])
         acc, counts = gxbar.mvm(descs[0], x, macros, op_start=starts)
         y = glora.lora_layer(x, acc, layer, adapters, enabled).view(np.uint8)
         per_vector = counts.adc // len(x), counts.mvm // len(x)  # one vector's conversions
         for j, k in enumerate(group):
             i, v, _, dst = items[k]
-            sram[:, dst * wb: dst * wb + layer.n_out] = y[j * batch:(j + 1) * batch]
+            rows.put(dst * wb, y[j * batch:(j + 1) * batch])
             if v == records[i].vectors - 1:  # the pass is done: its stats record
-                stats[i] = _write_stats(sram, records[i], plans[i], enabled, hits[i],
+                stats[i] = _write_stats(rows, records[i], plans[i], enabled, hits[i],
                                         per_vector, p)
     return [stats[i] for i in range(len(records))]
 
 
-def _write_stats(sram, rec: Record, plan, enabled: int, hit: bool, per_vector, p: ChipParams
+def _write_stats(rows: _Rows, rec: Record, plan, enabled: int, hit: bool, per_vector, p: ChipParams
                  ) -> LayerStats:
     """The record's SeqStats (its whole pass), written to its stats words if it has any."""
     desc, layer, adapters = plan
@@ -306,5 +357,5 @@ def _write_stats(sram, rec: Record, plan, enabled: int, hit: bool, per_vector, p
         value = pack_fields(SeqStats, vars(st), "stats field")
         raw = np.frombuffer(value.to_bytes(p.words_for(SEQ_STATS_BITS) * wb, "little"),
                             np.uint8)
-        sram[:, rec.stats * wb: rec.stats * wb + len(raw)] = raw
+        rows.put(rec.stats * wb, raw)
     return st

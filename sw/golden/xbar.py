@@ -138,7 +138,7 @@ def mvm_cycles(desc: Descriptor, params: ChipParams, stream_p: bool = False,
     return cycles
 
 
-MVM_SLICE = 4096  # bit planes per macro-model call: its temporaries stay in cache
+assert ACC_BITS == 32, "mvm's uint32 accumulators are the RTL's ACC_BITS accumulators"
 
 
 def mvm_ops_per_macro(desc: Descriptor, params: ChipParams) -> dict[int, int]:
@@ -167,35 +167,30 @@ def mvm(desc: Descriptor, x: np.ndarray, macros: Macros, op_start: np.ndarray | 
     advance = op_start is None
     if advance:
         op_start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * INPUT_BITS
-    magnitude, sign = np.abs(x.astype(np.int64)), np.where(x < 0, -1, 1).astype(np.int8)
+    x = x.astype(np.int64)
     R, C = p.macro_rows, p.macro_cols
     n_rt, n_ct = ceil_div(desc.n_rows, R), ceil_div(desc.n_cols, C)
-    acc = np.zeros((batch, desc.n_cols), dtype=np.int64)
+    # The accumulators wrap at ACC_BITS = 32 bits as the RTL's do: uint32 arithmetic is
+    # exactly that (mod 2**32), then read as two's complement.
+    acc = np.zeros((batch, desc.n_cols), dtype=np.uint32)
     counts = XbarCounts()
-    planes = np.arange(INPUT_BITS)
-    weight = np.ones(INPUT_BITS, dtype=np.int64) << (planes + desc.gain_shift)
+    weight = np.ones(INPUT_BITS, dtype=np.uint32) << (np.arange(INPUT_BITS, dtype=np.uint32)
+                                                      + np.uint32(desc.gain_shift))
     for ct in range(n_ct):
         cols_in_tile = min(C, desc.n_cols - ct * C)
         for rt in range(n_rt):
             rows_in_tile = min(R, desc.n_rows - rt * R)
             macro = desc.macro + rt * n_ct + ct
-            rows = slice(rt * R, rt * R + rows_in_tile)
-            # (plane, batch) stacked: one call per tile; plane b of command k is
-            # conversion op_start[k] + b on this macro. Sign-magnitude (contract.xbar):
-            # a row is driven at sign(x) * V_read where bit b of |x| is set.
-            drive = ((magnitude[None, :, rows] >> planes[:, None, None]) & 1).astype(np.int8)
-            drive = (drive * sign[None, :, rows]).reshape(-1, rows_in_tile)
-            ops = (op_start[None, :, macro] + planes[:, None]).reshape(-1)
-            codes = np.concatenate([  # in slices that stay in cache
-                macros[macro].mvm(drive[k:k + MVM_SLICE], desc.row0, desc.col0, cols_in_tile,
-                                  desc.gain_shift, ops[k:k + MVM_SLICE])
-                for k in range(0, len(drive), MVM_SLICE)])
-            codes = codes.reshape(INPUT_BITS, batch, cols_in_tile).astype(np.int64)
-            acc[:, ct * C: ct * C + cols_in_tile] += np.einsum("pbc,p->bc", codes, weight)
+            # Sign-magnitude bit-serial drive (contract.xbar): plane b of command k is
+            # conversion op_start[k] + b on this macro.
+            codes = macros[macro].mvm_bitserial(
+                x[:, rt * R: rt * R + rows_in_tile], desc.row0, desc.col0, cols_in_tile,
+                desc.gain_shift, op_start[:, macro], INPUT_BITS)
+            acc[:, ct * C: ct * C + cols_in_tile] += np.einsum("bpc,p->bc",
+                                                               codes.view(np.uint32), weight)
             if advance:
                 macros.mvm_ops[macro] += batch * INPUT_BITS
             counts.mvm += batch * INPUT_BITS
             counts.adc += batch * INPUT_BITS * cols_in_tile
     counts.cycles = batch * mvm_cycles(desc, p)
-    wrapped = (acc + (1 << (ACC_BITS - 1))) % (1 << ACC_BITS) - (1 << (ACC_BITS - 1))
-    return wrapped.astype(np.int32), counts
+    return acc.view(np.int32), counts

@@ -353,3 +353,23 @@ def test_a_pass_whose_vectors_read_earlier_outputs_runs_them_in_order():
     sram[rec.addr * WB: rec.addr * WB + len(chained)] = chained
     stats = run_and_compare(bytes(sram), 0b1001, 1)
     assert stats[0].adc == 4 * INPUT_BITS * 10  # 4 vectors, every plane, 10 columns
+
+
+def test_golden_chip_on_a_window_equals_the_whole_sram():
+    # The golden backend copies per run only the bytes that differ between runs
+    # (gchip.run_window); on that window the batch computes the same bytes and stats.
+    sram = build_program(np.random.default_rng(9), 0b0101)
+    image = np.frombuffer(sram, dtype=np.uint8)
+    batch = np.repeat(image[None, :], 3, axis=0)
+    batch[1:, X * WB: X * WB + 16] = np.random.default_rng(1).integers(0, 256, (2, 16))
+    whole = batch.copy()
+    stats = gchip.run_program(whole, PROG, 0b0101, twins()[1])
+    lo, hi = gchip.run_window(sram, PROG, 0b0101, P, [(X * WB, 16)])
+    assert 0 < hi - lo < P.sram_bytes
+    window = batch[:, lo:hi].copy()
+    assert gchip.run_program(window, PROG, 0b0101, twins()[1], lo, sram) == stats
+    assert np.array_equal(window, whole[:, lo:hi])
+    assert np.array_equal(whole[:, :lo], batch[:, :lo])
+    assert np.array_equal(whole[:, hi:], batch[:, hi:])
+    with pytest.raises(ValueError, match="outside the window"):
+        gchip.run_program(batch[:, lo + WB:hi].copy(), PROG, 0b0101, twins()[1], lo + WB, sram)

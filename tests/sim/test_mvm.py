@@ -3,7 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rmlora.sim.reram import MacroConfig, ReramMacro
+from rmlora.sim.reram import GRID_PER_WEIGHT_UNIT, MacroConfig, ReramMacro, gaussian
+from rmlora.sim.reram.counter_rng import mix_with
 
 from .helpers import programmed_macro
 
@@ -168,3 +169,70 @@ def test_an_empty_plane_is_exactly_zero_and_not_converted(call):
     assert after["adc_skipped"] - before["adc_skipped"] == int(empty.sum()) * n_cols
     assert after["adc_conversions"] - before["adc_conversions"] == int((~empty).sum()) * n_cols
     assert after["mvm_ops"] - before["mvm_ops"] == int((~empty).sum())
+
+
+def numpy_codes(macro, planes, row0, col0, n_cols, gain_shift, ops):
+    """The MVM's formula as plain numpy (the model before mvm_kernel, kept as the
+    reference the compiled loop must equal bit for bit): two float64 products, the
+    counter-based noise, rint, clip."""
+    cfg = macro.config
+    g = macro._mvm_arrays()[:, row0:row0 + planes.shape[1], col0:col0 + n_cols]
+    pf = planes.astype(np.float64)
+    signal = pf @ g[0]
+    std = np.sqrt(np.abs(pf) @ g[1]) * cfg.read_noise_rel
+    noise = gaussian(mix_with(macro._col_keys[col0:col0 + n_cols],
+                              np.asarray(ops, dtype=np.uint64)[:, None]))
+    codes = np.rint((signal + noise * std) / float(GRID_PER_WEIGHT_UNIT << gain_shift))
+    return np.clip(codes, cfg.adc_min, cfg.adc_max).astype(np.int32)
+
+
+@given(mvm_calls())
+@settings(max_examples=60, deadline=None)
+def test_compiled_mvm_equals_the_numpy_formula(call):
+    planes, row0, col0, n_cols, gain_shift, op = call
+    signs = np.random.default_rng(op).choice([-1, 1], size=planes.shape)
+    planes = planes * signs  # rows at -V_read too
+    ops = op + np.arange(len(planes), dtype=np.uint64)
+    assert np.array_equal(MACRO.mvm(planes, row0, col0, n_cols, gain_shift, op),
+                          numpy_codes(MACRO, planes, row0, col0, n_cols, gain_shift, ops))
+
+
+def sign_magnitude_planes(x, bits):
+    """(B * bits, n_rows): plane p of vector k at row k * bits + p."""
+    mag = np.abs(x)[:, None, :] >> np.arange(bits)[None, :, None] & 1
+    return (mag * np.where(x < 0, -1, 1)[:, None, :]).reshape(-1, x.shape[1])
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 8), st.integers(1, 40), st.integers(1, 300),
+       st.integers(0, 63), st.integers(0, 47), st.integers(0, 6))
+@settings(max_examples=40, deadline=None)
+def test_bitserial_equals_its_planes_one_call_each(seed, bits, n_rows, batch, row0, col0,
+                                                   gain_shift):
+    rng = np.random.default_rng(seed)
+    row0, n_cols = min(row0, 64 - n_rows), int(rng.integers(1, 48 - col0 + 1))
+    lim = (1 << bits) - 1
+    x = rng.integers(-lim, lim + 1, size=(batch, n_rows)) * (rng.random((batch, 1)) < 0.9)
+    starts = rng.integers(0, 2**40, size=batch).astype(np.uint64)
+    a, b = programmed_macro(seed=3)[0], programmed_macro(seed=3)[0]
+    codes = a.mvm_bitserial(x, row0, col0, n_cols, gain_shift, starts, bits)
+    planes = sign_magnitude_planes(x, bits)
+    ops = (starts[:, None] + np.arange(bits, dtype=np.uint64)).reshape(-1)
+    want = np.concatenate([b.mvm(planes[k:k + 1], row0, col0, n_cols, gain_shift, ops[k:k + 1])
+                           for k in range(len(planes))])
+    assert np.array_equal(codes.reshape(-1, n_cols), want)
+    counts = ("mvm_ops", "adc_conversions", "row_activations", "empty_planes", "adc_skipped")
+    assert {k: a.counters[k] for k in counts} == {k: b.counters[k] for k in counts}
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(x=np.array([[256]])), "x: values must be in"),
+    (dict(x=np.zeros((2, 70), dtype=int)), "x: must be"),
+    (dict(x=np.array([[1.5]])), "x: must be integers"),
+    (dict(op_start=np.zeros(3, dtype=np.uint64)), "op_start has shape"),
+    (dict(bits=0), "bits"),
+])
+def test_bitserial_refuses_bad_arguments(bad, message):
+    args = dict(x=np.ones((2, 4), dtype=int), row0=0, col0=0, n_cols=8, gain_shift=0,
+                op_start=np.zeros(2, dtype=np.uint64), bits=8) | bad
+    with pytest.raises(ValueError, match=message):
+        MACRO.mvm_bitserial(**args)
