@@ -3,13 +3,22 @@ shape: 16 tokens of 16 pixels, 10 weight matrices, ~5k weights; two rank-6 adapt
 on every layer, both enabled).
 
 golden: the chip's cycles, conversions and LoRA MACs per inference, from a batch of
-1024 on the golden backend (its speed is bench_golden's). cosim: seconds per inference and simulated
-chip cycles per second on Verilator (model build excluded: the simulator is started
-and the network deployed and loaded before timing), for 2 inferences; the cycles
-include the host bus traffic (inputs in, every layer's output and stats out).
+1024 on the golden backend (its speed is bench_golden's). cosim: seconds per inference
+and simulated chip cycles per second on Verilator (model build excluded: the simulator
+is started and the network deployed and loaded before timing), for 2 inferences; the
+cycles include the host bus traffic (inputs in, every layer's output and stats out).
+Beside it, in the same run, the same Verilator model with only its clock running
+(tb_bench_clock.py): `cosim_vs_clock_only_ratio` is the share of the model's own speed
+the cosimulation keeps.
 """
 
+import json
+import tempfile
 import time
+from pathlib import Path
+
+from rmlora.hw.build import TOP_NAME, write_verilog
+from rmlora.sim.cosim import REPO_ROOT, run_on_chip
 
 from rmlora.sw.compiler import compile_model
 from rmlora.sw.models.demo import demo_inputs, demo_model
@@ -17,6 +26,7 @@ from rmlora.sw.runtime import Chip
 from rmlora.sw.runtime.infer import infer
 
 BATCH, COSIM_INPUTS = 1024, 2
+HERE = Path(__file__).resolve().parent
 
 
 def _ready(compiled, backend):
@@ -46,4 +56,16 @@ def run() -> dict:
         out["cosim_verilator_chip_cycles_per_s"] = (sim.backend.sim_cycles - cycles0) / wall
         out["cosim_verilator_cycles_per_inference"] = (sim.backend.sim_cycles - cycles0) / \
             COSIM_INPUTS
+    out.update(clock_only())
+    out["cosim_vs_clock_only_ratio"] = (out["cosim_verilator_chip_cycles_per_s"]
+                                        / out["verilator_clock_only_cycles_per_s"])
     return out
+
+
+def clock_only() -> dict:
+    verilog = write_verilog(REPO_ROOT / "build" / "verilog", only={TOP_NAME})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "clock.json"
+        run_on_chip(verilog, "tb_bench_clock", sim="verilator", python_search=[HERE, REPO_ROOT],
+                    extra_env={"RMLORA_BENCH_JSON": str(path)})
+        return json.loads(path.read_text())

@@ -123,7 +123,10 @@ async def start_chip(dut, reset_cycles: int = 4) -> HostBus:
     """Start the clock, reset the chip, and return a driver for its host bus."""
     # Reset before the driver exists: it samples rst, which Icarus starts at X.
     dut.rst.value = 1
-    cocotb.start_soon(Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start())
+    # The clock toggles in cocotb's C++ (no Python per edge) on Verilator; Icarus needs
+    # the Python clock (with the C++ one the AXI handshakes sample the wrong values).
+    impl = "gpi" if cocotb.SIM_NAME.lower().startswith("verilator") else "py"
+    cocotb.start_soon(Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns", impl=impl).start())
     bus = HostBus(dut)
     await ClockCycles(dut.clk, reset_cycles)
     dut.rst.value = 0

@@ -8,7 +8,7 @@ from amaranth import Shape
 from amaranth.lib import data
 from amaranth.lib import enum as amaranth_enum
 
-__all__ = ["pack_fields", "unpack_fields"]
+__all__ = ["FieldCodec", "pack_fields", "unpack_fields"]
 
 
 def pack_fields(layout, fields: dict, what: str = "field") -> int:
@@ -31,11 +31,33 @@ def pack_fields(layout, fields: dict, what: str = "field") -> int:
 def unpack_fields(layout, value: int) -> dict[str, int]:
     """The layout's fields of `value` as plain ints (signed fields sign-extended, enums
     as their raw value, so a corrupt record decodes and can be refused by value)."""
-    out = {}
-    for name, field in data.Layout.cast(layout):
-        s = Shape.cast(field.shape)
-        v = (value >> field.offset) & ((1 << s.width) - 1)
-        if s.signed and v >> (s.width - 1):
-            v -= 1 << s.width
-        out[name] = v
-    return out
+    return FieldCodec(layout).unpack(value)
+
+
+class FieldCodec:
+    """One layout's fields as (offset, width, signed), computed once: unpack and pack
+    at the cost of a shift and a mask per field (a cosimulation decodes a macro-port
+    request per analogue operation). pack does not range-check: it is for bits that
+    come from, or go to, the RTL's own ports; the host's records use pack_fields."""
+
+    def __init__(self, layout):
+        self.fields = []
+        for name, field in data.Layout.cast(layout):
+            s = Shape.cast(field.shape)
+            self.fields.append((name, field.offset, s.width, s.signed))
+
+    def unpack(self, value: int) -> dict[str, int]:
+        out = {}
+        for name, offset, width, signed in self.fields:
+            v = (value >> offset) & ((1 << width) - 1)
+            if signed and v >> (width - 1):
+                v -= 1 << width
+            out[name] = v
+        return out
+
+    def pack(self, fields: dict) -> int:
+        value = 0
+        for name, offset, width, _ in self.fields:
+            if name in fields:
+                value |= (int(fields[name]) & ((1 << width) - 1)) << offset
+        return value

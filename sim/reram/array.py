@@ -11,6 +11,7 @@ import numpy as np
 
 from rmlora.contract import ChipParams
 from rmlora.contract.macro import MacroConfig
+from rmlora.contract.packing import FieldCodec
 from rmlora.contract.xbar import MacroOp, Polarity, macro_request_layout, macro_response_layout
 
 from .macro import ReramMacro
@@ -20,6 +21,9 @@ __all__ = ["MacroArray", "pack_codes", "ACTIVITY_COUNTS"]
 # MacroCounters fields that count operations (sim/reram/energy.py)
 ACTIVITY_COUNTS = ("pulses", "verify_reads", "mvm_ops", "adc_conversions", "row_activations",
                    "empty_planes", "adc_skipped")
+
+
+_OPS = {op.value: op for op in MacroOp}
 
 
 def pack_codes(codes: np.ndarray, bits: int) -> int:
@@ -43,6 +47,7 @@ class MacroArray:
         self.mvm_ops = np.zeros(params.n_macros, dtype=np.int64)
         self.req_layout = macro_request_layout(params)
         self.resp_layout = macro_response_layout(params)
+        self._req, self._resp = FieldCodec(self.req_layout), FieldCodec(self.resp_layout)
 
     def __getitem__(self, index) -> ReramMacro:
         return self.macros[index]
@@ -70,28 +75,27 @@ class MacroArray:
     def serve(self, request_bits: int) -> tuple[MacroOp, int]:
         """The operation and the response (as the port's bits) to one request (as bits)."""
         p = self.params
-        req = self.req_layout.from_bits(request_bits)
-        if req.macro >= p.n_macros:
-            raise ValueError(f"macro port request for macro {req.macro}; the chip has "
-                             f"{p.n_macros}")
-        macro = self.macros[req.macro]
-        op = MacroOp(req.op)
+        req = self._req.unpack(request_bits)
+        m = req["macro"]
+        if m >= p.n_macros:
+            raise ValueError(f"macro port request for macro {m}; the chip has {p.n_macros}")
+        if req["op"] not in _OPS:
+            raise ValueError(f"macro port request with op {req['op']}")
+        op = _OPS[req["op"]]
         verify_code, adc = 0, 0
         if op is MacroOp.PULSE:
-            self.pulse(req.macro, req.row, req.col, Polarity(req.polarity), req.amplitude,
-                       req.width)
+            self.pulse(m, req["row"], req["col"], Polarity(req["polarity"]), req["amplitude"],
+                       req["width"])
         elif op is MacroOp.VERIFY:
-            verify_code = int(macro.verify_read(req.row, req.col))
-        elif op is MacroOp.MVM:
-            drive = _row_bits(req.drive, p.macro_rows).astype(np.int8)
-            drive[(_row_bits(req.negate, p.macro_rows) == 1) & (drive == 1)] = -1
-            codes = self.convert(req.macro, drive[None, :], req.col, req.n_cols, req.gain_shift,
-                                 self.mvm_ops[req.macro:req.macro + 1])[0]
-            self.mvm_ops[req.macro] += 1
-            adc = pack_codes(codes, p.adc_bits)
+            verify_code = int(self.macros[m].verify_read(req["row"], req["col"]))
         else:
-            raise ValueError(f"macro port request with op {req.op}")
-        return op, self.resp_layout.const({"verify_code": verify_code, "adc": adc}).as_value().value
+            drive = _row_bits(req["drive"], p.macro_rows).astype(np.int8)
+            drive[(_row_bits(req["negate"], p.macro_rows) == 1) & (drive == 1)] = -1
+            codes = self.convert(m, drive[None, :], req["col"], req["n_cols"], req["gain_shift"],
+                                 self.mvm_ops[m:m + 1])[0]
+            self.mvm_ops[m] += 1
+            adc = pack_codes(codes, p.adc_bits)
+        return op, self._resp.pack({"verify_code": verify_code, "adc": adc})
 
     # ---- golden model: batched (and the single-request path's helpers) ----
     def pulse(self, macro: int, row, col, polarity: Polarity, amplitude, width):

@@ -84,6 +84,12 @@ def key_prefix(*words: int) -> int:
 
 def hash_words(prefix: int, *words) -> np.ndarray:
     """uint64 hash of prefix chained with broadcast arrays of non-negative integers."""
+    if all(np.size(w) == 1 for w in words):  # one cell (a cosimulation's transaction):
+        h = prefix                              # Python ints wrap like uint64 here
+        for w in words:
+            h = _mix_int(h ^ int(np.asarray(w).reshape(-1)[0]))
+        return np.array([h], dtype=np.uint64).reshape(np.broadcast_shapes(
+            *(np.shape(w) for w in words)) or (1,))
     h = None
     for w in words:
         w = np.asarray(w).astype(np.uint64, copy=False)
