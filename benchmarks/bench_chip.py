@@ -19,7 +19,6 @@ from pathlib import Path
 
 from rmlora.hw.build import TOP_NAME, write_verilog
 from rmlora.sim.cosim import REPO_ROOT, run_on_chip
-
 from rmlora.sw.compiler import compile_model
 from rmlora.sw.models.demo import demo_inputs, demo_model
 from rmlora.sw.runtime import Chip
