@@ -31,7 +31,7 @@ def pack_fields(layout, fields: dict, what: str = "field") -> int:
 def unpack_fields(layout, value: int) -> dict[str, int]:
     """The layout's fields of `value` as plain ints (signed fields sign-extended, enums
     as their raw value, so a corrupt record decodes and can be refused by value)."""
-    return FieldCodec(layout).unpack(value)
+    return FieldCodec.of(layout).unpack(value)
 
 
 class FieldCodec:
@@ -39,6 +39,19 @@ class FieldCodec:
     at the cost of a shift and a mask per field (a cosimulation decodes a macro-port
     request per analogue operation). pack does not range-check: it is for bits that
     come from, or go to, the RTL's own ports; the host's records use pack_fields."""
+
+    _made: dict = {}
+
+    @classmethod
+    def of(cls, layout) -> "FieldCodec":
+        """The codec of a layout class (the contract's records), made once; an unhashable
+        layout object gets a new one."""
+        try:
+            if layout not in cls._made:
+                cls._made[layout] = cls(layout)
+            return cls._made[layout]
+        except TypeError:
+            return cls(layout)
 
     def __init__(self, layout):
         self.fields = []

@@ -9,7 +9,7 @@ the outputs, the SeqStats records and the macros' counters equal a cosimulation
 that runs the program B times.
 """
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,7 +31,8 @@ from . import xbar as gxbar
 from .macros import Macros
 
 __all__ = ["ChipError", "read_program", "record_cycles", "record_sram_words",
-           "record_cache_words", "cache_hits", "run_cycles", "run_program", "run_window"]
+           "record_cache_words", "cache_hits", "run_cycles", "run_program", "run_window",
+           "Program", "decode_program"]
 
 
 class ChipError(RuntimeError):
@@ -143,35 +144,55 @@ def run_cycles(records: list[Record], stats: list[LayerStats], params: ChipParam
                for rec, st in zip(records, stats, strict=True))
 
 
-def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros,
-                base: int = 0, mem: bytes | None = None) -> list[LayerStats]:
-    """Run the program at prog_addr on every row of `sram` ((B, n) uint8, updated in
-    place: outputs and stats records written); returns each record's stats.
+@dataclass
+class Program:
+    """A layer program as the sequencer sees it before it runs: its records, each one's
+    checked (crossbar descriptor, LoRA layer, adapters) plan, and the ChipError it stops
+    with (None: it runs to its last record)."""
 
-    By default a row is the whole SRAM. Given `mem`, the whole SRAM as the first run
-    sees it (the program, descriptors and adapters are read from it), a row holds only
-    bytes base..base + n, which must cover every byte a run reads as a vector's input
-    or writes (`run_window` gives them): the part of the SRAM that differs between runs,
-    so a batch does not copy the rest B times."""
-    p = macros.params
-    if sram.ndim != 2 or sram.dtype != np.uint8 or (
-            sram.shape[1] != p.sram_bytes if mem is None
-            else not 0 <= base <= base + sram.shape[1] <= p.sram_bytes):
-        raise ValueError(f"sram must be (batch, {p.sram_bytes}) uint8 (or a window of it from "
-                         f"byte base={base} with mem given), got {sram.shape} {sram.dtype}")
-    batch = sram.shape[0]
-    rows = _Rows(sram, base)
-    mem = sram[0].tobytes() if mem is None else mem
-    records, error = read_program(mem, prog_addr, p)
+    records: list[Record]
+    plans: list
+    error: ChipError | None
+
+
+def decode_program(mem: bytes, prog_addr: int, enabled: int, params: ChipParams) -> Program:
+    """The program at prog_addr in `mem` (the whole SRAM), decoded and checked."""
+    records, error = read_program(mem, prog_addr, params)
     plans = []
     for i, rec in enumerate(records):
-        code, plan = _check_record(mem, rec, enabled, p)
+        code, plan = _check_record(mem, rec, enabled, params)
         if code is not ErrorCode.NONE:
             error = ChipError(code, i)
             if code.name.startswith("LORA_"):  # refused after its first vector's MVM ran
                 plans.append((plan, None, None))
             break
         plans.append(plan)
+    return Program(records, plans, error)
+
+
+def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros,
+                base: int = 0, program: Program | None = None) -> list[LayerStats]:
+    """Run the program at prog_addr on every row of `sram` ((B, n) uint8, updated in
+    place: outputs and stats records written); returns each record's stats.
+
+    By default a row is the whole SRAM and the program is read from the first. Given
+    the `program` (decode_program of the SRAM as the first run sees it, the same
+    prog_addr and enabled), a row may hold only bytes base..base + n, which must cover
+    every byte a run reads as a vector's input or writes (`run_window` gives them): the
+    part of the SRAM that differs between runs, so a batch does not copy the rest B
+    times."""
+    p = macros.params
+    if sram.ndim != 2 or sram.dtype != np.uint8 or (
+            sram.shape[1] != p.sram_bytes if program is None
+            else not 0 <= base <= base + sram.shape[1] <= p.sram_bytes):
+        raise ValueError(f"sram must be (batch, {p.sram_bytes}) uint8 (or a window of it from "
+                         f"byte base={base} with the program given), got {sram.shape} "
+                         f"{sram.dtype}")
+    batch = sram.shape[0]
+    rows = _Rows(sram, base)
+    if program is None:
+        program = decode_program(sram[0].tobytes(), prog_addr, enabled, p)
+    records, plans, error = program.records, program.plans, program.error
     ran = [plan for plan in plans if plan[1] is not None]
     _check_not_self_modifying(records[:len(ran)], ran, p)
     hits = cache_hits(records, ran, enabled, p)
@@ -292,21 +313,16 @@ class _Rows:
         self.sram[:, self._span(byte0, values.shape[-1])] = values
 
 
-def run_window(mem: bytes, prog_addr: int, enabled: int, params: ChipParams,
-               ranges: list[tuple[int, int]]) -> tuple[int, int]:
+def run_window(program: Program, params: ChipParams, ranges: list[tuple[int, int]]
+               ) -> tuple[int, int]:
     """Bytes [lo, hi) of the SRAM that differ between runs of the program: the given
     (byte, length) ranges (the host's inputs and the outputs it reads back) and every
     vector's input, output and stats record; the whole SRAM if the program stops."""
-    records, error = read_program(mem, prog_addr, params)
-    if error is not None:
+    if program.error is not None:
         return 0, params.sram_bytes
     wb = params.sram_word_bytes
     spans = list(ranges)
-    for rec in records:
-        code, plan = _check_record(mem, rec, enabled, params)
-        if code is not ErrorCode.NONE:
-            return 0, params.sram_bytes
-        desc, layer, _ = plan
+    for rec, (desc, layer, _) in zip(program.records, program.plans, strict=True):
         spans += [(src * wb, layer.n_in) for src in strided(desc.src, rec.src_stride, rec.vectors)]
         spans += [(dst * wb, layer.n_out) for dst in rec.dsts()]
         if rec.stats:

@@ -46,15 +46,15 @@ class GoldenBackend:
         batch = len(next(iter(inputs.values())))
         outputs = {word: np.zeros((batch, n), dtype=np.int8) for word, n in reads.items()}
         stats = []
-        # Only the bytes that differ between runs are copied per run (the rest is read
-        # from `mem`): inputs, outputs, and what the program reads and writes per vector.
+        # The program is decoded once, from the SRAM as the first run sees it; only the
+        # bytes that differ between runs are copied per run: inputs, outputs, and what
+        # the program reads and writes per vector.
         first = self.sram.copy()
         for word, x in inputs.items():
             first[word * wb: word * wb + x.shape[1]] = x[0].view(np.uint8)
-        mem = first.tobytes()
+        program = gchip.decode_program(first.tobytes(), prog_addr, enabled, self.params)
         base, end = gchip.run_window(
-            mem, prog_addr, enabled, self.params,
-            [(word * wb, x.shape[1]) for word, x in inputs.items()]
+            program, self.params, [(word * wb, x.shape[1]) for word, x in inputs.items()]
             + [(word * wb, n) for word, n in reads.items()])
         for lo in range(0, batch, BATCH_CHUNK):
             hi = min(batch, lo + BATCH_CHUNK)
@@ -62,7 +62,7 @@ class GoldenBackend:
             for word, x in inputs.items():
                 rows[:, word * wb - base: word * wb - base + x.shape[1]] = x[lo:hi].view(np.uint8)
             try:
-                stats = gchip.run_program(rows, prog_addr, enabled, self.macros, base, mem)
+                stats = gchip.run_program(rows, prog_addr, enabled, self.macros, base, program)
             except gchip.ChipError:
                 self.sram[base:end] = rows[0]  # the chip stopped in the first run
                 raise
@@ -70,8 +70,7 @@ class GoldenBackend:
             for word, n in reads.items():
                 outputs[word][lo:hi] = rows[:, word * wb - base: word * wb - base + n].view(
                     np.int8)
-        records, _ = gchip.read_program(self.sram.tobytes(), prog_addr, self.params)
-        return RunResult(outputs, {"PERF_SEQ_CYCLES": gchip.run_cycles(records, stats,
+        return RunResult(outputs, {"PERF_SEQ_CYCLES": gchip.run_cycles(program.records, stats,
                                                                        self.params)})
 
     def mvm_ops(self) -> list[int]:

@@ -364,12 +364,14 @@ def test_golden_chip_on_a_window_equals_the_whole_sram():
     batch[1:, X * WB: X * WB + 16] = np.random.default_rng(1).integers(0, 256, (2, 16))
     whole = batch.copy()
     stats = gchip.run_program(whole, PROG, 0b0101, twins()[1])
-    lo, hi = gchip.run_window(sram, PROG, 0b0101, P, [(X * WB, 16)])
+    program = gchip.decode_program(sram, PROG, 0b0101, P)
+    lo, hi = gchip.run_window(program, P, [(X * WB, 16)])
     assert 0 < hi - lo < P.sram_bytes
     window = batch[:, lo:hi].copy()
-    assert gchip.run_program(window, PROG, 0b0101, twins()[1], lo, sram) == stats
+    assert gchip.run_program(window, PROG, 0b0101, twins()[1], lo, program) == stats
     assert np.array_equal(window, whole[:, lo:hi])
     assert np.array_equal(whole[:, :lo], batch[:, :lo])
     assert np.array_equal(whole[:, hi:], batch[:, hi:])
     with pytest.raises(ValueError, match="outside the window"):
-        gchip.run_program(batch[:, lo + WB:hi].copy(), PROG, 0b0101, twins()[1], lo + WB, sram)
+        gchip.run_program(batch[:, lo + WB:hi].copy(), PROG, 0b0101, twins()[1], lo + WB,
+                          program)
