@@ -29,9 +29,11 @@ XBAR_PERF = perf_registers("xbar")
 class BusError(Exception):
     address: int
     resp: AxiResp
+    length: int = 4  # bytes: a bulk SRAM access reports its whole range
 
     def __str__(self):
-        return f"bus access at 0x{self.address:08x} answered {self.resp.name}"
+        where = f"0x{self.address:08x}" + (f" ({self.length} bytes)" if self.length != 4 else "")
+        return f"bus access at {where} answered {self.resp.name}"
 
 
 class HostBus:
@@ -72,20 +74,29 @@ class HostBus:
         await self.write_word(REG[name].offset, value)
 
     async def write_sram(self, offset: int, data: bytes):
-        """Copy bytes into the SRAM buffer (offset and length multiples of 4)."""
-        if offset % 4 or len(data) % 4:
-            raise ValueError("SRAM window accesses are whole 32-bit words")
-        for i in range(0, len(data), 4):
-            await self.write_word(SRAM_WINDOW_BASE + offset + i,
-                                  int.from_bytes(data[i:i + 4], "little"))
+        """Copy bytes into the SRAM buffer (offset and length multiples of 4), as one
+        cocotbext-axi write: its 32-bit beats are pipelined (the bridge takes the next
+        AW and W while it answers the last), not one whole handshake after another."""
+        self._check_window(offset, len(data))
+        if data:
+            resp = await self.axi.write(SRAM_WINDOW_BASE + offset, bytes(data))
+            if AxiResp(int(resp.resp)) != AxiResp.OKAY:
+                raise BusError(SRAM_WINDOW_BASE + offset, AxiResp(int(resp.resp)), len(data))
 
     async def read_sram(self, offset: int, length: int) -> bytes:
+        """Bytes of the SRAM buffer, as one pipelined cocotbext-axi read."""
+        self._check_window(offset, length)
+        if not length:
+            return b""
+        resp = await self.axi.read(SRAM_WINDOW_BASE + offset, length)
+        if AxiResp(int(resp.resp)) != AxiResp.OKAY:
+            raise BusError(SRAM_WINDOW_BASE + offset, AxiResp(int(resp.resp)), length)
+        return bytes(resp.data)
+
+    @staticmethod
+    def _check_window(offset: int, length: int):
         if offset % 4 or length % 4:
             raise ValueError("SRAM window accesses are whole 32-bit words")
-        out = bytearray()
-        for i in range(0, length, 4):
-            out += (await self.read_word(SRAM_WINDOW_BASE + offset + i)).to_bytes(4, "little")
-        return bytes(out)
 
     async def run_xbar(self, desc, at_word: int = 0, poll_cycles: int = 200,
                        max_cycles: int = 2_000_000) -> dict:
