@@ -1,17 +1,21 @@
-"""The MVM's per-conversion arithmetic as one compiled loop (numba).
+"""The MVM's per-conversion arithmetic, compiled (numba).
 
-numpy spent most of a batched MVM on temporaries: two float64 matmuls over mostly
-empty bit planes, then the noise hash, the table look-up, sqrt, rint and the clip,
-each a pass over every (plane, column). Here every conversion is done in one go:
-the driven rows' conductances are summed (exact: integers on the grid, every partial
-sum < 2**53, so the order of the sum does not matter), then its noise and its code
-are computed with the same correctly rounded operations in the same order as the
-numpy expression they replace, so the codes are bit-identical (tests/sim/test_mvm.py
-checks them against that expression). numba does not contract a * b + c into a fused
-multiply-add unless fastmath is on, and it is off here.
+numpy spent most of a batched MVM on temporaries: after the two float64 products of
+the planes with G - G_ref and G**2, the noise hash, the table look-up, sqrt, rint and
+the clip were each a pass over every (plane, column). Here each conversion's noise
+and code are computed in one go, with the same correctly rounded operations in the
+same order as the numpy formula, so the codes are bit-identical
+(tests/sim/test_mvm.py keeps that formula and checks them against it). The sums are
+exact whatever their order: integers on the grid, every partial sum < 2**53. numba
+does not contract a * b + c into a fused multiply-add unless fastmath is on, and it
+is off here.
 
-A plane that drives no row is not converted (code 0, the macro's ADC is gated); its
-noise would be multiplied by a zero std anyway.
+Two entry points: `convert_planes` for planes as the crossbar controller sends them
+(a cosimulation's transaction: one plane, the driven rows added one by one), and
+`convert_bitserial` for a batch of signed vectors (the golden model: the planes are
+built here and summed by BLAS per chunk). A plane that drives no row is not
+converted (code 0: the macro gates its ADC; its noise would be multiplied by a zero
+std anyway).
 """
 
 import math
@@ -19,23 +23,14 @@ import math
 import numpy as np
 from numba import njit
 
+from . import counter_rng
 from .counter_rng import GAUSS_TABLE, TABLE_BITS
 
 __all__ = ["convert_planes", "convert_bitserial"]
 
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 _S_TABLE = np.uint64(64 - TABLE_BITS)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _mix(h):
-    h ^= h >> _S30
-    h *= _M1
-    h ^= h >> _S27
-    h *= _M2
-    h ^= h >> _S31
-    return h
+# the splitmix64 finaliser of counter_rng, the same source compiled for one uint64
+_mix = njit(cache=True, nogil=True, inline="always")(counter_rng._mix)
 
 
 @njit(cache=True, nogil=True, inline="always")
