@@ -36,6 +36,13 @@ class BusError(Exception):
         return f"bus access at {where} answered {self.resp.name}"
 
 
+def _bulk_ok(resp, address: int, length: int):
+    """Raise BusError if a bulk transfer's response (the worst of its beats) is not OKAY."""
+    code = AxiResp(int(resp.resp))
+    if code != AxiResp.OKAY:
+        raise BusError(address, code, length)
+
+
 class HostBus:
     def __init__(self, dut):
         self.dut = dut
@@ -80,8 +87,7 @@ class HostBus:
         self._check_window(offset, len(data))
         if data:
             resp = await self.axi.write(SRAM_WINDOW_BASE + offset, bytes(data))
-            if AxiResp(int(resp.resp)) != AxiResp.OKAY:
-                raise BusError(SRAM_WINDOW_BASE + offset, AxiResp(int(resp.resp)), len(data))
+            _bulk_ok(resp, SRAM_WINDOW_BASE + offset, len(data))
 
     async def read_sram(self, offset: int, length: int) -> bytes:
         """Bytes of the SRAM buffer, as one pipelined cocotbext-axi read."""
@@ -89,8 +95,7 @@ class HostBus:
         if not length:
             return b""
         resp = await self.axi.read(SRAM_WINDOW_BASE + offset, length)
-        if AxiResp(int(resp.resp)) != AxiResp.OKAY:
-            raise BusError(SRAM_WINDOW_BASE + offset, AxiResp(int(resp.resp)), length)
+        _bulk_ok(resp, SRAM_WINDOW_BASE + offset, length)
         return bytes(resp.data)
 
     @staticmethod

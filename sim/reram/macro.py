@@ -259,6 +259,15 @@ class ReramMacro:
             self._cache = np.stack([g_q - self._gref_q, g_q * g_q])
         return self._cache
 
+    def _tile_args(self, row0, col0, n_cols, gain_shift) -> tuple[int, int, int, int]:
+        """The MVM's tile and ADC gain, checked against the array."""
+        cfg = self.config
+        row0 = as_int("row0", row0, 0, cfg.rows - 1)
+        col0 = as_int("col0", col0, 0, cfg.cols - 1)
+        n_cols = as_int("n_cols", n_cols, 1, cfg.cols - col0)
+        gain_shift = as_int("gain_shift", gain_shift, 0, cfg.max_gain_shift)
+        return row0, col0, n_cols, gain_shift
+
     def mvm(self, planes, row0: int, col0: int, n_cols: int, gain_shift: int,
             op_index) -> np.ndarray:
         """Signed ADC codes (B, n_cols) int32 of B bit-plane inputs.
@@ -270,10 +279,7 @@ class ReramMacro:
         code = clip(rint((sum_i b_i (G_ij - G_mid) + noise_j) / (g_unit * 2**gain_shift))).
         """
         cfg = self.config
-        row0 = as_int("row0", row0, 0, cfg.rows - 1)
-        col0 = as_int("col0", col0, 0, cfg.cols - 1)
-        n_cols = as_int("n_cols", n_cols, 1, cfg.cols - col0)
-        gain_shift = as_int("gain_shift", gain_shift, 0, cfg.max_gain_shift)
+        row0, col0, n_cols, gain_shift = self._tile_args(row0, col0, n_cols, gain_shift)
         p = check_planes(planes, cfg.rows, row0)
         b, n_rows = p.shape
         if np.ndim(op_index) == 0:
@@ -285,12 +291,11 @@ class ReramMacro:
                 raise ValueError(f"op_index has shape {ops.shape}; expected ({b},)")
             ops = ops[:, None]
         g = self._mvm_arrays()
-        codes, driven = convert_planes(
+        codes, driven, empty = convert_planes(
             np.ascontiguousarray(p, dtype=np.int8), row0, g[0], g[1], col0, n_cols, self._col_keys,
             np.ascontiguousarray(ops.reshape(-1)), cfg.read_noise_rel, self._inv_lsb[gain_shift],
             float(cfg.adc_min), float(cfg.adc_max), GAUSS)
-        self.counters.count_mvm(self.energy, cfg, b, n_cols, driven,
-                                int(np.count_nonzero(~p.any(axis=1))))
+        self.counters.count_mvm(self.energy, cfg, b, n_cols, driven, empty)
         return codes
 
     def mvm_bitserial(self, x, row0: int, col0: int, n_cols: int, gain_shift: int, op_start,
@@ -301,10 +306,7 @@ class ReramMacro:
         vector k. Equal, code for code and counter for counter, to `mvm` called with
         those planes (tests/sim/test_mvm.py); it only saves building them."""
         cfg = self.config
-        row0 = as_int("row0", row0, 0, cfg.rows - 1)
-        col0 = as_int("col0", col0, 0, cfg.cols - 1)
-        n_cols = as_int("n_cols", n_cols, 1, cfg.cols - col0)
-        gain_shift = as_int("gain_shift", gain_shift, 0, cfg.max_gain_shift)
+        row0, col0, n_cols, gain_shift = self._tile_args(row0, col0, n_cols, gain_shift)
         bits = as_int("bits", bits, 1, 31)
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0 or row0 + x.shape[1] > cfg.rows:

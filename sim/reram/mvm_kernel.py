@@ -60,12 +60,12 @@ def _add_row(g0, g1, r, col0, n_cols, sign, s, v):
 def convert_planes(planes, row0, g0, g1, col0, n_cols, col_keys, ops, rel, inv_lsb, adc_min,
                    adc_max, table):
     """Codes (B, n_cols) int32 of B planes (B, n_rows) of -1/0/1 driving rows from
-    row0, plane b keyed by ops[b]; and the number of driven rows."""
+    row0, plane b keyed by ops[b]; the driven rows and the empty planes."""
     b_count, n_rows = planes.shape
     out = np.zeros((b_count, n_cols), dtype=np.int32)
     keys = col_keys[col0:col0 + n_cols].copy()
     s, v = np.empty(n_cols), np.empty(n_cols)
-    driven = 0
+    driven, empty = 0, 0
     for b in range(b_count):
         s[:] = 0.0
         v[:] = 0.0
@@ -77,8 +77,10 @@ def convert_planes(planes, row0, g0, g1, col0, n_cols, col_keys, ops, rel, inv_l
         if n:
             _convert(n_cols, keys, ops[b], rel, inv_lsb, adc_min, adc_max, table, s, v,
                      out[b])
+        else:
+            empty += 1
         driven += n
-    return out, driven
+    return out, driven, empty
 
 
 CHUNK = 256  # vectors whose planes are summed in one BLAS product (about 1 MB each)

@@ -32,7 +32,7 @@ from .macros import Macros
 
 __all__ = ["ChipError", "read_program", "record_cycles", "record_sram_words",
            "record_cache_words", "cache_hits", "run_cycles", "run_program", "run_window",
-           "Program", "decode_program"]
+           "Program", "Rows", "decode_program"]
 
 
 class ChipError(RuntimeError):
@@ -189,7 +189,7 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros,
                          f"byte base={base} with the program given), got {sram.shape} "
                          f"{sram.dtype}")
     batch = sram.shape[0]
-    rows = _Rows(sram, base)
+    rows = Rows(sram, base)
     if program is None:
         program = decode_program(sram[0].tobytes(), prog_addr, enabled, p)
     records, plans, error = program.records, program.plans, program.error
@@ -206,7 +206,7 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros,
         offsets.append([per_run + v * per_vector for v in range(vectors)])
         per_run = per_run + vectors * per_vector
     if error is not None:  # the chip stops in the first run: later runs never start
-        _run_passes(_Rows(sram[:1], base), records[:len(ran)], ran, enabled, macros,
+        _run_passes(Rows(sram[:1], base), records[:len(ran)], ran, enabled, macros,
                     [[macros.mvm_ops[None, :] + o for o in offs] for offs in offsets], hits)
         macros.mvm_ops += per_run
         raise error
@@ -293,8 +293,9 @@ def _check_not_self_modifying(records, plans, p: ChipParams):
                                      f", over the program's own records or descriptors")
 
 
-class _Rows:
-    """Bytes base..base + n of each run's SRAM; an access outside them is a caller's bug."""
+class Rows:
+    """Bytes base..base + n of each run's SRAM ((B, n) uint8), addressed by SRAM byte;
+    an access outside them is a caller's bug."""
 
     def __init__(self, sram: np.ndarray, base: int):
         self.sram, self.base = sram, base
@@ -330,7 +331,7 @@ def run_window(program: Program, params: ChipParams, ranges: list[tuple[int, int
     return min(b for b, _ in spans), max(b + n for b, n in spans)
 
 
-def _run_passes(rows: _Rows, records, plans, enabled, macros, op_starts, hits
+def _run_passes(rows: Rows, records, plans, enabled, macros, op_starts, hits
                 ) -> list[LayerStats]:
     """Every vector of the records, batched over runs and over the vectors of a layer
     that do not read each other's outputs; op_starts[i][v]: (B, n_macros) first conversion
@@ -358,7 +359,7 @@ def _run_passes(rows: _Rows, records, plans, enabled, macros, op_starts, hits
     return [stats[i] for i in range(len(records))]
 
 
-def _write_stats(rows: _Rows, rec: Record, plan, enabled: int, hit: bool, per_vector, p: ChipParams
+def _write_stats(rows: Rows, rec: Record, plan, enabled: int, hit: bool, per_vector, p: ChipParams
                  ) -> LayerStats:
     """The record's SeqStats (its whole pass), written to its stats words if it has any."""
     desc, layer, adapters = plan

@@ -71,18 +71,18 @@ class GoldenBackend:
         batch, stats = len(next(iter(inputs.values()))), []
         for lo in range(0, batch, BATCH_CHUNK):
             hi = min(batch, lo + BATCH_CHUNK)
-            rows = np.repeat(self.sram[None, base:end], hi - lo, axis=0)
+            rows = gchip.Rows(np.repeat(self.sram[None, base:end], hi - lo, axis=0), base)
             for word, x in inputs.items():
-                rows[:, word * wb - base: word * wb - base + x.shape[1]] = x[lo:hi].view(np.uint8)
+                rows.put(word * wb, x[lo:hi].view(np.uint8))
             try:
-                stats = gchip.run_program(rows, prog_addr, enabled, self.macros, base, program)
+                stats = gchip.run_program(rows.sram, prog_addr, enabled, self.macros, base,
+                                          program)
             except gchip.ChipError:
-                self.sram[base:end] = rows[0]  # the chip stopped in the first run
+                self.sram[base:end] = rows.sram[0]  # the chip stopped in the first run
                 raise
-            self.sram[base:end] = rows[-1]  # what the last run left behind
+            self.sram[base:end] = rows.sram[-1]  # what the last run left behind
             for word, n in reads.items():
-                outputs[word][lo:hi] = rows[:, word * wb - base: word * wb - base + n].view(
-                    np.int8)
+                outputs[word][lo:hi] = rows.get(word * wb, n).view(np.int8)
         return stats
 
     def mvm_ops(self) -> list[int]:
