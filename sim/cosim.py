@@ -35,6 +35,10 @@ SIMULATORS = ("verilator", "icarus")
 BENCH_WARNINGS = ",".join(["error"] + [f"ignore::DeprecationWarning:cocotbext.axi.{m}"
                                       for m in ("stream", "reset", "axil_master")])
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# cocotb rewrites the asserts of every module the simulator imports (pytest's hook,
+# default "*.py"): the whole package and its libraries were parsed and rewritten at each
+# start, about 5 s. Only the benches' own modules (and tests they borrow) need it.
+REWRITE_ASSERTIONS = "tb_*.py test_*.py"
 
 
 class _BuildOnce:
@@ -124,7 +128,8 @@ def run_cocotb(
         sim_build=str(sim_build),
         work_dir=str(sim_build),
         testcase=testcase,
-        extra_env={"PYTHONWARNINGS": BENCH_WARNINGS, **(extra_env or {})},
+        extra_env={"PYTHONWARNINGS": BENCH_WARNINGS,
+                   "COCOTB_REWRITE_ASSERTION_FILES": REWRITE_ASSERTIONS, **(extra_env or {})},
         seed=seed,
         waves=waves,
         timescale="1ns/1ps",

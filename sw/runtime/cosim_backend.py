@@ -32,6 +32,24 @@ CONNECT_TIMEOUT_S = 900  # a first Verilator build of the chip takes minutes
 END_TIMEOUT_S = 60  # for the simulator to finish once told to close (or once it failed)
 
 
+# outputs this close together are read back as one span: a few padding bytes more on
+# the bus, one transfer (and its cocotb overhead) fewer
+READ_GAP_BYTES = 64
+
+
+def byte_spans(regions: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
+    """(start, length) spans covering the (start, length) byte regions, sorted; regions at
+    most `gap` bytes apart share a span (gap 0: only regions that touch)."""
+    spans: list[tuple[int, int]] = []
+    for start, length in sorted(regions):
+        if spans and start - sum(spans[-1]) <= gap:
+            first = spans[-1][0]
+            spans[-1] = (first, max(spans[-1][1], start + length - first))
+        else:
+            spans.append((start, length))
+    return spans
+
+
 class SimulatorError(RuntimeError):
     """The simulator ended (crashed, failed to build, or never connected)."""
 
@@ -51,7 +69,7 @@ def _quiet_cocotb():
 class CosimBackend:
     def __init__(self, sim: str, params: ChipParams, macro_config: MacroConfig | None,
                  seed: int):
-        from rmlora.hw.build import write_verilog
+        from rmlora.hw.build import TOP_NAME, write_verilog
         from rmlora.sim.cosim import REPO_ROOT, run_on_chip
 
         check_buildable(params)  # before minutes of building
@@ -59,7 +77,7 @@ class CosimBackend:
         self.name, self.params = sim, params
         self.sim_cycles, self.wall_s = 0, 0.0
         dirs = build_dirs(REPO_ROOT / "build", params)
-        verilog = write_verilog(dirs.verilog, params)
+        verilog = write_verilog(dirs.verilog, params, only={TOP_NAME})
         self._server = LinkServer()
         self._link = None
         self._failure: BaseException | None = None
@@ -141,20 +159,34 @@ class CosimBackend:
 
     def run(self, prog_addr: int, enabled: int, inputs: dict[int, np.ndarray],
             reads: dict[int, int]) -> RunResult:
+        """Each batch item is one command to the simulator: its inputs written as spans of
+        adjacent words, the program run, its outputs read back as a few spans."""
         wb = self.params.sram_word_bytes
         batch = len(next(iter(inputs.values())))
         outputs = {word: np.zeros((batch, n), dtype=np.int8) for word, n in reads.items()}
+        write_spans = byte_spans([(w * wb, x.shape[1]) for w, x in inputs.items()], gap=0)
+        read_spans = byte_spans([(w * wb, n) for w, n in reads.items()], READ_GAP_BYTES)
         cycles0, wall0 = self.sim_cycles, time.perf_counter()
         self._call("write_reg", "LORA_ENABLE", enabled)
         perf = {}
         for b in range(batch):
-            for word, x in inputs.items():
-                self.write_sram(word * wb, x[b].tobytes())
-            perf = self._call("run", prog_addr)
+            writes = []
+            for start, length in write_spans:
+                blob = bytearray(length)  # gap 0: the inputs cover the span
+                for word, x in inputs.items():
+                    if start <= word * wb < start + length:
+                        at = word * wb - start
+                        blob[at:at + x.shape[1]] = x[b].tobytes()
+                writes.append((start, bytes(blob) + bytes(-length % 4)))
+            perf, data = self._call("run_io", prog_addr, writes,
+                                    [(start, length + -length % 4) for start, length in read_spans])
             if perf["ERROR"]:
                 raise ChipError(ErrorCode(perf["ERR_CODE"]), perf["LAYER"])
             for word, n in reads.items():
-                outputs[word][b] = np.frombuffer(self.read_sram(word * wb, n), dtype=np.int8)
+                i = next(i for i, (start, length) in enumerate(read_spans)
+                         if start <= word * wb < start + length)
+                at = word * wb - read_spans[i][0]
+                outputs[word][b] = np.frombuffer(data[i][at:at + n], dtype=np.int8)
         return RunResult(outputs, perf, sim_cycles=self.sim_cycles - cycles0,
                          wall_s=time.perf_counter() - wall0)
 

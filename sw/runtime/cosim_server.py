@@ -12,6 +12,7 @@ message), followed by the simulated cycles and wall seconds the command took.
     write_sram(byte, data) / read_sram(byte, n)
     write_reg(name, value) / read_reg(name)
     run(prog_addr)                       SEQ_CTRL.START, wait for the irq pin
+    run_io(prog_addr, writes, reads)     inputs in, run, outputs out: one batch item
     program(desc, targets, on_chip, scratch_word)
     mvm_ops() / activity()               the macros' counters
     set_time(seconds) / conductance(macro) / stuck_cells(macro)
@@ -92,6 +93,17 @@ class Server:
         if out["ERR_CODE"]:
             await bus.write_reg("CTRL", REG["CTRL"].pack(CLEAR_ERR=1))
         return out
+
+    async def run_io(self, prog_addr, writes, reads):
+        """One batch item in one command: write the (offset, bytes) spans, run the program,
+        read the (offset, length) spans; returns run's fields and the spans' bytes (none
+        if the run failed)."""
+        for offset, data in writes:
+            await self.bus.write_sram(offset, data)
+        out = await self.run(prog_addr)
+        if out["ERROR"]:
+            return out, []
+        return out, [await self.bus.read_sram(offset, length) for offset, length in reads]
 
     async def program(self, desc, targets, on_chip, scratch_word):
         """Write-verify one block: through the RTL (targets via the SRAM, XB_CTRL), or

@@ -101,7 +101,7 @@ def test_a_build_of_other_params_is_refused_by_field(monkeypatch):
     OTHER_PARAMS (as a stale or shared build directory would) is refused, by field."""
     write, dirs = rmlora.hw.build.write_verilog, cosim_backend.build_dirs
     monkeypatch.setattr(rmlora.hw.build, "write_verilog",
-                        lambda out, params: write(out, ChipParams()))
+                        lambda out, params, **kw: write(out, ChipParams(), **kw))
     monkeypatch.setattr(cosim_backend, "build_dirs", lambda root, params: dirs(root, ChipParams()))
     with pytest.raises(RuntimeError, match="another build: WIDTH_BYTES is 8, params want 16"):
         Chip(OTHER_PARAMS, backend="verilator")

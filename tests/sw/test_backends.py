@@ -11,6 +11,7 @@ from rmlora.contract import ChipParams
 from rmlora.sim.link import connect
 from rmlora.sw.runtime import BACKENDS, Chip, SimulatorError, backend_spec, register_backend
 from rmlora.sw.runtime.backend import _REGISTRY
+from rmlora.sw.runtime.cosim_backend import byte_spans
 from rmlora.sw.runtime.cosim_build import build_dirs, check_buildable
 from rmlora.sw.runtime.golden_backend import GoldenBackend
 from tests.sw.test_runtime import compiled, make_chip, segment_inputs  # noqa: F401
@@ -111,7 +112,7 @@ def test_each_parameter_set_builds_in_its_own_directory(tmp_path):
 def fake_simulator(monkeypatch):
     """Replace the Verilog build and the simulator run with `behaviour(extra_env)`."""
     def install(behaviour):
-        monkeypatch.setattr(rmlora.hw.build, "write_verilog", lambda out, params: {})
+        monkeypatch.setattr(rmlora.hw.build, "write_verilog", lambda out, params, **kw: {})
         monkeypatch.setattr(rmlora.sim.cosim, "run_on_chip",
                             lambda verilog, module, **kw: behaviour(kw["extra_env"]))
     return install
@@ -164,3 +165,12 @@ def test_close_ends_the_session_once(fake_simulator):
         assert chip.mvm_ops() == [0, 0, 0, 0]
     chip.close()
     assert seen == ["init", "mvm_ops", "close"]
+
+
+def test_byte_spans_cover_every_region_and_merge_only_within_the_gap():
+    regions = [(40, 8), (0, 16), (16, 8), (100, 4), (70, 2)]
+    assert byte_spans(regions, gap=0) == [(0, 24), (40, 8), (70, 2), (100, 4)]
+    assert byte_spans(regions, gap=22) == [(0, 72), (100, 4)]
+    assert byte_spans(regions, gap=28) == [(0, 104)]
+    assert byte_spans([(0, 32), (8, 4)], gap=0) == [(0, 32)]  # a region inside another
+    assert byte_spans([], gap=64) == []
