@@ -37,7 +37,7 @@ from .axi4 import Axi4Signature
 from .decoder import ErrorEventSignature
 from .sram_arbiter import SramRequestSignature
 
-__all__ = ["BulkPort"]
+__all__ = ["BulkPort", "bulk_axi_signature"]
 
 BULK_CODES = tuple(c for c in ErrorCode if c.name.startswith("BULK_"))
 READ_FIFO_DEPTH = 3  # one beat draining, one landing from the SRAM, one issued
@@ -48,6 +48,11 @@ class ReadBeat(data.Struct):
     resp: AxiResp
     last: unsigned(1)
     from_sram: unsigned(1)  # 0: a refused burst's beat, whose data is zero
+
+
+def bulk_axi_signature(params: ChipParams):
+    """The bulk port's AXI4 bus, seen from the manager: one beat is one SRAM word."""
+    return Axi4Signature(BULK_ADDR_WIDTH, params.sram_width, BULK_ID_WIDTH)
 
 
 def response(code):
@@ -62,7 +67,7 @@ class BulkPort(wiring.Component):
     def __init__(self, params: ChipParams):
         self.params = p = params
         super().__init__({
-            "axi": In(Axi4Signature(BULK_ADDR_WIDTH, p.sram_width, BULK_ID_WIDTH)),
+            "axi": In(bulk_axi_signature(p)),
             "sram": Out(SramRequestSignature(p.sram_addr_width, p.sram_width)),
             "write_error": Out(ErrorEventSignature),
             "read_error": Out(ErrorEventSignature),

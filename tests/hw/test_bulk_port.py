@@ -10,13 +10,13 @@ import random
 
 import pytest
 from amaranth import Module
-from amaranth.sim import Simulator
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.sim import Simulator
 
 from rmlora.contract import AxiResp, ChipParams, ErrorCode
 from rmlora.contract.bulk_port import AxiBurst, bulk_beat_bytes, bulk_refusal
-from rmlora.hw.bulk_port import BulkPort
+from rmlora.hw.bulk_port import BulkPort, bulk_axi_signature
 from rmlora.hw.bus import BusTargetSignature
 from rmlora.hw.core import ChipCore
 from rmlora.hw.error_log import ErrorLog
@@ -36,7 +36,7 @@ class HostSide(wiring.Component):
         self.port, self.window = BulkPort(params), SramWindow(params)
         self.arbiter, self.sram = SramArbiter(params), SramBuffer(params)
         self.errors = ErrorLog(n_sources=2)
-        super().__init__({"axi": In(self.port.axi.signature.flip()),
+        super().__init__({"axi": In(bulk_axi_signature(params)),
                           "bus": In(BusTargetSignature)})
 
     def elaborate(self, platform):
@@ -234,7 +234,7 @@ class CoreWithBulkPort(wiring.Component):
         self.params = params
         self.port, self.window = BulkPort(params), SramWindow(params)
         self.arbiter, self.core = SramArbiter(params), ChipCore(params)
-        super().__init__({"axi": In(self.port.axi.signature.flip()),
+        super().__init__({"axi": In(bulk_axi_signature(params)),
                           "cache_flush": Out(1)})
 
     def elaborate(self, platform):
