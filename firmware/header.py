@@ -24,6 +24,13 @@ from rmlora.contract import (
     ChipParams,
     ErrorCode,
 )
+from rmlora.contract.bulk_port import (
+    AXI_BOUNDARY_BYTES,
+    BULK_ADDR_WIDTH,
+    BULK_ID_WIDTH,
+    BULK_MAX_BEATS,
+    AxiBurst,
+)
 from rmlora.contract.image import (
     IMAGE_HEADER_BYTES,
     IMAGE_MAGIC,
@@ -64,6 +71,16 @@ def render_header(params: ChipParams = ChipParams()) -> str:
         _define("RMLORA_CSR_SIZE", CSR_REGION.size),
         _define("RMLORA_SRAM_BASE", SRAM_WINDOW_BASE),
         _define("RMLORA_SRAM_WINDOW_MAX", SRAM_WINDOW_MAX),
+        "",
+        "/* Bulk port (AXI4, rmlora/contract/bulk_port.py): addresses are byte offsets into",
+        " * the SRAM buffer; data width = the SRAM word (HW_SRAM.WIDTH_BYTES); INCR bursts of",
+        " * full-width beats from a word-aligned address, inside one 4 KiB page and the SRAM;",
+        " * any other burst is refused whole with RMLORA_ERR_BULK_* */",
+        f"#define {'RMLORA_BULK_ADDR_BITS':<40} {BULK_ADDR_WIDTH}u",
+        f"#define {'RMLORA_BULK_ID_BITS':<40} {BULK_ID_WIDTH}u",
+        f"#define {'RMLORA_BULK_MAX_BEATS':<40} {BULK_MAX_BEATS}u",
+        f"#define {'RMLORA_BULK_BOUNDARY_BYTES':<40} {AXI_BOUNDARY_BYTES}u",
+        *(f"#define {'RMLORA_AXI_BURST_' + b.name:<40} {b.value}u" for b in AxiBurst),
         "",
         "/* Default build (the chip reports its own in HW_* registers) */",
         f"#define {'RMLORA_DEFAULT_SRAM_WIDTH_BITS':<40} {params.sram_width}u",

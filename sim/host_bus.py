@@ -1,8 +1,10 @@
-"""Host-bus driver for cocotb: registers by name, the SRAM window by offset.
+"""Host-bus driver for cocotb: registers by name, the SRAM buffer by offset.
 
-Wraps cocotbext-axi's AxiLiteMaster on the chip's `s_axil` port. Register
-offsets, fields and the window base come from the contract, so the testbench
-and the C driver address the chip in the same way.
+Wraps cocotbext-axi's AxiLiteMaster on the chip's control port `s_axil` (registers,
+and single SRAM words through the window) and its AxiMaster on the bulk port
+`s_axi` (SRAM bytes in bursts of SRAM words). Register offsets, fields, the window
+base and the bulk port's rules come from the contract, so the testbench and the C
+driver address the chip in the same way.
 """
 
 import logging
@@ -13,9 +15,10 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Timer
 from cocotb.utils import get_sim_time
-from cocotbext.axi import AxiLiteBus, AxiLiteMaster
+from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiMaster
 
 from rmlora.contract import REG, SRAM_WINDOW_BASE, AxiResp
+from rmlora.contract.bulk_port import BULK_MAX_BEATS
 from rmlora.contract.perf import perf_registers
 
 __all__ = ["BusError", "HostBus", "XBAR_PERF", "start_chip"]
@@ -27,7 +30,7 @@ XBAR_PERF = perf_registers("xbar")
 
 @dataclass
 class BusError(Exception):
-    address: int
+    address: int  # on the control bus; for a bulk transfer, the bulk port's (an SRAM offset)
     resp: AxiResp
     length: int = 4  # bytes: a bulk SRAM access reports its whole range
 
@@ -47,9 +50,15 @@ class HostBus:
     def __init__(self, dut):
         self.dut = dut
         self.axi = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil_"), dut.clk, dut.rst)
+        # AxiMaster splits a transfer at BULK_MAX_BEATS beats and at 4 KiB boundaries
+        # itself, into INCR bursts of full-width beats: what the bulk port takes
+        self.bulk = AxiMaster(AxiBus.from_prefix(dut, "s_axi_"), dut.clk, dut.rst,
+                              max_burst_len=BULK_MAX_BEATS)
+        self.beat_bytes = self.bulk.write_if.byte_lanes  # one SRAM word
         # cocotbext-axi logs every transaction at INFO: far too much for a bench
-        self.axi.write_if.log.setLevel(logging.WARNING)
-        self.axi.read_if.log.setLevel(logging.WARNING)
+        for master in (self.axi, self.bulk):
+            master.write_if.log.setLevel(logging.WARNING)
+            master.read_if.log.setLevel(logging.WARNING)
 
     # Raw accesses return the AXI response instead of raising. Each is exactly one
     # bus beat: AxiLiteMaster splits an access that crosses a word boundary in
@@ -81,22 +90,32 @@ class HostBus:
         await self.write_word(REG[name].offset, value)
 
     async def write_sram(self, offset: int, data: bytes):
-        """Copy bytes into the SRAM buffer (offset and length multiples of 4), as one
-        cocotbext-axi write: its 32-bit beats are pipelined (the bridge takes the next
-        AW and W while it answers the last), not one whole handshake after another."""
+        """Copy bytes into the SRAM buffer (offset and length multiples of 4): whole
+        SRAM words through the bulk port, in bursts; a 32-bit word before the first
+        or after the last whole SRAM word through the window (the bulk port takes
+        only word-aligned bursts, and a read-modify-write could race the chip)."""
         self._check_window(offset, len(data))
-        if data:
-            resp = await self.axi.write(SRAM_WINDOW_BASE + offset, bytes(data))
-            _bulk_ok(resp, SRAM_WINDOW_BASE + offset, len(data))
+        start = min(-(-offset // self.beat_bytes) * self.beat_bytes, offset + len(data))
+        end = max(start, (offset + len(data)) // self.beat_bytes * self.beat_bytes)
+        data = bytes(data)
+        for at in [*range(offset, start, 4), *range(end, offset + len(data), 4)]:
+            word = int.from_bytes(data[at - offset:at - offset + 4], "little")
+            await self.write_word(SRAM_WINDOW_BASE + at, word)
+        if end > start:
+            resp = await self.bulk.write(start, data[start - offset:end - offset])
+            _bulk_ok(resp, start, end - start)
 
     async def read_sram(self, offset: int, length: int) -> bytes:
-        """Bytes of the SRAM buffer, as one pipelined cocotbext-axi read."""
+        """Bytes of the SRAM buffer: the whole SRAM words around them, read in bursts
+        through the bulk port."""
         self._check_window(offset, length)
         if not length:
             return b""
-        resp = await self.axi.read(SRAM_WINDOW_BASE + offset, length)
-        _bulk_ok(resp, SRAM_WINDOW_BASE + offset, length)
-        return bytes(resp.data)
+        start = offset // self.beat_bytes * self.beat_bytes
+        end = -(-(offset + length) // self.beat_bytes) * self.beat_bytes
+        resp = await self.bulk.read(start, end - start)
+        _bulk_ok(resp, start, end - start)
+        return bytes(resp.data[offset - start:offset - start + length])
 
     @staticmethod
     def _check_window(offset: int, length: int):

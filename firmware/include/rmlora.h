@@ -5,7 +5,7 @@
 
 #define RMLORA_CHIP_ID                           0x524D4C52u  /* ASCII 'RMLR' */
 #define RMLORA_VERSION_MAJOR                     0u
-#define RMLORA_VERSION_MINOR                     2u
+#define RMLORA_VERSION_MINOR                     3u
 #define RMLORA_VERSION_PATCH                     0u
 
 /* Address map (byte addresses on the AXI4-Lite bus; word-aligned accesses only) */
@@ -13,6 +13,18 @@
 #define RMLORA_CSR_SIZE                          0x00001000u
 #define RMLORA_SRAM_BASE                         0x00100000u
 #define RMLORA_SRAM_WINDOW_MAX                   0x00100000u
+
+/* Bulk port (AXI4, rmlora/contract/bulk_port.py): addresses are byte offsets into
+ * the SRAM buffer; data width = the SRAM word (HW_SRAM.WIDTH_BYTES); INCR bursts of
+ * full-width beats from a word-aligned address, inside one 4 KiB page and the SRAM;
+ * any other burst is refused whole with RMLORA_ERR_BULK_* */
+#define RMLORA_BULK_ADDR_BITS                    32u
+#define RMLORA_BULK_ID_BITS                      4u
+#define RMLORA_BULK_MAX_BEATS                    256u
+#define RMLORA_BULK_BOUNDARY_BYTES               4096u
+#define RMLORA_AXI_BURST_FIXED                   0u
+#define RMLORA_AXI_BURST_INCR                    1u
+#define RMLORA_AXI_BURST_WRAP                    2u
 
 /* Default build (the chip reports its own in HW_* registers) */
 #define RMLORA_DEFAULT_SRAM_WIDTH_BITS           64u
@@ -142,6 +154,11 @@
 #define RMLORA_ERR_SEQ_SHAPE                     0x00000031u  /* crossbar descriptor not an MVM, or its shape is not the LoRA layer's */
 #define RMLORA_ERR_SEQ_BUSY                      0x00000032u  /* START while a layer program runs */
 #define RMLORA_ERR_SEQ_VECTORS                   0x00000033u  /* layer record with no vectors */
+#define RMLORA_ERR_BULK_BURST_TYPE               0x00000040u  /* bulk burst not INCR (FIXED or WRAP) */
+#define RMLORA_ERR_BULK_NARROW                   0x00000041u  /* bulk burst narrower than the SRAM word */
+#define RMLORA_ERR_BULK_MISALIGNED               0x00000042u  /* bulk burst start not a multiple of the SRAM word */
+#define RMLORA_ERR_BULK_4K_CROSSING              0x00000043u  /* bulk burst crosses a 4 KiB boundary */
+#define RMLORA_ERR_BULK_RANGE                    0x00000044u  /* bulk burst runs past the end of the SRAM buffer */
 
 /* SRAM image format (rmlora/contract/image.py) */
 #define RMLORA_IMAGE_MAGIC                       0x494C4D52u  /* ASCII 'RMLI' */

@@ -1,13 +1,19 @@
 """The host's view of the chip: address regions and control/status registers.
 
-The bus is AXI4-Lite, 32-bit words. Every access must be word aligned (byte
-writes use WSTRB); an unaligned address is answered with SLVERR.
+The control bus is AXI4-Lite, 32-bit words. Every access must be word aligned
+(byte writes use WSTRB); an unaligned address is answered with SLVERR.
 
-The bulk path into the SRAM buffer is a memory-mapped window on the same bus,
-not a second (AXI4-Stream) port. Why: one protocol for the RTL, the cocotb
-driver and the C driver; images and activations are kilobytes, which the window
-moves at one word per 4 bus cycles; and the window lets a host read back any
-word it wrote, which is how the runtime proves that a deleted adapter is gone.
+The SRAM buffer is reachable two ways. The window at SRAM_WINDOW_BASE on the
+control bus serves single words: a driver reads back any word it wrote (that is
+how the runtime proves that a deleted adapter is gone) with the same accesses as
+its registers. Bulk data (adapter images, layer inputs, every layer's outputs)
+goes through a second port, an AXI4 subordinate with bursts of SRAM words
+(rmlora/contract/bulk_port.py). Why a second port now: the window moves one
+32-bit word per 7 bus cycles at best, one handshake per word (host-bus traffic
+was what kept a cosimulated inference slow, issue 23); a burst moves a whole SRAM
+word per cycle after one address handshake. It is AXI4 rather than AXI4-Stream
+so the bulk path stays memory-mapped: the same offsets, readable and writable,
+as the window.
 """
 
 from dataclasses import dataclass
@@ -20,7 +26,7 @@ __all__ = [
 ]
 
 CHIP_ID = 0x524D4C52  # ASCII "RMLR"
-CONTRACT_VERSION = (0, 2, 0)  # major.minor.patch of this contract
+CONTRACT_VERSION = (0, 3, 0)  # major.minor.patch of this contract
 
 SRAM_WINDOW_BASE = 0x0010_0000
 SRAM_WINDOW_MAX = 0x0010_0000  # the window may span at most 1 MiB

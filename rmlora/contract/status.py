@@ -6,10 +6,10 @@ __all__ = ["AxiResp", "ErrorCode"]
 
 
 class AxiResp(enum.Enum, shape=2):
-    """AXI4-Lite BRESP/RRESP encoding (AMBA AXI and ACE spec, ARM IHI 0022, A3.4.4)."""
+    """AXI4 and AXI4-Lite BRESP/RRESP encoding (AMBA AXI and ACE spec, ARM IHI 0022, A3.4.4)."""
 
     OKAY = 0
-    EXOKAY = 1  # exclusive access: never produced by rmlora (AXI4-Lite has none)
+    EXOKAY = 1  # exclusive access: never produced by rmlora (no exclusive accesses)
     SLVERR = 2  # the target was reached but refused the access
     DECERR = 3  # no target at that address
 
@@ -45,6 +45,13 @@ class ErrorCode(enum.Enum, shape=8):
     SEQ_SHAPE = 0x31  # crossbar descriptor not an MVM, or its shape differs from the LoRA layer's
     SEQ_BUSY = 0x32  # START (or a host crossbar START) while a program runs (ignored)
     SEQ_VECTORS = 0x33  # a layer record with no vectors
+    # bulk port (AXI4 bursts into the SRAM): a burst refused whole at its address phase
+    # (0x40-0x4f); ERR_ADDR holds the burst's start address in the port's own space
+    BULK_BURST_TYPE = 0x40  # a FIXED or WRAP burst (SLVERR)
+    BULK_NARROW = 0x41  # AxSIZE smaller than the SRAM word (SLVERR)
+    BULK_MISALIGNED = 0x42  # start address not a multiple of the SRAM word (SLVERR)
+    BULK_4K_CROSSING = 0x43  # the burst crosses a 4 KiB boundary (SLVERR)
+    BULK_RANGE = 0x44  # the burst runs past the end of the SRAM buffer (DECERR)
 
     @property
     def text(self) -> str:
@@ -54,7 +61,8 @@ class ErrorCode(enum.Enum, shape=8):
     @property
     def axi_resp(self) -> AxiResp:
         """The AXI response that accompanies this error on the bus."""
-        return AxiResp.DECERR if self is ErrorCode.BUS_UNMAPPED else AxiResp.SLVERR
+        no_target = (ErrorCode.BUS_UNMAPPED, ErrorCode.BULK_RANGE)
+        return AxiResp.DECERR if self in no_target else AxiResp.SLVERR
 
 
 _TEXT = {
@@ -78,4 +86,9 @@ _TEXT = {
     ErrorCode.SEQ_SHAPE: "crossbar descriptor not an MVM, or its shape is not the LoRA layer's",
     ErrorCode.SEQ_BUSY: "START while a layer program runs",
     ErrorCode.SEQ_VECTORS: "layer record with no vectors",
+    ErrorCode.BULK_BURST_TYPE: "bulk burst not INCR (FIXED or WRAP)",
+    ErrorCode.BULK_NARROW: "bulk burst narrower than the SRAM word",
+    ErrorCode.BULK_MISALIGNED: "bulk burst start not a multiple of the SRAM word",
+    ErrorCode.BULK_4K_CROSSING: "bulk burst crosses a 4 KiB boundary",
+    ErrorCode.BULK_RANGE: "bulk burst runs past the end of the SRAM buffer",
 }

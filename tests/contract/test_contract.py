@@ -78,3 +78,18 @@ def test_pack_fields_refuses_what_the_layout_would_truncate():
     with pytest.raises(ValueError, match="act=2 is not a Activation"):
         pack_fields(LoraLayer, {"act": 2})
     assert pack_fields(LoraLayer, {"act": Activation.LUT}) >> 42 & 3 == 2
+
+
+def test_bulk_port_refusals_in_order_and_their_responses():
+    from rmlora.contract.bulk_port import AxiBurst, bulk_refusal
+
+    p = ChipParams()  # 64-bit words, 64 KiB
+    ok = dict(addr=4096, beats=256, size=3, burst=AxiBurst.INCR)
+    assert bulk_refusal(p, 4096 + 2048, 256, 3, AxiBurst.INCR) is ErrorCode.NONE
+    assert bulk_refusal(p, **{**ok, "burst": AxiBurst.WRAP, "size": 2}) is ErrorCode.BULK_BURST_TYPE
+    assert bulk_refusal(p, **{**ok, "size": 2, "addr": 4}) is ErrorCode.BULK_NARROW
+    assert bulk_refusal(p, **{**ok, "addr": 4100}) is ErrorCode.BULK_MISALIGNED
+    assert bulk_refusal(p, **{**ok, "addr": 4096 + 2056}) is ErrorCode.BULK_4K_CROSSING
+    assert bulk_refusal(p, **{**ok, "addr": p.sram_bytes}) is ErrorCode.BULK_RANGE
+    assert ErrorCode.BULK_RANGE.axi_resp is AxiResp.DECERR
+    assert ErrorCode.BULK_4K_CROSSING.axi_resp is AxiResp.SLVERR
