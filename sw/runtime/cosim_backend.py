@@ -179,7 +179,8 @@ class CosimBackend:
                         blob[at:at + x.shape[1]] = x[b].tobytes()
                 writes.append((start, bytes(blob) + bytes(-length % 4)))
             perf, data = self._call("run_io", prog_addr, writes,
-                                    [(start, length + -length % 4) for start, length in read_spans])
+                                    [(start, length + -length % 4) for start, length in read_spans],
+                                    b == batch - 1)  # RunResult.perf: the last run's
             if perf["ERROR"]:
                 raise ChipError(ErrorCode(perf["ERR_CODE"]), perf["LAYER"])
             for word, n in reads.items():

@@ -12,7 +12,7 @@ message), followed by the simulated cycles and wall seconds the command took.
     write_sram(byte, data) / read_sram(byte, n)
     write_reg(name, value) / read_reg(name)
     run(prog_addr)                       SEQ_CTRL.START, wait for the irq pin
-    run_io(prog_addr, writes, reads)     inputs in, run, outputs out: one batch item
+    run_io(prog_addr, writes, reads, perf)  inputs in, run, outputs out: a batch item
     program(desc, targets, on_chip, scratch_word)
     mvm_ops() / activity()               the macros' counters
     set_time(seconds) / conductance(macro) / stuck_cells(macro)
@@ -79,8 +79,9 @@ class Server:
     async def read_reg(self, name):
         return await self.bus.read_reg(name)
 
-    async def run(self, prog_addr):
-        """Run one layer program; returns SEQ_STATUS's fields, the error log and PERF_*."""
+    async def run(self, prog_addr, perf=True):
+        """Run one layer program; returns SEQ_STATUS's fields, the error log and (with
+        `perf`) PERF_*."""
         bus = self.bus
         await bus.write_reg("SEQ_PROG", prog_addr)
         await bus.write_reg("SEQ_CTRL", REG["SEQ_CTRL"].pack(START=1, IRQ_EN=1))
@@ -89,18 +90,18 @@ class Server:
         status = REG["SEQ_STATUS"].unpack(await bus.read_reg("SEQ_STATUS"))
         await bus.write_reg("SEQ_CTRL", REG["SEQ_CTRL"].pack(IRQ_ACK=1, IRQ_EN=1))
         out = {**status, "ERR_CODE": await bus.read_reg("ERR_CODE"),
-               **{name: await bus.read_reg(name) for name in PERF}}
+               **{name: await bus.read_reg(name) for name in (PERF if perf else ())}}
         if out["ERR_CODE"]:
             await bus.write_reg("CTRL", REG["CTRL"].pack(CLEAR_ERR=1))
         return out
 
-    async def run_io(self, prog_addr, writes, reads):
+    async def run_io(self, prog_addr, writes, reads, perf):
         """One batch item in one command: write the (offset, bytes) spans, run the program,
-        read the (offset, length) spans; returns run's fields and the spans' bytes (none
-        if the run failed)."""
+        read the (offset, length) spans; returns run's fields (PERF_* only with `perf`:
+        the batch's last item) and the spans' bytes (none if the run failed)."""
         for offset, data in writes:
             await self.bus.write_sram(offset, data)
-        out = await self.run(prog_addr)
+        out = await self.run(prog_addr, perf)
         if out["ERROR"]:
             return out, []
         return out, [await self.bus.read_sram(offset, length) for offset, length in reads]

@@ -71,7 +71,7 @@ def test_deployment_costs_by_hand():
     lora = sram_write_cost(1776, ChipParams(), T)
     assert lora["sram_words"] == 222
     assert lora["energy_j"] == pytest.approx(222 * T.sram_word_j)
-    assert lora["time_s"] == pytest.approx(444 * 7 * 10e-9)  # 32-bit bus words, 7 cycles each
+    assert lora["time_s"] == pytest.approx(444 * 0.52 * 10e-9)  # 32-bit bus words, 0.52 cycles each
     report = {"cells": 10, "pulses": 40, "verify_reads": 50, "cycles": 1000,
               "image_bytes": 64, "pulse_j": 3e-10, "verify_j": 1e-10}
     full = reprogram_cost(report, T)
