@@ -29,18 +29,23 @@ class Axi4Manager:
                 return
         raise AssertionError(f"{ready.name} never came")
 
+    async def _address(self, ctx, channel, ident, addr, beats, size, burst):
+        """The AW or AR handshake of one burst (`channel` "aw" or "ar")."""
+        def sig(name):
+            return getattr(self.axi, channel + name)
+
+        await self._idle(ctx)
+        for name, value in (("id", ident), ("addr", addr), ("len", beats - 1),
+                            ("size", self.size if size is None else size), ("burst", burst)):
+            ctx.set(sig(name), value)
+        await self._handshake(ctx, sig("valid"), sig("ready"))
+
     async def write(self, ctx, addr, data: bytes, strobes=None, *, awid=0, size=None,
                     burst=AxiBurst.INCR, beats=None):
         """One write burst; returns (bid, bresp). `beats` overrides len(data) // beat."""
         axi, n = self.axi, beats or len(data) // self.beat_bytes
         data = data.ljust(n * self.beat_bytes, b"\0")
-        await self._idle(ctx)
-        ctx.set(axi.awid, awid)
-        ctx.set(axi.awaddr, addr)
-        ctx.set(axi.awlen, n - 1)
-        ctx.set(axi.awsize, self.size if size is None else size)
-        ctx.set(axi.awburst, burst)
-        await self._handshake(ctx, axi.awvalid, axi.awready)
+        await self._address(ctx, "aw", awid, addr, n, size, burst)
         for k in range(n):
             await self._idle(ctx)
             beat = data[k * self.beat_bytes:(k + 1) * self.beat_bytes]
@@ -60,13 +65,7 @@ class Axi4Manager:
     async def read(self, ctx, addr, beats, *, arid=0, size=None, burst=AxiBurst.INCR):
         """One read burst; returns (data, [(rid, rresp)] per beat). Checks RLAST."""
         axi = self.axi
-        await self._idle(ctx)
-        ctx.set(axi.arid, arid)
-        ctx.set(axi.araddr, addr)
-        ctx.set(axi.arlen, beats - 1)
-        ctx.set(axi.arsize, self.size if size is None else size)
-        ctx.set(axi.arburst, burst)
-        await self._handshake(ctx, axi.arvalid, axi.arready)
+        await self._address(ctx, "ar", arid, addr, beats, size, burst)
         data, answers = bytearray(), []
         for _ in range(100 * beats + 100):
             ready = self.rng.random() >= self.pause
