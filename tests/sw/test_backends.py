@@ -11,7 +11,7 @@ from rmlora.contract import ChipParams
 from rmlora.sim.link import connect
 from rmlora.sw.runtime import BACKENDS, Chip, SimulatorError, backend_spec, register_backend
 from rmlora.sw.runtime.backend import _REGISTRY
-from rmlora.sw.runtime.cosim_backend import byte_spans
+from rmlora.sw.runtime.cosim_backend import byte_spans, locate
 from rmlora.sw.runtime.cosim_build import build_dirs, check_buildable
 from rmlora.sw.runtime.golden_backend import GoldenBackend
 from tests.sw.test_runtime import compiled, make_chip, segment_inputs  # noqa: F401
@@ -174,3 +174,11 @@ def test_byte_spans_cover_every_region_and_merge_only_within_the_gap():
     assert byte_spans(regions, gap=28) == [(0, 104)]
     assert byte_spans([(0, 32), (8, 4)], gap=0) == [(0, 32)]  # a region inside another
     assert byte_spans([], gap=64) == []
+
+
+def test_locate_finds_each_start_in_its_span():
+    spans = byte_spans([(0, 16), (16, 8), (40, 8)], gap=0)  # [(0, 24), (40, 8)]
+    assert locate({"a": 0, "b": 16, "c": 44}, spans) == {"a": (0, 0), "b": (0, 16),
+                                                          "c": (1, 4)}
+    with pytest.raises(StopIteration):  # a start outside every span is a caller's bug
+        locate({"d": 30}, spans)
