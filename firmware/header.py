@@ -31,17 +31,34 @@ from rmlora.contract.bulk_port import (
     BULK_MAX_BEATS,
     AxiBurst,
 )
+from rmlora.contract.driver import DRIVER_MAX_SECTIONS, DRIVER_POLL_LIMIT, DriverStatus
 from rmlora.contract.image import (
     IMAGE_HEADER_BYTES,
     IMAGE_MAGIC,
     IMAGE_VERSION,
+    NO_SLOT,
     SECTION_BYTES,
+    ImageFault,
+    ImageHeader,
+    Section,
     SectionKind,
 )
-from rmlora.contract.lora import LUT_ENTRIES, AdapterEntry, LoraLayer
+from rmlora.contract.lora import (
+    LORA_DESC_BITS,
+    LORA_MAX_RANK,
+    LORA_SLOTS,
+    LUT_ENTRIES,
+    AdapterEntry,
+    LoraLayer,
+)
 from rmlora.contract.perf import PERF_REGISTERS
-from rmlora.contract.sequencer import SeqLayer, SeqStats
-from rmlora.contract.xbar import XbarDescriptor
+from rmlora.contract.sequencer import SEQ_RECORD_BITS, SEQ_STATS_BITS, SeqLayer, SeqStats
+from rmlora.contract.xbar import XBAR_DESC_BITS, XbarDescriptor
+
+# every record the driver reads or patches, with the SRAM bits it occupies
+RECORDS = ((XbarDescriptor, XBAR_DESC_BITS), (LoraLayer, LORA_DESC_BITS),
+           (AdapterEntry, LORA_DESC_BITS), (SeqLayer, SEQ_RECORD_BITS),
+           (SeqStats, SEQ_STATS_BITS))
 
 __all__ = ["HEADER_PATH", "render_header"]
 
@@ -51,6 +68,18 @@ HEADER_PATH = Path(__file__).parent / "include" / "rmlora.h"
 def _define(name: str, value: int, comment: str = "") -> str:
     tail = f"  /* {comment} */" if comment else ""
     return f"#define {name:<40} 0x{value:08X}u{tail}"
+
+
+def _c_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _table(name: str, rows, doc: str) -> list[str]:
+    """An X-macro: `name(X)` expands X(NAME, value, "text") once per row, so C code
+    builds its own switch or array from it and the texts stay the contract's."""
+    lines = [f"/* {doc} */", f"#define {name}(X) \\"]
+    lines += [f"    X({n}, 0x{v:02X}u, {_c_string(t)}) \\" for n, v, t in rows]
+    return lines + [""]
 
 
 def render_header(params: ChipParams = ChipParams()) -> str:
@@ -102,6 +131,22 @@ def render_header(params: ChipParams = ChipParams()) -> str:
     lines += ["}"]
     lines += ["", "/* ErrorCode: value of ERR_CODE.CODE */"]
     lines += [_define(f"RMLORA_ERR_{e.name}", e.value, e.text) for e in ErrorCode]
+    lines += [""] + _table("RMLORA_ERR_TABLE", [(e.name, e.value, e.text) for e in ErrorCode],
+                           "ErrorCode texts: X(name, code, text)")
+    lines += ["/* C driver return values, RMLORA_RC_* (rmlora/contract/driver.py): DriverStatus 0x00-0x1f,",
+              " * image refusals (ImageFault, as the Python loader's) 0x20-0x3f */"]
+    lines += [_define(f"RMLORA_RC_{d.name}", d.value) for d in DriverStatus]
+    lines += [_define(f"RMLORA_RC_IMAGE_{f.name}", f.value) for f in ImageFault]
+    lines += [""] + _table(
+        "RMLORA_RC_TABLE",
+        [(d.name, d.value, d.text) for d in DriverStatus]
+        + [(f"IMAGE_{f.name}", f.value, f.text) for f in ImageFault],
+        "driver return-value texts: X(name, code, text)")
+    lines += [f"#define {'RMLORA_DRIVER_MAX_SECTIONS':<40} {DRIVER_MAX_SECTIONS}u",
+              f"#define {'RMLORA_DRIVER_POLL_LIMIT':<40} {DRIVER_POLL_LIMIT}u",
+              f"#define {'RMLORA_LORA_SLOTS':<40} {LORA_SLOTS}u",
+              f"#define {'RMLORA_LORA_MAX_RANK':<40} {LORA_MAX_RANK}u",
+              f"#define {'RMLORA_NO_SLOT':<40} {NO_SLOT}u  /* slot of a non-ADAPTER section */"]
     lines += ["", "/* SRAM image format (rmlora/contract/image.py) */",
               _define("RMLORA_IMAGE_MAGIC", IMAGE_MAGIC, "ASCII 'RMLI'"),
               f"#define {'RMLORA_IMAGE_VERSION_MAJOR':<40} {IMAGE_VERSION[0]}u",
@@ -110,10 +155,20 @@ def render_header(params: ChipParams = ChipParams()) -> str:
               f"#define {'RMLORA_IMAGE_SECTION_BYTES':<40} {SECTION_BYTES}u"]
     lines += [_define(f"RMLORA_SECTION_{k.name}", k.value) for k in SectionKind]
     lines += [f"#define {'RMLORA_LUT_ENTRIES':<40} {LUT_ENTRIES}u  /* int8 entries of a LUT */"]
+    lines += ["/* Image header and section table entries: field bit offsets (_LSB) and",
+              " * widths (_BITS), little-endian */"]
+    for record in (ImageHeader, Section):
+        prefix = {ImageHeader: "RMLORA_IMAGE_HEADER", Section: "RMLORA_IMAGE_SECTION"}[record]
+        for name, field in data.Layout.cast(record):
+            width = Shape.cast(field.shape).width
+            lines.append(f"#define {f'{prefix}_{name.upper()}_LSB':<40} {field.offset}u")
+            lines.append(f"#define {f'{prefix}_{name.upper()}_BITS':<40} {width}u")
     lines += ["", "/* SRAM records: field bit offsets (_LSB) and widths (_BITS) in the",
-              " * little-endian record at its SRAM word address; each record is 128 bits */"]
-    for record in (XbarDescriptor, LoraLayer, AdapterEntry, SeqLayer, SeqStats):
+              " * little-endian record at its SRAM word address; _RECORD_BITS: the SRAM",
+              " * bits a record occupies (whole SRAM words) */"]
+    for record, bits in RECORDS:
         prefix = f"RMLORA_{record.__name__.upper()}"
+        lines.append(f"#define {prefix + '_RECORD_BITS':<40} {bits}u")
         for name, field in data.Layout.cast(record):
             width = Shape.cast(field.shape).width
             lines.append(f"#define {f'{prefix}_{name.upper()}_LSB':<40} {field.offset}u")

@@ -160,6 +160,96 @@
 #define RMLORA_ERR_BULK_4K_CROSSING              0x00000043u  /* bulk burst crosses a 4 KiB boundary */
 #define RMLORA_ERR_BULK_RANGE                    0x00000044u  /* bulk burst runs past the end of the SRAM buffer */
 
+/* ErrorCode texts: X(name, code, text) */
+#define RMLORA_ERR_TABLE(X) \
+    X(NONE, 0x00u, "no error") \
+    X(BUS_UNMAPPED, 0x01u, "no register or memory at that address") \
+    X(BUS_MISALIGNED, 0x02u, "address not a multiple of 4") \
+    X(BUS_READ_ONLY, 0x03u, "write to a read-only register") \
+    X(XBAR_OPCODE, 0x10u, "descriptor op is neither MVM nor PROGRAM") \
+    X(XBAR_EMPTY, 0x11u, "descriptor has zero rows or zero columns") \
+    X(XBAR_TILE, 0x12u, "rows/columns (with row0/col0) do not fit the macro tiles") \
+    X(XBAR_MACRO_RANGE, 0x13u, "the layer needs macros beyond the last one") \
+    X(XBAR_SRAM_RANGE, 0x14u, "descriptor, source or destination beyond the SRAM buffer") \
+    X(XBAR_MAX_PULSES, 0x15u, "PROGRAM with max_pulses = 0") \
+    X(XBAR_BUSY, 0x16u, "START while a command runs") \
+    X(LORA_SHAPE, 0x20u, "layer has zero or too many inputs/outputs, or a bad activation") \
+    X(LORA_RANK_ZERO, 0x21u, "an enabled adapter has rank 0") \
+    X(LORA_RANK_MAX, 0x22u, "an enabled adapter's rank is above the hardware maximum") \
+    X(LORA_SRAM_RANGE, 0x23u, "descriptor, adapter entry, A, B or LUT beyond the SRAM buffer") \
+    X(LORA_BUSY, 0x24u, "START while a layer runs") \
+    X(SEQ_SRAM_RANGE, 0x30u, "layer record, its descriptors, dst or stats beyond the SRAM buffer") \
+    X(SEQ_SHAPE, 0x31u, "crossbar descriptor not an MVM, or its shape is not the LoRA layer's") \
+    X(SEQ_BUSY, 0x32u, "START while a layer program runs") \
+    X(SEQ_VECTORS, 0x33u, "layer record with no vectors") \
+    X(BULK_BURST_TYPE, 0x40u, "bulk burst not INCR (FIXED or WRAP)") \
+    X(BULK_NARROW, 0x41u, "bulk burst narrower than the SRAM word") \
+    X(BULK_MISALIGNED, 0x42u, "bulk burst start not a multiple of the SRAM word") \
+    X(BULK_4K_CROSSING, 0x43u, "bulk burst crosses a 4 KiB boundary") \
+    X(BULK_RANGE, 0x44u, "bulk burst runs past the end of the SRAM buffer") \
+
+/* C driver return values, RMLORA_RC_* (rmlora/contract/driver.py): DriverStatus 0x00-0x1f,
+ * image refusals (ImageFault, as the Python loader's) 0x20-0x3f */
+#define RMLORA_RC_OK                             0x00000000u
+#define RMLORA_RC_BAD_ARG                        0x00000001u
+#define RMLORA_RC_BUS                            0x00000002u
+#define RMLORA_RC_NOT_RMLORA                     0x00000003u
+#define RMLORA_RC_VERSION                        0x00000004u
+#define RMLORA_RC_GEOMETRY                       0x00000005u
+#define RMLORA_RC_NOT_OPEN                       0x00000006u
+#define RMLORA_RC_NO_IMAGE                       0x00000007u
+#define RMLORA_RC_NO_ADAPTER                     0x00000008u
+#define RMLORA_RC_CHIP_ERROR                     0x00000009u
+#define RMLORA_RC_TIMEOUT                        0x0000000Au
+#define RMLORA_RC_DELETE_FAILED                  0x0000000Bu
+#define RMLORA_RC_TOO_MANY_SECTIONS              0x0000000Cu
+#define RMLORA_RC_IRQ                            0x0000000Du
+#define RMLORA_RC_IMAGE_TRUNCATED                0x00000020u
+#define RMLORA_RC_IMAGE_MAGIC                    0x00000021u
+#define RMLORA_RC_IMAGE_VERSION                  0x00000022u
+#define RMLORA_RC_IMAGE_SIZE                     0x00000023u
+#define RMLORA_RC_IMAGE_CRC                      0x00000024u
+#define RMLORA_RC_IMAGE_SECTION_KIND             0x00000025u
+#define RMLORA_RC_IMAGE_SECTION_PAST_PAYLOAD     0x00000026u
+#define RMLORA_RC_IMAGE_SECTION_SLOT             0x00000027u
+#define RMLORA_RC_IMAGE_UNCLAIMED                0x00000028u
+#define RMLORA_RC_IMAGE_SECTION_RANGE            0x00000029u
+#define RMLORA_RC_IMAGE_OVERLAP                  0x0000002Au
+
+/* driver return-value texts: X(name, code, text) */
+#define RMLORA_RC_TABLE(X) \
+    X(OK, 0x00u, "ok") \
+    X(BAD_ARG, 0x01u, "bad argument (NULL, zero length, or offset out of range)") \
+    X(BUS, 0x02u, "bus access refused by the chip (see ERR_CODE)") \
+    X(NOT_RMLORA, 0x03u, "no rmlora chip at this address (ID mismatch)") \
+    X(VERSION, 0x04u, "chip contract version not supported by this driver") \
+    X(GEOMETRY, 0x05u, "chip SRAM geometry not supported by this driver") \
+    X(NOT_OPEN, 0x06u, "device not opened") \
+    X(NO_IMAGE, 0x07u, "no image loaded") \
+    X(NO_ADAPTER, 0x08u, "no adapter in that slot") \
+    X(CHIP_ERROR, 0x09u, "layer program stopped on a chip error (see ERR_CODE)") \
+    X(TIMEOUT, 0x0Au, "layer program did not finish") \
+    X(DELETE_FAILED, 0x0Bu, "deleted adapter still reads back non-zero") \
+    X(TOO_MANY_SECTIONS, 0x0Cu, "image has more adapter/layer sections than the driver holds") \
+    X(IRQ, 0x0Du, "wait-for-interrupt hook failed") \
+    X(IMAGE_TRUNCATED, 0x20u, "image shorter than its header") \
+    X(IMAGE_MAGIC, 0x21u, "not an rmlora image (bad magic)") \
+    X(IMAGE_VERSION, 0x22u, "image format newer than the loader") \
+    X(IMAGE_SIZE, 0x23u, "image length differs from what its header says") \
+    X(IMAGE_CRC, 0x24u, "image corrupted (CRC32 mismatch)") \
+    X(IMAGE_SECTION_KIND, 0x25u, "section of an unknown kind") \
+    X(IMAGE_SECTION_PAST_PAYLOAD, 0x26u, "section runs past the end of the payload") \
+    X(IMAGE_SECTION_SLOT, 0x27u, "section slot not allowed for its kind") \
+    X(IMAGE_UNCLAIMED, 0x28u, "payload bytes no section claims") \
+    X(IMAGE_SECTION_RANGE, 0x29u, "section does not fit the SRAM buffer") \
+    X(IMAGE_OVERLAP, 0x2Au, "two sections overlap in SRAM") \
+
+#define RMLORA_DRIVER_MAX_SECTIONS               64u
+#define RMLORA_DRIVER_POLL_LIMIT                 16777216u
+#define RMLORA_LORA_SLOTS                        4u
+#define RMLORA_LORA_MAX_RANK                     16u
+#define RMLORA_NO_SLOT                           15u  /* slot of a non-ADAPTER section */
+
 /* SRAM image format (rmlora/contract/image.py) */
 #define RMLORA_IMAGE_MAGIC                       0x494C4D52u  /* ASCII 'RMLI' */
 #define RMLORA_IMAGE_VERSION_MAJOR               2u
@@ -172,9 +262,35 @@
 #define RMLORA_SECTION_LUT                       0x00000004u
 #define RMLORA_SECTION_XBAR                      0x00000005u
 #define RMLORA_LUT_ENTRIES                       256u  /* int8 entries of a LUT */
+/* Image header and section table entries: field bit offsets (_LSB) and
+ * widths (_BITS), little-endian */
+#define RMLORA_IMAGE_HEADER_MAGIC_LSB            0u
+#define RMLORA_IMAGE_HEADER_MAGIC_BITS           32u
+#define RMLORA_IMAGE_HEADER_VERSION_MAJOR_LSB    32u
+#define RMLORA_IMAGE_HEADER_VERSION_MAJOR_BITS   8u
+#define RMLORA_IMAGE_HEADER_VERSION_MINOR_LSB    40u
+#define RMLORA_IMAGE_HEADER_VERSION_MINOR_BITS   8u
+#define RMLORA_IMAGE_HEADER_N_SECTIONS_LSB       48u
+#define RMLORA_IMAGE_HEADER_N_SECTIONS_BITS      16u
+#define RMLORA_IMAGE_HEADER_PAYLOAD_BYTES_LSB    64u
+#define RMLORA_IMAGE_HEADER_PAYLOAD_BYTES_BITS   32u
+#define RMLORA_IMAGE_HEADER_CRC32_LSB            96u
+#define RMLORA_IMAGE_HEADER_CRC32_BITS           32u
+#define RMLORA_IMAGE_SECTION_KIND_LSB            0u
+#define RMLORA_IMAGE_SECTION_KIND_BITS           8u
+#define RMLORA_IMAGE_SECTION_SLOT_LSB            8u
+#define RMLORA_IMAGE_SECTION_SLOT_BITS           8u
+#define RMLORA_IMAGE_SECTION_RESERVED_LSB        16u
+#define RMLORA_IMAGE_SECTION_RESERVED_BITS       16u
+#define RMLORA_IMAGE_SECTION_SRAM_WORD_LSB       32u
+#define RMLORA_IMAGE_SECTION_SRAM_WORD_BITS      32u
+#define RMLORA_IMAGE_SECTION_LENGTH_LSB          64u
+#define RMLORA_IMAGE_SECTION_LENGTH_BITS         32u
 
 /* SRAM records: field bit offsets (_LSB) and widths (_BITS) in the
- * little-endian record at its SRAM word address; each record is 128 bits */
+ * little-endian record at its SRAM word address; _RECORD_BITS: the SRAM
+ * bits a record occupies (whole SRAM words) */
+#define RMLORA_XBARDESCRIPTOR_RECORD_BITS        128u
 #define RMLORA_XBARDESCRIPTOR_OP_LSB             0u
 #define RMLORA_XBARDESCRIPTOR_OP_BITS            2u
 #define RMLORA_XBARDESCRIPTOR_MACRO_LSB          2u
@@ -201,6 +317,7 @@
 #define RMLORA_XBARDESCRIPTOR_AMPLITUDE_BITS     4u
 #define RMLORA_XBARDESCRIPTOR_WIDTH_LSB          105u
 #define RMLORA_XBARDESCRIPTOR_WIDTH_BITS         4u
+#define RMLORA_LORALAYER_RECORD_BITS             128u
 #define RMLORA_LORALAYER_N_IN_LSB                0u
 #define RMLORA_LORALAYER_N_IN_BITS               10u
 #define RMLORA_LORALAYER_N_OUT_LSB               10u
@@ -221,6 +338,7 @@
 #define RMLORA_LORALAYER_ENTRY2_BITS             16u
 #define RMLORA_LORALAYER_ENTRY3_LSB              108u
 #define RMLORA_LORALAYER_ENTRY3_BITS             16u
+#define RMLORA_ADAPTERENTRY_RECORD_BITS          128u
 #define RMLORA_ADAPTERENTRY_RANK_LSB             0u
 #define RMLORA_ADAPTERENTRY_RANK_BITS            5u
 #define RMLORA_ADAPTERENTRY_A_ADDR_LSB           5u
@@ -233,6 +351,7 @@
 #define RMLORA_ADAPTERENTRY_Q_SHIFT_BITS         6u
 #define RMLORA_ADAPTERENTRY_SCALE_MULT_LSB       59u
 #define RMLORA_ADAPTERENTRY_SCALE_MULT_BITS      16u
+#define RMLORA_SEQLAYER_RECORD_BITS              128u
 #define RMLORA_SEQLAYER_XBAR_LSB                 0u
 #define RMLORA_SEQLAYER_XBAR_BITS                16u
 #define RMLORA_SEQLAYER_LORA_LSB                 16u
@@ -249,6 +368,7 @@
 #define RMLORA_SEQLAYER_SRC_STRIDE_BITS          16u
 #define RMLORA_SEQLAYER_DST_STRIDE_LSB           97u
 #define RMLORA_SEQLAYER_DST_STRIDE_BITS          16u
+#define RMLORA_SEQSTATS_RECORD_BITS              192u
 #define RMLORA_SEQSTATS_CYCLES_LSB               0u
 #define RMLORA_SEQSTATS_CYCLES_BITS              32u
 #define RMLORA_SEQSTATS_ADC_LSB                  32u

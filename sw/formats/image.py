@@ -19,6 +19,7 @@ from rmlora.contract.image import (
     IMAGE_VERSION,
     NO_SLOT,
     SECTION_BYTES,
+    ImageFault,
     ImageHeader,
     Section,
     SectionKind,
@@ -33,7 +34,15 @@ _SECTION = data.Layout.cast(Section)
 
 
 class ImageError(ValueError):
-    """The image cannot be built or loaded; the message names the reason."""
+    """The image cannot be built or loaded; the message names the reason and, for a
+    refused load, `fault` names the check (the C driver returns the same ImageFault)."""
+
+    def __init__(self, message: str, fault: ImageFault | None = None):
+        super().__init__(message)
+        self.fault = fault
+
+    def __reduce__(self):  # picklable whole: a cosimulation sends it to the host
+        return type(self), (str(self), self.fault)
 
 
 def _field_max(layout, name: str) -> int:
@@ -80,12 +89,12 @@ def _check_layout(sections: list[ImageSection], params: ChipParams):
         if s.sram_word + words > params.sram_depth:
             raise ImageError(f"section {i} ({s.kind.name}) at SRAM word {s.sram_word}, "
                              f"{len(s.payload)} bytes, does not fit the {params.sram_depth}-word "
-                             f"SRAM buffer")
+                             f"SRAM buffer", ImageFault.SECTION_RANGE)
         spans.append((s.sram_word, s.sram_word + words, i))
     spans.sort()
     for (_, end, i), (start, _, j) in zip(spans, spans[1:], strict=False):
         if start < end:
-            raise ImageError(f"sections {i} and {j} overlap in SRAM")
+            raise ImageError(f"sections {i} and {j} overlap in SRAM", ImageFault.OVERLAP)
 
 
 def _pack(layout, fields: dict, what: str) -> int:
@@ -125,23 +134,24 @@ def parse_image(blob: bytes, params: ChipParams) -> list[ImageSection]:
     blob = bytes(blob)
     if len(blob) < IMAGE_HEADER_BYTES:
         raise ImageError(f"image truncated: {len(blob)} bytes, the header alone is "
-                         f"{IMAGE_HEADER_BYTES}")
+                         f"{IMAGE_HEADER_BYTES}", ImageFault.TRUNCATED)
     h = _HEADER.from_bits(int.from_bytes(blob[:IMAGE_HEADER_BYTES], "little"))
     if h.magic != IMAGE_MAGIC:
         raise ImageError(f"not an rmlora image: magic 0x{h.magic:08x}, "
-                         f"expected 0x{IMAGE_MAGIC:08x}")
+                         f"expected 0x{IMAGE_MAGIC:08x}", ImageFault.MAGIC)
     if h.version_major > IMAGE_VERSION[0]:
         raise ImageError(f"image format {h.version_major}.{h.version_minor} is newer than "
-                         f"this loader's {IMAGE_VERSION[0]}.{IMAGE_VERSION[1]}")
+                         f"this loader's {IMAGE_VERSION[0]}.{IMAGE_VERSION[1]}",
+                         ImageFault.VERSION)
     table_end = IMAGE_HEADER_BYTES + h.n_sections * SECTION_BYTES
     if len(blob) != table_end + h.payload_bytes:
         raise ImageError(f"image truncated or padded: {len(blob)} bytes, the header says "
-                         f"{table_end + h.payload_bytes}")
+                         f"{table_end + h.payload_bytes}", ImageFault.SIZE)
     payload = blob[table_end:]
     crc = zlib.crc32(blob[IMAGE_HEADER_BYTES:])
     if crc != h.crc32:
         raise ImageError(f"image corrupted: CRC32 of section table and payload 0x{crc:08x}, "
-                         f"header says 0x{h.crc32:08x}")
+                         f"header says 0x{h.crc32:08x}", ImageFault.CRC)
     kinds = {k.value for k in SectionKind}
     sections, offset = [], 0
     for i in range(h.n_sections):
@@ -149,17 +159,19 @@ def parse_image(blob: bytes, params: ChipParams) -> list[ImageSection]:
         raw = int.from_bytes(blob[at:at + SECTION_BYTES], "little")
         kind = raw & 0xFF
         if kind not in kinds:
-            raise ImageError(f"section {i} has unknown kind {kind}")
+            raise ImageError(f"section {i} has unknown kind {kind}", ImageFault.SECTION_KIND)
         s = _SECTION.from_bits(raw)
         if offset + s.length > len(payload):
-            raise ImageError(f"section {i} runs past the end of the payload")
+            raise ImageError(f"section {i} runs past the end of the payload",
+                             ImageFault.SECTION_PAST_PAYLOAD)
         try:
             sections.append(ImageSection(SectionKind(kind), int(s.sram_word),
                                          payload[offset:offset + s.length], int(s.slot)))
         except ImageError as err:
-            raise ImageError(f"section {i}: {err}") from None
+            raise ImageError(f"section {i}: {err}", ImageFault.SECTION_SLOT) from None
         offset += s.length
     if offset != len(payload):
-        raise ImageError(f"payload has {len(payload) - offset} bytes no section claims")
+        raise ImageError(f"payload has {len(payload) - offset} bytes no section claims",
+                         ImageFault.UNCLAIMED)
     _check_layout(sections, params)
     return sections

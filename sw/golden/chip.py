@@ -41,9 +41,12 @@ class ChipError(RuntimeError):
     and layer None: the chip never saw the call.)"""
 
     def __init__(self, code: ErrorCode, layer: int, detail: str = ""):
-        self.code, self.layer = code, layer
+        self.code, self.layer, self.detail = code, layer, detail
         super().__init__(f"layer program stopped at record {layer}: {code.name}: {code.text}"
                          + (f" ({detail})" if detail else ""))
+
+    def __reduce__(self):  # picklable whole: a cosimulation sends it to the host
+        return type(self), (self.code, self.layer, self.detail)
 
 
 def read_program(mem: bytes, prog_addr: int, params: ChipParams

@@ -175,7 +175,6 @@ class Chip:
                 f["act"] = Activation(f["act"])
                 value = pack_fields(LoraLayer, f, "layer field")
                 self.backend.write_sram(s.sram_word * wb + off, value.to_bytes(dw_bytes, "little"))
-        self.enabled &= ~(1 << slot)
         for s in regions:
             if any(self.backend.read_sram(s.sram_word * wb, len(s.payload))):
                 raise RuntimeError(f"slot {slot}: its SRAM region still holds data after delete")
@@ -184,6 +183,13 @@ class Chip:
                 raw = self.backend.read_sram(s.sram_word * wb + off, dw_bytes)
                 if unpack_fields(LoraLayer, int.from_bytes(raw, "little"))[f"entry{slot}"]:
                     raise RuntimeError(f"slot {slot}: a layer still points at its entry")
+        return self._forget(slot)
+
+    def _forget(self, slot: int) -> int:
+        """Drop a deleted slot from the host's books; returns the SRAM words it had."""
+        wb = self.params.sram_word_bytes
+        regions = [s for s in self.sections if s.kind is SectionKind.ADAPTER and s.slot == slot]
+        self.enabled &= ~(1 << slot)
         self.names = {n: s for n, s in self.names.items() if s != slot}
         self.sections = [s for s in self.sections if s not in regions]
         return sum(-(-len(s.payload) // wb) for s in regions)
@@ -204,16 +210,23 @@ class Chip:
         wb = self.params.sram_word_bytes
         inputs = {word: _pad(x[:, v, :], wb) for v, word in enumerate(segment.inputs)}
         reads = {dst: r.n_out for r in segment.records for dst in r.dsts()}
-        result = self.backend.run(segment.program, self.enabled, inputs, reads)
+        result = self._execute(segment.program, inputs, reads)
         outputs = {(r.layer, v): result.outputs[dst] for r in segment.records
                    for v, dst in enumerate(r.dsts())}
-        stats_bytes = self.params.words_for(SEQ_STATS_BITS) * wb
-        stats = {r.layer: read_stats(self.backend.read_sram(r.stats * wb, stats_bytes), 0,
-                                     self.params)
-                 for r in segment.records if r.stats}
+        stats = {r.layer: self._read_stats(r.stats) for r in segment.records if r.stats}
         y = np.stack([result.outputs[word][:, :segment.n_out] for word in segment.outputs],
                      axis=1)
         return y, SegmentRun(outputs, stats, result)
+
+    def _execute(self, program: int, inputs: dict[int, np.ndarray], reads: dict[int, int]
+                 ) -> RunResult:
+        """B runs of the program at word `program` (the host side: FirmwareChip's is C)."""
+        return self.backend.run(program, self.enabled, inputs, reads)
+
+    def _read_stats(self, word: int) -> LayerStats:
+        wb = self.params.sram_word_bytes
+        raw = self.backend.read_sram(word * wb, self.params.words_for(SEQ_STATS_BITS) * wb)
+        return read_stats(raw, 0, self.params)
 
     def mvm_ops(self) -> list[int]:
         return self.backend.mvm_ops()

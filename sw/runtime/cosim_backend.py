@@ -25,6 +25,7 @@ from rmlora.sw.golden.chip import ChipError
 
 from .backend import ProgramResult, RunResult, register_backend
 from .cosim_build import build_dirs, check_buildable
+from .firmware import FIRMWARE_CALLS
 
 __all__ = ["CosimBackend", "SimulatorError"]
 
@@ -197,6 +198,11 @@ class CosimBackend:
         return RunResult(outputs, perf, sim_cycles=self.sim_cycles - cycles0,
                          wall_s=time.perf_counter() - wall0)
 
+    def firmware(self) -> "RemoteFirmware":
+        """The C driver, opened in the simulator's process over the chip's control port."""
+        self._call("fw_open")
+        return RemoteFirmware(self)
+
     def mvm_ops(self) -> list[int]:
         return self._call("mvm_ops")
 
@@ -217,3 +223,23 @@ for _sim, _speed in (("verilator", "~50k cycles/s"), ("icarus", "~28k cycles/s")
     register_backend(_sim, functools.partial(CosimBackend, _sim), slow=True,
                      summary=f"the chip's Verilog on {_sim} under cocotb: a first build "
                              f"takes minutes, then {_speed}")
+
+
+class RemoteFirmware:
+    """The C driver of a cosimulation, called from the host: each call is one command,
+    its exceptions (a refused image, a chip error...) raised here as they were there."""
+
+    def __init__(self, backend: CosimBackend):
+        self._backend = backend
+
+    def __getattr__(self, call: str):
+        if call not in FIRMWARE_CALLS:
+            raise AttributeError(call)
+
+        def remote(*args):
+            kind, value = self._backend._call("firmware", call, *args)
+            if kind == "raised":
+                raise value
+            return value
+
+        return remote

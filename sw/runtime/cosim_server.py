@@ -16,6 +16,8 @@ message), followed by the simulated cycles and wall seconds the command took.
     program(desc, targets, on_chip, scratch_word)
     mvm_ops() / activity()               the macros' counters
     set_time(seconds) / conductance(macro) / stuck_cells(macro)
+    fw_open() / firmware(call, *args)    the C driver in this process (rmlora.sw.runtime.
+                                         firmware), its bus the AXI4-Lite manager
     close()
 """
 
@@ -23,6 +25,7 @@ import time
 
 import cocotb
 import numpy as np
+from cocotb.task import bridge, resume
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotb.utils import get_sim_time
 
@@ -33,10 +36,37 @@ from rmlora.sim.host_bus import CLOCK_PERIOD_NS, XBAR_PERF, start_chip
 from rmlora.sim.link import connect
 from rmlora.sim.macro_driver import MacroPortDriver
 from rmlora.sim.reram import MacroArray
+from rmlora.sw.formats.image import ImageError
 from rmlora.sw.formats.xbar import Descriptor
 from rmlora.sw.golden import xbar as gxbar
+from rmlora.sw.golden.chip import ChipError
+
+from .firmware import FIRMWARE_CALLS, FirmwareDriver, FirmwareError
 
 PERF = PERF_REGISTERS
+
+
+class BridgedBus:
+    """The C driver's platform in a cosimulation: its read32/write32 block the driver's
+    thread while cocotb performs one AXI4-Lite access (cocotb.task.resume), and its
+    wait_irq waits for the chip's irq pin the same way."""
+
+    def __init__(self, dut, bus):
+        self.dut = dut
+        self._read = resume(bus.read_word_raw)
+        self._write = resume(bus.write_word_raw)
+        self.wait_irq = resume(self._irq_high)
+
+    def read32(self, addr: int) -> tuple[int, int]:
+        value, resp = self._read(addr)
+        return resp.value, value
+
+    def write32(self, addr: int, value: int) -> int:
+        return self._write(addr, value).value
+
+    async def _irq_high(self):
+        if not int(self.dut.irq.value):
+            await RisingEdge(self.dut.irq)
 
 
 class Server:
@@ -127,6 +157,21 @@ class Server:
         result = np.frombuffer(raw[:cells], dtype=np.uint8).reshape(desc.n_rows, desc.n_cols)
         counts = {k: status[k] for k in XBAR_PERF}
         return result, await self.bus.read_reg("XB_FAILED"), counts
+
+    async def fw_open(self):
+        """Open the C driver over this chip's control port (identifies the chip)."""
+        self.fw = await bridge(FirmwareDriver)(BridgedBus(self.dut, self.bus))
+        return True
+
+    async def firmware(self, call, *args):
+        """One C driver call, run in a bridge thread: ("ok", value), or ("raised", the
+        driver's exception), which the host raises as it is."""
+        if call not in FIRMWARE_CALLS:
+            raise ValueError(f"no C driver call {call!r}: one of {', '.join(FIRMWARE_CALLS)}")
+        try:
+            return "ok", await bridge(getattr(self.fw, call))(*args)
+        except (ChipError, ImageError, FirmwareError) as exc:
+            return "raised", exc
 
     async def mvm_ops(self):
         return self.macros.mvm_ops.tolist()

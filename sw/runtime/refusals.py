@@ -28,10 +28,13 @@ class ChipRefused(ChipError, ValueError):
     """The runtime refused a call before the chip saw it (code and layer are None)."""
 
     def __init__(self, message: str):
-        self.code, self.layer = None, None
+        self.code, self.layer, self.detail = None, None, ""
         RuntimeError.__init__(self, message)
 
     __str__ = RuntimeError.__str__
+
+    def __reduce__(self):
+        return type(self), (str(self),)
 
 
 class UnknownAdapter(ChipRefused, KeyError):
