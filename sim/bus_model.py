@@ -6,7 +6,7 @@ the contract, never from the RTL. The cycle counter is not modelled (its value
 depends on timing); the testbench checks it separately. The crossbar controller
 and the sequencer are idle here (the bus benches never write XB_CTRL or SEQ_CTRL,
 whose START would run them: tb_xbar and tb_chip test that): status and counters
-read 0.
+read 0. rmlora.sw.runtime.golden_bus.GoldenBus extends it with the sequencer (`act`).
 """
 
 from dataclasses import dataclass, field
@@ -75,6 +75,11 @@ class BusModel:
         self.err_count = min(self.err_count + 1, 0xFFFF_FFFF)
         return Outcome(code.axi_resp, 0)  # refused reads return zero data
 
+    def act(self, name: str, word: int):
+        """A write of `word` to XB_CTRL or SEQ_CTRL, before it is stored: a subclass that
+        models the block it starts (rmlora.sw.runtime.golden_bus) acts on it here."""
+        raise ValueError(f"BusModel does not model writes to {name}")
+
     def _check(self, addr: int):
         """The error an access to addr raises before reaching a target, if any."""
         if addr % 4:
@@ -114,12 +119,12 @@ class BusModel:
         reg = next(r for r in REGISTERS if r.offset == addr)
         if reg.access is Access.RO:
             return self._error(addr, ErrorCode.BUS_READ_ONLY)
-        if reg.name in ACTIONS:
-            raise ValueError(f"BusModel does not model writes to {reg.name}")
         byte_mask = sum(0xFF << 8 * b for b in range(4) if strobe >> b & 1)
         keep = reg.writable_mask & byte_mask
         new = (self.storage[reg.name] & ~keep) | (value & keep)
         pulses = sum(f.mask for f in reg.fields if f.pulse)
+        if reg.name in ACTIONS:
+            self.act(reg.name, new)
         if reg.name == "CTRL" and new & REG["CTRL"].field("CLEAR_ERR").mask:
             self.err_code, self.err_addr, self.err_count = ErrorCode.NONE, 0, 0
         self.storage[reg.name] = new & ~pulses  # pulse fields read back 0

@@ -31,8 +31,8 @@ from . import xbar as gxbar
 from .macros import Macros
 
 __all__ = ["ChipError", "read_program", "record_cycles", "record_sram_words",
-           "record_cache_words", "cache_hits", "run_cycles", "run_program", "run_window",
-           "Program", "Rows", "decode_program"]
+           "record_cache_words", "cache_hits", "vector_hits", "run_cycles", "run_program",
+           "run_window", "Program", "Rows", "decode_program"]
 
 
 class ChipError(RuntimeError):
@@ -76,7 +76,7 @@ def _descriptor(mem: bytes, word: int, params: ChipParams) -> tuple[int, gxbar.D
     return op, gxbar.Descriptor(XbarOp(op) if op in (0, 1) else XbarOp.MVM, **f)
 
 
-def _vector_hits(layer: glora.Layer, ranks: list[int], params: ChipParams, hit: bool,
+def vector_hits(layer: glora.Layer, ranks: list[int], params: ChipParams, hit: bool,
                  vectors: int) -> list[bool]:
     """Which vectors of a pass the LoRA unit runs from its cache: the first if the record
     before left it valid (`hit`), the others if the adapters fit it."""
@@ -100,7 +100,7 @@ def record_cycles(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
     per_vector = [gxbar.mvm_cycles(desc, params, stream_p=True, fetch=v == 0)
                   + timing.SEQ_HANDOFF_CYCLES + glora.cycles(layer, ranks, params, h)
                   + timing.SEQ_X_FEED_LAG_CYCLES + timing.SEQ_HANDOFF_CYCLES + write_y
-                  for v, h in enumerate(_vector_hits(layer, ranks, params, hit, vectors))]
+                  for v, h in enumerate(vector_hits(layer, ranks, params, hit, vectors))]
     return fetch_and_check + sum(per_vector) + timing.SEQ_VECTOR_CYCLES * (vectors - 1)
 
 
@@ -115,14 +115,14 @@ def record_sram_words(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[in
            + timing.LORA_DESC_FIRST_WORDS)
     return own + sum(gxbar.mvm_sram_reads(desc, params, fetch=v == 0)
                      + glora.sram_reads(layer, ranks, params, h) + -(-layer.n_out // wb)
-                     for v, h in enumerate(_vector_hits(layer, ranks, params, hit, vectors)))
+                     for v, h in enumerate(vector_hits(layer, ranks, params, hit, vectors)))
 
 
 def record_cache_words(layer: glora.Layer, ranks: list[int], params: ChipParams,
                        hit: bool = False, vectors: int = 1) -> int:
     """SeqStats.cache of one record: a pass over A and B per vector run from the cache."""
     return sum(glora.cache_reads(layer, ranks, params, h)
-               for h in _vector_hits(layer, ranks, params, hit, vectors))
+               for h in vector_hits(layer, ranks, params, hit, vectors))
 
 
 def cache_hits(records: list[Record], plans: list, enabled: int, params: ChipParams
