@@ -204,6 +204,7 @@
 #define RMLORA_RC_DELETE_FAILED                  0x0000000Bu
 #define RMLORA_RC_TOO_MANY_SECTIONS              0x0000000Cu
 #define RMLORA_RC_IRQ                            0x0000000Du
+#define RMLORA_RC_BAD_NET                        0x0000001Fu
 #define RMLORA_RC_IMAGE_TRUNCATED                0x00000020u
 #define RMLORA_RC_IMAGE_MAGIC                    0x00000021u
 #define RMLORA_RC_IMAGE_VERSION                  0x00000022u
@@ -232,6 +233,7 @@
     X(DELETE_FAILED, 0x0Bu, "deleted adapter still reads back non-zero") \
     X(TOO_MANY_SECTIONS, 0x0Cu, "image has more adapter/layer sections than the driver holds") \
     X(IRQ, 0x0Du, "wait-for-interrupt hook failed") \
+    X(BAD_NET, 0x1Fu, "malformed network blob (example runner)") \
     X(IMAGE_TRUNCATED, 0x20u, "image shorter than its header") \
     X(IMAGE_MAGIC, 0x21u, "not an rmlora image (bad magic)") \
     X(IMAGE_VERSION, 0x22u, "image format newer than the loader") \

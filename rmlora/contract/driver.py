@@ -36,6 +36,7 @@ class DriverStatus(enum.Enum, shape=8):
     DELETE_FAILED = 0x0B  # a deleted adapter's words did not read back as zero
     TOO_MANY_SECTIONS = 0x0C  # more ADAPTER/LORA_LAYER sections than DRIVER_MAX_SECTIONS
     IRQ = 0x0D  # the platform's wait-for-interrupt hook failed
+    BAD_NET = 0x1F  # the example network runner (firmware/examples): a malformed network blob
 
     @property
     def text(self) -> str:
@@ -57,6 +58,7 @@ _TEXT = {
     DriverStatus.DELETE_FAILED: "deleted adapter still reads back non-zero",
     DriverStatus.TOO_MANY_SECTIONS: "image has more adapter/layer sections than the driver holds",
     DriverStatus.IRQ: "wait-for-interrupt hook failed",
+    DriverStatus.BAD_NET: "malformed network blob (example runner)",
 }
 
 

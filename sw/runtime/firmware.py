@@ -30,7 +30,7 @@ __all__ = ["FIRMWARE_CALLS", "FirmwareDriver", "FirmwareError", "load_library"]
 # the driver calls a backend runs on request (a cosimulation runs them in its process)
 FIRMWARE_CALLS = ("check_image", "load_image", "has_adapter", "enable", "delete_adapter",
                   "write_sram", "read_sram", "run", "run_program", "read_stats", "read_perf",
-                  "rc_text", "err_text")
+                  "rc_text", "err_text", "net_run", "unlearn_demo")
 
 READ32 = ctypes.CFUNCTYPE(c_int, c_void_p, c_uint32, POINTER(c_uint32))
 WRITE32 = ctypes.CFUNCTYPE(c_int, c_void_p, c_uint32, c_uint32)
@@ -62,6 +62,14 @@ class _WriteSpan(ctypes.Structure):
 
 class _ReadSpan(ctypes.Structure):
     _fields_ = [("offset", c_uint32), ("data", c_void_p), ("length", c_uint32)]
+
+
+class _NetIO(ctypes.Structure):  # rmlora_net_io (firmware/examples/rmlora_net.h)
+    _fields_ = [("input", c_void_p), ("input_len", ctypes.c_size_t),
+                ("output", c_void_p), ("output_len", ctypes.c_size_t),
+                ("output_used", ctypes.c_size_t), ("trace", c_void_p),
+                ("trace_len", ctypes.c_size_t), ("trace_used", ctypes.c_size_t),
+                ("arena", c_void_p), ("arena_len", ctypes.c_size_t)]
 
 
 class _Stats(ctypes.Structure):
@@ -106,6 +114,10 @@ def load_library(path: Path | None = None) -> ctypes.CDLL:
                        POINTER(_ReadSpan), ctypes.c_size_t],
         "rmlora_read_stats": [dev, c_uint32, POINTER(_Stats)],
         "rmlora_read_perf": [dev, POINTER(c_uint32)],
+        "rmlora_net_run": [dev, c_void_p, ctypes.c_size_t, POINTER(_NetIO)],
+        "rmlora_unlearn_demo": [dev, c_void_p, ctypes.c_size_t, c_void_p, ctypes.c_size_t,
+                                c_void_p, ctypes.c_size_t, c_uint32, POINTER(c_uint32),
+                                c_uint32, ctypes.c_uint, POINTER(_NetIO), POINTER(c_uint32)],
     }
     for name, args in sig.items():
         fn = getattr(lib, name)
@@ -229,6 +241,39 @@ class FirmwareDriver:
         perf = (c_uint32 * len(PERF_REGISTERS))()
         self._call("rmlora_read_perf", byref(self.dev), perf)
         return dict(zip(PERF_REGISTERS, perf, strict=True))
+
+    # ---- the example (firmware/examples/rmlora_net.c) ----
+    def _net_io(self, outputs: int, trace: int, arena: int):
+        bufs = [ctypes.create_string_buffer(max(1, n)) for n in (outputs, trace, arena)]
+        io = _NetIO(None, 0, ctypes.cast(bufs[0], c_void_p), outputs, 0,
+                    ctypes.cast(bufs[1], c_void_p), trace, 0, ctypes.cast(bufs[2], c_void_p),
+                    arena)
+        return io, bufs
+
+    def net_run(self, net: bytes, x: bytes, output_bytes: int, trace_bytes: int,
+                arena_bytes: int) -> tuple[bytes, bytes]:
+        """One input through the network blob (rmlora.sw.runtime.firmware_net): its
+        output tensor and its trace (every record output of every segment run)."""
+        io, bufs = self._net_io(output_bytes, trace_bytes, arena_bytes)
+        x = bytes(x)
+        io.input, io.input_len = ctypes.cast(ctypes.c_char_p(x), c_void_p), len(x)
+        self._call("rmlora_net_run", byref(self.dev), bytes(net), len(net), byref(io))
+        return bufs[0].raw[:io.output_used], bufs[1].raw[:io.trace_used]
+
+    def unlearn_demo(self, image: bytes, net: bytes, inputs: bytes, input_bytes: int,
+                     sets: list[int], forget_slot: int, output_bytes: int, trace_bytes: int,
+                     arena_bytes: int) -> tuple[bytes, bytes, int]:
+        """The example whole (rmlora_unlearn_demo): outputs and traces of every run, in
+        order (sets x inputs, then again after the delete), and the words it zeroed."""
+        n_inputs = len(inputs) // input_bytes
+        runs = 2 * len(sets) * n_inputs
+        io, bufs = self._net_io(runs * output_bytes, runs * trace_bytes, arena_bytes)
+        words = c_uint32()
+        self._call("rmlora_unlearn_demo", byref(self.dev), bytes(image), len(image),
+                   bytes(net), len(net), bytes(inputs), input_bytes, n_inputs,
+                   (c_uint32 * len(sets))(*sets), len(sets), forget_slot, byref(io),
+                   byref(words))
+        return bufs[0].raw[:io.output_used], bufs[1].raw[:io.trace_used], words.value
 
     def rc_text(self, rc: int) -> str:
         return self.lib.rmlora_rc_text(rc).decode()

@@ -85,6 +85,15 @@ class GoldenBackend:
                 outputs[word][lo:hi] = rows.get(word * wb, n).view(np.int8)
         return stats
 
+    def firmware(self):
+        """The C driver (rmlora.sw.runtime.firmware), opened on this chip's registers: the
+        golden chip behind the AXI4-Lite port (golden_bus.GoldenBus), sharing its SRAM
+        and macros."""
+        from .firmware import FirmwareDriver
+        from .golden_bus import GoldenBus
+
+        return FirmwareDriver(GoldenBus(self))
+
     def mvm_ops(self) -> list[int]:
         return self.macros.mvm_ops.tolist()
 
