@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STAMP := .venv/.setup-done
 
-.PHONY: setup test sim bringup infer bench verilog lint header clean
+.PHONY: setup test sim bringup infer firmware bench verilog lint header clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,11 @@ bringup: setup
 
 infer: setup
 	$(PY) -m rmlora.cli infer --model face --backend verilator --inputs 1
+
+# the C driver and its example: strict C11, -Werror, -fanalyzer; then the example run
+# from C against the Python runtime on the golden chip (BACKEND=verilator: on the RTL)
+firmware: setup
+	$(PY) -m rmlora.cli firmware --backend $(or $(BACKEND),golden)
 
 bench: setup
 	$(PY) benchmarks/run.py

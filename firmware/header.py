@@ -133,8 +133,9 @@ def render_header(params: ChipParams = ChipParams()) -> str:
     lines += [_define(f"RMLORA_ERR_{e.name}", e.value, e.text) for e in ErrorCode]
     lines += [""] + _table("RMLORA_ERR_TABLE", [(e.name, e.value, e.text) for e in ErrorCode],
                            "ErrorCode texts: X(name, code, text)")
-    lines += ["/* C driver return values, RMLORA_RC_* (rmlora/contract/driver.py): DriverStatus 0x00-0x1f,",
-              " * image refusals (ImageFault, as the Python loader's) 0x20-0x3f */"]
+    lines += ["/* C driver return values, RMLORA_RC_* (rmlora/contract/driver.py):",
+              " * DriverStatus 0x00-0x1f, image refusals (ImageFault, as the Python",
+              " * loader's) 0x20-0x3f */"]
     lines += [_define(f"RMLORA_RC_{d.name}", d.value) for d in DriverStatus]
     lines += [_define(f"RMLORA_RC_IMAGE_{f.name}", f.value) for f in ImageFault]
     lines += [""] + _table(

@@ -107,6 +107,7 @@ class Chip(wiring.Component):
         clear_perf = bit("CTRL", "CLEAR_PERF") | seq.clear_perf
         m.d.comb += [
             seq.start.eq(bit("SEQ_CTRL", "START")),
+            seq.host_clear_perf.eq(bit("CTRL", "CLEAR_PERF")),
             seq.irq_ack.eq(bit("SEQ_CTRL", "IRQ_ACK")),
             seq.prog_addr.eq(csr.seq_prog),
             csr.seq_status.eq(pack_fields(REG["SEQ_STATUS"], BUSY=seq.busy, DONE=seq.done,

@@ -54,6 +54,7 @@ class Sequencer(wiring.Component):
             "layer": Out(16),
             "perf_cycles": Out(32),
             "clear_perf": Out(1),  # START zeroes every PERF_* counter: they count one run
+            "host_clear_perf": In(1),  # CTRL.CLEAR_PERF: zero perf_cycles too
             "error": Out(ErrorEventSignature),
             # the SRAM core port, and the units' ports it serves
             "sram": Out(port),
@@ -193,6 +194,8 @@ class Sequencer(wiring.Component):
         with m.If(busy):
             m.d.sync += [self.perf_cycles.eq(self.perf_cycles + 1),
                          layer_cycles.eq(layer_cycles + 1)]
+        with m.If(self.host_clear_perf):  # after the count: a clear wins
+            m.d.sync += self.perf_cycles.eq(0)
         irq = Signal()
         m.d.comb += self.irq.eq(irq)
         with m.If(self.irq_ack):

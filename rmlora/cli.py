@@ -9,6 +9,9 @@
     rmlora report     rebuild any task's report from its saved JSON summary
     rmlora bringup    build the chip, bring it up on the simulator, report
     rmlora infer      compile a network, run it on a chip backend, per-layer table
+                      (--driver c: through the C firmware driver)
+    rmlora firmware   build the C driver (-Werror, -fanalyzer) and run its example
+                      against the Python runtime (same as `make firmware`)
     rmlora verilog    write the Verilog of every block (same as `make verilog`)
     rmlora header     regenerate firmware/include/rmlora.h from the contract
 """
@@ -68,6 +71,7 @@ def _infer(args):
     from rmlora.sw.lora import adapter_names
     from rmlora.sw.models.demo import demo_inputs, demo_model
     from rmlora.sw.runtime import Chip
+    from rmlora.sw.runtime.firmware_chip import FirmwareChip
     from rmlora.sw.runtime.infer import format_table, infer
 
     model = demo_model(args.model, args.seed)
@@ -84,8 +88,9 @@ def _infer(args):
     print(f"[infer] {args.model}: {len(compiled.layers)} layers, {len(compiled.segments)} "
           f"segments, {len(compiled.image)}-byte SRAM image, adapters "
           f"{compiled.adapter_slots}; enabled: {adapters or 'none'}")
-    chips = [Chip(backend=args.backend, seed=args.seed)]
-    if args.backend != "golden":
+    # the chip under test: driven by the Python runtime, or by the C driver
+    chips = [(FirmwareChip if args.driver == "c" else Chip)(backend=args.backend, seed=args.seed)]
+    if args.backend != "golden" or args.driver == "c":
         chips.append(Chip(backend="golden", seed=args.seed))  # the reference
     try:
         for i, chip in enumerate(chips):
@@ -109,10 +114,44 @@ def _infer(args):
         for chip in chips:
             chip.close()
     print(format_table(rows))
-    print(f"[infer] {args.inputs} inputs on {args.backend} in {wall:.2f} s "
-          f"(with the golden reference run); argmax {np.argmax(logits, axis=1).tolist()[:16]}")
+    print(f"[infer] {args.inputs} inputs on {args.backend} through the {args.driver} driver in "
+          f"{wall:.2f} s (with the golden reference run); argmax "
+          f"{np.argmax(logits, axis=1).tolist()[:16]}")
     if any(r.matched is False for r in rows):
         sys.exit("[infer] outputs differ from the golden model")
+
+
+def _firmware(args):
+    from rmlora.firmware.build import FirmwareBuildError, build_library, check_sources
+    from rmlora.sw.compiler import compile_model
+    from rmlora.sw.models.demo import demo_inputs, demo_model
+    from rmlora.sw.runtime.firmware_net import run_example
+
+    output_file("--json", args.json)  # before any work
+    try:
+        check_sources(analyze=True)
+        lib = build_library()
+    except FirmwareBuildError as err:
+        sys.exit(f"[firmware] {err}")
+    print(f"[firmware] driver and example clean with -Werror and -fanalyzer: {lib}")
+    compiled = compile_model(demo_model(args.model, args.seed),
+                             demo_inputs(args.model, 256, args.seed + 100))
+    names = list(compiled.adapter_slots)
+    forget = names[0]
+    sets = [names, [forget], []]
+    result = run_example(compiled, demo_inputs(args.model, args.inputs, args.seed), sets,
+                         forget, backend=args.backend, seed=args.seed)
+    print(f"[firmware] {args.model} from C on {args.backend}: {result['runs']} runs (sets "
+          f"{sets}, then again after deleting {forget!r}); outputs equal to the Python "
+          f"runtime: {result['outputs_equal']}, all {result['record_outputs_compared']} record "
+          f"outputs equal: {result['traces_equal']}; delete zeroed {result['words_zeroed']} "
+          f"words")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"model": args.model, "seed": args.seed, "sets": sets,
+                                     **result}, indent=2) + "\n")
+    print(f"[firmware] wrote {args.json}")
+    if not (result["outputs_equal"] and result["traces_equal"] and result["words_zeroed_equal"]):
+        sys.exit("[firmware] the C driver and the Python runtime disagree")
 
 
 def _verilog(args):
@@ -128,7 +167,7 @@ def _header(args):
 
 
 # Commands that need no task: their parser is built without importing the tasks.
-CHIP_COMMANDS = ("bringup", "infer", "verilog", "header")
+CHIP_COMMANDS = ("bringup", "infer", "firmware", "verilog", "header")
 
 
 def main(argv=None):
@@ -149,7 +188,17 @@ def main(argv=None):
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--deploy-on-chip", action="store_true",
                    help="program the weights through the RTL's write-verify (slow)")
+    p.add_argument("--driver", choices=("python", "c"), default="python",
+                   help="drive the chip with the Python runtime or the C firmware driver")
     p.set_defaults(func=_infer, command_parser=p)
+    p = sub.add_parser("firmware", help="build the C driver and run its example against "
+                                        "the Python runtime")
+    p.add_argument("--model", choices=("mlp", "face"), default="face")
+    p.add_argument("--backend", choices=("golden", "verilator", "icarus"), default="golden")
+    p.add_argument("--inputs", type=positive_int, default=4, help="inputs to run (default 4)")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--json", type=Path, default=Path("build/firmware/example.json"))
+    p.set_defaults(func=_firmware, command_parser=p)
     p = sub.add_parser("verilog", help="write the Verilog of every block")
     p.add_argument("--out", type=Path, default=Path("build/verilog"))
     p.set_defaults(func=_verilog, command_parser=p)

@@ -188,8 +188,9 @@
     X(BULK_4K_CROSSING, 0x43u, "bulk burst crosses a 4 KiB boundary") \
     X(BULK_RANGE, 0x44u, "bulk burst runs past the end of the SRAM buffer") \
 
-/* C driver return values, RMLORA_RC_* (rmlora/contract/driver.py): DriverStatus 0x00-0x1f,
- * image refusals (ImageFault, as the Python loader's) 0x20-0x3f */
+/* C driver return values, RMLORA_RC_* (rmlora/contract/driver.py):
+ * DriverStatus 0x00-0x1f, image refusals (ImageFault, as the Python
+ * loader's) 0x20-0x3f */
 #define RMLORA_RC_OK                             0x00000000u
 #define RMLORA_RC_BAD_ARG                        0x00000001u
 #define RMLORA_RC_BUS                            0x00000002u

@@ -27,9 +27,8 @@ from .golden_backend import GoldenBackend
 __all__ = ["GoldenBus"]
 
 SEQ_CTRL = REG["SEQ_CTRL"]
-# CTRL.CLEAR_PERF zeroes the crossbar controller's and the LoRA unit's counters; the
-# sequencer's PERF_SEQ_CYCLES is zeroed only by its START (hw/chip.py, hw/sequencer.py)
-CLEARED_BY_CTRL = tuple(name for name in PERF_REGISTERS if name != "PERF_SEQ_CYCLES")
+# CTRL.CLEAR_PERF zeroes every PERF_* counter, the sequencer's too (hw/chip.py)
+CLEARED_BY_CTRL = PERF_REGISTERS
 
 
 class GoldenBus(BusModel):

@@ -50,6 +50,10 @@ def _same_perf(compiled, x, steps):
             got = [perf for _, perf in bus_network(bus, golden, compiled, x)[1]]
             want = [{k: run.result.perf[k] for k in PERF_REGISTERS} for run in runs]
             assert got == want, adapters
+        # CTRL.CLEAR_PERF zeroes all ten counters on the RTL, the sequencer's cycles too
+        rtl.backend._call("write_reg", "CTRL", REG["CTRL"].pack(CLEAR_PERF=1))
+        assert {k: rtl.backend._call("read_reg", k) for k in PERF_REGISTERS} == \
+            dict.fromkeys(PERF_REGISTERS, 0)
 
 
 @pytest.mark.cosim

@@ -116,15 +116,14 @@ def test_irq_follows_irq_en_and_ack(compiled):
     assert not bus.irq
 
 
-def test_clear_perf_keeps_the_sequencers_cycles(compiled):
-    """CTRL.CLEAR_PERF zeroes the crossbar controller's and LoRA unit's counters; the
-    RTL's sequencer zeroes PERF_SEQ_CYCLES only on START (checked on Verilator)."""
+def test_clear_perf_zeroes_every_counter(compiled):
+    """CTRL.CLEAR_PERF zeroes all ten PERF_* counters, the sequencer's cycles too, as the
+    contract says (the RTL's, on Verilator: tests/cosim/test_golden_bus_cosim.py)."""
     bus = GoldenBus(loaded(compiled).backend)
     bus_driver.start(bus, compiled.segments[0].program, 0b11)
-    cycles = bus_driver.perf(bus)["PERF_SEQ_CYCLES"]
+    assert bus_driver.perf(bus)["PERF_SEQ_CYCLES"] > 0
     bus_driver.reg_write(bus, "CTRL", REG["CTRL"].pack(CLEAR_PERF=1))
-    assert bus_driver.perf(bus) == {**dict.fromkeys(PERF_REGISTERS, 0),
-                                    "PERF_SEQ_CYCLES": cycles}
+    assert bus_driver.perf(bus) == dict.fromkeys(PERF_REGISTERS, 0)
 
 
 def test_bus_refusals_as_bus_model(compiled):
