@@ -22,8 +22,6 @@ from rmlora.sim.bus_model import BusModel
 from rmlora.sw.golden import chip as gchip
 from rmlora.sw.golden.perf import run_perf, stop_addr
 
-from .golden_backend import GoldenBackend
-
 __all__ = ["GoldenBus"]
 
 SEQ_CTRL = REG["SEQ_CTRL"]
@@ -32,7 +30,9 @@ CLEARED_BY_CTRL = PERF_REGISTERS
 
 
 class GoldenBus(BusModel):
-    def __init__(self, backend: GoldenBackend):
+    def __init__(self, backend):
+        """`backend`: a GoldenBackend (its params, sram array and macros; not imported
+        here, since GoldenBackend.firmware() opens the C driver on this bus)."""
         super().__init__(backend.params)
         self.backend = backend
         self.sram = backend.sram  # the backend's array: one chip, driven either way
