@@ -49,24 +49,27 @@ static uint32_t words_for(const rmlora_dev *dev, uint32_t bits)
 
 /* ---- the bus ---- */
 
-static int bus_read(rmlora_dev *dev, uint32_t addr, uint32_t *value)
+/* An access the chip refused: keep its address and the chip's ERR_CODE for the caller. */
+static int bus_error(rmlora_dev *dev, uint32_t addr)
 {
-    if (dev->plat.read32(dev->plat.ctx, addr, value) == (int)RMLORA_AXI_RESP_OKAY)
-        return RMLORA_RC_OK;
     dev->err_addr = addr;
     dev->err_code = 0;
     (void)dev->plat.read32(dev->plat.ctx, REG(ERR_CODE), &dev->err_code);
     return RMLORA_RC_BUS;
 }
 
+static int bus_read(rmlora_dev *dev, uint32_t addr, uint32_t *value)
+{
+    if (dev->plat.read32(dev->plat.ctx, addr, value) == (int)RMLORA_AXI_RESP_OKAY)
+        return RMLORA_RC_OK;
+    return bus_error(dev, addr);
+}
+
 static int bus_write(rmlora_dev *dev, uint32_t addr, uint32_t value)
 {
     if (dev->plat.write32(dev->plat.ctx, addr, value) == (int)RMLORA_AXI_RESP_OKAY)
         return RMLORA_RC_OK;
-    dev->err_addr = addr;
-    dev->err_code = 0;
-    (void)dev->plat.read32(dev->plat.ctx, REG(ERR_CODE), &dev->err_code);
-    return RMLORA_RC_BUS;
+    return bus_error(dev, addr);
 }
 
 static uint32_t sram_bytes(const rmlora_dev *dev)
@@ -170,7 +173,10 @@ int rmlora_open(rmlora_dev *dev, const rmlora_platform *plat)
         return RMLORA_RC_NOT_RMLORA;
     if ((rc = bus_read(dev, REG(VERSION), &version)) != RMLORA_RC_OK)
         return rc;
-    if (FIELD(VERSION, MAJOR, version) != RMLORA_VERSION_MAJOR)
+    /* semantic versioning: the same major; below 1.0 every minor may break, so the same
+     * minor too (a later patch is fine) */
+    if (FIELD(VERSION, MAJOR, version) != RMLORA_VERSION_MAJOR
+        || (RMLORA_VERSION_MAJOR == 0u && FIELD(VERSION, MINOR, version) != RMLORA_VERSION_MINOR))
         return RMLORA_RC_VERSION;
     if ((rc = bus_read(dev, REG(HW_SRAM), &hw_sram)) != RMLORA_RC_OK
         || (rc = bus_read(dev, REG(HW_MACRO), &dev->hw_macro)) != RMLORA_RC_OK)

@@ -8,7 +8,7 @@ driver status, and the texts are the contract's."""
 import pytest
 from hypothesis import given
 
-from rmlora.contract import CHIP_ID, REG, SRAM_WINDOW_BASE, ChipParams, ErrorCode
+from rmlora.contract import CHIP_ID, CONTRACT_VERSION, REG, SRAM_WINDOW_BASE, ChipParams, ErrorCode
 from rmlora.contract.driver import DriverStatus
 from rmlora.contract.image import ImageFault
 from rmlora.sw.compiler import compile_model
@@ -157,9 +157,12 @@ def test_a_bus_error_response_stops_the_call_and_names_the_chips_error():
 @pytest.mark.parametrize("registers, status", [
     ({"ID": CHIP_ID ^ 1}, DriverStatus.NOT_RMLORA),
     ({"VERSION": REG["VERSION"].pack(MAJOR=99, MINOR=0, PATCH=0)}, DriverStatus.VERSION),
+    ({"VERSION": REG["VERSION"].pack(MAJOR=CONTRACT_VERSION[0], MINOR=CONTRACT_VERSION[1] - 1,
+                                     PATCH=0)}, DriverStatus.VERSION),
     ({"HW_SRAM": REG["HW_SRAM"].pack(WIDTH_BYTES=2, DEPTH_LOG2=13)}, DriverStatus.GEOMETRY),
     ({"HW_SRAM": REG["HW_SRAM"].pack(WIDTH_BYTES=8, DEPTH_LOG2=20)}, DriverStatus.GEOMETRY),
-], ids=["another chip", "another major version", "2-byte words", "SRAM past the window"])
+], ids=["another chip", "another major version", "another minor below 1.0", "2-byte words",
+        "SRAM past the window"])
 def test_open_refuses_a_chip_it_cannot_drive(registers, status):
     with pytest.raises(FirmwareError) as err:
         FirmwareDriver(LyingBus(**registers))
@@ -184,3 +187,9 @@ def test_the_texts_are_the_contracts(loaded):
         assert driver.rc_text(status.value) == status.text
     for fault in ImageFault:
         assert driver.rc_text(fault.value) == fault.text
+
+
+def test_a_later_patch_of_the_same_version_is_accepted():
+    major, minor, patch = CONTRACT_VERSION
+    FirmwareDriver(LyingBus(VERSION=REG["VERSION"].pack(MAJOR=major, MINOR=minor,
+                                                        PATCH=patch + 1)))
