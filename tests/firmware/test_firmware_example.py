@@ -97,3 +97,15 @@ def test_a_malformed_network_blob_is_refused(forge, face):
     with pytest.raises(FirmwareError) as err:
         chip.fw.net_run(forge(net.blob), x, net.output_bytes, net.trace_bytes, net.arena_bytes)
     assert err.value.status is DriverStatus.BAD_NET
+
+
+def test_the_commands_run_the_c_driver(tmp_path, capsys):
+    """`rmlora firmware` (make firmware) and `rmlora infer --driver c`, on the MLP demo."""
+    from rmlora.cli import main
+
+    out = tmp_path / "example.json"
+    main(["firmware", "--model", "mlp", "--inputs", "2", "--seed", "4", "--json", str(out)])
+    assert '"traces_equal": true' in out.read_text()
+    main(["infer", "--model", "mlp", "--backend", "golden", "--driver", "c", "--inputs", "2"])
+    text = capsys.readouterr().out
+    assert "through the c driver" in text and " NO" not in text
