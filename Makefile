@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STAMP := .venv/.setup-done
 
-.PHONY: setup test sim bringup infer firmware bench verilog lint header clean
+.PHONY: setup test sim bringup infer firmware bench verilog synth lint header clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,11 @@ bench: setup
 
 verilog: setup
 	$(PY) -m rmlora.hw.build --out build/verilog
+
+# gates, flip-flops and memory bits of every block and the chip (Yosys, technology-
+# independent; about 3 minutes, cached per block): build/synth/report.json
+synth: setup
+	$(PY) -m rmlora.hw.synth
 
 lint: verilog
 	$(PY) -m rmlora.hw.build --out build/verilog --lint

