@@ -373,14 +373,21 @@ int rmlora_has_adapter(const rmlora_dev *dev, unsigned slot)
     return 0;
 }
 
-int rmlora_enable(rmlora_dev *dev, uint32_t mask)
+/* RMLORA_RC_OK if dev is open with an image loaded, else why not. */
+static int image_state(const rmlora_dev *dev)
 {
     if (dev == NULL)
         return RMLORA_RC_BAD_ARG;
     if (!dev->is_open)
         return RMLORA_RC_NOT_OPEN;
-    if (!dev->loaded)
-        return RMLORA_RC_NO_IMAGE;
+    return dev->loaded ? (int)RMLORA_RC_OK : (int)RMLORA_RC_NO_IMAGE;
+}
+
+int rmlora_enable(rmlora_dev *dev, uint32_t mask)
+{
+    int rc = image_state(dev);
+    if (rc != RMLORA_RC_OK)
+        return rc;
     if (mask >> RMLORA_LORA_SLOTS)
         return RMLORA_RC_NO_ADAPTER;
     for (unsigned slot = 0; slot < RMLORA_LORA_SLOTS; slot++)
@@ -426,15 +433,11 @@ static int layer_entries(rmlora_dev *dev, unsigned slot, int clear, uint32_t *le
 
 int rmlora_delete_adapter(rmlora_dev *dev, unsigned slot, uint32_t *words_zeroed)
 {
-    if (dev == NULL)
-        return RMLORA_RC_BAD_ARG;
-    if (!dev->is_open)
-        return RMLORA_RC_NOT_OPEN;
-    if (!dev->loaded)
-        return RMLORA_RC_NO_IMAGE;
+    int rc = image_state(dev);
+    if (rc != RMLORA_RC_OK)
+        return rc;
     if (slot >= RMLORA_LORA_SLOTS || !rmlora_has_adapter(dev, slot))
         return RMLORA_RC_NO_ADAPTER;
-    int rc;
     uint32_t words = 0, left;
     for (uint32_t i = 0; i < dev->n_sections; i++) {
         const rmlora_section *s = &dev->sections[i];
