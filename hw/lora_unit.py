@@ -4,10 +4,11 @@ Computes, for one layer (rmlora.contract.lora has the formulas and formats),
     y = act(requant(p * out_mult + sum over enabled slots i of (B_i q_i(A_i x)) * scale_i))
 with a PE array of P = SRAM-word-bytes int8 MACs that streams A_i and B_i from the
 SRAM buffer, one word per cycle, through the core read port; there is no second
-copy of the adapter data. x arrives on a stream (P lanes a beat) and is held in
-registers; p arrives on a stream (one int32 an output) and y leaves on one (one
-int8 an output), so the unit can sit behind the crossbar controller or be fed by
-a testbench with random stalls.
+copy of the adapter data. x arrives on a stream (P lanes a beat) and is held in a
+small memory (as are the LUT and q: memories, not registers behind wide multiplexers,
+halved the unit's gate count, issue 25); p arrives on a stream (one int32 an output)
+and y leaves on one (one int8 an output), so the unit can sit behind the crossbar
+controller or be fed by a testbench with random stalls.
 
 Phases (their cycles named in rmlora.contract.timing, summed in
 rmlora.sw.golden.lora.cycles): fetch the layer descriptor and the enabled slots'
@@ -45,7 +46,9 @@ from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.lora import (
     ACTIVATION_CODES,
     LORA_ACC_BITS,
+    LORA_D_BITS,
     LORA_DESC_BITS,
+    LORA_H_BITS,
     LORA_MAX_FEATURES,
     LORA_MAX_RANK,
     LORA_SLOTS,
@@ -66,18 +69,31 @@ __all__ = ["LoraUnit", "PERF", "requant"]
 PERF = perf_ports("lora")
 
 
-def requant(m, value, mult, shift):
-    """clamp(round_half_up(value * mult / 2**shift), -128, 127), combinational."""
-    v = Signal(signed(LORA_ACC_BITS), name="rq_product")
-    r = Signal(signed(LORA_ACC_BITS), name="rq_rounded")
+def round_shift(m, v, shift):
+    """clamp(round_half_up(v / 2**shift), -128, 127) for a signed v, combinational, one
+    bit wider than v: v of w bits holds |v| < 2**(w-1), so for a shift of w or more
+    v + 2**(shift-1) lies in [0, 2**shift) and the result is 0; below that the rounding
+    constant is at most 2**(w-2) and the sum fits w+1 bits."""
+    w = len(v)
+    wide = Signal(signed(w + 1), name="rq_value")
+    r = Signal(signed(w + 1), name="rq_rounded")
     out = Signal(signed(8), name="rq_out")
+    half = Signal(w + 1, name="rq_half")  # 2**(shift-1), truncated: used for shift < w only
     m.d.comb += [
-        v.eq(value * mult),
-        r.eq((v + Mux(shift == 0, 0, Const(1, LORA_ACC_BITS) << (shift - 1).as_unsigned()[:6]))
-             >> shift),
+        half.eq(Const(1, w + 1) << (shift - 1).as_unsigned()[:(w - 1).bit_length()]),
+        wide.eq(v),
+        r.eq(Mux(shift >= w, 0, (wide + Mux(shift == 0, 0, half)) >> shift)),
         out.eq(Mux(r > 127, 127, Mux(r < -128, -128, r))),
     ]
     return out
+
+
+def requant(m, value, mult, shift):
+    """clamp(round_half_up(value * mult / 2**shift), -128, 127), as wide as the product."""
+    product = value * mult
+    v = Signal(signed(len(product)), name="rq_product")
+    m.d.comb += v.eq(product)
+    return round_shift(m, v, shift)
 
 
 class LoraUnit(wiring.Component):
@@ -175,10 +191,27 @@ class LoraUnit(wiring.Component):
             m.d.comb += check.eq(ErrorCode.LORA_SRAM_RANGE)
 
         # ---- operands held in registers ----
-        xs = Signal(LORA_MAX_FEATURES * 8)
+        # x and the LUT in memories, not registers behind wide multiplexers (issue 25):
+        # x is read a cycle ahead, at the A phase's issue (transparent to the write of
+        # the same word, which on a cache hit streams in under the A phase); the LUT is
+        # read as y is formed and its byte picked as y leaves
+        m.submodules.x_mem = x_mem = Memory(shape=8 * P, depth=LORA_MAX_FEATURES // P, init=[])
+        x_wr = x_mem.write_port()
+        x_rd = x_mem.read_port(transparent_for=(x_wr,))
+        x_bits = (LORA_MAX_FEATURES // P - 1).bit_length()
         q_words = -(-LORA_MAX_RANK // P)
-        qs = [Signal(q_words * P * 8, name=f"q{s}") for s in range(LORA_SLOTS)]
-        lut = Signal(LUT_ENTRIES * 8)
+        # q_i (a byte per row of A_i) in a memory of q_words words per slot: written a
+        # byte at a time in the A phase, read a word ahead in the B phase (held on a stall)
+        m.submodules.q_mem = q_mem = Memory(shape=8 * P, depth=LORA_SLOTS * q_words, init=[])
+        q_wr, q_rd = q_mem.write_port(granularity=8), q_mem.read_port()
+        q_bits = (LORA_SLOTS * q_words - 1).bit_length()
+        m.d.comb += q_rd.en.eq(0)
+        m.submodules.lut_mem = lut_mem = Memory(shape=8 * P, depth=lut_words, init=[])
+        lut_wr, lut_rd = lut_mem.write_port(), lut_mem.read_port()
+        lut_bits = max(1, (lut_words - 1).bit_length())
+        m.d.comb += lut_rd.en.eq(0)  # read only as a LUT output is formed: held while y waits
+        y_lut = Signal(name="y_lut")  # the output waiting is a LUT entry
+        y_byte = Signal(max(1, wb_log), name="y_byte")  # its byte in the LUT word read
 
         # ---- the read pipeline: issue (i_*) this cycle, use (u_*) the next ----
         i_slot = Signal(range(LORA_SLOTS), name="i_slot")
@@ -199,13 +232,21 @@ class LoraUnit(wiring.Component):
             if s > 0:  # slot 0 is never after another
                 with m.If(active[s] & (s > i_slot)):
                     m.d.comb += next_slot.eq(s)
+        m.d.comb += x_rd.addr.eq(i_w[:x_bits])  # the A phase's issue: used the next cycle
+        # one requantiser for both phases: h * q_mult (A, |.| < 2**38) or acc (B)
+        rq_value, rq_shift = Signal(signed(LORA_ACC_BITS)), Signal(6)
+        rq_out = round_shift(m, rq_value, rq_shift)
+        # one PE array for both phases: the adapter word against x (A) or against q (B)
+        pe_b = Signal(8 * P, name="pe_b")
+        product = dot(operand, pe_b, P)
         row_words_b = Signal(16)  # words of a row of the issuing slot's B
         m.d.comb += row_words_b.eq(words(rank(i_slot)))
 
-        h, d = Signal(signed(32), name="h"), Signal(signed(32), name="d")
+        h, d = Signal(signed(LORA_H_BITS), name="h"), Signal(signed(LORA_D_BITS), name="d")
         acc = Signal(signed(LORA_ACC_BITS))
         y_reg, y_full = Signal(signed(8), name="y_reg"), Signal(name="y_full")
-        m.d.comb += [self.y.valid.eq(y_full), self.y.p.eq(y_reg)]
+        m.d.comb += [self.y.valid.eq(y_full),
+                     self.y.p.eq(Mux(y_lut, lut_rd.data.word_select(y_byte, 8), y_reg))]
         with m.If(self.y.valid & self.y.ready):
             m.d.sync += y_full.eq(0)
 
@@ -231,8 +272,10 @@ class LoraUnit(wiring.Component):
             for li in range(P):
                 m.d.comb += beat.word_select(li, 8).eq(
                     Mux((word << wb_log) + li < layer.n_in, self.x.p.word_select(li, 8), 0))
+            m.d.comb += [x_wr.addr.eq(word[:x_bits]), x_wr.data.eq(beat)]
             with m.If(when & (word < n_w)):
-                m.d.sync += [xs.word_select(word[:8], 8 * P).eq(beat), word.eq(word + 1)]
+                m.d.comb += x_wr.en.eq(1)
+                m.d.sync += word.eq(word + 1)
         fetch_to = Signal(range(LORA_SLOTS + 1))  # LORA_SLOTS: the layer descriptor
         got = fetch.words
 
@@ -259,9 +302,25 @@ class LoraUnit(wiring.Component):
                 with m.If(fill):
                     m.d.comb += cache_wr.en.eq(1)
 
+        # each slot's next A (then B) word: its rows are contiguous and issued in order,
+        # so a pointer that counts up replaces address = base + row * row_words + word
+        ptrs = [Signal(16, name=f"ptr{s}") for s in range(LORA_SLOTS)]
+
+        def point_at(field):
+            m.d.sync += [ptrs[s].eq(getattr(entry[s], field)) for s in range(LORA_SLOTS)]
+
+        def read_next():
+            """Issue the read of the issuing slot's next word and step its pointer."""
+            read_adapter(per_slot(ptrs, i_slot, 16))
+            with m.Switch(i_slot):
+                for s in range(LORA_SLOTS):
+                    with m.Case(s):
+                        m.d.sync += ptrs[s].eq(ptrs[s] + 1)
+
         def begin_passes():
             m.d.sync += [word.eq(0), i_slot.eq(first_slot), i_row.eq(0), i_w.eq(0),
                          u_valid.eq(0), c_issue.eq(0)]
+            point_at("a_addr")
 
         with m.FSM():
             with m.State("IDLE"):
@@ -330,8 +389,8 @@ class LoraUnit(wiring.Component):
                     m.next = "X_IN"
             with m.State("LUT"):
                 fetching()
-                with m.If(got.valid):
-                    m.d.sync += lut.word_select(got.p.index[:8], 8 * P).eq(got.p.data)
+                m.d.comb += [lut_wr.addr.eq(got.p.index[:lut_bits]), lut_wr.data.eq(got.p.data),
+                             lut_wr.en.eq(got.valid)]
                 with m.If(fetch.done):
                     m.next = "X_IN"
             with m.State("X_IN"):  # x is taken whole before A is read: the SRAM is free
@@ -352,8 +411,7 @@ class LoraUnit(wiring.Component):
                 issuing = i_row < rank(i_slot)
                 last_w = i_w + 1 == n_w
                 with m.If(issuing & x_in):
-                    e_a = per_slot([e.a_addr for e in entry], i_slot, 16)
-                    read_adapter(e_a + i_row * n_w + i_w)
+                    read_next()
                     m.d.sync += [u_valid.eq(1), u_slot.eq(i_slot), u_row.eq(i_row), u_w.eq(i_w),
                                  u_last_ad.eq(last_w)]
                     with m.If(last_w):
@@ -367,20 +425,23 @@ class LoraUnit(wiring.Component):
                 with m.If(u_valid):
                     fill_cache()
                     lanes_left = layer.n_in - (u_w << wb_log)
-                    product = dot(operand, xs.word_select(u_w[:8], 8 * P), P)
-                    h_new = Mux(u_w == 0, 0, h) + product
+                    m.d.comb += pe_b.eq(x_rd.data)
+                    h_new = Signal(signed(LORA_H_BITS))  # the contract's bound: no wrap
+                    m.d.comb += h_new.eq(Mux(u_w == 0, 0, h) + product)
                     m.d.sync += [h.eq(h_new), self.perf_macs.eq(
                         self.perf_macs + Mux(lanes_left > P, P, lanes_left))]
                     with m.If(u_last_ad):
                         q_mult = per_slot([e.q_mult for e in entry], u_slot, 16).as_signed()
                         q_shift = per_slot([e.q_shift for e in entry], u_slot, 6)
-                        q = requant(m, h_new, q_mult, q_shift)
-                        with m.Switch(u_slot):
-                            for s in range(LORA_SLOTS):
-                                with m.Case(s):
-                                    m.d.sync += qs[s].word_select(u_row[:5], 8).eq(q)
+                        m.d.comb += [rq_value.eq(h_new * q_mult), rq_shift.eq(q_shift)]
+                        q = rq_out
+                        m.d.comb += [
+                            q_wr.addr.eq((u_slot * q_words + (u_row[:5] >> wb_log))[:q_bits]),
+                            q_wr.data.eq(q.as_unsigned().replicate(P)),
+                            q_wr.en.eq(Const(1, P) << u_row[:wb_log])]
                 with m.If(~issuing & u_valid):
                     m.d.sync += [i_row.eq(0), i_w.eq(0), i_slot.eq(first_slot), u_valid.eq(0)]
+                    point_at("b_addr")
                     m.next = "B_PHASE"
 
             # ---- B phase: per output j, acc = p_j * out_mult + sum_i (B_i[j] . q_i) * scale_i ----
@@ -392,10 +453,11 @@ class LoraUnit(wiring.Component):
                 u_p = u_valid & u_first_out
                 stall = u_valid & ((u_first_out & ~self.p.valid) | (u_last_out & y_full
                                                                      & ~self.y.ready))
+                m.d.comb += [q_rd.en.eq(~stall),  # the word the next use needs: i_slot, i_w
+                             q_rd.addr.eq((i_slot * q_words + i_w)[:q_bits])]
                 with m.If(issue_more & ~stall):
-                    e_b = per_slot([e.b_addr for e in entry], i_slot, 16)
                     with m.If(any_active):
-                        read_adapter(e_b + i_row * row_words_b + i_w)
+                        read_next()
                     m.d.sync += [u_valid.eq(1), u_slot.eq(i_slot), u_row.eq(i_row), u_w.eq(i_w),
                                  u_first_out.eq((i_w == 0) & (i_slot == first_slot)),
                                  u_last_ad.eq(last_w & any_active), u_last_out.eq(last_ad)]
@@ -411,30 +473,35 @@ class LoraUnit(wiring.Component):
                     m.d.comb += self.p.ready.eq(u_p)
                     with m.If(any_active):
                         fill_cache()
-                    q_sel = per_slot(qs, u_slot, q_words * P * 8)
-                    product = Mux(any_active, dot(operand,
-                                                  q_sel.word_select(u_w[:4], 8 * P), P), 0)
-                    d_new = Mux(u_w == 0, 0, d) + product
+                    m.d.comb += pe_b.eq(q_rd.data)
+                    d_new = Signal(signed(LORA_D_BITS))
+                    m.d.comb += d_new.eq(Mux(u_w == 0, 0, d) + Mux(any_active, product, 0))
                     rank_u = rank(u_slot)
                     lanes_left = rank_u - (u_w << wb_log)
                     scale = per_slot([e.scale_mult for e in entry], u_slot, 16).as_signed()
                     base = Mux(u_first_out, self.p.p * layer.out_mult, acc)
-                    acc_new = base + Mux(u_last_ad, d_new * scale, 0)
+                    acc_new = Signal(signed(LORA_ACC_BITS))
+                    m.d.comb += acc_new.eq(base + Mux(u_last_ad, d_new * scale, 0))
                     m.d.sync += [d.eq(d_new), acc.eq(acc_new)]
                     with m.If(any_active):
                         m.d.sync += self.perf_macs.eq(
                             self.perf_macs + Mux(lanes_left > P, P, lanes_left))
                     with m.If(u_last_out):
-                        y = requant(m, acc_new, 1, layer.out_shift)
+                        m.d.comb += [rq_value.eq(acc_new), rq_shift.eq(layer.out_shift)]
+                        y = rq_out
                         act = Signal(signed(8))
                         with m.Switch(layer.act):
                             with m.Case(Activation.RELU):
                                 m.d.comb += act.eq(Mux(y < 0, 0, y))
-                            with m.Case(Activation.LUT):
-                                m.d.comb += act.eq(lut.word_select((y + 128)[:8], 8))
+                            with m.Case(Activation.LUT):  # the entry leaves from lut_rd
+                                entry_at = (y + 128)[:8]
+                                m.d.comb += [lut_rd.en.eq(1),
+                                             lut_rd.addr.eq(entry_at[wb_log:][:lut_bits])]
+                                m.d.sync += y_byte.eq(entry_at[:max(1, wb_log)])
                             with m.Default():
                                 m.d.comb += act.eq(y)
-                        m.d.sync += [y_reg.eq(act), y_full.eq(1)]
+                        m.d.sync += [y_reg.eq(act), y_full.eq(1),
+                                     y_lut.eq(layer.act == Activation.LUT)]
                 with m.If(~issue_more & ~u_valid):
                     m.next = "DRAIN"
             with m.State("DRAIN"):  # the last output leaves

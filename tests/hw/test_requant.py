@@ -7,16 +7,15 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from rmlora.contract.lora import LORA_ACC_BITS
+from rmlora.contract.lora import LORA_ACC_BITS, LORA_H_BITS, MULT_BITS
 from rmlora.hw.lora_unit import requant
 from rmlora.sw.golden.lora import requantize
 
 
 class Requant(wiring.Component):
-    value: In(signed(LORA_ACC_BITS))
-    mult: In(signed(16))
-    shift: In(unsigned(6))
-    out: Out(signed(8))
+    def __init__(self, width: int = LORA_ACC_BITS):
+        super().__init__({"value": In(signed(width)), "mult": In(signed(MULT_BITS)),
+                          "shift": In(unsigned(6)), "out": Out(signed(8))})
 
     def elaborate(self, platform):
         m = Module()
@@ -55,3 +54,28 @@ def test_ties_saturation_and_edges():
     sim = Simulator(dut)  # combinational: no clock
     sim.add_testbench(tb)
     sim.run()
+
+
+def test_narrow_values_at_every_shift():
+    """The datapath's own widths (h: LORA_H_BITS; acc: LORA_ACC_BITS with mult 1, as the
+    B phase calls it): every shift 0..63, including those at and past the product's width,
+    where the result is 0; values at the bounds of the width."""
+    rng = np.random.default_rng(1)
+    for width, mults in ((LORA_H_BITS, [1, -1, 32767, -32768, 12345]), (LORA_ACC_BITS, [1])):
+        dut = Requant(width)
+        top = (1 << (width - 1)) - 1
+        values = [0, 1, -1, top, -top - 1, *map(int, rng.integers(-top - 1, top, 40))]
+
+        async def tb(ctx, dut=dut, values=values, mults=mults, width=width):
+            for value in values:
+                for mult in mults:
+                    for shift in range(64):
+                        ctx.set(dut.value, value)
+                        ctx.set(dut.mult, mult)
+                        ctx.set(dut.shift, shift)
+                        want = int(requantize(np.array([value]), mult, shift)[0])
+                        assert ctx.get(dut.out) == want, (width, value, mult, shift)
+
+        sim = Simulator(dut)
+        sim.add_testbench(tb)
+        sim.run()
