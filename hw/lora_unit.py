@@ -29,9 +29,9 @@ unit keeps what it read for the last layer. A run whose enabled adapters fit the
 cache writes every A and B word into it in read order as it uses it; the next START
 with the same descriptor address and LORA_ENABLE (and no `cache_flush` since: the
 sequencer's START, any host write to the SRAM) is a hit: it skips the descriptor,
-entry and LUT fetches and the check (their registers still hold them) and reads A
-and B from the cache in the same order, at the same one-cycle latency, so a hit
-reads no SRAM word at all. Chosen over a weight-stationary loop over the vectors,
+entry and LUT fetches and the check (their registers and the LUT memory still hold
+them) and reads A and B from the cache in the same order, at the same one-cycle
+latency, so a hit reads no SRAM word at all. Chosen over a weight-stationary loop over the vectors,
 which needs every vector's x and p held in the unit (20 x 32 bytes of x and 20 x 32
 int32 of p for a face token layer, more than the FIFOs), and over re-ordering the
 program, which would change the sequencer, the compiler and the runtime together.
