@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from rmlora.contract.macro import MacroConfig
 from rmlora.sw.compiler import compile_model
-from rmlora.sw.learn.hwa import _analog, rpu_config
+from rmlora.sw.learn.hwa import analog_copy, rpu_config
 from rmlora.sw.models.demo import demo_inputs, demo_model
 from rmlora.sw.runtime import Chip
 from rmlora.sw.runtime.infer import infer
@@ -45,7 +45,7 @@ def run() -> dict:
     chip.deploy(compiled.plan)
     chip.load(compiled.image, names=compiled.adapter_slots)
     chip.enable(list(compiled.adapter_slots))
-    analog = _analog(model, rpu_config(NOISE_US, 8, MacroConfig()))
+    analog = analog_copy(model, rpu_config(NOISE_US, 8, MacroConfig()))
     analog.train()  # aihwkit-lightning draws its weight noise in training mode only
     xt = torch.from_numpy(x)
     threads = torch.get_num_threads()

@@ -33,7 +33,8 @@ from rmlora.sw.learn.config import StageConfig
 from rmlora.sw.learn.loop import StageCost, deterministic, train_stage
 from rmlora.sw.learn.stages import FlowData
 
-__all__ = ["HwaConfig", "relative_noise", "rpu_config", "hwa_pretrain", "predicted_accuracy"]
+__all__ = ["HwaConfig", "relative_noise", "rpu_config", "analog_copy", "hwa_pretrain",
+           "predicted_accuracy"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ def rpu_config(std_us: float, input_bits: int, macro_config: MacroConfig):
     return config
 
 
-def _analog(model: nn.Module, config) -> nn.Module:
+def analog_copy(model: nn.Module, config) -> nn.Module:
+    """An aihwkit-lightning copy of the model with its layers analogue under `config`
+    (rpu_config); the model itself is left as it is."""
     from aihwkit_lightning.nn.conversion import convert_to_analog
     with warnings.catch_warnings():
         # aihwkit-lightning's v1 modifier enum is flagged deprecated on import of its
@@ -95,7 +98,7 @@ def hwa_pretrain(model: nn.Module, data: FlowData, config: StageConfig, hwa: Hwa
     """Train ``model`` like stages.pretrain, through noisy analogue layers: from
     scratch if it is fresh, or hardware-aware fine-tuning if it is already trained."""
     macro_config = MacroConfig() if macro_config is None else macro_config
-    analog = _analog(model, rpu_config(hwa.noise_std_us, hwa.input_bits, macro_config))
+    analog = analog_copy(model, rpu_config(hwa.noise_std_us, hwa.input_bits, macro_config))
     rows = data.train_rows(data.pretrain_classes)
     cost = train_stage("hwa_pretrain", analog, list(analog.parameters()), data.train_x[rows],
                        data.train_y[rows], None, config, seed, progress)
@@ -107,7 +110,7 @@ def predicted_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, class
                        input_bits: int = 8) -> list[float]:
     """aihwkit-lightning's accuracy over rows of ``classes``, one per Monte Carlo run
     (weights drawn once per run: the whole batch in one forward), seeded."""
-    analog = _analog(model, rpu_config(std_us, input_bits, macro_config))
+    analog = analog_copy(model, rpu_config(std_us, input_bits, macro_config))
     analog.train()  # the modifier acts in training mode only (module docstring)
     rows = torch.isin(y, torch.tensor(classes, dtype=y.dtype))
     out = []
