@@ -49,11 +49,19 @@ def _bulk_ok(resp, address: int, length: int):
 class HostBus:
     def __init__(self, dut):
         self.dut = dut
-        self.axi = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil_"), dut.clk, dut.rst)
-        # AxiMaster splits a transfer at BULK_MAX_BEATS beats and at 4 KiB boundaries
-        # itself, into INCR bursts of full-width beats: what the bulk port takes
-        self.bulk = AxiMaster(AxiBus.from_prefix(dut, "s_axi_"), dut.clk, dut.rst,
-                              max_burst_len=BULK_MAX_BEATS)
+        # cocotbext-axi's managers log their banner and configuration at INFO as they
+        # are made, a dozen lines a start: held to warnings while they are built
+        cocotb_log = logging.getLogger("cocotb")
+        level = cocotb_log.level
+        cocotb_log.setLevel(logging.WARNING)
+        try:
+            self.axi = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil_"), dut.clk, dut.rst)
+            # AxiMaster splits a transfer at BULK_MAX_BEATS beats and at 4 KiB boundaries
+            # itself, into INCR bursts of full-width beats: what the bulk port takes
+            self.bulk = AxiMaster(AxiBus.from_prefix(dut, "s_axi_"), dut.clk, dut.rst,
+                                  max_burst_len=BULK_MAX_BEATS)
+        finally:
+            cocotb_log.setLevel(level)
         self.beat_bytes = self.bulk.write_if.byte_lanes  # one SRAM word
         # cocotbext-axi logs every transaction at INFO: far too much for a bench
         for master in (self.axi, self.bulk):
