@@ -31,10 +31,11 @@ with the same descriptor address and LORA_ENABLE (and no `cache_flush` since: th
 sequencer's START, any host write to the SRAM) is a hit: it skips the descriptor,
 entry and LUT fetches and the check (their registers and the LUT memory still hold
 them) and reads A and B from the cache in the same order, at the same one-cycle
-latency, so a hit reads no SRAM word at all. Chosen over a weight-stationary loop over the vectors,
-which needs every vector's x and p held in the unit (20 x 32 bytes of x and 20 x 32
-int32 of p for a face token layer, more than the FIFOs), and over re-ordering the
-program, which would change the sequencer, the compiler and the runtime together.
+latency, so a hit reads no SRAM word at all. Chosen over a weight-stationary loop
+over the vectors, which needs every vector's x and p held in the unit (20 x 32 bytes
+of x and 20 x 32 int32 of p for a face token layer, more than the FIFOs), and over
+re-ordering the program, which would change the sequencer, the compiler and the
+runtime together.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -53,6 +54,7 @@ from rmlora.contract.lora import (
     LORA_MAX_RANK,
     LORA_SLOTS,
     LUT_ENTRIES,
+    MULT_BITS,
     Activation,
     AdapterEntry,
     LoraLayer,
@@ -190,7 +192,7 @@ class LoraUnit(wiring.Component):
         with m.Elif(out_of_sram):
             m.d.comb += check.eq(ErrorCode.LORA_SRAM_RANGE)
 
-        # ---- operands held in registers ----
+        # ---- operands: x, q and the LUT held in memories ----
         # x and the LUT in memories, not registers behind wide multiplexers (issue 25):
         # x is read a cycle ahead, at the A phase's issue (transparent to the write of
         # the same word, which on a cache hit streams in under the A phase); the LUT is
@@ -234,7 +236,7 @@ class LoraUnit(wiring.Component):
                     m.d.comb += next_slot.eq(s)
         m.d.comb += x_rd.addr.eq(i_w[:x_bits])  # the A phase's issue: used the next cycle
         # one requantiser for both phases: h * q_mult (A, |.| < 2**38) or acc (B)
-        rq_value, rq_shift = Signal(signed(LORA_ACC_BITS)), Signal(6)
+        rq_value, rq_shift = Signal(signed(LORA_ACC_BITS)), Signal(len(layer.out_shift))
         rq_out = round_shift(m, rq_value, rq_shift)
         # one PE array for both phases: the adapter word against x (A) or against q (B)
         pe_b = Signal(8 * P, name="pe_b")
@@ -304,14 +306,14 @@ class LoraUnit(wiring.Component):
 
         # each slot's next A (then B) word: its rows are contiguous and issued in order,
         # so a pointer that counts up replaces address = base + row * row_words + word
-        ptrs = [Signal(16, name=f"ptr{s}") for s in range(LORA_SLOTS)]
+        ptrs = [Signal(len(entry[s].a_addr), name=f"ptr{s}") for s in range(LORA_SLOTS)]
 
         def point_at(field):
             m.d.sync += [ptrs[s].eq(getattr(entry[s], field)) for s in range(LORA_SLOTS)]
 
         def read_next():
             """Issue the read of the issuing slot's next word and step its pointer."""
-            read_adapter(per_slot(ptrs, i_slot, 16))
+            read_adapter(per_slot(ptrs, i_slot, len(ptrs[0])))
             with m.Switch(i_slot):
                 for s in range(LORA_SLOTS):
                     with m.Case(s):
@@ -431,13 +433,14 @@ class LoraUnit(wiring.Component):
                     m.d.sync += [h.eq(h_new), self.perf_macs.eq(
                         self.perf_macs + Mux(lanes_left > P, P, lanes_left))]
                     with m.If(u_last_ad):
-                        q_mult = per_slot([e.q_mult for e in entry], u_slot, 16).as_signed()
-                        q_shift = per_slot([e.q_shift for e in entry], u_slot, 6)
-                        m.d.comb += [rq_value.eq(h_new * q_mult), rq_shift.eq(q_shift)]
-                        q = rq_out
+                        q_mult = per_slot([e.q_mult for e in entry], u_slot,
+                                          MULT_BITS).as_signed()
+                        q_shift = per_slot([e.q_shift for e in entry], u_slot,
+                                           len(rq_shift))
                         m.d.comb += [
+                            rq_value.eq(h_new * q_mult), rq_shift.eq(q_shift),
                             q_wr.addr.eq((u_slot * q_words + (u_row[:5] >> wb_log))[:q_bits]),
-                            q_wr.data.eq(q.as_unsigned().replicate(P)),
+                            q_wr.data.eq(rq_out.as_unsigned().replicate(P)),
                             q_wr.en.eq(Const(1, P) << u_row[:wb_log])]
                 with m.If(~issuing & u_valid):
                     m.d.sync += [i_row.eq(0), i_w.eq(0), i_slot.eq(first_slot), u_valid.eq(0)]
@@ -478,7 +481,7 @@ class LoraUnit(wiring.Component):
                     m.d.comb += d_new.eq(Mux(u_w == 0, 0, d) + Mux(any_active, product, 0))
                     rank_u = rank(u_slot)
                     lanes_left = rank_u - (u_w << wb_log)
-                    scale = per_slot([e.scale_mult for e in entry], u_slot, 16).as_signed()
+                    scale = per_slot([e.scale_mult for e in entry], u_slot, MULT_BITS).as_signed()
                     base = Mux(u_first_out, self.p.p * layer.out_mult, acc)
                     acc_new = Signal(signed(LORA_ACC_BITS))
                     m.d.comb += acc_new.eq(base + Mux(u_last_ad, d_new * scale, 0))

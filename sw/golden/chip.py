@@ -31,7 +31,8 @@ from . import xbar as gxbar
 from .macros import Macros
 
 __all__ = ["ChipError", "read_program", "record_cycles", "record_sram_words",
-           "record_cache_words", "cache_hits", "vector_hits", "run_cycles", "run_program",
+           "record_cache_words", "cache_hits", "vector_hits", "run_cycles", "sequencer_cycles",
+           "run_program",
            "run_window", "Program", "Rows", "decode_program"]
 
 
@@ -138,12 +139,16 @@ def cache_hits(records: list[Record], plans: list, enabled: int, params: ChipPar
     return hits
 
 
+def sequencer_cycles(rec: Record, cycles: int, params: ChipParams) -> int:
+    """PERF_SEQ_CYCLES of one record whose SeqStats.cycles is `cycles`: plus the cycle that
+    starts it and the one that ends it (NEXT, END), plus its stats write."""
+    stats_w = params.words_for(SEQ_STATS_BITS) if rec.stats else 0
+    return cycles + timing.SEQ_RECORD_START_CYCLES + timing.SEQ_RECORD_END_CYCLES + stats_w
+
+
 def run_cycles(records: list[Record], stats: list[LayerStats], params: ChipParams) -> int:
-    """PERF_SEQ_CYCLES of one run: each record's cycles, plus the cycle that starts it and
-    the one that ends it, plus its stats write."""
-    stats_w = params.words_for(SEQ_STATS_BITS)
-    per_record = timing.SEQ_RECORD_START_CYCLES + timing.SEQ_RECORD_END_CYCLES  # NEXT, END
-    return sum(st.cycles + per_record + (stats_w if rec.stats else 0)
+    """PERF_SEQ_CYCLES of one run: every record's sequencer_cycles."""
+    return sum(sequencer_cycles(rec, st.cycles, params)
                for rec, st in zip(records, stats, strict=True))
 
 

@@ -12,13 +12,20 @@ from rmlora.contract import ChipParams, ErrorCode, timing
 from rmlora.contract.lora import LORA_DESC_BITS, LORA_SLOTS, LoraLayer
 from rmlora.contract.packing import unpack_fields
 from rmlora.contract.perf import PERF_REGISTERS
-from rmlora.contract.sequencer import SEQ_RECORD_BITS, SEQ_STATS_BITS
+from rmlora.contract.sequencer import SEQ_RECORD_BITS
 from rmlora.contract.xbar import INPUT_BITS, XBAR_DESC_BITS
 from rmlora.sw.formats.records import read_packed
 
 from . import lora as glora
 from . import xbar as gxbar
-from .chip import Program, cache_hits, record_cache_words, record_cycles, vector_hits
+from .chip import (
+    Program,
+    cache_hits,
+    record_cache_words,
+    record_cycles,
+    sequencer_cycles,
+    vector_hits,
+)
 
 __all__ = ["run_perf", "stop_addr"]
 
@@ -40,15 +47,13 @@ def run_perf(mem: bytes, program: Program, enabled: int, params: ChipParams
         raise ValueError("run_perf: a START refused at SEQ_PROG runs nothing")
     ran = [plan for plan in program.plans if plan[1] is not None]
     counts = dict.fromkeys(PERF_REGISTERS, 0)
-    stats_w = p.words_for(SEQ_STATS_BITS)
     hits = cache_hits(program.records, ran, enabled, p)
     for rec, (desc, layer, adapters), hit in zip(program.records, ran, hits, strict=False):
         ranks = [ad.rank for s, ad in sorted(adapters.items()) if enabled >> s & 1]
         n = rec.vectors
         per_vector = vector_hits(layer, ranks, p, hit, n)
-        _add(counts, PERF_SEQ_CYCLES=record_cycles(desc, layer, ranks, p, hit, n)
-             + timing.SEQ_RECORD_START_CYCLES + timing.SEQ_RECORD_END_CYCLES
-             + (stats_w if rec.stats else 0),
+        _add(counts, PERF_SEQ_CYCLES=sequencer_cycles(
+                 rec, record_cycles(desc, layer, ranks, p, hit, n), p),
              PERF_XB_CYCLES=sum(gxbar.mvm_cycles(desc, p, stream_p=True, fetch=v == 0)
                                 for v in range(n)),
              PERF_LORA_CYCLES=sum(glora.cycles(layer, ranks, p, h)
@@ -96,27 +101,29 @@ def _stopped(counts: dict[str, int], mem: bytes, program: Program, enabled: int,
     if unit == "SEQ":
         _add(counts, PERF_SEQ_CYCLES=seq)
         return
-    desc = program.plans[error.layer][0] if unit == "LORA" else None
     if unit == "XBAR":
         xbar = timing.fetch_cycles(xd_w, timing.XBAR_FETCH_SPACING) + timing.CHECK_CYCLES
         _add(counts, PERF_SEQ_CYCLES=seq + xbar + timing.SEQ_HANDOFF_CYCLES,
              PERF_XB_CYCLES=xbar)
         return
+    desc = program.plans[error.layer][0]
     xbar = gxbar.mvm_cycles(desc, p, stream_p=True)
-    entries = _entries_fetched(mem, rec.lora, enabled, p)
+    entries, outside = _entry_fetches(mem, rec.lora, enabled, p)
     dw = p.words_for(LORA_DESC_BITS)
     lora = (timing.fetch_cycles(dw) * (1 + entries)
             + timing.LORA_NEXT_ENTRY_CYCLES * (entries + 1))  # to the last NEXT_ENTRY
-    if stop_addr(mem, 0, program, enabled, p) == rec.lora:  # refused in CHECK
+    if error.code is not ErrorCode.LORA_SRAM_RANGE or outside is None:  # in CHECK
         lora += timing.CHECK_CYCLES
     _add(counts, PERF_SEQ_CYCLES=seq + xbar + lora + 2 * timing.SEQ_HANDOFF_CYCLES,
          PERF_XB_CYCLES=xbar, PERF_LORA_CYCLES=lora, PERF_SRAM_READS=dw * (1 + entries),
          **_conversions(desc, p, 1))
 
 
-def _entries_fetched(mem: bytes, lora: int, enabled: int, p: ChipParams) -> int:
-    """Adapter entries the LoRA unit fetched before it refused the layer at `lora`: the
-    enabled ones (lowest slot first) up to the first outside the SRAM."""
+def _entry_fetches(mem: bytes, lora: int, enabled: int, p: ChipParams
+                   ) -> tuple[int, int | None]:
+    """How the LoRA unit fetches the adapter entries of the layer at `lora`, the enabled
+    ones lowest slot first: how many it fetched, and the first outside the SRAM (None:
+    all fetched), where it refuses the layer."""
     dw = p.words_for(LORA_DESC_BITS)
     f = unpack_fields(LoraLayer, read_packed(mem, lora, LORA_DESC_BITS, p))
     fetched = 0
@@ -124,9 +131,9 @@ def _entries_fetched(mem: bytes, lora: int, enabled: int, p: ChipParams) -> int:
         entry = f[f"entry{slot}"]
         if enabled >> slot & 1 and entry:
             if entry + dw > p.sram_depth:
-                return fetched
+                return fetched, entry
             fetched += 1
-    return fetched
+    return fetched, None
 
 
 def stop_addr(mem: bytes, prog_addr: int, program: Program, enabled: int,
@@ -150,10 +157,7 @@ def stop_addr(mem: bytes, prog_addr: int, program: Program, enabled: int,
     if not error.code.name.startswith("LORA_"):
         return rec.addr
     if error.code is ErrorCode.LORA_SRAM_RANGE:
-        dw = params.words_for(LORA_DESC_BITS)
-        f = unpack_fields(LoraLayer, read_packed(mem, rec.lora, LORA_DESC_BITS, params))
-        for slot in range(LORA_SLOTS):
-            entry = f[f"entry{slot}"]
-            if enabled >> slot & 1 and entry and entry + dw > params.sram_depth:
-                return entry
+        outside = _entry_fetches(mem, rec.lora, enabled, params)[1]
+        if outside is not None:
+            return outside
     return rec.lora

@@ -36,6 +36,8 @@ READ32 = ctypes.CFUNCTYPE(c_int, c_void_p, c_uint32, POINTER(c_uint32))
 WRITE32 = ctypes.CFUNCTYPE(c_int, c_void_p, c_uint32, c_uint32)
 WAIT_IRQ = ctypes.CFUNCTYPE(c_int, c_void_p)
 SLVERR = 2  # what a callback answers when the Python side raised (re-raised after the call)
+_STATUSES = {s.value: s for s in DriverStatus}  # a return value -> what it names
+_FAULTS = {f.value: f for f in ImageFault}
 
 
 class _Platform(ctypes.Structure):
@@ -81,7 +83,7 @@ class FirmwareError(RuntimeError):
 
     def __init__(self, call: str, rc: int, detail: str = ""):
         self.call, self.rc, self.detail = call, rc, detail
-        self.status = DriverStatus(rc) if rc in {s.value for s in DriverStatus} else None
+        self.status = _STATUSES.get(rc)
         super().__init__(f"C driver {call}: {status_text(rc)} (0x{rc:02x})"
                          + (f"; {detail}" if detail else ""))
 
@@ -178,8 +180,8 @@ class FirmwareDriver:
             raise raised
         if rc == DriverStatus.OK.value:
             return rc
-        if rc in {f.value for f in ImageFault}:
-            fault = ImageFault(rc)
+        fault = _FAULTS.get(rc)
+        if fault is not None:
             raise ImageError(f"the C driver refused the image: {fault.text}", fault)
         if rc == DriverStatus.CHIP_ERROR.value:
             raise ChipError(ErrorCode(self.dev.err_code), self.dev.layer, "C driver")

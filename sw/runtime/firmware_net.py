@@ -16,6 +16,7 @@ import numpy as np
 
 from rmlora.sw.compiler import CompiledModel
 from rmlora.sw.compiler.steps import (
+    INPUT,
     AddStep,
     ChipStep,
     MeanStep,
@@ -23,6 +24,10 @@ from rmlora.sw.compiler.steps import (
     RmsNormStep,
     TransposeStep,
 )
+
+from .chip import Chip
+from .firmware_chip import FirmwareChip
+from .infer import run_recorded
 
 __all__ = ["NET_MAGIC", "NET_VERSION", "NetBlob", "pack_network", "quantized_inputs"]
 
@@ -120,7 +125,7 @@ def pack_network(compiled: CompiledModel) -> NetBlob:
 def quantized_inputs(compiled: CompiledModel, inputs) -> np.ndarray:
     """The host's input step: float inputs to the int8 tensors the firmware starts from
     (B, vectors, features)."""
-    env = {"input": np.asarray(inputs, dtype=np.float64)}
+    env = {INPUT: np.asarray(inputs, dtype=np.float64)}
     step = compiled.steps[0]
     step.apply(env)
     return np.ascontiguousarray(env[step.dst], dtype=np.int8)
@@ -131,8 +136,6 @@ def python_runs(chip, compiled: CompiledModel, inputs) -> tuple[list[bytes], lis
     output tensor and its trace, in the firmware's order (chip step, record, vector).
     One input at a time, as the firmware runs them: the macros' noise is indexed by
     their operation count, so a batch (segment by segment) would draw other noise."""
-    from .infer import run_recorded  # the runtime's own path, not a copy of it
-
     outputs, traces = [], []
     for x in np.asarray(inputs):
         logits, runs = run_recorded(chip, compiled, x[None])
@@ -148,9 +151,6 @@ def run_example(compiled: CompiledModel, inputs, adapter_sets: list[list[str]], 
     rmlora_unlearn_demo (load, every set on every input, delete `forget`, every set again
     without it), a twin chip of the same seed the same calls from Python; every output
     tensor and every record output compared with ==."""
-    from .chip import Chip
-    from .firmware_chip import FirmwareChip
-
     net = pack_network(compiled)
     x_q = quantized_inputs(compiled, inputs)
     slots = compiled.adapter_slots

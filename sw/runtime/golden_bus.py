@@ -97,14 +97,13 @@ class GoldenBus(BusModel):
         if not program.records:  # refused at START: no run, the counters untouched
             self._error(prog_addr, ErrorCode.SEQ_SRAM_RANGE)
             return
-        rows = sram[None, :].copy()
-        try:
-            stats = gchip.run_program(rows, prog_addr, enabled, self.backend.macros, 0, program)
+        try:  # on a one-row view of the SRAM: the run writes it in place, up to its error
+            stats = gchip.run_program(sram[None, :], prog_addr, enabled, self.backend.macros,
+                                      0, program)
         except gchip.ChipError as e:
             self._error(stop_addr(mem, prog_addr, program, enabled, p), e.code)
             self.layer = e.layer
         else:
             self.done, self.failed, self.layer = True, False, len(stats)
-        sram[:] = rows[0]  # what the run wrote (before its error, if any)
         self.perf = run_perf(mem, program, enabled, p)
         self.cycles += self.perf["PERF_SEQ_CYCLES"]
