@@ -51,6 +51,15 @@ from rmlora.contract.lora import (
     AdapterEntry,
     LoraLayer,
 )
+from rmlora.contract.net_blob import (
+    NET_MAGIC,
+    NET_MAX_FEATURES,
+    NET_MAX_SHIFT,
+    NET_MAX_TENSORS,
+    NET_RMSNORM_MAX_SHIFT,
+    NET_VERSION,
+    NetOp,
+)
 from rmlora.contract.perf import PERF_REGISTERS
 from rmlora.contract.sequencer import SEQ_RECORD_BITS, SEQ_STATS_BITS, SeqLayer, SeqStats
 from rmlora.contract.xbar import XBAR_DESC_BITS, XbarDescriptor
@@ -174,6 +183,13 @@ def render_header(params: ChipParams = ChipParams()) -> str:
             width = Shape.cast(field.shape).width
             lines.append(f"#define {f'{prefix}_{name.upper()}_LSB':<40} {field.offset}u")
             lines.append(f"#define {f'{prefix}_{name.upper()}_BITS':<40} {width}u")
+    lines += ["", "/* Network blob of the firmware example (rmlora/contract/net_blob.py) */",
+              _define("RMLORA_NET_MAGIC", NET_MAGIC, "ASCII 'RMLN'")]
+    lines += [f"#define {'RMLORA_NET_' + name:<40} {value}u" for name, value in (
+        ("VERSION", NET_VERSION), ("MAX_TENSORS", NET_MAX_TENSORS),
+        ("MAX_FEATURES", NET_MAX_FEATURES), ("RMSNORM_MAX_SHIFT", NET_RMSNORM_MAX_SHIFT),
+        ("MAX_SHIFT", NET_MAX_SHIFT))]
+    lines += [f"#define {'RMLORA_NET_OP_' + op.name:<40} {op.value}u" for op in NetOp]
     lines += ["", "/* AXI response codes (BRESP/RRESP) */"]
     lines += [_define(f"RMLORA_AXI_RESP_{r.name}", r.value) for r in AxiResp]
     lines += ["", "#endif /* RMLORA_H */", ""]

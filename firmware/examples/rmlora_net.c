@@ -101,7 +101,7 @@ static int step_rmsnorm(net_state *s, reader *r)
     int64_t eps = next_i64(r);
     uint32_t channels = next_word(r);
     int64_t gamma[RMLORA_NET_MAX_FEATURES];
-    if (!r->ok || channels == 0 || channels > RMLORA_NET_MAX_FEATURES || shift > 40
+    if (!r->ok || channels == 0 || channels > RMLORA_NET_MAX_FEATURES || shift > RMLORA_NET_RMSNORM_MAX_SHIFT
         || !tensor_ok(s, src) || s->t[src].features != channels)
         return RMLORA_RC_BAD_NET;
     for (uint32_t c = 0; c < channels; c++)
@@ -146,7 +146,7 @@ static int step_add(net_state *s, reader *r)
     uint32_t a = next_word(r), b = next_word(r), dst = next_word(r);
     int64_t ma = next_i64(r), mb = next_i64(r);
     uint32_t shift = next_word(r);
-    if (!r->ok || shift > 62 || !tensor_ok(s, a) || !tensor_ok(s, b)
+    if (!r->ok || shift > RMLORA_NET_MAX_SHIFT || !tensor_ok(s, a) || !tensor_ok(s, b)
         || s->t[a].vectors != s->t[b].vectors || s->t[a].features != s->t[b].features
         || !shape(s, dst, s->t[a].vectors, s->t[a].features))
         return RMLORA_RC_BAD_NET;
@@ -161,7 +161,7 @@ static int step_mean(net_state *s, reader *r)
     uint32_t src = next_word(r), dst = next_word(r);
     int64_t mult = next_i64(r);
     uint32_t shift = next_word(r);
-    if (!r->ok || shift > 62 || !tensor_ok(s, src)
+    if (!r->ok || shift > RMLORA_NET_MAX_SHIFT || !tensor_ok(s, src)
         || s->t[src].features > RMLORA_NET_MAX_FEATURES)
         return RMLORA_RC_BAD_NET;
     uint32_t v = s->t[src].vectors, f = s->t[src].features;

@@ -22,23 +22,8 @@
 
 #include "rmlora_driver.h"
 
-#define RMLORA_NET_MAGIC 0x4E4C4D52u /* ASCII 'RMLN' */
-#define RMLORA_NET_VERSION 1u
-#define RMLORA_NET_MAX_TENSORS 8u
-#define RMLORA_NET_MAX_FEATURES 512u /* the widest vector a host step takes */
-
-/* CHIP: src, dst, program word, n_in, n_out, n_inputs, n_outputs, n_reads, then
- *   n_inputs input words, n_outputs output words, and n_reads (word, bytes) pairs:
- *   every record output the run reads back (the trace), the outputs among them */
-#define RMLORA_NET_OP_CHIP 1u
-/* RMSNORM: src, dst, shift, eps_fixed (lo, hi), channels, gamma_mult (lo, hi) each */
-#define RMLORA_NET_OP_RMSNORM 2u
-/* TRANSPOSE: src, dst (vectors and features swap) */
-#define RMLORA_NET_OP_TRANSPOSE 3u
-/* ADD: a, b, dst, mult_a (lo, hi), mult_b (lo, hi), shift */
-#define RMLORA_NET_OP_ADD 4u
-/* MEAN: src, dst, mult (lo, hi), shift (mean over the vectors, kept as one vector) */
-#define RMLORA_NET_OP_MEAN 5u
+/* The blob's magic, version, limits and step codes (RMLORA_NET_*, with each step's
+ * operand layout) come from rmlora.h: rmlora/contract/net_blob.py. */
 
 typedef struct rmlora_net_io {
     const int8_t *input;  /* the input tensor (vectors x features of the blob's input) */

@@ -385,6 +385,19 @@
 #define RMLORA_SEQSTATS_CACHE_LSB                160u
 #define RMLORA_SEQSTATS_CACHE_BITS               32u
 
+/* Network blob of the firmware example (rmlora/contract/net_blob.py) */
+#define RMLORA_NET_MAGIC                         0x4E4C4D52u  /* ASCII 'RMLN' */
+#define RMLORA_NET_VERSION                       1u
+#define RMLORA_NET_MAX_TENSORS                   8u
+#define RMLORA_NET_MAX_FEATURES                  512u
+#define RMLORA_NET_RMSNORM_MAX_SHIFT             40u
+#define RMLORA_NET_MAX_SHIFT                     62u
+#define RMLORA_NET_OP_CHIP                       1u
+#define RMLORA_NET_OP_RMSNORM                    2u
+#define RMLORA_NET_OP_TRANSPOSE                  3u
+#define RMLORA_NET_OP_ADD                        4u
+#define RMLORA_NET_OP_MEAN                       5u
+
 /* AXI response codes (BRESP/RRESP) */
 #define RMLORA_AXI_RESP_OKAY                     0x00000000u
 #define RMLORA_AXI_RESP_EXOKAY                   0x00000001u

@@ -14,6 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rmlora.contract.net_blob import (
+    NET_MAGIC,
+    NET_MAX_FEATURES,
+    NET_MAX_TENSORS,
+    NET_RMSNORM_MAX_SHIFT,
+    NET_VERSION,
+    NetOp,
+)
 from rmlora.sw.compiler import CompiledModel
 from rmlora.sw.compiler.steps import (
     INPUT,
@@ -29,13 +37,7 @@ from .chip import Chip
 from .firmware_chip import FirmwareChip
 from .infer import run_recorded
 
-__all__ = ["NET_MAGIC", "NET_VERSION", "NetBlob", "pack_network", "quantized_inputs"]
-
-NET_MAGIC = 0x4E4C4D52  # ASCII "RMLN" (rmlora_net.h)
-NET_VERSION = 1
-MAX_TENSORS = 8  # RMLORA_NET_MAX_TENSORS
-MAX_FEATURES = 512  # RMLORA_NET_MAX_FEATURES
-OP = {"chip": 1, "rmsnorm": 2, "transpose": 3, "add": 4, "mean": 5}
+__all__ = ["NetBlob", "pack_network", "quantized_inputs", "python_runs", "run_example"]
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,8 @@ def pack_network(compiled: CompiledModel) -> NetBlob:
 
     def tid(name: str) -> int:
         if name not in names:
-            if len(names) == MAX_TENSORS:
-                raise ValueError(f"the firmware holds at most {MAX_TENSORS} tensors")
+            if len(names) == NET_MAX_TENSORS:
+                raise ValueError(f"the firmware holds at most {NET_MAX_TENSORS} tensors")
             names[name] = len(names)
         return names[name]
 
@@ -89,21 +91,22 @@ def pack_network(compiled: CompiledModel) -> NetBlob:
                      *seg.outputs, *[w for pair in reads for w in pair]]
             slot = max(slot, len(seg.inputs) * seg.n_in, len(seg.outputs) * seg.n_out,
                        -(-seg.n_in // wb) * wb)
-            body.append((OP["chip"], words))
+            body.append((NetOp.CHIP.value, words))
         elif isinstance(step, RmsNormStep):
             gamma = np.asarray(step.q.gamma_mult, dtype=np.int64)
-            if len(gamma) > MAX_FEATURES or step.q.shift > 40:
-                raise ValueError("RMS norm wider than the firmware's vectors or shift > 40")
-            body.append((OP["rmsnorm"], [tid(step.src), tid(step.dst), step.q.shift,
+            if len(gamma) > NET_MAX_FEATURES or step.q.shift > NET_RMSNORM_MAX_SHIFT:
+                raise ValueError(f"RMS norm wider than the firmware's vectors or shift > "
+                                 f"{NET_RMSNORM_MAX_SHIFT}")
+            body.append((NetOp.RMSNORM.value, [tid(step.src), tid(step.dst), step.q.shift,
                                          *_i64(step.q.eps_fixed), len(gamma),
                                          *[w for g in gamma for w in _i64(g)]]))
         elif isinstance(step, TransposeStep):
-            body.append((OP["transpose"], [tid(step.src), tid(step.dst)]))
+            body.append((NetOp.TRANSPOSE.value, [tid(step.src), tid(step.dst)]))
         elif isinstance(step, AddStep):
-            body.append((OP["add"], [tid(step.a), tid(step.b), tid(step.dst),
+            body.append((NetOp.ADD.value, [tid(step.a), tid(step.b), tid(step.dst),
                                      *_i64(step.q.mult_a), *_i64(step.q.mult_b), step.q.shift]))
         elif isinstance(step, MeanStep):
-            body.append((OP["mean"], [tid(step.src), tid(step.dst), *_i64(step.q.mult),
+            body.append((NetOp.MEAN.value, [tid(step.src), tid(step.dst), *_i64(step.q.mult),
                                       step.q.shift]))
         else:
             raise ValueError(f"the firmware example has no host step {type(step).__name__}")
