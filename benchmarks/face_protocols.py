@@ -57,7 +57,9 @@ def published(people: list[int], seed: int, faces) -> float:
 def ours(roles, seed: int, faces) -> dict:
     classes, _, data = prepare_face(roles.classes, roles.forget, roles.learn, seed,
                                     faces=faces)
-    test, views = pretrained_accuracy(data, len(classes), FlowConfig().pretrain, seed)
+    flow = FlowConfig()
+    test, views = pretrained_accuracy(data, len(classes), flow.pretrain, seed,
+                                      imprint=flow.imprint_scale)
     return {"test": test, "held_out_views": views}
 
 

@@ -27,8 +27,8 @@ import torch
 from rmlora.sw.data.olivetti import Augmentation, load_olivetti, split_people
 from rmlora.sw.learn.config import FlowConfig, StageConfig
 from rmlora.sw.learn.evaluate import class_accuracy
-from rmlora.sw.learn.loop import deterministic
-from rmlora.sw.learn.stages import pretrain, pretrain_backbone
+from rmlora.sw.learn.loop import deterministic, train_stage
+from rmlora.sw.learn.stages import imprint_head, pretrain, pretrain_backbone
 from rmlora.sw.models.mixer import FaceMixer, MixerConfig
 from rmlora.sw.tasks.face import (
     FACE,
@@ -96,8 +96,24 @@ ROUND_7 = {
         BACKBONE),
     "backbone + 60 views per image": (BASE, Augmentation(copies=60), BACKBONE),
 }
+# Round 8: how the head starts and trains after the backbone ("imprint": the head's rows
+# set to each person's mean feature direction at that length; "probe": a head-only stage
+# first, then the candidate's pretraining, or none if its epochs are 0).
+PROBE = StageConfig(epochs=60, lr=0.01)
+ROUND_8 = {
+    "backbone, random head (round 6)": (BASE, Augmentation(), BACKBONE),
+    "linear probe only": (dataclasses.replace(BASE, epochs=0), Augmentation(),
+                          {**BACKBONE, "probe": PROBE}),
+    "probe 30 epochs, then 60 at 1e-3": (StageConfig(epochs=60, lr=0.001), Augmentation(),
+                                         {**BACKBONE, "probe": StageConfig(epochs=30, lr=0.01)}),
+    "imprint 2": (BASE, Augmentation(), {**BACKBONE, "imprint": 2.0}),
+    "imprint 5": (BASE, Augmentation(), {**BACKBONE, "imprint": 5.0}),
+    "imprint 10": (BASE, Augmentation(), {**BACKBONE, "imprint": 10.0}),
+    "imprint 5, then 60 at 1e-3": (StageConfig(epochs=60, lr=0.001), Augmentation(),
+                                   {**BACKBONE, "imprint": 5.0}),
+}
 ROUNDS = {"1": ROUND_1, "2": ROUND_2, "3": ROUND_3, "4": ROUND_4, "5": ROUND_5, "6": ROUND_6,
-          "7": ROUND_7}
+          "7": ROUND_7, "8": ROUND_8}
 
 
 def validate(stage: StageConfig, aug: Augmentation, roles, seed: int, faces,
@@ -108,29 +124,38 @@ def validate(stage: StageConfig, aug: Augmentation, roles, seed: int, faces,
     shape = dict(shape or {})
     size = shape.pop("image_size", FACE_IMAGE_SIZE)
     background = shape.pop("background", None)
-    backbone = shape.pop("backbone", None)
+    head = {key: shape.pop(key, None) for key in ("backbone", "imprint", "probe")}
     classes, _, data = prepare_face(roles.classes, roles.forget, roles.learn, seed, aug=aug,
                                     faces=(images[train_idx], labels[train_idx]),
                                     n_train=VALIDATION_TRAIN_IMAGES, size=size,
                                     background=background, background_faces=faces)
-    test, views = pretrained_accuracy(data, len(classes), stage, seed, shape, backbone)
+    test, views = pretrained_accuracy(data, len(classes), stage, seed, shape, **head)
     return {"val_acc": test, "val_views_acc": views}
 
 
 def pretrained_accuracy(data, n_people: int, stage: StageConfig, seed: int,
                         shape: dict | None = None,
-                        backbone: StageConfig | None = None) -> tuple[float, float]:
+                        backbone: StageConfig | None = None, imprint: float | None = None,
+                        probe: StageConfig | None = None) -> tuple[float, float]:
     """Pretrain the face Mixer (``shape``: MixerConfig fields replacing the published
     ones) on ``data`` in float, after the backbone stage when the data has a background
-    (``backbone``: its config, default the flow's); its accuracy on the test inputs and
-    on the held-out views of the enrolled people."""
+    (``backbone``: its config, default the flow's; then ``imprint``: the head imprinted
+    at that length, and ``probe``: a head-only stage); its accuracy on the test inputs
+    and on the held-out views of the enrolled people."""
     with deterministic(seed, 1):
         torch.manual_seed(seed)
         model = (FACE.model(data.train_x, n_people + 1) if not shape else FaceMixer(
             MixerConfig(image_size=data.train_x.shape[-1], n_classes=n_people + 1, **shape)))
         if data.background_x is not None:
             pretrain_backbone(model, data, backbone or FlowConfig().backbone, seed)
-        pretrain(model, data, stage, seed)
+            if imprint is not None:
+                imprint_head(model, data, data.pretrain_classes, imprint)
+            if probe is not None:
+                rows = data.train_rows(data.pretrain_classes)
+                train_stage("probe", model, [model.head.weight], data.train_x[rows],
+                            data.train_y[rows], None, probe, seed)
+        if stage.epochs:
+            pretrain(model, data, stage, seed)
     enrolled = data.pretrain_classes
     return (class_accuracy(model, data.test_x, data.test_y, enrolled),
             class_accuracy(model, data.holdout_x, data.holdout_y, enrolled))

@@ -171,17 +171,22 @@ def _sim(args):
 
 
 def _cost(args):
+    from rmlora.sw.cost import table_for
     from rmlora.sw.report.atomic import write_text_atomic
     from rmlora.sw.report.cost import format_cost_table
     from rmlora.sw.tasks import run_task
 
     task = _tasks()[args.task]
+    if args.clock_mhz is not None and not 0 < args.clock_mhz < float("inf"):
+        args.command_parser.error(f"--clock-mhz must be a finite number > 0, got "
+                                  f"{args.clock_mhz}")
     if args.json is not None:
         output_file("--json", args.json)
     options, prepared = checked_flow(task, args, args.seed, None, 0)
     print(f"[cost] {task.name}: running the flow ({task.describe(options)}, seed {args.seed}) "
           f"on the golden chip for its activity")
-    summary = run_task(task, options, args.seed, None, prepared=prepared)
+    table = table_for() if args.clock_mhz is None else table_for(clock_hz=args.clock_mhz * 1e6)
+    summary = run_task(task, options, args.seed, None, prepared=prepared, cost_table=table)
     print(format_cost_table(summary["cost"]))
     if args.json:
         path = _write_or_rescue("cost", summary["cost"], lambda: write_text_atomic(
@@ -304,6 +309,10 @@ def add_task_commands(sub) -> None:
         task.add_options(q)
         q.add_argument("--seed", type=seed, default=0)
         q.add_argument("--json", type=Path, default=None, help="write the cost figures here")
+        q.add_argument("--clock-mhz", type=float, default=None,
+                       help="the digital clock the chip is priced at (default: the cost "
+                            "model's, rmlora.sw.cost.table.DEFAULT_CLOCK_HZ); the macros' "
+                            "analogue waits keep their time")
         q.set_defaults(func=_cost, command_parser=q)
     p = sub.add_parser("robustness", help="accuracy over Monte Carlo runs of programming "
                        "noise, stuck cells and drift, with and without compensation")

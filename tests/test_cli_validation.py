@@ -357,7 +357,9 @@ BAD = {
                                           st.integers(min_value=10)).map(str),
                      "--style": BAD_WORD.filter(lambda w: w not in ("thick", "invert"))},
     ("sim",): {"--seed": BAD_SEED, "--check-images": BAD_COUNT},
-    ("cost", "face"): {"--seed": BAD_SEED, "--json": PATH_UNDER_FILE},
+    ("cost", "face"): {"--seed": BAD_SEED, "--json": PATH_UNDER_FILE,
+                       "--clock-mhz": st.one_of(st.floats(max_value=0), st.sampled_from(
+                           [float("nan"), float("inf")])).map(repr) | NOT_NUMBER},
     ("cost", "diffusion"): {"--seed": BAD_SEED, "--erase": NEGATIVE},
     ("robustness",): {"--rank": st.one_of(st.integers(max_value=0),
                                           st.integers(min_value=17)).map(str),

@@ -28,7 +28,8 @@ from amaranth.lib import data, enum
 from .params import ChipParams
 
 __all__ = [
-    "MacroOp", "Polarity", "MACRO_LATENCY", "macro_request_layout", "macro_response_layout",
+    "MacroOp", "Polarity", "MACRO_LATENCY", "MACRO_LATENCY_CLOCK_HZ", "macro_request_layout",
+    "macro_response_layout",
     "XbarOp", "XbarDescriptor", "XBAR_DESC_BITS", "INPUT_BITS", "ACC_BITS", "PROGRAM_TARGET_BITS",
     "PULSE_COUNT_BITS", "NOT_CONVERGED_FLAG", "ispp_amplitude",
 ]
@@ -56,6 +57,10 @@ class Polarity(enum.IntEnum, shape=1):
 # published RRAM CIM macros take 0.1-1 us per input bit (e.g. NeuRRAM, Wan et al.,
 # Nature 608, 2022).
 MACRO_LATENCY = {MacroOp.PULSE: 10, MacroOp.VERIFY: 5, MacroOp.MVM: 20}
+# The clock those cycle counts are stated at: the analogue operations take a fixed
+# time (100 ns, 50 ns, 200 ns); the cost model keeps that time when it prices the chip
+# at another clock (rmlora.sw.cost.table).
+MACRO_LATENCY_CLOCK_HZ = 100_000_000
 
 
 def macro_request_layout(p: ChipParams) -> data.StructLayout:

@@ -20,6 +20,7 @@ import math
 from rmlora.contract import ChipParams
 from rmlora.contract.macro import MacroConfig
 from rmlora.contract.params import BUS_DATA_WIDTH
+from rmlora.contract.xbar import MacroOp
 
 from .table import OpTable
 
@@ -84,7 +85,8 @@ def reprogram_cost(report: dict, table: OpTable) -> dict:
         "pulse_energy_j": report["pulse_j"],
         "verify_energy_j": report["verify_j"],
         "energy_j": report["pulse_j"] + report["verify_j"],
-        "time_s": report["cycles"] * table.cycle_s,
+        "time_s": table.time_s(report["cycles"], {MacroOp.PULSE: report["pulses"],
+                                                  MacroOp.VERIFY: report["verify_reads"]}),
     }
 
 
@@ -116,7 +118,8 @@ def hybrid_inference(activity: dict, cfg: MacroConfig, table: OpTable) -> dict:
         "control": activity["cycles"] * table.control_cycle_j,
     }
     return {"energy_j": sum(parts.values()), "by_component_j": parts,
-            "latency_s": activity["cycles"] * table.cycle_s,
+            "latency_s": table.time_s(activity["cycles"], {
+                MacroOp.MVM: activity["mvm_ops"] + activity["empty_planes"]}),
             "sram_words": activity["sram_words"], "cache_words": activity["cache_words"]}
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rmlora.contract.macro import MacroConfig
+from rmlora.contract.xbar import MACRO_LATENCY, MACRO_LATENCY_CLOCK_HZ, MacroOp
 from rmlora.sim.reram.energy import ENERGY_180NM, EnergyTable
 
-__all__ = ["OpTable", "table_for"]
+__all__ = ["DEFAULT_CLOCK_HZ", "OpTable", "table_for"]
 
 HOR14_NODE_NM, HOR14_VDD = 45.0, 0.9
 
@@ -53,7 +54,10 @@ class OpTable:
 
     node_nm: float
     vdd: float
-    clock_hz: float  # the chip's simulated clock (MACRO_LATENCY assumes 100 MHz)
+    # The digital clock the chip is priced at. The simulated chip runs at
+    # MACRO_LATENCY_CLOCK_HZ (100 MHz); at another clock its digital cycles take
+    # 1/clock_hz each and the macros' waits keep their time in ns (``time_s``).
+    clock_hz: float
     mac_int8_j: float  # int8 x int8 product + int32 accumulate (the LoRA PE)
     sram_word_j: float  # one 64-bit SRAM word read or written (write assumed = read)
     cache_word_j: float  # one 64-bit word read from a small local buffer (adapter cache)
@@ -69,6 +73,17 @@ class OpTable:
     def cycle_s(self) -> float:
         return 1.0 / self.clock_hz
 
+    def time_s(self, cycles: float, macro_ops: dict[MacroOp, float] | None = None) -> float:
+        """Seconds of a run the simulated chip took ``cycles`` (at 100 MHz) for, of
+        which ``macro_ops`` (operations by kind) each waited MACRO_LATENCY cycles for
+        the macros. The waits are analogue time, the same at any clock; the controller
+        issues one macro operation at a time (golden xbar.mvm_cycles sums them), so
+        they lie on the run's path. The rest are digital cycles at ``clock_hz``."""
+        waits = sum(n * MACRO_LATENCY[op] for op, n in (macro_ops or {}).items())
+        if waits > cycles:
+            raise ValueError(f"macro waits ({waits} cycles) exceed the run ({cycles} cycles)")
+        return (cycles - waits) / self.clock_hz + waits / MACRO_LATENCY_CLOCK_HZ
+
     def adc_j(self, cfg: MacroConfig) -> float:
         return self.macro.adc_energy_j(cfg.adc_bits)
 
@@ -82,8 +97,16 @@ class OpTable:
         return cfg.cols * cfg.v_read ** 2 * cfg.g_mid_us * 1e-6 * self.macro.mvm_integration_s
 
 
-def table_for(node_nm: float = 180.0, vdd: float = 1.8, clock_hz: float = 100e6) -> OpTable:
-    """The table at a process node (default: the paper's 180 nm prototype at 1.8 V)."""
+# The digital clock the cost model prices the chip at. See README, "Clock": the ECP5
+# place and route (make fpga) and the FPGA-to-ASIC speed gap put a 180 nm standard-cell
+# implementation of this RTL near it.
+DEFAULT_CLOCK_HZ = float(MACRO_LATENCY_CLOCK_HZ)
+
+
+def table_for(node_nm: float = 180.0, vdd: float = 1.8,
+              clock_hz: float = DEFAULT_CLOCK_HZ) -> OpTable:
+    """The table at a process node (default: the paper's 180 nm prototype at 1.8 V)
+    and digital clock (default: DEFAULT_CLOCK_HZ, see there)."""
     if not (node_nm > 0 and vdd > 0 and clock_hz > 0):
         raise ValueError(f"node_nm, vdd and clock_hz must be > 0, got {node_nm}, {vdd}, "
                          f"{clock_hz}")

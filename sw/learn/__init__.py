@@ -21,6 +21,7 @@ from rmlora.sw.learn.pipeline import run_flow
 from rmlora.sw.learn.stages import (
     FlowData,
     full_finetune,
+    imprint_head,
     learn_continual_lora,
     pretrain,
     pretrain_backbone,
@@ -39,6 +40,7 @@ __all__ = [
     "evaluate_model",
     "forward_macs",
     "full_finetune",
+    "imprint_head",
     "learn_continual_lora",
     "loss_threshold_mia",
     "make_deterministic",

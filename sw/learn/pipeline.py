@@ -22,6 +22,7 @@ from rmlora.sw.learn.restore import Restore, float_network, restore_start
 from rmlora.sw.learn.stages import (
     FlowData,
     full_finetune,
+    imprint_head,
     learn_continual_lora,
     pretrain,
     pretrain_backbone,
@@ -60,6 +61,8 @@ def _run_flow(data, make_model, config: FlowConfig, keep_models: bool, restore) 
         costs["backbone"] = pretrain_backbone(base, data, config.backbone, seed,
                                               config.progress)
         backbone = {k: v.clone() for k, v in base.state_dict().items()}
+        if config.imprint_scale is not None:
+            imprint_head(base, data, data.pretrain_classes, config.imprint_scale)
     costs["pretrain"] = pretrain(base, data, config.pretrain, seed, config.progress)
     metrics["pretrained"] = evaluate_model(base, data)
     models["pretrained"] = base
@@ -87,6 +90,8 @@ def _run_flow(data, make_model, config: FlowConfig, keep_models: bool, restore) 
         retrained = make_model()
         if backbone is not None:  # the background holds no enrolled class: it stays
             retrained.load_state_dict(backbone)
+            if config.imprint_scale is not None:
+                imprint_head(retrained, data, data.retain_classes, config.imprint_scale)
         costs["retrain"] = retrain_from_scratch(
             retrained, data, config.retrain_stage, seed, config.progress)
         metrics["retrained"] = evaluate_model(retrained, data)

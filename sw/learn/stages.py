@@ -142,6 +142,23 @@ def pretrain_backbone(
                        None, config, seed, progress)
 
 
+def imprint_head(model: nn.Module, data: FlowData, classes: list[int], scale: float) -> None:
+    """Set ``model.head``'s row of each class in ``classes`` to the direction of that
+    class's mean training feature, at length ``scale`` (weight imprinting: Qi, Brown
+    and Lowe, "Low-shot learning with imprinted weights", CVPR 2018). After the
+    backbone stage the features already tell people apart, so training starts from a
+    nearest-mean classifier instead of a random head. Other rows stay as they are."""
+    if not scale > 0:
+        raise ValueError(f"imprint: scale must be > 0, got {scale}")
+    with torch.no_grad():
+        features = model.features(data.train_x)
+        for c in classes:
+            mean = features[data.train_y == c].mean(dim=0)
+            if not torch.isfinite(mean).all() or mean.norm() == 0:
+                raise ValueError(f"imprint: class {c} has no usable training feature")
+            model.head.weight[c] = scale * mean / mean.norm()
+
+
 def pretrain(
     model: nn.Module, data: FlowData, config: StageConfig, seed: int, progress: bool = False
 ) -> StageCost:

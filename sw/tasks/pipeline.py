@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from rmlora.sw.cost import flow_costs
+from rmlora.sw.cost import OpTable, flow_costs
 from rmlora.sw.learn.chip_flow import measure_on_chip
 from rmlora.sw.learn.on_chip import chip_check
 from rmlora.sw.learn.restore import Restore, restore_summary, restored_stages
@@ -26,7 +26,8 @@ __all__ = ["run_task"]
 def run_task(task: Task, options=None, seed: int = 0,
              check_backend: str | None = "verilator", check_inputs: int = 20,
              config=None, source=None, prepared=None, progress: bool = False,
-             restore: bool = True, validation: bool = False) -> dict:
+             restore: bool = True, validation: bool = False,
+             cost_table: OpTable | None = None) -> dict:
     """Run ``task`` end to end; the summary (see the README for its keys).
 
     options: the task's (default: ``task.default_options``); config: the flow
@@ -37,7 +38,9 @@ def run_task(task: Task, options=None, seed: int = 0,
     it; check_inputs: inputs it runs; restore: run the restore stage (a compensation
     adapter fitted on the deployed chip, on in every later stage; False: the flow
     without it, for comparison); validation: run on the task's validation split (the
-    training data split again; for choosing recipes, never on test inputs)."""
+    training data split again; for choosing recipes, never on test inputs); cost_table:
+    what the cost model prices with (default: ``table_for()``: 180 nm, 1.8 V, and
+    its default clock)."""
     if check_backend is not None and check_inputs < 1:
         raise ValueError(f"check_inputs must be >= 1, got {check_inputs}")
     options = task.default_options if options is None else options
@@ -68,7 +71,7 @@ def run_task(task: Task, options=None, seed: int = 0,
         if restorer is not None:
             restorer.close()
     cost = flow_costs(trained.costs, deployed, compiled.adapter_bytes(unlearn_adapter),
-                      compiled)
+                      compiled, cost_table)
     summary = task.summarize(Run(options, seed, config, prepared, trained, evaluator, calib,
                                  compiled, deployed, cost, check_backend, restorer))
     if restorer is not None:

@@ -8,6 +8,7 @@ from torch import nn
 
 from rmlora.contract import ChipParams
 from rmlora.contract.macro import MacroConfig
+from rmlora.contract.xbar import MacroOp
 from rmlora.sw.cost.model import (
     ADAM_OPS_PER_PARAM,
     digital_inference,
@@ -79,6 +80,27 @@ def test_deployment_costs_by_hand():
     assert full["time_s"] == pytest.approx(1000 * 1e-8)
 
 
+def test_another_clock_scales_the_digital_cycles_and_keeps_the_analogue_waits():
+    """At 50 MHz a digital cycle takes 20 ns; a pulse still takes 100 ns, a verify read
+    50 ns and an MVM plane 200 ns (MACRO_LATENCY at 100 MHz), empty planes included."""
+    slow = table_for(clock_hz=50e6)
+    report = {"cells": 10, "pulses": 40, "verify_reads": 50, "cycles": 1000,
+              "image_bytes": 64, "pulse_j": 3e-10, "verify_j": 1e-10}
+    waits = 40 * 10 + 50 * 5
+    assert reprogram_cost(report, slow)["time_s"] == pytest.approx(
+        (1000 - waits) * 20e-9 + waits * 10e-9)
+    activity = {"adc_conversions": 100, "row_activations": 10.0, "lora_macs": 50,
+                "cycles": 1000, "sram_words": 20, "cache_words": 30, "mvm_ops": 30,
+                "empty_planes": 2}
+    assert hybrid_inference(activity, MacroConfig(), slow)["latency_s"] == pytest.approx(
+        (1000 - 32 * 20) * 20e-9 + 32 * 20 * 10e-9)
+    assert sram_write_cost(1776, ChipParams(), slow)["time_s"] == pytest.approx(
+        444 * 0.52 * 20e-9)
+    assert slow.time_s(100) == pytest.approx(100 * 20e-9)
+    with pytest.raises(ValueError, match="exceed the run"):
+        slow.time_s(10, {MacroOp.MVM: 1})
+
+
 def test_digital_weights_once_per_layer_pass():
     # a 20 -> 32 layer: 640 bytes = 80 words; over 16 vectors, read once and then from
     # the buffer 15 times when it fits, from the SRAM 16 times when it does not
@@ -91,7 +113,8 @@ def test_digital_weights_once_per_layer_pass():
 def test_inference_energy_by_hand():
     cfg = MacroConfig()
     activity = {"adc_conversions": 100, "row_activations": 10.0, "lora_macs": 50,
-                "cycles": 1000, "sram_words": 20, "cache_words": 30}
+                "cycles": 1000, "sram_words": 20, "cache_words": 30, "mvm_ops": 30,
+                "empty_planes": 2}
     hybrid = hybrid_inference(activity, cfg, T)
     parts = hybrid["by_component_j"]
     assert parts["adc"] == pytest.approx(100 * 25.6e-12)  # 100 fJ/step x 2**8

@@ -1,5 +1,7 @@
 """End-to-end smoke of the learning flow on small synthetic faces with few epochs."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -139,3 +141,35 @@ def test_the_backbone_stage_trains_the_features_and_leaves_the_head(flow):
         pretrain_backbone(model, without, StageConfig(epochs=1, lr=0.01), seed=0)
     with pytest.raises(ValueError, match="features"):
         pretrain_backbone(torch.nn.Linear(4, 2), data, StageConfig(epochs=1, lr=0.01), 0)
+
+
+def test_imprinting_sets_each_class_row_to_its_mean_feature_direction():
+    """The head rows of the named classes become scale x unit mean feature; the others
+    (here the spare output) stay as they were; a flow with it on still runs."""
+    from rmlora.sw.learn import imprint_head
+    from rmlora.sw.tasks.face import prepare_face
+
+    _, _, data = prepare_face([0, 1, 2], 1, 3, seed=0, aug=Augmentation(copies=1),
+                              faces=synthetic_faces(n_people=6, size=32),
+                              background=Augmentation(copies=1))
+    torch.manual_seed(0)
+    model = FaceMixer()
+    spare = model.head.weight[3].clone()
+    imprint_head(model, data, data.pretrain_classes, scale=5.0)
+    with torch.no_grad():
+        features = model.features(data.train_x)
+    for c in data.pretrain_classes:
+        mean = features[data.train_y == c].mean(dim=0)
+        assert torch.allclose(model.head.weight[c], 5.0 * mean / mean.norm())
+        assert model.head.weight[c].norm().item() == pytest.approx(5.0)
+    assert torch.equal(model.head.weight[3], spare)
+    with pytest.raises(ValueError, match="scale must be > 0"):
+        imprint_head(model, data, [0], scale=0.0)
+    with pytest.raises(ValueError, match="imprint_scale"):
+        FlowConfig(imprint_scale=-1.0)
+    faces = synthetic_faces(n_people=6, size=32)
+    result = run_face_float(people=[0, 1, 2], forget=1, learn=3, seed=0,
+                            config=dataclasses.replace(FAST, imprint_scale=5.0,
+                                                       run_baselines=False),
+                            aug=Augmentation(copies=1), faces=faces)
+    assert 0 <= result["metrics"]["pretrained"]["retain_acc"] <= 1
