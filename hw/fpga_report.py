@@ -119,6 +119,7 @@ def _block_of(cell: str | None) -> str:
 
 
 def write_markdown(report: dict, path: Path):
+    w = report["wrapper"]
     lines = [f"# {report['block']} on {report['part']} ({report['package']})", "",
              f"- Fmax (system clock `{report['clock']}`): **{report['fmax_mhz']} MHz** "
              f"(target {report['target_mhz']} MHz)",
@@ -126,7 +127,12 @@ def write_markdown(report: dict, path: Path):
              f"FFs: {report['ffs']:,}; DSPs (MULT18X18D): {report['dsps']}; "
              f"BRAMs (DP16KD): {report['brams']}; I/Os: {report['ios']}",
              f"- synthesis {report['synthesis']['seconds']} s, place and route "
-             f"{report['place_and_route_seconds']} s", "",
+             f"{report['place_and_route_seconds']} s (one thread)",
+             f"- scan wrapper (rmlora.hw.fpga_wrapper): {w['pinned_bits']} port bits on pins, "
+             f"{w['scanned_inputs']} inputs and {w['scanned_outputs']} outputs through its "
+             f"scan chains; it adds {w['lut4']:,} LUT4s and {w['ffs']:,} FFs (in the totals)",
+             *(f"- FPGA build only: `{c}` (cross-port collisions undefined, as on a BRAM)"
+               for c in report["synthesis"]["dual_port_setparams"]), "",
              "## Utilisation after place and route", "",
              "| resource | used | available |", "|---|---|---|"]
     for name, u in report["utilisation"].items():
