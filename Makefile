@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STAMP := .venv/.setup-done
 
-.PHONY: setup test sim bringup infer firmware bench verilog synth lint header clean
+.PHONY: setup test sim bringup infer firmware bench verilog synth fpga lint header clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ verilog: setup
 # independent; about 3 minutes, cached per block): build/synth/report.json
 synth: setup
 	$(PY) -m rmlora.hw.synth
+
+# the whole digital chip on a Lattice ECP5 (synth_ecp5, nextpnr-ecp5, one thread): LUTs,
+# FFs, DSPs, BRAMs, Fmax and the critical path in build/fpga/report.json and report.md
+fpga: setup
+	$(PY) -m rmlora.hw.fpga --out build/fpga
 
 lint: verilog
 	$(PY) -m rmlora.hw.build --out build/verilog --lint
