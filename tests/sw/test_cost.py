@@ -19,11 +19,11 @@ from rmlora.sw.cost.model import (
     sram_write_cost,
     training_cost,
 )
-from rmlora.sw.cost.table import table_for
+from rmlora.sw.cost.table import DEFAULT_CLOCK_HZ, table_for
 from rmlora.sw.learn.loop import backward_macs, linear_calls
 from rmlora.sw.lora import inject_adapter, mark_only_adapter_trainable
 
-T = table_for()
+T = table_for(clock_hz=100e6)  # the simulated clock: a cycle is 10 ns
 
 
 def test_table_is_horowitz_at_45nm_and_x16_at_180nm():
@@ -97,6 +97,7 @@ def test_another_clock_scales_the_digital_cycles_and_keeps_the_analogue_waits():
     assert sram_write_cost(1776, ChipParams(), slow)["time_s"] == pytest.approx(
         444 * 0.52 * 20e-9)
     assert slow.time_s(100) == pytest.approx(100 * 20e-9)
+    assert table_for().clock_hz == DEFAULT_CLOCK_HZ == 10e6
     with pytest.raises(ValueError, match="exceed the run"):
         slow.time_s(10, {MacroOp.MVM: 1})
 
