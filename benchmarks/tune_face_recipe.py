@@ -112,8 +112,19 @@ ROUND_8 = {
     "imprint 5, then 60 at 1e-3": (StageConfig(epochs=60, lr=0.001), Augmentation(),
                                    {**BACKBONE, "imprint": 5.0}),
 }
+# Round 9: mirrored training views (every second view flipped left-right) in the
+# backbone's background, in pretraining, or both; held-out views are never mirrored.
+MIRROR = Augmentation(mirror=True)
+BACKBONE_MIRRORED = {**BACKBONE, "background": Augmentation(copies=10, mirror=True)}
+ROUND_9 = {
+    "backbone, random head (round 6)": (BASE, Augmentation(), BACKBONE),
+    "mirrored pretraining views": (BASE, MIRROR, BACKBONE),
+    "mirrored background views": (BASE, Augmentation(), BACKBONE_MIRRORED),
+    "mirrored both": (BASE, MIRROR, BACKBONE_MIRRORED),
+    "mirrored both, imprint 5": (BASE, MIRROR, {**BACKBONE_MIRRORED, "imprint": 5.0}),
+}
 ROUNDS = {"1": ROUND_1, "2": ROUND_2, "3": ROUND_3, "4": ROUND_4, "5": ROUND_5, "6": ROUND_6,
-          "7": ROUND_7, "8": ROUND_8}
+          "7": ROUND_7, "8": ROUND_8, "9": ROUND_9}
 
 
 def validate(stage: StageConfig, aug: Augmentation, roles, seed: int, faces,

@@ -106,6 +106,11 @@ class Augmentation:
     max_rotation_deg: float = 8.0
     brightness: float = 0.1  # gain drawn from [1 - b, 1 + b]
     noise_std: float = 0.02
+    # Every second training view mirrored left-right (a face's mirror image is another
+    # plausible face of the same person). Training views only: a camera does not
+    # mirror, so held-out views (``augment``) never are. No random draw: the other
+    # views are the same with and without it.
+    mirror: bool = False
 
     def __post_init__(self):
         if self.copies < 0:
@@ -138,9 +143,12 @@ def augment(images: torch.Tensor, aug: Augmentation, generator: torch.Generator)
 
 def with_views(images: torch.Tensor, aug: Augmentation, generator: torch.Generator
                ) -> torch.Tensor:
-    """(N, H, W) -> (N * (copies + 1), H, W): every image, then its ``aug.copies`` views."""
+    """(N, H, W) -> (N * (copies + 1), H, W): every image, then its ``aug.copies`` views
+    (with ``aug.mirror``, views 2, 4, ... of each image mirrored)."""
     n, h, w = images.shape
     views = augment(images, aug, generator).reshape(n, aug.copies, h, w)
+    if aug.mirror:
+        views[:, 1::2] = views[:, 1::2].flip(-1)
     return torch.cat([images.unsqueeze(1), views], 1).reshape(-1, h, w)
 
 

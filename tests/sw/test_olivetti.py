@@ -63,6 +63,20 @@ def test_augmentation_shape_range_and_seed():
     torch.testing.assert_close(still, images, atol=1e-5, rtol=0)
 
 
+def test_mirror_flips_every_second_training_view_and_no_held_out_view():
+    faces, labels = synthetic_faces()
+    plain = make_face_split(faces, labels, [4, 2], seed=0, aug=Augmentation(copies=4), size=16)
+    mirrored = make_face_split(faces, labels, [4, 2], seed=0,
+                               aug=Augmentation(copies=4, mirror=True), size=16)
+    per_image = lambda split: split.train_x.reshape(-1, 5, 16, 16)  # noqa: E731
+    a, b = per_image(plain), per_image(mirrored)
+    # clean image, views 1 and 3 unchanged; views 2 and 4 mirrored (area resize commutes)
+    assert torch.equal(a[:, [0, 1, 3]], b[:, [0, 1, 3]])
+    torch.testing.assert_close(b[:, [2, 4]], a[:, [2, 4]].flip(-1), atol=1e-6, rtol=0)
+    assert not torch.equal(a[:, 2], b[:, 2])
+    assert torch.equal(plain.holdout_x, mirrored.holdout_x)
+
+
 def test_bad_inputs_rejected():
     faces, labels = synthetic_faces()
     with pytest.raises(ValueError, match="person 99"):
