@@ -1,0 +1,124 @@
+"""The analytic cost model (issue 22): equal to the simulated chip's counters on every
+task's network shape, energies within 5 %, and its refusals of bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from rmlora.contract import ChipParams
+from rmlora.contract.xbar import INPUT_BITS
+from rmlora.sw.compiler import compile_model
+from rmlora.sw.cost.analytic import (
+    ActivityStats,
+    AdapterSpec,
+    LayerPass,
+    NetworkSpec,
+    adapter_bytes,
+    inference_costs,
+    inference_counts,
+)
+from rmlora.sw.cost.calibration import CALIBRATION_TOLERANCE, calibrate
+from rmlora.sw.cost.flow import _inference
+from rmlora.sw.cost.table import table_for
+from rmlora.sw.learn.on_chip import measure_inference
+from rmlora.sw.lora import inject_adapter
+from rmlora.sw.models.demo import demo_inputs, demo_model, randomise_b
+from rmlora.sw.models.denoiser import denoiser_mlp
+from rmlora.sw.models.speaker import SPEAKER_LAYERS, speaker_mlp
+from rmlora.sw.runtime import Chip
+
+T = table_for()
+
+
+def _mlp(kind: str):
+    """A randomly initialised network of each task's shape, its adapters as the task's
+    (speaker and diffusion: rank 8 alpha 16 on every layer), calibration inputs."""
+    if kind == "face":
+        return demo_model("face"), demo_inputs("face", 64, 100)
+    torch.manual_seed(0)
+    model = speaker_mlp() if kind == "speaker" else denoiser_mlp()
+    names = list(SPEAKER_LAYERS)
+    gen = torch.Generator().manual_seed(1)
+    inject_adapter(model, "forget", 8, 16.0, names, generator=gen)
+    inject_adapter(model, "learn", 8, 16.0, names, generator=gen)
+    randomise_b(model, 2)
+    n_in = model[0].base_layer.in_features
+    return model.eval(), np.random.default_rng(3).standard_normal((64, n_in)).astype(np.float32)
+
+
+@pytest.fixture(scope="module", params=["face", "speaker", "diffusion"])
+def run(request):
+    model, calib = _mlp(request.param)
+    compiled = compile_model(model, calib)
+    chip = Chip(compiled.params, seed=1)
+    chip.deploy(compiled.plan)
+    chip.load(compiled.image, names=compiled.adapter_slots)
+    inputs = calib[:3] if request.param != "face" else demo_inputs("face", 3, 0)
+    out = {}
+    for label, names in (("lora", list(compiled.adapter_slots)), ("analog_only", [])):
+        measured = measure_inference(chip, compiled, inputs, names)
+        out[label] = calibrate(compiled, measured, _inference(compiled, measured, T), T)
+    return request.param, out
+
+
+def test_counts_equal_the_chip_and_energies_agree(run):
+    task, checks = run
+    for label, check in checks.items():
+        unequal = {k: v for k, v in check["exact"].items() if not v["equal"]}
+        assert not unequal, f"{task} {label}: {unequal}"
+        assert check["max_rel_error_own_stats"] < 0.01, (task, label, check["rel_error"])
+        assert check["max_rel_error"] < CALIBRATION_TOLERANCE, (task, label, check["rel_error"])
+        assert check["rel_error"]["own_stats"]["digital_j"] == pytest.approx(0, abs=1e-12)
+
+
+def _net(**kw):
+    return NetworkSpec("t", ((LayerPass("a", 200, 300, vectors=4, **kw),
+                              LayerPass("b", 300, 10, vectors=4)),))
+
+
+def test_tiling_and_words_by_hand():
+    p = ChipParams()
+    net = _net()
+    c = inference_counts(net, [AdapterSpec("x", 2, ("a",))], p, ActivityStats(0.5, 0.25))
+    # a: 2 row tiles x 3 column tiles, 8 planes each per vector; b: 3 row tiles x 1
+    assert c["scheduled_planes"] == 4 * INPUT_BITS * (6 + 3)
+    assert c["scheduled_conversions"] == 4 * INPUT_BITS * (2 * 300 + 3 * 10)
+    assert c["plane_rows"] == 4 * INPUT_BITS * (3 * 200 + 1 * 300)
+    assert c["adc_conversions"] == c["scheduled_conversions"] / 2
+    assert c["row_activations"] == c["plane_rows"] / 4
+    assert c["lora_macs"] == 4 * (2 * 200 + 300 * 2) and c["analogue_macs"] == 4 * 63000
+    # A: 2 rows of 25 words, B: 300 rows of one word
+    assert adapter_bytes(net, [AdapterSpec("x", 2, ("a",))], p) == 8 * (50 + 300)
+
+
+def test_spike_inputs_drive_one_plane():
+    stats = ActivityStats.binary(0.1, 128)
+    assert stats.row_density == pytest.approx(0.1 / INPUT_BITS)
+    assert stats.converted == pytest.approx((1 - 0.9 ** 128) / INPUT_BITS)
+    p = ChipParams()
+    dense = inference_costs(_net(), [], p, T)
+    spikes = inference_costs(_net(spike_rate=0.1), [], p, T)
+    assert spikes["counts"]["cycles"] == dense["counts"]["cycles"]  # time slots kept
+    assert spikes["hybrid"]["energy_j"] < dense["hybrid"]["energy_j"]
+    assert spikes["counts"]["digital_weight_macs"] == pytest.approx(
+        4 * 63000 - 4 * 200 * 300 * 0.9)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda: AdapterSpec("x", -1, ("a",)), "rank=-1"),
+    (lambda: AdapterSpec("x", 0, ("a",)), "rank=0"),
+    (lambda: AdapterSpec("x", 2, ()), "target_modules is empty"),
+    (lambda: LayerPass("a", 0, 3), "a.n_in=0"),
+    (lambda: LayerPass("a", 3, 3, vectors=2.5), "a.vectors=2.5"),
+    (lambda: LayerPass("a", 3, 3, spike_rate=1.5), "spike_rate=1.5"),
+    (lambda: ActivityStats(0.5, 0.6), "row_density=0.6"),
+    (lambda: ActivityStats(1.2, 0.1), "converted=1.2"),
+    (lambda: NetworkSpec("t", ()), "needs segments"),
+    (lambda: NetworkSpec("t", ((LayerPass("a", 3, 4), LayerPass("a", 4, 4)),)),
+     "appears with shapes"),
+    (lambda: _net().ranks([AdapterSpec("x", 301, ("b",))]), "rank 301 exceeds layer 'b'"),
+    (lambda: _net().ranks([AdapterSpec("x", 2, ("nope",))]), "match no layer"),
+])
+def test_refusals_name_the_problem(bad, match):
+    with pytest.raises(ValueError, match=match):
+        bad()
