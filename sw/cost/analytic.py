@@ -116,7 +116,9 @@ class LayerPass:
     """One record: weight matrix ``layer`` (n_in inputs on the crossbar's rows, n_out
     outputs) over ``vectors`` input vectors. lut: a LUT activation (the LoRA unit reads
     its 256-entry table); spike_rate: binary inputs at this rate (None: int8 inputs, the
-    network's ActivityStats)."""
+    network's ActivityStats); host_macs: products of activations with activations after
+    it (attention scores, neuron updates), which no crossbar holds: both chips compute
+    them as int8 MACs (the same cost on both: it narrows the fold, and is never left out)."""
 
     layer: str
     n_in: int
@@ -124,12 +126,15 @@ class LayerPass:
     vectors: int = 1
     lut: bool = False
     spike_rate: float | None = None
+    host_macs: int = 0
 
     def __post_init__(self):
         for name in ("n_in", "n_out", "vectors"):
             _positive_int(f"{self.layer}.{name}", getattr(self, name))
         if self.spike_rate is not None:
             _fraction(f"{self.layer}.spike_rate", self.spike_rate)
+        if self.host_macs < 0:
+            raise ValueError(f"{self.layer}.host_macs={self.host_macs}: must be >= 0")
 
     @property
     def weights(self) -> int:
@@ -156,15 +161,11 @@ class AdapterSpec:
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """What the chip runs per inference, and what the host runs beside it.
-
-    host_macs: products of activations with activations (attention scores, neuron
-    updates), which no crossbar holds: both chips compute them as int8 MACs (the cost
-    is the same on both, so it narrows the fold; it is never left out)."""
+    """What the chip runs per inference: segments of layer passes, and the statistics
+    of the data-dependent activity (``activity``)."""
 
     name: str
     segments: tuple[tuple[LayerPass, ...], ...]
-    host_macs: int = 0
     activity: ActivityStats = DEFAULT_ACTIVITY
     note: str = ""
 
@@ -176,8 +177,6 @@ class NetworkSpec:
             if shapes.setdefault(lp.layer, (lp.n_in, lp.n_out)) != (lp.n_in, lp.n_out):
                 raise ValueError(f"{self.name}: layer {lp.layer!r} appears with shapes "
                                  f"{shapes[lp.layer]} and {(lp.n_in, lp.n_out)}")
-        if self.host_macs < 0:
-            raise ValueError(f"{self.name}: host_macs={self.host_macs} must be >= 0")
 
     def passes(self):
         return (lp for segment in self.segments for lp in segment)
@@ -189,6 +188,10 @@ class NetworkSpec:
     @property
     def weights(self) -> int:
         return sum(n * m for n, m in self.shapes().values())
+
+    @property
+    def host_macs(self) -> int:
+        return sum(lp.host_macs for lp in self.passes())
 
     def ranks(self, adapters: list[AdapterSpec]) -> dict[str, list[int]]:
         """Layer -> the ranks of the adapters on it (in the adapters' order); refuses an

@@ -19,6 +19,8 @@ from rmlora.sw.cost.analytic import (
 )
 from rmlora.sw.cost.calibration import CALIBRATION_TOLERANCE, calibrate
 from rmlora.sw.cost.flow import _inference
+from rmlora.sw.cost.programming import measure_write_verify
+from rmlora.sw.cost.published import project, published, training_macs
 from rmlora.sw.cost.table import table_for
 from rmlora.sw.learn.on_chip import measure_inference
 from rmlora.sw.lora import inject_adapter
@@ -122,3 +124,77 @@ def test_spike_inputs_drive_one_plane():
 def test_refusals_name_the_problem(bad, match):
     with pytest.raises(ValueError, match=match):
         bad()
+
+
+# ---- the published networks (sw.cost.published) ---------------------------------------
+
+def test_dit_b2_shapes_and_parameters():
+    pub = published("dit-b2")
+    shapes = pub.net.shapes()
+    per_block = 768 * 4608 + 768 * 2304 + 768 * 768 + 2 * 768 * 3072
+    embed = 16 * 768 + 256 * 768 + 768 * 768
+    final = 768 * 1536 + 768 * 32
+    assert pub.net.weights == 12 * per_block + embed + final == 129_404_928
+    assert shapes["blocks.11.mlp.fc1"] == (768, 3072)
+    assert sum(lp.layer.endswith("qkv") for lp in pub.net.passes()) == 12
+    assert pub.net.host_macs == 12 * 2 * 64 * 64 * 768  # q k^T and (softmax) v, 12 heads
+    ranks = pub.net.ranks(list(pub.adapters))
+    assert len(ranks) == 24 and set(map(tuple, ranks.values())) == {(4,)}
+    macs = training_macs(pub.net, list(pub.adapters))
+    assert macs["trainable_params"] == 12 * 4 * 2 * (768 + 3072) == 368_640
+
+
+def test_lsm_512_shapes():
+    pub = published("lsm-512")
+    assert pub.net.shapes() == {"input": (140, 512), "recurrent": (512, 512),
+                                "readout": (512, 5)}
+    assert sum(1 for _ in pub.net.passes()) == 2 * 10 + 1
+    assert training_macs(pub.net, list(pub.adapters))["trainable_params"] == \
+        8 * (140 + 512) + 8 * (512 + 512)
+    with pytest.raises(ValueError, match="unknown model 'resnet'"):
+        published("resnet")
+
+
+def test_training_macs_follow_linear_calls():
+    """training_macs on a spec equals learn.loop's hooks on the same torch model."""
+    from rmlora.sw.learn.loop import backward_macs, linear_calls
+    from rmlora.sw.lora import mark_only_adapter_trainable
+
+    torch.manual_seed(0)
+    model = speaker_mlp()
+    inject_adapter(model, "a", 4, 8.0, ["2", "4"])
+    net = NetworkSpec("s", ((LayerPass("0", 64, 64), LayerPass("2", 64, 32),
+                             LayerPass("4", 32, 6)),))
+    adapters = [AdapterSpec("a", 4, ("2", "4"))]
+    mark_only_adapter_trainable(model, "a")
+    calls = linear_calls(model, torch.rand(1, 64))
+    got = training_macs(net, adapters)
+    assert got["forward"] == sum(c.macs for c in calls)
+    assert got["backward"] == backward_macs(calls)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    full = linear_calls(model, torch.rand(1, 64))
+    assert training_macs(net, None)["backward"] == backward_macs(
+        [c for c in full if not c.digital])
+
+
+@pytest.mark.parametrize("name", ["dit-b2", "lsm-512", "mixer-face"])
+def test_projection_has_the_three_folds(name):
+    r = project(name)
+    for key in ("training_fold", "deployment_fold", "inference_energy_fold"):
+        assert r[key] > 0 and r["published"][key] > 0
+    assert r["training"]["lora"]["trainable_params"] < r["training"]["full_finetune"][
+        "trainable_params"]
+    assert r["deployment"]["first_programming"]["energy_j"] > r["deployment"][
+        "full_finetune"]["energy_j"]
+
+
+def test_write_verify_from_the_macro_model():
+    first, again = measure_write_verify()
+    # fresh cells take 5-20 pulses per cell ([Wan22], the macro model's tuning); moving a
+    # trained state by the fitted change takes about the face fine-tune's 2.24
+    assert 5 < first.pulses_per_cell < 20
+    assert 1.8 < again.pulses_per_cell < 2.7
+    assert again.verifies_per_cell == pytest.approx(again.pulses_per_cell + 1)
+    with pytest.raises(ValueError, match="change_std=-1"):
+        measure_write_verify(-1)
