@@ -30,6 +30,7 @@ the counts extrapolate the same per-word and per-tile timing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from types import SimpleNamespace
 
 from rmlora.contract import ChipParams
@@ -103,12 +104,12 @@ class ActivityStats:
                    activity["row_activations"] / counts["plane_rows"], source)
 
 
-# Measured by `rmlora cost face|speaker|diffusion` (2026-12-01, 2-core AMD EPYC, seed 0,
-# all adapters on, the test inputs): converted planes and row density of each task,
-# their mean here (README, "At the published scale"). The face, speaker and diffusion
-# values are 0.788 / 0.836 / 0.855 and 0.228 / 0.155 / 0.132.
-DEFAULT_ACTIVITY = ActivityStats(0.826, 0.172, "mean of the face, speaker and diffusion "
-                                 "flows' measured planes and rows (make sim defaults)")
+# Measured by `rmlora cost face|speaker|diffusion` (2026-12-01, 2-core AMD EPYC, defaults,
+# seed 0, all adapters on, per test input): the converted fraction of the scheduled
+# conversions, face 0.806, speaker 0.837, diffusion 0.856, and the row density, 0.273,
+# 0.230, 0.237; their means here (calibration.measured_stats of each run).
+DEFAULT_ACTIVITY = ActivityStats(0.833, 0.247, "mean of the face, speaker and diffusion "
+                                 "flows' measured planes and rows (defaults, seed 0)")
 
 
 @dataclass(frozen=True)
@@ -238,16 +239,26 @@ def _segment_hits(segment, ranks: dict[str, list[int]], params: ChipParams) -> l
 
 
 def inference_counts(net: NetworkSpec, adapters: list[AdapterSpec], params: ChipParams,
-                     stats: ActivityStats | None = None) -> dict:
+                     stats: ActivityStats | None = None,
+                     digital_buffer_words: int | None = None) -> dict:
     """Per inference, in the units of measure_inference (learn.on_chip) and the chip's
     counters. Exact: cycles (SeqStats), sram_words (with each record's stats write),
     sram_reads, cache_words, lora_macs, analogue_macs, scheduled_conversions,
     scheduled_planes, plane_rows (rows times planes scheduled). From ``stats`` (default
     the network's): adc_conversions, adc_skipped, mvm_ops, empty_planes, row_activations.
     Also the all-digital chip's weight traffic (digital_sram_words, digital_buffer_words)
-    and the spike-driven layers' share of it."""
-    ranks = net.ranks(adapters)
-    stats = stats or net.activity
+    and the spike-driven layers' share of it; its weight buffer holds
+    ``digital_buffer_words`` (default: the LoRA unit's cache, params.lora_cache_words)."""
+    return dict(_counts(net, tuple(adapters), params, stats or net.activity,
+                        params.lora_cache_words if digital_buffer_words is None
+                        else digital_buffer_words))
+
+
+@cache
+def _counts(net: NetworkSpec, adapters: tuple[AdapterSpec, ...], params: ChipParams,
+            stats: ActivityStats, buffer_words: int) -> dict:
+    """inference_counts, remembered: a sensitivity sweep reprices the same counts."""
+    ranks = net.ranks(list(adapters))
     p, wb = params, params.sram_word_bytes
     stats_w = p.words_for(SEQ_STATS_BITS)
     c = dict.fromkeys(("cycles", "sram_words", "sram_reads", "cache_words", "lora_macs",
@@ -268,7 +279,7 @@ def inference_counts(net: NetworkSpec, adapters: list[AdapterSpec], params: Chip
             # the all-digital chip: every weight a MAC, weights once per pass when they fit
             # its buffer; on spike inputs it reads and adds only the rows that spiked
             density = 1.0 if lp.spike_rate is None else lp.spike_rate
-            w_sram, w_buffer = digital_weight_words(lp.n_in, lp.n_out, v, p.lora_cache_words, wb)
+            w_sram, w_buffer = digital_weight_words(lp.n_in, lp.n_out, v, buffer_words, wb)
             for key, value in (
                     ("cycles", record_cycles(desc, layer, rk, p, hit, v)),
                     ("sram_words", sram),
@@ -301,12 +312,13 @@ def adapter_bytes(net: NetworkSpec, adapters: list[AdapterSpec], params: ChipPar
 
 def inference_costs(net: NetworkSpec, adapters: list[AdapterSpec], params: ChipParams,
                     table: OpTable, stats: ActivityStats | None = None,
-                    macro: MacroConfig | None = None) -> dict:
+                    macro: MacroConfig | None = None,
+                    digital_buffer_words: int | None = None) -> dict:
     """One inference on the hybrid chip and on the all-digital chip of the same node
     (model.hybrid_inference, model.digital_inference on inference_counts), each plus the
     host MACs; the digital chip's spike-driven accumulates cost an int32 add each
     ([Hor14], scaled like the table), not a MAC."""
-    counts = inference_counts(net, adapters, params, stats)
+    counts = inference_counts(net, adapters, params, stats, digital_buffer_words)
     cfg = macro or MacroConfig.for_chip(params)
     hybrid = hybrid_inference(counts, cfg, table)
     dense = counts["analogue_macs"] == counts["digital_weight_macs"]

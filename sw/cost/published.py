@@ -129,9 +129,10 @@ def _gpu_inference(costs: dict, update_bytes: int) -> dict:
 
 def project(name: str, table: OpTable | None = None, params: ChipParams = PUBLISHED_CHIP,
             reprogram: WriteVerifyStats | None = None, first: WriteVerifyStats | None = None,
-            model: Published | None = None) -> dict:
+            model: Published | None = None, digital_buffer_words: int | None = None) -> dict:
     """The three folds of a published network (``name``: one of MODELS, or ``model``
-    given) with every baseline and count behind them."""
+    given) with every baseline and count behind them. digital_buffer_words: the
+    all-digital chip's weight buffer (default the LoRA unit's cache, as in flow_costs)."""
     pub = model or published(name)
     table = table or table_for()
     measured_first, measured_again = _write_verify()
@@ -144,8 +145,9 @@ def project(name: str, table: OpTable | None = None, params: ChipParams = PUBLIS
     deployment = {"lora": sram_write_cost(update, params, table),
                   "full_finetune": reprogram.cost(net.weights, table),
                   "first_programming": first.cost(net.weights, table)}
-    costs = inference_costs(net, adapters, params, table)
-    bare = inference_costs(net, [], params, table)
+    costs = inference_costs(net, adapters, params, table,
+                            digital_buffer_words=digital_buffer_words)
+    bare = inference_costs(net, [], params, table, digital_buffer_words=digital_buffer_words)
     inference = {"hybrid": costs["hybrid"], "digital": costs["digital"],
                  "gpu": _gpu_inference(costs, update), "counts": costs["counts"],
                  "analog_only_hybrid_j": bare["hybrid"]["energy_j"]}

@@ -1,6 +1,8 @@
 """The analytic cost model (issue 22): equal to the simulated chip's counters on every
 task's network shape, energies within 5 %, and its refusals of bad input."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -192,9 +194,20 @@ def test_projection_has_the_three_folds(name):
 def test_write_verify_from_the_macro_model():
     first, again = measure_write_verify()
     # fresh cells take 5-20 pulses per cell ([Wan22], the macro model's tuning); moving a
-    # trained state by the fitted change takes about the face fine-tune's 2.24
+    # trained state by the fitted change takes about the flows' fine-tunes' mean, 2.81
     assert 5 < first.pulses_per_cell < 20
-    assert 1.8 < again.pulses_per_cell < 2.7
+    assert 2.5 < again.pulses_per_cell < 3.1
     assert again.verifies_per_cell == pytest.approx(again.pulses_per_cell + 1)
     with pytest.raises(ValueError, match="change_std=-1"):
         measure_write_verify(-1)
+
+
+def test_cost_model_command(tmp_path, capsys):
+    from rmlora.cli import main
+
+    out = tmp_path / "lsm.json"
+    main(["cost", "--model", "lsm-512", "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert {"training_fold", "deployment_fold", "inference_energy_fold", "sensitivity",
+            "required", "published"} <= set(result)
+    assert "inference energy per input" in capsys.readouterr().out
