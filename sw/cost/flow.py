@@ -21,6 +21,7 @@ from .model import (
     reprogram_cost,
     sram_write_cost,
     training_cost,
+    update_folds,
 )
 from .table import OpTable, table_for
 
@@ -92,19 +93,12 @@ def flow_costs(stage_costs: dict, deployed: dict, update_bytes: int,
     skipped = measured["lora"]["adc_skipped"]
     inference["adc_skipped_per_input"] = skipped
     inference["adc_skipped_j"] = skipped * table.adc_j(compiled.macro_config)
-    result = {
+    return {
         "table": {k: v for k, v in vars(table).items() if k != "macro"},
         "training": training,
         "deployment": deployment,
         "inference": inference,
-        "training_fold": fold(training["full_finetune"]["energy_j"],
-                              training["lora"]["energy_j"]),
-        "trainable_params_fold": fold(training["full_finetune"]["trainable_params"],
-                                      training["lora"]["trainable_params"]),
-        "deployment_fold": fold(deployment["full_finetune"]["energy_j"],
-                                deployment["lora"]["energy_j"]),
-        "deployment_time_fold": fold(deployment["full_finetune"]["time_s"],
-                                     deployment["lora"]["time_s"]),
+        **update_folds(training, deployment),
         "inference_energy_fold": fold(lora["digital"]["energy_j"], lora["hybrid"]["energy_j"]),
         "inference_latency_fold": fold(lora["digital"]["latency_s"],
                                        lora["hybrid"]["latency_s"]),
@@ -113,7 +107,3 @@ def flow_costs(stage_costs: dict, deployed: dict, update_bytes: int,
         "published": PUBLISHED,
         "calibration": calibration,
     }
-    if "retrain" in training:
-        result["training_fold_vs_retrain"] = fold(training["retrain"]["energy_j"],
-                                                  training["lora"]["energy_j"])
-    return result

@@ -92,7 +92,8 @@ def format_projection(result: dict) -> str:
     and ``required`` if present) as text: folds beside the published, the baselines."""
     t, d, i, chip = result["training"], result["deployment"], result["inference"], result["chip"]
     lines = [f"{result['model']}: {chip['weight_cells']:,} weight cells on {chip['macros']:,} "
-             f"{chip['macro']} macros ({chip['chips']} chips of {chip['macros_per_chip']}); "
+             f"{chip['macro']} macros ({chip['chips']} chip{'s' * (chip['chips'] > 1)} of "
+             f"{chip['macros_per_chip']}); "
              f"{result['note']}",
              f"{'comparison':<55}{'projected':>10}{'published':>11}", "-" * 76]
     for key, label in FOLDS:
