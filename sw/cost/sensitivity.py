@@ -15,8 +15,8 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
-from .analytic import AdapterSpec
-from .published import Budget, project, published
+from .analytic import ActivityStats, AdapterSpec
+from .published import Budget, lsm_512, project, published
 from .table import table_for
 
 __all__ = ["FOLDS", "ASSUMPTIONS", "sensitivity", "required", "plot"]
@@ -55,6 +55,17 @@ def _reprogram(factor: float):
     return _write_verify()[1].scaled(factor)
 
 
+def _spikes(name: str, rate: float):
+    """The LSM at another spike rate (input and reservoir); other networks as they are."""
+    return {"model": lsm_512(input_rate=rate, spike_rate=rate)} if name == "lsm-512" else {}
+
+
+def _activity(name: str, converted: float, row_density: float):
+    pub = published(name)
+    stats = ActivityStats(converted, row_density, "sensitivity")
+    return {"model": replace(pub, net=replace(pub.net, activity=stats))}
+
+
 # Fewer and more of the network adapted than published, by network.
 FEWER = {"dit-b2": ("fc2",), "lsm-512": ("recurrent",), "mixer-face": ("head",)}
 ALL_LAYERS = ".*"
@@ -85,6 +96,11 @@ ASSUMPTIONS = {
     "budget": ("full fine-tune's budget / LoRA's (face: 200/16 epochs, published)",
                "published", ("1x", lambda n: {"model": _budget_ratio(n, 1)}),
                ("12.5x", lambda n: {"model": _budget_ratio(n, 12.5)})),
+    "activity": ("converted planes and row density of int8 inputs (measured means)",
+                 "0.833, 0.247", ("0.6, 0.1", lambda n: _activity(n, 0.6, 0.1)),
+                 ("1.0, 0.5", lambda n: _activity(n, 1.0, 0.5))),
+    "spike_rate": ("LSM spike rate, input and reservoir (assumed)", "0.1",
+                   ("0.02", lambda n: _spikes(n, 0.02)), ("0.5", lambda n: _spikes(n, 0.5))),
     "digital_buffer": ("all-digital chip's weight buffer", "4 KiB (the LoRA cache)",
                        ("4 KiB", lambda n: {}),
                        ("whole layer", lambda n: {"digital_buffer_words": DIGITAL_WHOLE_LAYER})),
