@@ -16,15 +16,8 @@ from __future__ import annotations
 
 from rmlora.sw.compiler import CompiledModel
 
-from .analytic import (
-    DEFAULT_ACTIVITY,
-    ActivityStats,
-    AdapterSpec,
-    LayerPass,
-    NetworkSpec,
-    inference_costs,
-    inference_counts,
-)
+from .analytic import inference_costs, inference_counts
+from .spec import DEFAULT_ACTIVITY, ActivityStats, AdapterSpec, LayerPass, NetworkSpec
 from .table import OpTable
 
 __all__ = ["CALIBRATION_TOLERANCE", "EXACT_COUNTS", "spec_from_compiled", "calibrate"]

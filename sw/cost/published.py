@@ -28,10 +28,11 @@ from functools import cache
 
 from rmlora.contract import ChipParams
 
-from .analytic import AdapterSpec, LayerPass, NetworkSpec, adapter_bytes, inference_costs, tiles
+from .analytic import adapter_bytes, inference_costs, tiles
 from .flow import PUBLISHED
 from .model import fold, sram_write_cost, training_cost, update_folds
 from .programming import WriteVerifyStats, measure_write_verify
+from .spec import AdapterSpec, LayerPass, NetworkSpec
 from .table import OpTable, table_for
 
 __all__ = ["MODELS", "GPU", "Budget", "Published", "published", "project", "training_macs",

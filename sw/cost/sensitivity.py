@@ -15,8 +15,8 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
-from .analytic import ActivityStats, AdapterSpec
 from .published import Budget, lsm_512, project, published
+from .spec import ActivityStats, AdapterSpec
 from .table import table_for
 
 __all__ = ["FOLDS", "ASSUMPTIONS", "sensitivity", "required", "plot"]

@@ -10,19 +10,12 @@ import torch
 from rmlora.contract import ChipParams
 from rmlora.contract.xbar import INPUT_BITS
 from rmlora.sw.compiler import compile_model
-from rmlora.sw.cost.analytic import (
-    ActivityStats,
-    AdapterSpec,
-    LayerPass,
-    NetworkSpec,
-    adapter_bytes,
-    inference_costs,
-    inference_counts,
-)
+from rmlora.sw.cost.analytic import adapter_bytes, inference_costs, inference_counts
 from rmlora.sw.cost.calibration import CALIBRATION_TOLERANCE, calibrate
 from rmlora.sw.cost.flow import _inference
 from rmlora.sw.cost.programming import measure_write_verify
 from rmlora.sw.cost.published import project, published, training_macs
+from rmlora.sw.cost.spec import ActivityStats, AdapterSpec, LayerPass, NetworkSpec
 from rmlora.sw.cost.table import table_for
 from rmlora.sw.learn.on_chip import measure_inference
 from rmlora.sw.lora import inject_adapter
@@ -211,3 +204,20 @@ def test_cost_model_command(tmp_path, capsys):
     assert {"training_fold", "deployment_fold", "inference_energy_fold", "sensitivity",
             "required", "published"} <= set(result)
     assert "inference energy per input" in capsys.readouterr().out
+
+
+def test_spec_from_a_torch_model():
+    from rmlora.sw.cost.spec import spec_from_torch
+    from rmlora.sw.models.mixer import FaceMixer
+
+    model, _ = _mlp("speaker")
+    spec = spec_from_torch(model, torch.rand(2, 64))
+    assert [(lp.layer, lp.n_in, lp.n_out, lp.vectors) for lp in spec.passes()] == [
+        ("0", 64, 64, 1), ("2", 64, 32, 1), ("4", 32, 6, 1)]
+    assert spec.ranks([AdapterSpec("a", 8, list(SPEAKER_LAYERS))]) == {
+        "0": [8], "2": [8], "4": [8]}
+    mixer = FaceMixer()
+    spec = spec_from_torch(mixer, torch.rand(1, 16, 16))
+    assert spec.weights == sum(m.weight.numel() for m in mixer.modules()
+                               if isinstance(m, torch.nn.Linear))
+    assert spec.shapes()["embed"] == (16, 20) and next(spec.passes()).vectors == 16
