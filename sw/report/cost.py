@@ -42,6 +42,11 @@ def format_cost_table(cost: dict) -> str:
         f" in {_si(i['digital']['latency_s'], 's')}, analogue only "
         f"{_si(cost['inference']['analog_only']['hybrid']['energy_j'], 'J')}",
     ]
+    c = cost.get("calibration")  # summaries from before issue 22 have none
+    if c is not None:
+        lines.append(f"analytic model on this run: deterministic counts "
+                     f"{'all equal' if c['all_exact'] else 'DIFFER'}, energies within "
+                     f"{c['max_rel_error']:.2%} (calibration.max_rel_error)")
     return "\n".join(line for line in lines if line)
 
 
