@@ -2,7 +2,8 @@
 PY := .venv/bin/python
 STAMP := .venv/.setup-done
 
-.PHONY: setup test sim bringup infer firmware bench verilog synth fpga lint header clean
+.PHONY: setup test sim bringup infer firmware bench verilog synth fpga lint header clean \
+	cost-published
 
 setup: $(STAMP)
 
@@ -26,6 +27,12 @@ infer: setup
 # from C against the Python runtime on the golden chip (BACKEND=verilator: on the RTL)
 firmware: setup
 	$(PY) -m rmlora.cli firmware --backend $(or $(BACKEND),golden)
+
+# the published networks (DiT-B/2, LSM-512, the face Mixer) projected by the analytic
+# cost model, calibrated on the simulated chip: folds, baselines, sensitivity (seconds)
+cost-published: setup
+	$(PY) -m rmlora.cli cost --model all --json build/cost/published.json \
+		--plot build/cost/sensitivity.png
 
 bench: setup
 	$(PY) benchmarks/run.py

@@ -177,6 +177,13 @@ def _cost(args):
     from rmlora.sw.tasks import run_task
 
     task = _tasks()[args.task]
+    given = [o for o, v in (("--model", args.model), ("--json", args.model_json),
+                            ("--plot", args.plot), ("--clock-mhz", args.model_clock_mhz))
+             if v is not None]
+    if given:  # options of `cost --model`, given before the task (ignored there)
+        args.command_parser.error(f"{', '.join(given)} before TASK: a task's options come "
+                                  f"after it (rmlora cost {args.task} --json out.json); "
+                                  f"--model takes no TASK")
     if args.clock_mhz is not None and not 0 < args.clock_mhz < float("inf"):
         args.command_parser.error(f"--clock-mhz must be a finite number > 0, got "
                                   f"{args.clock_mhz}")
@@ -191,6 +198,41 @@ def _cost(args):
     if args.json:
         path = _write_or_rescue("cost", summary["cost"], lambda: write_text_atomic(
             args.json, json.dumps(summary["cost"], indent=1)))
+        print(f"[cost] JSON: {path}")
+
+
+def _cost_model(args):
+    """`rmlora cost --model NAME`: a published network projected by the analytic model,
+    with its sensitivity table (and plot)."""
+    from rmlora.sw.cost import table_for
+    from rmlora.sw.cost.published import MODELS, project
+    from rmlora.sw.cost.sensitivity import plot, required, sensitivity
+    from rmlora.sw.report.atomic import write_text_atomic
+    from rmlora.sw.report.cost import format_projection
+
+    if args.model is None:
+        args.command_parser.error("give a TASK (rmlora cost face ...) or --model NAME")
+    if args.model_clock_mhz is not None and not 0 < args.model_clock_mhz < float("inf"):
+        args.command_parser.error(f"--clock-mhz must be a finite number > 0, got "
+                                  f"{args.model_clock_mhz}")
+    for option, path in (("--json", args.model_json), ("--plot", args.plot)):
+        if path is not None:
+            output_file(option, path)
+    table = (table_for() if args.model_clock_mhz is None
+             else table_for(clock_hz=args.model_clock_mhz * 1e6))
+    results = {}
+    for name in MODELS if args.model == "all" else [args.model]:
+        results[name] = project(name, table)
+        results[name]["sensitivity"] = sensitivity(name)
+        results[name]["required"] = required(name)
+        print(format_projection(results[name]) + "\n")
+    if args.plot:
+        path = plot({name: r["sensitivity"] for name, r in results.items()}, args.plot)
+        print(f"[cost] plot: {path}")
+    result = results if args.model == "all" else results[args.model]
+    if args.model_json:
+        path = _write_or_rescue("cost", result, lambda: write_text_atomic(
+            args.model_json, json.dumps(result, indent=1)))
         print(f"[cost] JSON: {path}")
 
 
@@ -302,8 +344,20 @@ def add_task_commands(sub) -> None:
                         "runs each) instead of the short one (3, 1, 1 levels, 3 runs)")
     p.set_defaults(func=_sim, command_parser=p)
     p = sub.add_parser("cost", help="a task's training, deployment and inference cost "
-                                    "against the alternatives")
-    by_task = p.add_subparsers(dest="task", required=True, metavar="TASK")
+                                    "against the alternatives, or a published network's "
+                                    "(--model)")
+    from rmlora.sw.cost.published import MODELS
+    p.add_argument("--model", choices=(*MODELS, "all"), default=None,
+                   help="project a published network (all: every one) with the analytic "
+                        "model instead of running a task")
+    p.add_argument("--json", dest="model_json", type=Path, default=None,
+                   help="with --model: write the projection here")
+    p.add_argument("--plot", type=Path, default=None,
+                   help="with --model: draw the sensitivity plot here (PNG)")
+    p.add_argument("--clock-mhz", dest="model_clock_mhz", type=float, default=None,
+                   help="with --model: the digital clock the chip is priced at")
+    p.set_defaults(func=_cost_model, command_parser=p)
+    by_task = p.add_subparsers(dest="task", required=False, metavar="TASK")
     for name, task in tasks.items():
         q = by_task.add_parser(name, help=f"the cost of the {name} flow")
         task.add_options(q)

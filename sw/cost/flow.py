@@ -4,13 +4,15 @@ activity, its deployments and the chip's per-input activity -> the three folds.
     flow_costs(stage_costs, deployed, update_bytes, compiled, adapters) -> dict
 
 Keys: training_fold, deployment_fold, inference_energy_fold (each > 0), the
-published figure beside each (PUBLISHED), and every energy and time behind them.
+published figure beside each (PUBLISHED), every energy and time behind them, and the
+analytic model's calibration on this run (calibration.max_rel_error).
 """
 
 from __future__ import annotations
 
 from rmlora.sw.compiler import CompiledModel
 
+from .calibration import calibrate
 from .model import (
     digital_inference,
     digital_weight_words,
@@ -19,6 +21,7 @@ from .model import (
     reprogram_cost,
     sram_write_cost,
     training_cost,
+    update_folds,
 )
 from .table import OpTable, table_for
 
@@ -71,6 +74,15 @@ def flow_costs(stage_costs: dict, deployed: dict, update_bytes: int,
     inference = {"lora": _inference(compiled, measured["lora"], table),
                  "analog_only": _inference(compiled, measured["analog_only"], table)}
     lora = inference["lora"]
+    # the analytic model (issue 22) on this network against this run: exact counts,
+    # energies within the tolerance; max_rel_error over both adapter settings
+    checks = {key: calibrate(compiled, measured[key], inference[key], table)
+              for key in ("lora", "analog_only")}
+    calibration = checks["lora"] | {
+        "analog_only": checks["analog_only"],
+        "max_rel_error": max(c["max_rel_error"] for c in checks.values()),
+        "max_rel_error_own_stats": max(c["max_rel_error_own_stats"] for c in checks.values()),
+        "all_exact": all(c["all_exact"] for c in checks.values())}
     # the chip's counters, all adapters on: SRAM core-port words and adapter-cache reads
     inference["sram_words_per_input"] = lora["hybrid"]["sram_words"]
     # of them reads (records, descriptors, entries, LUTs, x, A, B): less y and stats written
@@ -81,27 +93,17 @@ def flow_costs(stage_costs: dict, deployed: dict, update_bytes: int,
     skipped = measured["lora"]["adc_skipped"]
     inference["adc_skipped_per_input"] = skipped
     inference["adc_skipped_j"] = skipped * table.adc_j(compiled.macro_config)
-    result = {
+    return {
         "table": {k: v for k, v in vars(table).items() if k != "macro"},
         "training": training,
         "deployment": deployment,
         "inference": inference,
-        "training_fold": fold(training["full_finetune"]["energy_j"],
-                              training["lora"]["energy_j"]),
-        "trainable_params_fold": fold(training["full_finetune"]["trainable_params"],
-                                      training["lora"]["trainable_params"]),
-        "deployment_fold": fold(deployment["full_finetune"]["energy_j"],
-                                deployment["lora"]["energy_j"]),
-        "deployment_time_fold": fold(deployment["full_finetune"]["time_s"],
-                                     deployment["lora"]["time_s"]),
+        **update_folds(training, deployment),
         "inference_energy_fold": fold(lora["digital"]["energy_j"], lora["hybrid"]["energy_j"]),
         "inference_latency_fold": fold(lora["digital"]["latency_s"],
                                        lora["hybrid"]["latency_s"]),
         "lora_inference_overhead": fold(lora["hybrid"]["energy_j"],
                                         inference["analog_only"]["hybrid"]["energy_j"]),
         "published": PUBLISHED,
+        "calibration": calibration,
     }
-    if "retrain" in training:
-        result["training_fold_vs_retrain"] = fold(training["retrain"]["energy_j"],
-                                                  training["lora"]["energy_j"])
-    return result

@@ -25,7 +25,8 @@ from rmlora.contract.xbar import MacroOp
 from .table import OpTable
 
 __all__ = ["ADAM_OPS_PER_PARAM", "training_cost", "sram_write_cost", "reprogram_cost",
-           "digital_weight_words", "hybrid_inference", "digital_inference", "fold"]
+           "digital_weight_words", "hybrid_inference", "digital_inference", "fold",
+           "update_folds"]
 
 # torch.optim.Adam per parameter and step: m = b1 m + (1-b1) g (3), v = b2 v +
 # (1-b2) g^2 (4), bias corrections m/c1, v/c2 (2), sqrt, + eps, divide, x lr, subtract (5).
@@ -140,3 +141,21 @@ def digital_inference(weight_macs: int, lora_macs: int, sram_words: int, cache_w
     return {"energy_j": sum(parts.values()), "by_component_j": parts,
             "latency_s": cycles * table.cycle_s, "sram_words": sram_words,
             "cache_words": cache_words, "macs": macs}
+
+
+def update_folds(training: dict, deployment: dict) -> dict:
+    """The folds of one update: training energy and trainable parameters (LoRA vs full
+    fine-tune, and vs retraining when priced), deployment energy and time."""
+    lora, full = training["lora"], training["full_finetune"]
+    folds = {
+        "training_fold": fold(full["energy_j"], lora["energy_j"]),
+        "trainable_params_fold": fold(full["trainable_params"], lora["trainable_params"]),
+        "deployment_fold": fold(deployment["full_finetune"]["energy_j"],
+                                deployment["lora"]["energy_j"]),
+        "deployment_time_fold": fold(deployment["full_finetune"]["time_s"],
+                                     deployment["lora"]["time_s"]),
+    }
+    if "retrain" in training:
+        folds["training_fold_vs_retrain"] = fold(training["retrain"]["energy_j"],
+                                                 lora["energy_j"])
+    return folds

@@ -27,7 +27,7 @@ from .chip import (
     vector_hits,
 )
 
-__all__ = ["run_perf", "stop_addr"]
+__all__ = ["run_perf", "stop_addr", "conversions"]
 
 COUNTER_MASK = 0xFFFF_FFFF  # every counter is 32 bits and wraps
 
@@ -61,7 +61,7 @@ def run_perf(mem: bytes, program: Program, enabled: int, params: ChipParams
              PERF_SRAM_READS=sum(glora.sram_reads(layer, ranks, p, h) for h in per_vector),
              PERF_MACS=glora.macs(layer, ranks) * n,
              PERF_CACHE_READS=record_cache_words(layer, ranks, p, hit, n))
-        _add(counts, **_conversions(desc, p, n))
+        _add(counts, **conversions(desc, p, n))
     if error is not None and error.layer < len(program.records):
         _stopped(counts, mem, program, enabled, p)
     return {name: value & COUNTER_MASK for name, value in counts.items()}
@@ -72,7 +72,7 @@ def _add(counts: dict[str, int], **more: int):
         counts[name] += value
 
 
-def _conversions(desc: gxbar.Descriptor, p: ChipParams, vectors: int) -> dict[str, int]:
+def conversions(desc: gxbar.Descriptor, p: ChipParams, vectors: int) -> dict[str, int]:
     """PERF_ADC and PERF_MVM of `vectors` MVMs: a bit plane per input bit on every tile,
     each converting the tile's columns."""
     n_rt = -(-desc.n_rows // p.macro_rows)
@@ -116,7 +116,7 @@ def _stopped(counts: dict[str, int], mem: bytes, program: Program, enabled: int,
         lora += timing.CHECK_CYCLES
     _add(counts, PERF_SEQ_CYCLES=seq + xbar + lora + 2 * timing.SEQ_HANDOFF_CYCLES,
          PERF_XB_CYCLES=xbar, PERF_LORA_CYCLES=lora, PERF_SRAM_READS=dw * (1 + entries),
-         **_conversions(desc, p, 1))
+         **conversions(desc, p, 1))
 
 
 def _entry_fetches(mem: bytes, lora: int, enabled: int, p: ChipParams

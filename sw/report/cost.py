@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["format_cost_table", "cost_markdown", "energy_plot", "pulses_plot"]
+__all__ = ["format_cost_table", "cost_markdown", "energy_plot", "pulses_plot",
+           "format_projection", "sensitivity_markdown"]
 
 FOLDS = [("training_fold", "training energy of the update (vs full fine-tune)"),
          ("deployment_fold", "deployment energy (vs reprogramming the crossbars)"),
@@ -41,6 +42,11 @@ def format_cost_table(cost: dict) -> str:
         f" in {_si(i['digital']['latency_s'], 's')}, analogue only "
         f"{_si(cost['inference']['analog_only']['hybrid']['energy_j'], 'J')}",
     ]
+    c = cost.get("calibration")  # summaries from before issue 22 have none
+    if c is not None:
+        lines.append(f"analytic model on this run: deterministic counts "
+                     f"{'all equal' if c['all_exact'] else 'DIFFER'}, energies within "
+                     f"{c['max_rel_error']:.2%} (calibration.max_rel_error)")
     return "\n".join(line for line in lines if line)
 
 
@@ -84,3 +90,50 @@ def cost_markdown(cost: dict, plots: dict[str, str]) -> list[str]:
             "own pulse, verify, row and ADC energies).", "", "```",
             format_cost_table(cost), "```", "", f"![energy]({plots['energy']})", "",
             f"![pulses]({plots['pulses']})", ""]
+
+
+def format_projection(result: dict) -> str:
+    """A published network's projection (sw.cost.published.project, plus ``sensitivity``
+    and ``required`` if present) as text: folds beside the published, the baselines."""
+    t, d, i, chip = result["training"], result["deployment"], result["inference"], result["chip"]
+    lines = [f"{result['model']}: {chip['weight_cells']:,} weight cells on {chip['macros']:,} "
+             f"{chip['macro']} macros ({chip['chips']} chip{'s' * (chip['chips'] > 1)} of "
+             f"{chip['macros_per_chip']}); "
+             f"{result['note']}",
+             f"{'comparison':<55}{'projected':>10}{'published':>11}", "-" * 76]
+    for key, label in FOLDS:
+        lines.append(f"{label:<55}{result[key]:>9.2f}x{result['published'][key]:>10.2f}x")
+    lines += [
+        "-" * 76,
+        f"training: LoRA {_si(t['lora']['energy_j'], 'J')} ({t['lora']['trainable_params']:,} "
+        f"params), full fine-tune {_si(t['full_finetune']['energy_j'], 'J')}, retrain "
+        f"{_si(t['retrain']['energy_j'], 'J')} ({result['training_fold_vs_retrain']:.2f}x); "
+        f"trainable parameters {result['trainable_params_fold']:.1f}x",
+        f"deployment: LoRA {d['lora']['bytes']:,} B to SRAM {_si(d['lora']['energy_j'], 'J')}; "
+        f"full fine-tune {d['full_finetune']['pulses']:,.0f} pulses "
+        f"{_si(d['full_finetune']['energy_j'], 'J')}; first programming "
+        f"{_si(d['first_programming']['energy_j'], 'J')}",
+        f"inference: hybrid {_si(i['hybrid']['energy_j'], 'J')}, all-digital "
+        f"{_si(i['digital']['energy_j'], 'J')}, GPU {_si(i['gpu']['energy_j'], 'J')} "
+        f"({i['gpu']['bound']} bound; {result['inference_energy_fold_vs_gpu']:.2f}x)"]
+    if "sensitivity" in result:
+        lines += ["", sensitivity_markdown(result["sensitivity"])]
+    if "required" in result:
+        lines += ["", "factor on an assumption that reproduces the published fold:"]
+        for fold_name, knobs in result["required"].items():
+            lines.append(f"  {fold_name}: " + ", ".join(
+                f"{k} x{v:.3g}" if v is not None else f"{k}: none in 1e-3..1e3"
+                for k, v in knobs.items()))
+    return "\n".join(lines)
+
+
+def sensitivity_markdown(rows: list[dict]) -> str:
+    """The sensitivity rows as a Markdown table: each fold low / default / high."""
+    out = ["| assumption (default) | low / high | training | deployment | inference |",
+           "|---|---|---|---|---|"]
+    for r in rows:
+        cells = [f"{f['low']:.3g} / {f['default']:.3g} / {f['high']:.3g}"
+                 for f in (r["folds"][k] for k, _ in FOLDS)]
+        out.append(f"| {r['what']} ({r['default']}) | {r['low']} / {r['high']} | "
+                   + " | ".join(cells) + " |")
+    return "\n".join(out)
