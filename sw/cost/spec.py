@@ -190,24 +190,14 @@ def spec_from_torch(model, example, name: str = "torch") -> NetworkSpec:
     layer goes by its own name, not ".base_layer": give the adapters as AdapterSpecs.
     Products of activations with activations (attention) are not seen by the hooks:
     add them as a pass's host_macs."""
-    import torch
-    from torch import nn
+    from rmlora.sw.models.trace import trace_linear
 
     passes: list[LayerPass] = []
 
-    def hook_for(layer: str):
-        def hook(module, inputs, _out):
-            rows = inputs[0].numel() // module.in_features
-            passes.append(LayerPass(layer, module.in_features, module.out_features, rows))
-        return hook
+    def on_call(layer: str, module, rows: int) -> None:
+        if ".lora_" not in layer:
+            passes.append(LayerPass(layer.removesuffix(".base_layer"), module.in_features,
+                                    module.out_features, rows))
 
-    handles = [m.register_forward_hook(hook_for(n.removesuffix(".base_layer")))
-               for n, m in model.named_modules()
-               if isinstance(m, nn.Linear) and ".lora_" not in n]
-    try:
-        with torch.no_grad():
-            model(example[:1])
-    finally:
-        for h in handles:
-            h.remove()
+    trace_linear(model, example, on_call)
     return NetworkSpec(name, tuple((lp,) for lp in passes))

@@ -18,6 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from rmlora.sw.learn.config import StageConfig
+from rmlora.sw.models.trace import trace_linear
 
 
 def make_deterministic(seed: int, threads: int) -> None:
@@ -78,25 +79,13 @@ def linear_calls(model: nn.Module, example: torch.Tensor) -> list[LinearCall]:
     input gradient (macs) if any trainable layer ran before it in the pass, since
     only then does the gradient have to flow through it."""
     calls = []
-    handles = []
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Linear):
-            digital = ".lora_A." in name or ".lora_B." in name
 
-            def hook(mod, inputs, _out, name=name, digital=digital):
-                rows = inputs[0].numel() // mod.in_features
-                trainable = mod.weight.requires_grad
-                upstream = any(c.trainable for c in calls)
-                calls.append(LinearCall(name, rows * mod.in_features * mod.out_features,
-                                        digital, trainable, upstream))
+    def on_call(name: str, mod: nn.Linear, rows: int) -> None:
+        calls.append(LinearCall(name, rows * mod.in_features * mod.out_features,
+                                ".lora_A." in name or ".lora_B." in name,
+                                mod.weight.requires_grad, any(c.trainable for c in calls)))
 
-            handles.append(module.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            model(example[:1])
-    finally:
-        for handle in handles:
-            handle.remove()
+    trace_linear(model, example, on_call)
     return calls
 
 
