@@ -27,7 +27,7 @@ from rmlora.sw.runtime import Chip
 T = table_for()
 
 
-def _mlp(kind: str):
+def task_shaped_network(kind: str):
     """A randomly initialised network of each task's shape, its adapters as the task's
     (speaker and diffusion: rank 8 alpha 16 on every layer), calibration inputs."""
     if kind == "face":
@@ -45,7 +45,7 @@ def _mlp(kind: str):
 
 @pytest.fixture(scope="module", params=["face", "speaker", "diffusion"])
 def run(request):
-    model, calib = _mlp(request.param)
+    model, calib = task_shaped_network(request.param)
     compiled = compile_model(model, calib)
     chip = Chip(compiled.params, seed=1)
     chip.deploy(compiled.plan)
@@ -210,7 +210,7 @@ def test_spec_from_a_torch_model():
     from rmlora.sw.cost.spec import spec_from_torch
     from rmlora.sw.models.mixer import FaceMixer
 
-    model, _ = _mlp("speaker")
+    model, _ = task_shaped_network("speaker")
     spec = spec_from_torch(model, torch.rand(2, 64))
     assert [(lp.layer, lp.n_in, lp.n_out, lp.vectors) for lp in spec.passes()] == [
         ("0", 64, 64, 1), ("2", 64, 32, 1), ("4", 32, 6, 1)]
