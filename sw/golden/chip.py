@@ -30,10 +30,9 @@ from . import lora as glora
 from . import xbar as gxbar
 from .macros import Macros
 
-__all__ = ["ChipError", "read_program", "record_cycles", "record_sram_words",
-           "record_cache_words", "cache_hits", "vector_hits", "run_cycles", "sequencer_cycles",
-           "run_program",
-           "run_window", "Program", "Rows", "decode_program"]
+__all__ = ["ChipError", "Program", "Rows", "cache_hits", "decode_program", "read_program",
+           "record_cache_words", "record_cycles", "record_sram_words", "run_cycles",
+           "run_program", "run_window", "sequencer_cycles", "vector_hits"]
 
 
 class ChipError(RuntimeError):
