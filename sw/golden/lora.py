@@ -113,7 +113,8 @@ def cycles(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = False
     if not (hit and ranks):  # on a hit with adapters x streams in under the A phase
         total += n_w * timing.LORA_X_CYCLES_PER_WORD
     if ranks:
-        total += timing.stream_read_cycles(sum(r * n_w for r in ranks))
+        total += (timing.stream_read_cycles(sum(r * n_w for r in ranks))
+                  + timing.LORA_A_DRAIN_CYCLES)
     total += layer.n_out * max(1, sum(-(-r // wb) for r in ranks)) + timing.LORA_B_DRAIN_CYCLES
     return total + timing.LORA_DRAIN_CYCLES
 
