@@ -199,6 +199,12 @@ class LoraUnit(wiring.Component):
             m.d.comb += check.eq(ErrorCode.LORA_RANK_MAX)
         with m.Elif(out_of_sram):
             m.d.comb += check.eq(ErrorCode.LORA_SRAM_RANGE)
+        # The checks' multiplies and compares, registered (issue 25: with the datapath
+        # pipelined they were the unit's longest path): CHECK uses them as they stood in
+        # NEXT_ENTRY's last cycle, when the last entry is in and nothing changes, so
+        # this costs no cycle.
+        check_r, fits_r = Signal(ErrorCode, name="check_r"), Signal(name="fits_r")
+        m.d.sync += [check_r.eq(check), fits_r.eq((pass_words <= C) if C else 0)]
 
         # ---- operands: x, q and the LUT held in memories ----
         # x and the LUT in memories, not registers behind wide multiplexers (issue 25):
@@ -454,9 +460,9 @@ class LoraUnit(wiring.Component):
                     m.next = "FETCH"
             with m.State("CHECK"):
                 begin_passes()
-                m.d.sync += fill.eq((pass_words <= C) if C else 0)
-                with m.If(check != ErrorCode.NONE):
-                    refuse(check, self.desc_addr)
+                m.d.sync += fill.eq(fits_r)
+                with m.If(check_r != ErrorCode.NONE):
+                    refuse(check_r, self.desc_addr)
                 with m.Elif(layer.act == Activation.LUT):
                     start_fetch(layer.lut, lut_words)
                     m.next = "LUT"
