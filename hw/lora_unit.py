@@ -13,15 +13,19 @@ controller or be fed by a testbench with random stalls.
 Phases (their cycles named in rmlora.contract.timing, summed in
 rmlora.sw.golden.lora.cycles): fetch the layer descriptor and the enabled slots'
 adapter entries (a DescriptorFetch); check them (a bad one is refused with an
-ErrorCode, never a hang); load the LUT (LUT activation only, the same fetch);
+ErrorCode, never a hang; the checks' products are registered a cycle first,
+CHECK_PRODUCTS); load the LUT (LUT activation only, the same fetch);
 take x (X_IN: the unit does not touch the SRAM, so in the chip the sequencer reads
 x from the same port and streams it in; on a cache hit x streams in under the A
 phase instead, which reads the cache); A phase: h = A_i x
 row by row, requantised to q_i; B phase: per output j, B_i row j dotted with q_i,
 combined with p_j, requantised, activated and sent. A read issues every cycle and
-its word is used the next, so a phase costs its words plus one cycle. The B phase
-stalls as a whole on an empty p or a full y; the SRAM holds the last word read,
-so nothing is lost.
+its word is used the next; its result (a q byte, a y) leaves timing.LORA_PIPE_STAGES
+cycles after its use (issue 25: products, sum, multiply, accumulate, requantise, a
+register between each), so a phase costs its words plus one cycle plus its drain
+(LORA_A_DRAIN_CYCLES, LORA_B_DRAIN_CYCLES); a word still enters every cycle. The B
+phase stalls as a whole on an empty p or a full y, every pipeline stage holding; the
+SRAM holds the last word read, so nothing is lost.
 
 Adapter cache (ChipParams.lora_cache_words, a Memory beside the PE array): a layer
 is applied to many vectors one record each (rmlora.contract.sequencer), so the
@@ -180,15 +184,26 @@ class LoraUnit(wiring.Component):
         check = Signal(ErrorCode)
         rank_zero = Cat(active[s] & (entry[s].rank == 0) for s in range(LORA_SLOTS)).any()
         rank_max = Cat(active[s] & (entry[s].rank > LORA_MAX_RANK) for s in range(LORA_SLOTS)).any()
+        # The checks in three registered steps (issue 25: once the datapath was pipelined
+        # they were the unit's longest paths): each adapter's A and B words (a_words,
+        # b_words), then the checks on them (check_r) and their sum (slot_words), then
+        # whether a pass fits the cache (fits_r). The registers they start from stand
+        # still from NEXT_ENTRY's last cycle on: CHECK_PRODUCTS (a cycle, in
+        # timing.LORA_CHECK_PRODUCTS_CYCLES) lets the first step settle, CHECK takes
+        # check_r, and X_IN, a cycle or more later, takes fits_r.
+        a_words = [Signal(16, name=f"a_words{s}") for s in range(LORA_SLOTS)]
+        b_words = [Signal(16, name=f"b_words{s}") for s in range(LORA_SLOTS)]
+        m.d.sync += [a_words[s].eq(entry[s].rank * n_w) for s in range(LORA_SLOTS)]
+        m.d.sync += [b_words[s].eq(layer.n_out * words(entry[s].rank))
+                     for s in range(LORA_SLOTS)]
         out_of_sram = Cat(
-            active[s] & ((entry[s].a_addr + entry[s].rank * n_w > p.sram_depth)
-                         | (entry[s].b_addr + layer.n_out * words(entry[s].rank) > p.sram_depth))
+            active[s] & ((entry[s].a_addr + a_words[s] > p.sram_depth)
+                         | (entry[s].b_addr + b_words[s] > p.sram_depth))
             for s in range(LORA_SLOTS)).any() | (
             (layer.act == Activation.LUT) & (layer.lut + lut_words > p.sram_depth))
-        pass_words = Signal(16)  # A and B words of the enabled adapters: one pass
-        m.d.comb += pass_words.eq(sum(
-            Mux(active[s], entry[s].rank * n_w + layer.n_out * words(entry[s].rank), 0)
-            for s in range(LORA_SLOTS)))
+        slot_words = [Signal(16, name=f"slot{s}_words") for s in range(LORA_SLOTS)]
+        m.d.sync += [slot_words[s].eq(Mux(active[s], a_words[s] + b_words[s], 0))
+                     for s in range(LORA_SLOTS)]
         with m.If((layer.n_in == 0) | (layer.n_out == 0) | (layer.n_in > LORA_MAX_FEATURES)
                   | (layer.n_out > LORA_MAX_FEATURES)
                   | ~layer.act.as_value().matches(*ACTIVATION_CODES)):
@@ -199,12 +214,8 @@ class LoraUnit(wiring.Component):
             m.d.comb += check.eq(ErrorCode.LORA_RANK_MAX)
         with m.Elif(out_of_sram):
             m.d.comb += check.eq(ErrorCode.LORA_SRAM_RANGE)
-        # The checks' multiplies and compares, registered (issue 25: with the datapath
-        # pipelined they were the unit's longest path): CHECK uses them as they stood in
-        # NEXT_ENTRY's last cycle, when the last entry is in and nothing changes, so
-        # this costs no cycle.
         check_r, fits_r = Signal(ErrorCode, name="check_r"), Signal(name="fits_r")
-        m.d.sync += [check_r.eq(check), fits_r.eq((pass_words <= C) if C else 0)]
+        m.d.sync += [check_r.eq(check), fits_r.eq((sum(slot_words) <= C) if C else 0)]
 
         # ---- operands: x, q and the LUT held in memories ----
         # x and the LUT in memories, not registers behind wide multiplexers (issue 25):
@@ -450,7 +461,7 @@ class LoraUnit(wiring.Component):
                         m.d.comb += lowest.eq(s)
                 addr = entry_addr.word_select(lowest, 16)
                 with m.If(pending == 0):
-                    m.next = "CHECK"
+                    m.next = "CHECK_PRODUCTS"
                 with m.Elif(addr + dw > p.sram_depth):
                     refuse(ErrorCode.LORA_SRAM_RANGE, addr)
                 with m.Else():
@@ -458,9 +469,10 @@ class LoraUnit(wiring.Component):
                     m.d.sync += [fetch_to.eq(lowest),
                                  active.eq(active | (Const(1, LORA_SLOTS) << lowest))]
                     m.next = "FETCH"
+            with m.State("CHECK_PRODUCTS"):  # a_words and b_words settle (see check_r)
+                m.next = "CHECK"
             with m.State("CHECK"):
                 begin_passes()
-                m.d.sync += fill.eq(fits_r)
                 with m.If(check_r != ErrorCode.NONE):
                     refuse(check_r, self.desc_addr)
                 with m.Elif(layer.act == Activation.LUT):
@@ -475,6 +487,8 @@ class LoraUnit(wiring.Component):
                 with m.If(fetch.done):
                     m.next = "X_IN"
             with m.State("X_IN"):  # x is taken whole before A is read: the SRAM is free
+                with m.If(~hit):  # a miss keeps what it reads if it fits (see fits_r)
+                    m.d.sync += fill.eq(fits_r)
                 take_x(self.x.valid)
                 with m.If(self.x.valid & (word + 1 == n_w)):
                     with m.If(active.any()):

@@ -184,7 +184,8 @@ def test_pipeline_holds_on_every_stall(n, m, ranks, enabled, act, p_stall, y_sta
     assert np.array_equal(np.array(out["y"], dtype=np.int8), want)
     assert out["macs"] == golden.macs(layer, on)
     assert out["sram_reads"] == golden.sram_reads(layer, on, P)
-    assert out["cycles"] > golden.cycles(layer, on, P)  # the stalls cost cycles
+    # stalls never save a cycle (a y stall may cost none: y waits while a long row runs)
+    assert out["cycles"] >= golden.cycles(layer, on, P)
     xs = [rng.integers(-128, 128, n).astype(np.int8) for _ in range(3)]
     ps = [rng.integers(-2**16, 2**16, m).astype(np.int32) for _ in range(3)]
     outs = run_passes(layer, adapters, xs, ps, enabled, seed=m, p_stall=p_stall,
