@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from amaranth.back import verilog
 
-from rmlora.contract import ChipParams
+from rmlora.contract import ChipParams, timing
 from rmlora.contract.lora import LORA_DESC_BITS
 from rmlora.hw.build import write_verilog
 from rmlora.hw.lora_unit import LoraUnit
@@ -41,8 +41,14 @@ PASS_VECTORS = 16  # a face token layer runs over 16 or 20 vectors
 
 
 def fixed_overhead(params: ChipParams) -> int:
+    """One adapter's: descriptor and entry fetches, NEXT_ENTRY twice, the check (its
+    products registered first), the A phase's last use and drain, the B phase's drain
+    and DRAIN (rmlora.contract.timing)."""
     dw = params.words_for(LORA_DESC_BITS)
-    return (dw + 1) * 2 + 2 + 1 + 1 + 2 + 1
+    return (timing.fetch_cycles(dw) * 2 + 2 * timing.LORA_NEXT_ENTRY_CYCLES
+            + timing.LORA_CHECK_PRODUCTS_CYCLES + timing.CHECK_CYCLES
+            + timing.SRAM_READ_LATENCY + timing.LORA_A_DRAIN_CYCLES
+            + timing.LORA_B_DRAIN_CYCLES + timing.LORA_DRAIN_CYCLES)
 
 
 def bound(n, m, r, params) -> int:

@@ -13,15 +13,19 @@ controller or be fed by a testbench with random stalls.
 Phases (their cycles named in rmlora.contract.timing, summed in
 rmlora.sw.golden.lora.cycles): fetch the layer descriptor and the enabled slots'
 adapter entries (a DescriptorFetch); check them (a bad one is refused with an
-ErrorCode, never a hang); load the LUT (LUT activation only, the same fetch);
+ErrorCode, never a hang; the checks' products are registered a cycle first,
+CHECK_PRODUCTS); load the LUT (LUT activation only, the same fetch);
 take x (X_IN: the unit does not touch the SRAM, so in the chip the sequencer reads
 x from the same port and streams it in; on a cache hit x streams in under the A
 phase instead, which reads the cache); A phase: h = A_i x
 row by row, requantised to q_i; B phase: per output j, B_i row j dotted with q_i,
 combined with p_j, requantised, activated and sent. A read issues every cycle and
-its word is used the next, so a phase costs its words plus one cycle. The B phase
-stalls as a whole on an empty p or a full y; the SRAM holds the last word read,
-so nothing is lost.
+its word is used the next; its result (a q byte, a y) leaves timing.LORA_PIPE_STAGES
+cycles after its use (issue 25: products, sum, multiply, accumulate, requantise, a
+register between each), so a phase costs its words plus one cycle plus its drain
+(LORA_A_DRAIN_CYCLES, LORA_B_DRAIN_CYCLES); a word still enters every cycle. The B
+phase stalls as a whole on an empty p or a full y, every pipeline stage holding; the
+SRAM holds the last word read, so nothing is lost.
 
 Adapter cache (ChipParams.lora_cache_words, a Memory beside the PE array): a layer
 is applied to many vectors one record each (rmlora.contract.sequencer), so the
@@ -43,11 +47,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from rmlora.contract import ChipParams, ErrorCode
+from rmlora.contract import ChipParams, ErrorCode, timing
 from rmlora.contract.lora import (
     ACTIVATION_CODES,
     LORA_ACC_BITS,
-    LORA_D_BITS,
     LORA_DESC_BITS,
     LORA_H_BITS,
     LORA_MAX_FEATURES,
@@ -71,23 +74,36 @@ __all__ = ["LoraUnit", "PERF", "requant"]
 PERF = perf_ports("lora")
 
 
+def rounding_half(shift, w):
+    """The rounding constant of round_shift for a value of w bits: 2**(shift-1) for a shift
+    of 1..w-1, else 0 (a shift of 0 does not round; at w or more the result is 0 anyway).
+    The B phase's pipeline adds it into the accumulator a stage before the shift."""
+    half = Const(1, w + 1) << (shift - 1).as_unsigned()[:(w - 1).bit_length()]
+    return Mux((shift == 0) | (shift >= w), 0, half)
+
+
+def shift_clamp(m, wide, shift, w):
+    """clamp(wide >> shift, -128, 127), and 0 for a shift of w or more: the second half of
+    round_shift, on a value to which rounding_half(shift, w) has been added."""
+    r = Signal(signed(len(wide)), name="rq_rounded")
+    out = Signal(signed(8), name="rq_out")
+    m.d.comb += [
+        r.eq(Mux(shift >= w, 0, wide >> shift)),
+        out.eq(Mux(r > 127, 127, Mux(r < -128, -128, r))),
+    ]
+    return out
+
+
 def round_shift(m, v, shift):
     """clamp(round_half_up(v / 2**shift), -128, 127) for a signed v, combinational, one
     bit wider than v: v of w bits holds |v| < 2**(w-1), so for a shift of w or more
     v + 2**(shift-1) lies in [0, 2**shift) and the result is 0; below that the rounding
-    constant is at most 2**(w-2) and the sum fits w+1 bits."""
+    constant is at most 2**(w-2) and the sum fits w+1 bits. The unit runs it in two
+    pipeline stages (rounding_half, then shift_clamp); this is the two in one."""
     w = len(v)
     wide = Signal(signed(w + 1), name="rq_value")
-    r = Signal(signed(w + 1), name="rq_rounded")
-    out = Signal(signed(8), name="rq_out")
-    half = Signal(w + 1, name="rq_half")  # 2**(shift-1), truncated: used for shift < w only
-    m.d.comb += [
-        half.eq(Const(1, w + 1) << (shift - 1).as_unsigned()[:(w - 1).bit_length()]),
-        wide.eq(v),
-        r.eq(Mux(shift >= w, 0, (wide + Mux(shift == 0, 0, half)) >> shift)),
-        out.eq(Mux(r > 127, 127, Mux(r < -128, -128, r))),
-    ]
-    return out
+    m.d.comb += wide.eq(v + rounding_half(shift, w))
+    return shift_clamp(m, wide, shift, w)
 
 
 def requant(m, value, mult, shift):
@@ -130,10 +146,6 @@ class LoraUnit(wiring.Component):
         def words(n):  # ceil(n / P)
             return (n + P - 1) >> wb_log
 
-        def dot(a_word, b_word, n_lanes):
-            return sum(a_word.word_select(i, 8).as_signed() * b_word.word_select(i, 8).as_signed()
-                       for i in range(n_lanes))
-
         # ---- the layer descriptor and the adapter entries, as fetched ----
         layer_raw = Signal(dw * p.sram_width)
         layer = data.View(LoraLayer, layer_raw[:data.Layout.cast(LoraLayer).size])
@@ -172,15 +184,26 @@ class LoraUnit(wiring.Component):
         check = Signal(ErrorCode)
         rank_zero = Cat(active[s] & (entry[s].rank == 0) for s in range(LORA_SLOTS)).any()
         rank_max = Cat(active[s] & (entry[s].rank > LORA_MAX_RANK) for s in range(LORA_SLOTS)).any()
+        # The checks in three registered steps (issue 25: once the datapath was pipelined
+        # they were the unit's longest paths): each adapter's A and B words (a_words,
+        # b_words), then the checks on them (check_r) and their sum (slot_words), then
+        # whether a pass fits the cache (fits_r). The registers they start from stand
+        # still from NEXT_ENTRY's last cycle on: CHECK_PRODUCTS (a cycle, in
+        # timing.LORA_CHECK_PRODUCTS_CYCLES) lets the first step settle, CHECK takes
+        # check_r, and X_IN, a cycle or more later, takes fits_r.
+        a_words = [Signal(16, name=f"a_words{s}") for s in range(LORA_SLOTS)]
+        b_words = [Signal(16, name=f"b_words{s}") for s in range(LORA_SLOTS)]
+        m.d.sync += [a_words[s].eq(entry[s].rank * n_w) for s in range(LORA_SLOTS)]
+        m.d.sync += [b_words[s].eq(layer.n_out * words(entry[s].rank))
+                     for s in range(LORA_SLOTS)]
         out_of_sram = Cat(
-            active[s] & ((entry[s].a_addr + entry[s].rank * n_w > p.sram_depth)
-                         | (entry[s].b_addr + layer.n_out * words(entry[s].rank) > p.sram_depth))
+            active[s] & ((entry[s].a_addr + a_words[s] > p.sram_depth)
+                         | (entry[s].b_addr + b_words[s] > p.sram_depth))
             for s in range(LORA_SLOTS)).any() | (
             (layer.act == Activation.LUT) & (layer.lut + lut_words > p.sram_depth))
-        pass_words = Signal(16)  # A and B words of the enabled adapters: one pass
-        m.d.comb += pass_words.eq(sum(
-            Mux(active[s], entry[s].rank * n_w + layer.n_out * words(entry[s].rank), 0)
-            for s in range(LORA_SLOTS)))
+        slot_words = [Signal(16, name=f"slot{s}_words") for s in range(LORA_SLOTS)]
+        m.d.sync += [slot_words[s].eq(Mux(active[s], a_words[s] + b_words[s], 0))
+                     for s in range(LORA_SLOTS)]
         with m.If((layer.n_in == 0) | (layer.n_out == 0) | (layer.n_in > LORA_MAX_FEATURES)
                   | (layer.n_out > LORA_MAX_FEATURES)
                   | ~layer.act.as_value().matches(*ACTIVATION_CODES)):
@@ -191,6 +214,8 @@ class LoraUnit(wiring.Component):
             m.d.comb += check.eq(ErrorCode.LORA_RANK_MAX)
         with m.Elif(out_of_sram):
             m.d.comb += check.eq(ErrorCode.LORA_SRAM_RANGE)
+        check_r, fits_r = Signal(ErrorCode, name="check_r"), Signal(name="fits_r")
+        m.d.sync += [check_r.eq(check), fits_r.eq((sum(slot_words) <= C) if C else 0)]
 
         # ---- operands: x, q and the LUT held in memories ----
         # x and the LUT in memories, not registers behind wide multiplexers (issue 25):
@@ -235,22 +260,87 @@ class LoraUnit(wiring.Component):
                 with m.If(active[s] & (s > i_slot)):
                     m.d.comb += next_slot.eq(s)
         m.d.comb += x_rd.addr.eq(i_w[:x_bits])  # the A phase's issue: used the next cycle
-        # one requantiser for both phases: h * q_mult (A, |.| < 2**38) or acc (B)
-        rq_value, rq_shift = Signal(signed(LORA_ACC_BITS)), Signal(len(layer.out_shift))
-        rq_out = round_shift(m, rq_value, rq_shift)
-        # one PE array for both phases: the adapter word against x (A) or against q (B)
-        pe_b = Signal(8 * P, name="pe_b")
-        product = dot(operand, pe_b, P)
-        row_words_b = Signal(16)  # words of a row of the issuing slot's B
-        m.d.comb += row_words_b.eq(words(rank(i_slot)))
-
-        h, d = Signal(signed(LORA_H_BITS), name="h"), Signal(signed(LORA_D_BITS), name="d")
-        acc = Signal(signed(LORA_ACC_BITS))
         y_reg, y_full = Signal(signed(8), name="y_reg"), Signal(name="y_full")
         m.d.comb += [self.y.valid.eq(y_full),
                      self.y.p.eq(Mux(y_lut, lut_rd.data.word_select(y_byte, 8), y_reg))]
         with m.If(self.y.valid & self.y.ready):
             m.d.sync += y_full.eq(0)
+
+        # one PE array for both phases: the adapter word against x (A) or against q (B)
+        pe_b = Signal(8 * P, name="pe_b")
+        row_words_b = Signal(16)  # words of a row of the issuing slot's B
+        m.d.comb += row_words_b.eq(words(rank(i_slot)))
+
+        # ---- the pipeline behind the use (issue 25): timing.LORA_PIPE_STAGES registers ----
+        # A word used in cycle U (the operand arrives, the PE array multiplies) goes on
+        # through S (the products summed into h or d), X (h * q_mult or d * scale; p *
+        # out_mult on an output's first word, which takes p), A (the accumulator, with
+        # the rounding constant) and R (shift and clamp: q written, or y formed and
+        # activated). The stages move together; in the B phase all of them hold while
+        # X waits for p or R for room in y, so the phase still takes a word a cycle.
+        # One multiplier and one requantiser serve both phases.
+        in_b = Signal()  # the B phase is running (the A phase otherwise)
+        stall = Signal()
+        adv = Signal()  # every stage moves on this cycle
+        m.d.comb += adv.eq(~stall)
+        pp = [Signal(signed(16), name=f"pp{i}") for i in range(P)]  # S: the lanes' products
+        s_valid, s_first_w = Signal(name="s_valid"), Signal(name="s_first_w")
+        hd = Signal(signed(LORA_H_BITS), name="hd")  # X: h (A) or d (B, < LORA_D_BITS)
+        x_valid = Signal(name="x_valid")
+        mx = Signal(signed(LORA_H_BITS + MULT_BITS), name="mx")  # A: h * q_mult, d * scale
+        pm = Signal(signed(32 + MULT_BITS), name="pm")  # A: p * out_mult
+        a_valid, a_shift = Signal(name="a_valid"), Signal(len(layer.out_shift), name="a_shift")
+        # R: with the rounding constant added, |.| < 2**47 + 2**46 (round_shift's w + 1)
+        acc = Signal(signed(LORA_ACC_BITS + 1), name="acc")
+        r_valid, r_shift = Signal(name="r_valid"), Signal(len(layer.out_shift), name="r_shift")
+        PIPE_STAGES = 4  # S, X, A, R: the registers pp, hd, mx/pm and acc
+        assert PIPE_STAGES == timing.LORA_PIPE_STAGES
+
+        def ctl(prefix):  # the control a word carries from stage to stage
+            return {f: Signal(w, name=f"{prefix}_{f}") for f, w in (
+                ("slot", len(u_slot)), ("row", 5), ("last_ad", 1), ("first_out", 1),
+                ("last_out", 1))}
+        u_ctl = {"slot": u_slot, "row": u_row[:5], "last_ad": u_last_ad,
+                 "first_out": u_first_out, "last_out": u_last_out}
+        s_ctl, x_ctl, a_ctl, r_ctl = ctl("s"), ctl("x"), ctl("a"), ctl("r")
+        with m.If(adv):
+            for src, dst in ((u_ctl, s_ctl), (s_ctl, x_ctl), (x_ctl, a_ctl), (a_ctl, r_ctl)):
+                m.d.sync += [dst[f].eq(src[f]) for f in dst]
+            m.d.sync += [s_valid.eq(u_valid), x_valid.eq(s_valid), a_valid.eq(x_valid),
+                         r_valid.eq(a_valid), s_first_w.eq(u_w == 0), r_shift.eq(a_shift)]
+            # U -> S: the PE array's products
+            m.d.sync += [pp[i].eq(operand.word_select(i, 8).as_signed()
+                                  * pe_b.word_select(i, 8).as_signed()) for i in range(P)]
+            # S -> X: summed into h or d (restarted at a row's first word; a bubble
+            # between words of a row, x arriving late on a hit, leaves it alone)
+            with m.If(s_valid):
+                m.d.sync += hd.eq(Mux(s_first_w, 0, hd) + sum(pp))
+            # X -> A: the one multiplier; p * out_mult, and the shift of the requantiser
+            mult = Mux(in_b, per_slot([e.scale_mult for e in entry], x_ctl["slot"], MULT_BITS),
+                       per_slot([e.q_mult for e in entry], x_ctl["slot"], MULT_BITS)).as_signed()
+            m.d.sync += [mx.eq(hd * mult), pm.eq(self.p.p * layer.out_mult),
+                         a_shift.eq(Mux(in_b, layer.out_shift,
+                                        per_slot([e.q_shift for e in entry], x_ctl["slot"],
+                                                 len(layer.out_shift))))]
+            # A -> R: acc = [p * out_mult + rounding] + sum_i d_i * scale_i (B), one
+            # h * q_mult + rounding a row (A; its other words' sums are never used)
+            start = ~in_b | a_ctl["first_out"]
+            base = Mux(start, Mux(in_b, pm, 0) + rounding_half(a_shift, LORA_ACC_BITS), acc)
+            with m.If(a_valid):
+                m.d.sync += acc.eq(base + Mux(a_ctl["last_ad"] | ~in_b, mx, 0))
+        rq_out = shift_clamp(m, acc, r_shift, LORA_ACC_BITS)
+        # the B phase takes p as an output's first word passes X, and puts y out at R
+        m.d.comb += [
+            stall.eq(in_b & ((x_valid & x_ctl["first_out"] & ~self.p.valid)
+                             | (r_valid & r_ctl["last_out"] & y_full & ~self.y.ready))),
+            self.p.ready.eq(in_b & x_valid & x_ctl["first_out"] & adv)]
+        with m.If(~in_b & r_valid & r_ctl["last_ad"]):  # A: q_i[row] = requant(h)
+            m.d.comb += [
+                q_wr.addr.eq((r_ctl["slot"] * q_words + (r_ctl["row"] >> wb_log))[:q_bits]),
+                q_wr.data.eq(rq_out.as_unsigned().replicate(P)),
+                q_wr.en.eq(Const(1, P) << r_ctl["row"][:wb_log])]
+        pipe_empty = ~(u_valid | s_valid | x_valid | a_valid | r_valid)
+        pipe_last = r_valid & ~(u_valid | s_valid | x_valid | a_valid)  # the last word at R
 
         busy = Signal()
         m.d.comb += self.busy.eq(busy)
@@ -324,7 +414,7 @@ class LoraUnit(wiring.Component):
                          u_valid.eq(0), c_issue.eq(0)]
             point_at("a_addr")
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
                 hit_now = (cache_valid & ~self.cache_flush & (self.desc_addr == tag_addr)
                            & (self.enable == tag_en))
@@ -371,7 +461,7 @@ class LoraUnit(wiring.Component):
                         m.d.comb += lowest.eq(s)
                 addr = entry_addr.word_select(lowest, 16)
                 with m.If(pending == 0):
-                    m.next = "CHECK"
+                    m.next = "CHECK_PRODUCTS"
                 with m.Elif(addr + dw > p.sram_depth):
                     refuse(ErrorCode.LORA_SRAM_RANGE, addr)
                 with m.Else():
@@ -379,11 +469,12 @@ class LoraUnit(wiring.Component):
                     m.d.sync += [fetch_to.eq(lowest),
                                  active.eq(active | (Const(1, LORA_SLOTS) << lowest))]
                     m.next = "FETCH"
+            with m.State("CHECK_PRODUCTS"):  # a_words and b_words settle (see check_r)
+                m.next = "CHECK"
             with m.State("CHECK"):
                 begin_passes()
-                m.d.sync += fill.eq((pass_words <= C) if C else 0)
-                with m.If(check != ErrorCode.NONE):
-                    refuse(check, self.desc_addr)
+                with m.If(check_r != ErrorCode.NONE):
+                    refuse(check_r, self.desc_addr)
                 with m.Elif(layer.act == Activation.LUT):
                     start_fetch(layer.lut, lut_words)
                     m.next = "LUT"
@@ -396,6 +487,8 @@ class LoraUnit(wiring.Component):
                 with m.If(fetch.done):
                     m.next = "X_IN"
             with m.State("X_IN"):  # x is taken whole before A is read: the SRAM is free
+                with m.If(~hit):  # a miss keeps what it reads if it fits (see fits_r)
+                    m.d.sync += fill.eq(fits_r)
                 take_x(self.x.valid)
                 with m.If(self.x.valid & (word + 1 == n_w)):
                     with m.If(active.any()):
@@ -415,7 +508,7 @@ class LoraUnit(wiring.Component):
                 with m.If(issuing & x_in):
                     read_next()
                     m.d.sync += [u_valid.eq(1), u_slot.eq(i_slot), u_row.eq(i_row), u_w.eq(i_w),
-                                 u_last_ad.eq(last_w)]
+                                 u_last_ad.eq(last_w), u_first_out.eq(0), u_last_out.eq(0)]
                     with m.If(last_w):
                         m.d.sync += [i_w.eq(0), i_row.eq(i_row + 1)]
                         with m.If((i_row + 1 == rank(i_slot)) & ~is_last_slot):
@@ -424,26 +517,15 @@ class LoraUnit(wiring.Component):
                         m.d.sync += i_w.eq(i_w + 1)
                 with m.Else():
                     m.d.sync += u_valid.eq(0)
-                with m.If(u_valid):
+                with m.If(u_valid):  # U: the word's use
                     fill_cache()
                     lanes_left = layer.n_in - (u_w << wb_log)
                     m.d.comb += pe_b.eq(x_rd.data)
-                    h_new = Signal(signed(LORA_H_BITS))  # the contract's bound: no wrap
-                    m.d.comb += h_new.eq(Mux(u_w == 0, 0, h) + product)
-                    m.d.sync += [h.eq(h_new), self.perf_macs.eq(
-                        self.perf_macs + Mux(lanes_left > P, P, lanes_left))]
-                    with m.If(u_last_ad):
-                        q_mult = per_slot([e.q_mult for e in entry], u_slot,
-                                          MULT_BITS).as_signed()
-                        q_shift = per_slot([e.q_shift for e in entry], u_slot,
-                                           len(rq_shift))
-                        m.d.comb += [
-                            rq_value.eq(h_new * q_mult), rq_shift.eq(q_shift),
-                            q_wr.addr.eq((u_slot * q_words + (u_row[:5] >> wb_log))[:q_bits]),
-                            q_wr.data.eq(rq_out.as_unsigned().replicate(P)),
-                            q_wr.en.eq(Const(1, P) << u_row[:wb_log])]
-                with m.If(~issuing & u_valid):
-                    m.d.sync += [i_row.eq(0), i_w.eq(0), i_slot.eq(first_slot), u_valid.eq(0)]
+                    m.d.sync += self.perf_macs.eq(
+                        self.perf_macs + Mux(lanes_left > P, P, lanes_left))
+                # the last q is written as the last word passes R: then B may read q
+                with m.If(~issuing & pipe_last):
+                    m.d.sync += [i_row.eq(0), i_w.eq(0), i_slot.eq(first_slot)]
                     point_at("b_addr")
                     m.next = "B_PHASE"
 
@@ -453,9 +535,6 @@ class LoraUnit(wiring.Component):
                 any_active = active.any()
                 last_w = ~any_active | (i_w + 1 == row_words_b)
                 last_ad = last_w & (~any_active | is_last_slot)
-                u_p = u_valid & u_first_out
-                stall = u_valid & ((u_first_out & ~self.p.valid) | (u_last_out & y_full
-                                                                     & ~self.y.ready))
                 m.d.comb += [q_rd.en.eq(~stall),  # the word the next use needs: i_slot, i_w
                              q_rd.addr.eq((i_slot * q_words + i_w)[:q_bits])]
                 with m.If(issue_more & ~stall):
@@ -472,46 +551,39 @@ class LoraUnit(wiring.Component):
                         m.d.sync += i_w.eq(i_w + 1)
                 with m.Elif(~stall):
                     m.d.sync += u_valid.eq(0)
-                with m.If(u_valid & ~stall):
-                    m.d.comb += self.p.ready.eq(u_p)
+                with m.If(u_valid & ~stall):  # U: the word's use
                     with m.If(any_active):
                         fill_cache()
                     m.d.comb += pe_b.eq(q_rd.data)
-                    d_new = Signal(signed(LORA_D_BITS))
-                    m.d.comb += d_new.eq(Mux(u_w == 0, 0, d) + Mux(any_active, product, 0))
                     rank_u = rank(u_slot)
                     lanes_left = rank_u - (u_w << wb_log)
-                    scale = per_slot([e.scale_mult for e in entry], u_slot, MULT_BITS).as_signed()
-                    base = Mux(u_first_out, self.p.p * layer.out_mult, acc)
-                    acc_new = Signal(signed(LORA_ACC_BITS))
-                    m.d.comb += acc_new.eq(base + Mux(u_last_ad, d_new * scale, 0))
-                    m.d.sync += [d.eq(d_new), acc.eq(acc_new)]
                     with m.If(any_active):
                         m.d.sync += self.perf_macs.eq(
                             self.perf_macs + Mux(lanes_left > P, P, lanes_left))
-                    with m.If(u_last_out):
-                        m.d.comb += [rq_value.eq(acc_new), rq_shift.eq(layer.out_shift)]
-                        y = rq_out
-                        act = Signal(signed(8))
-                        with m.Switch(layer.act):
-                            with m.Case(Activation.RELU):
-                                m.d.comb += act.eq(Mux(y < 0, 0, y))
-                            with m.Case(Activation.LUT):  # the entry leaves from lut_rd
-                                entry_at = (y + 128)[:8]
-                                m.d.comb += [lut_rd.en.eq(1),
-                                             lut_rd.addr.eq(entry_at[wb_log:][:lut_bits])]
-                                m.d.sync += y_byte.eq(entry_at[:max(1, wb_log)])
-                            with m.Default():
-                                m.d.comb += act.eq(y)
-                        m.d.sync += [y_reg.eq(act), y_full.eq(1),
-                                     y_lut.eq(layer.act == Activation.LUT)]
-                with m.If(~issue_more & ~u_valid):
+                with m.If(r_valid & r_ctl["last_out"] & ~stall):  # R: y formed and activated
+                    y = rq_out
+                    act = Signal(signed(8))
+                    with m.Switch(layer.act):
+                        with m.Case(Activation.RELU):
+                            m.d.comb += act.eq(Mux(y < 0, 0, y))
+                        with m.Case(Activation.LUT):  # the entry leaves from lut_rd
+                            entry_at = (y + 128)[:8]
+                            m.d.comb += [lut_rd.en.eq(1),
+                                         lut_rd.addr.eq(entry_at[wb_log:][:lut_bits])]
+                            m.d.sync += y_byte.eq(entry_at[:max(1, wb_log)])
+                        with m.Default():
+                            m.d.comb += act.eq(y)
+                    m.d.sync += [y_reg.eq(act), y_full.eq(1),
+                                 y_lut.eq(layer.act == Activation.LUT)]
+                with m.If(~issue_more & pipe_empty):
                     m.next = "DRAIN"
             with m.State("DRAIN"):  # the last output leaves
                 with m.If(~y_full | self.y.ready):
                     m.d.sync += [busy.eq(0), self.done.eq(1),
                                  cache_valid.eq((hit | fill) & ~spoiled)]
                     m.next = "IDLE"
+
+        m.d.comb += in_b.eq(fsm.ongoing("B_PHASE"))
 
         # A START while busy is ignored and reported.
         with m.If(self.start & busy):

@@ -17,7 +17,9 @@ __all__ = [
     "SRAM_READ_LATENCY", "FETCH_SPACING", "XBAR_FETCH_SPACING", "fetch_cycles",
     "stream_read_cycles", "CHECK_CYCLES", "macro_op_cycles",
     "PROGRAM_CELL_CYCLES", "VERIFY_DECIDE_CYCLES", "MVM_TILE_CYCLES",
-    "LORA_NEXT_ENTRY_CYCLES", "LORA_X_CYCLES_PER_WORD", "LORA_B_DRAIN_CYCLES",
+    "LORA_NEXT_ENTRY_CYCLES", "LORA_CHECK_PRODUCTS_CYCLES", "LORA_X_CYCLES_PER_WORD",
+    "LORA_PIPE_STAGES",
+    "LORA_A_DRAIN_CYCLES", "LORA_B_DRAIN_CYCLES",
     "LORA_DRAIN_CYCLES", "LORA_DESC_FIRST_WORDS", "SEQ_HANDOFF_CYCLES",
     "SEQ_X_FEED_LAG_CYCLES", "SEQ_RECORD_START_CYCLES", "SEQ_RECORD_END_CYCLES",
     "SEQ_VECTOR_CYCLES",
@@ -63,8 +65,20 @@ MVM_TILE_CYCLES = 1  # M_TILE: clear the accumulators of a column tile
 
 # ---- LoRA unit ----
 LORA_NEXT_ENTRY_CYCLES = 1  # NEXT_ENTRY: pick the next enabled slot (or see none is left)
+# CHECK_PRODUCTS: the checks' products (each adapter's A and B words) registered before
+# CHECK compares them (issue 25: they were the pipelined unit's longest path)
+LORA_CHECK_PRODUCTS_CYCLES = 1
 LORA_X_CYCLES_PER_WORD = 1  # X_IN: an x word a cycle while the stream is valid
-LORA_B_DRAIN_CYCLES = 2  # B phase: the last word's use, then the last output's requant
+# The LoRA unit's pipeline behind a word's use (hw/lora_unit.py, issue 25): the products
+# summed (S), the multiply by q_mult or the scale (X), the accumulator (A), the rounding
+# shift (R). A word's result (a q byte, a y) is formed this many cycles after its use;
+# each phase waits for its last word to pass R, and a word still enters every cycle.
+LORA_PIPE_STAGES = 4
+# A phase: the last q is written as the last word passes R; B starts the cycle after
+LORA_A_DRAIN_CYCLES = LORA_PIPE_STAGES
+# B phase: the last word's use, LORA_PIPE_STAGES to its output, and a cycle that sees the
+# pipeline empty (2 before the pipeline)
+LORA_B_DRAIN_CYCLES = 2 + LORA_PIPE_STAGES
 LORA_DRAIN_CYCLES = 1  # DRAIN: the last output leaves
 
 # ---- sequencer ----

@@ -96,7 +96,8 @@ def cache_reads(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = 
 def cycles(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = False) -> int:
     """Busy cycles of one layer on the RTL when x and p are always valid and y always
     ready: descriptor and entry fetches (words + 1 each), a cycle per entry to pick
-    the next slot and one more to see none is left, the check, the LUT load (a cache
+    the next slot and one more to see none is left, the check (its products registered
+    a cycle first), the LUT load (a cache
     hit skips all of these), x (one cycle per word: X_IN; under the A phase on a hit
     with adapters), the A phase (words + 1, with adapters) and the B phase (one cycle
     per word of every adapter's B row, at least one per output, + 2 to drain), and
@@ -107,13 +108,15 @@ def cycles(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = False
     total = 0
     if not hit:
         total += (timing.fetch_cycles(dw) * (1 + len(ranks))
-                  + timing.LORA_NEXT_ENTRY_CYCLES * (len(ranks) + 1) + timing.CHECK_CYCLES)
+                  + timing.LORA_NEXT_ENTRY_CYCLES * (len(ranks) + 1)
+                  + timing.LORA_CHECK_PRODUCTS_CYCLES + timing.CHECK_CYCLES)
         if layer.act is Activation.LUT:
             total += timing.fetch_cycles(LUT_ENTRIES // wb)
     if not (hit and ranks):  # on a hit with adapters x streams in under the A phase
         total += n_w * timing.LORA_X_CYCLES_PER_WORD
     if ranks:
-        total += timing.stream_read_cycles(sum(r * n_w for r in ranks))
+        total += (timing.stream_read_cycles(sum(r * n_w for r in ranks))
+                  + timing.LORA_A_DRAIN_CYCLES)
     total += layer.n_out * max(1, sum(-(-r // wb) for r in ranks)) + timing.LORA_B_DRAIN_CYCLES
     return total + timing.LORA_DRAIN_CYCLES
 

@@ -113,7 +113,7 @@ def _stopped(counts: dict[str, int], mem: bytes, program: Program, enabled: int,
     lora = (timing.fetch_cycles(dw) * (1 + entries)
             + timing.LORA_NEXT_ENTRY_CYCLES * (entries + 1))  # to the last NEXT_ENTRY
     if error.code is not ErrorCode.LORA_SRAM_RANGE or outside is None:  # in CHECK
-        lora += timing.CHECK_CYCLES
+        lora += timing.LORA_CHECK_PRODUCTS_CYCLES + timing.CHECK_CYCLES
     _add(counts, PERF_SEQ_CYCLES=seq + xbar + lora + 2 * timing.SEQ_HANDOFF_CYCLES,
          PERF_XB_CYCLES=xbar, PERF_LORA_CYCLES=lora, PERF_SRAM_READS=dw * (1 + entries),
          **conversions(desc, p, 1))

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from rmlora.contract import REGISTERS, ChipParams
+from rmlora.contract import REGISTERS, ChipParams, timing
 from rmlora.contract.lora import ACTIVATION_CODES, LUT_ENTRIES, Activation
 from rmlora.contract.perf import PERF_COUNTERS, PERF_REGISTERS, perf_names, perf_registers
 from rmlora.contract.xbar import MACRO_LATENCY, MacroOp, Polarity, XbarOp
@@ -47,7 +47,9 @@ def test_activation_codes_and_lut_size():
 
 @pytest.mark.parametrize("width", [32, 64, 128, 512])
 def test_named_lora_phases_add_up_to_the_cycles_before_they_were_named(width):
-    """glora.cycles, written with the literal constants it had before contract.timing."""
+    """glora.cycles, written with the literal constants it had before contract.timing,
+    plus the LoRA unit's pipeline (issue 25): its stages once in the A phase (with
+    adapters) and once in the B phase, and the cycle that registers the checks' products."""
     params = ChipParams(sram_width=width)
     wb, dw = params.sram_word_bytes, params.words_for(128)
     for n_in, n_out, ranks, act in [(1, 1, [], Activation.IDENTITY),
@@ -58,6 +60,7 @@ def test_named_lora_phases_add_up_to_the_cycles_before_they_were_named(width):
         before += 256 // wb + 1 if act is Activation.LUT else 0
         before += n_w + (sum(r * n_w for r in ranks) + 1 if ranks else 0)
         before += n_out * max(1, sum(-(-r // wb) for r in ranks)) + 2 + 1
+        before += timing.LORA_PIPE_STAGES * (2 if ranks else 1) + 1  # + CHECK_PRODUCTS
         layer = glora.Layer(n_in, n_out, 1, 0, act)
         assert glora.cycles(layer, ranks, params) == before
 

@@ -46,19 +46,22 @@ def random_case(rng, n, m, ranks, act=Activation.IDENTITY):
 
 
 def run_unit(layer, adapters, x, p, enabled, *, stall=0.0, seed=0, max_cycles=50_000,
-             params=P):
+             params=P, **stalls):
     """One START on a fresh unit."""
     return run_passes(layer, adapters, [x], [p], enabled, stall=stall, seed=seed,
-                      max_cycles=max_cycles, params=params)[0]
+                      max_cycles=max_cycles, params=params, **stalls)[0]
 
 
 def run_passes(layer, adapters, xs, ps, enabled, *, stall=0.0, seed=0, max_cycles=50_000,
-               params=P, flush_before=(), sram_writes=None):
+               params=P, flush_before=(), sram_writes=None, x_stall=None, p_stall=None,
+               y_stall=None):
     """One START per vector on one unit, as the sequencer runs a layer pass (`enabled`:
     one LORA_ENABLE mask, or one per run); before run k in `flush_before` cache_flush
     is pulsed; sram_writes maps k -> (byte, bytes) written
     into the SRAM before run k (and flushed, as the chip's host window does). Returns
-    each run's outputs and counter increments."""
+    each run's outputs and counter increments. `stall` is the chance that a stream
+    pauses in a cycle; x_stall, p_stall and y_stall set one stream's apart."""
+    x_stall, p_stall, y_stall = (stall if s is None else s for s in (x_stall, p_stall, y_stall))
     dut = LoraUnit(params)
     wb = params.sram_word_bytes
     image, desc = place_layer(layer, adapters, params, BASE)
@@ -81,13 +84,13 @@ def run_passes(layer, adapters, xs, ps, enabled, *, stall=0.0, seed=0, max_cycle
         await ctx.tick()
         ctx.set(dut.start, 0)
         for _ in range(max_cycles):
-            ctx.set(dut.x.valid, bool(x_beats) and rng.random() >= stall)
+            ctx.set(dut.x.valid, bool(x_beats) and rng.random() >= x_stall)
             if x_beats:
                 ctx.set(dut.x.p, x_beats[0])
-            ctx.set(dut.p.valid, bool(p_vals) and rng.random() >= stall)
+            ctx.set(dut.p.valid, bool(p_vals) and rng.random() >= p_stall)
             if p_vals:
                 ctx.set(dut.p.p, int(p_vals[0]))
-            ctx.set(dut.y.ready, rng.random() >= stall)
+            ctx.set(dut.y.ready, rng.random() >= y_stall)
             # sampled after every input is set: the unit's read enable depends on them
             r_en, addr = ctx.get(dut.sram.r_en), ctx.get(dut.sram.addr)
             x_take = ctx.get(dut.x.valid) and ctx.get(dut.x.ready)
@@ -156,6 +159,44 @@ def test_random_stalls_on_every_stream():
     want = golden.lora_layer(x[None], p[None], layer, adapters, 0b1010)[0]
     assert np.array_equal(np.array(out["y"], dtype=np.int8), want)
     assert out["cycles"] > golden.cycles(layer, [5, 9], P)  # the stalls cost cycles
+
+
+# The B phase's pipeline (issue 25) holds every stage while X waits for p or R for room
+# in y: stalls on one stream at a time and on both, with rows of one word (back-to-back
+# outputs) and of several (a stall in the middle of a row), all four slots, a LUT,
+# no adapter enabled; then a layer pass (cache hits) with stalls.
+@pytest.mark.parametrize("n, m, ranks, enabled, act", [
+    (8, 17, {0: 5}, 0b1, Activation.IDENTITY),  # one word a row: an output a cycle
+    (1, 3, {2: 1}, 0b100, Activation.RELU),  # one x word, one A word, one B word a row
+    (19, 7, {0: 16, 1: 9, 2: 3, 3: 12}, 0b1111, Activation.IDENTITY),  # 2+2+1+2 words
+    (11, 9, {0: 9, 3: 2}, 0b1001, Activation.LUT),
+    (12, 6, {0: 4, 1: 7}, 0b0, Activation.RELU),  # slots present, none enabled
+])
+@pytest.mark.parametrize("p_stall, y_stall", [(0.5, 0.0), (0.0, 0.6), (0.3, 0.3)])
+def test_pipeline_holds_on_every_stall(n, m, ranks, enabled, act, p_stall, y_stall):
+    rng = np.random.default_rng(n * 31 + m)
+    layer, adapters, x, p = random_case(rng, n, m, ranks, act)
+    on = [ad.rank for s, ad in adapters.items() if enabled >> s & 1]
+    out = run_unit(layer, adapters, x, p, enabled, seed=n + m, x_stall=0.0,
+                   p_stall=p_stall, y_stall=y_stall)
+    want = golden.lora_layer(x[None], p[None], layer, adapters, enabled)[0]
+    assert out["done"] and not out["refused"]
+    assert np.array_equal(np.array(out["y"], dtype=np.int8), want)
+    assert out["macs"] == golden.macs(layer, on)
+    assert out["sram_reads"] == golden.sram_reads(layer, on, P)
+    # stalls never save a cycle (a y stall may cost none: y waits while a long row runs)
+    assert out["cycles"] >= golden.cycles(layer, on, P)
+    xs = [rng.integers(-128, 128, n).astype(np.int8) for _ in range(3)]
+    ps = [rng.integers(-2**16, 2**16, m).astype(np.int32) for _ in range(3)]
+    outs = run_passes(layer, adapters, xs, ps, enabled, seed=m, p_stall=p_stall,
+                      y_stall=y_stall, x_stall=0.3)
+    for k, (o, xk, pk) in enumerate(zip(outs, xs, ps, strict=True)):
+        want = golden.lora_layer(xk[None], pk[None], layer, adapters, enabled)[0]
+        assert np.array_equal(np.array(o["y"], dtype=np.int8), want), k
+        assert o["macs"] == golden.macs(layer, on)
+        hit = k > 0 and golden.caches(layer, on, P)
+        assert o["sram_reads"] == golden.sram_reads(layer, on, P, hit)
+        assert o["cache_reads"] == golden.cache_reads(layer, on, P, hit)
 
 
 @pytest.mark.parametrize("act", [Activation.RELU, Activation.LUT])
