@@ -98,12 +98,13 @@ class OpTable:
 
 
 # The digital clock the cost model prices the chip at, from this RTL's implementation
-# (README, "Clock"): `make fpga` places and routes it on a 40 nm ECP5 at 14.7 MHz (the
-# LoRA unit's B phase, unpipelined). At one node a standard-cell ASIC's critical path
+# (README, "Clock"): `make fpga` places and routes it on a 40 nm ECP5 at 29.4 MHz (the
+# crossbar controller's descriptor check; 14.7 MHz before the LoRA unit was
+# pipelined, when this was 10 MHz). At one node a standard-cell ASIC's critical path
 # is 3-4x shorter than an FPGA's (Kuon and Rose, IEEE TCAD 26(2), 2007); gate delay
-# grows about with feature size, 4.5x from 40 to 180 nm. So 14.7 MHz x 3-4 / 4.5 =
-# 9.8-13 MHz at 180 nm: 10 MHz, the low end. Pipelining the LoRA unit raises it.
-DEFAULT_CLOCK_HZ = 10e6
+# grows about with feature size, 4.5x from 40 to 180 nm. So 29.4 MHz x 3-4 / 4.5 =
+# 19.6-26 MHz at 180 nm: 20 MHz, the low end rounded.
+DEFAULT_CLOCK_HZ = 20e6
 
 
 def table_for(node_nm: float = 180.0, vdd: float = 1.8,

@@ -97,7 +97,7 @@ def test_another_clock_scales_the_digital_cycles_and_keeps_the_analogue_waits():
     assert sram_write_cost(1776, ChipParams(), slow)["time_s"] == pytest.approx(
         444 * 0.52 * 20e-9)
     assert slow.time_s(100) == pytest.approx(100 * 20e-9)
-    assert table_for().clock_hz == DEFAULT_CLOCK_HZ == 10e6
+    assert table_for().clock_hz == DEFAULT_CLOCK_HZ == 20e6
     with pytest.raises(ValueError, match="exceed the run"):
         slow.time_s(10, {MacroOp.MVM: 1})
 
