@@ -1,6 +1,6 @@
 """The chip's activity for any network, from its layer shapes alone (issue 22).
 
-    counts = inference_counts(net, [AdapterSpec("lora", 4, ["fc1", "fc2"])], ChipParams())
+    counts = inference_counts(net, [AdapterSpec("lora", 4, 8.0, ["fc1", "fc2"])], ChipParams())
     costs = inference_costs(net, adapters, params, table)
 
 A network is a NetworkSpec (sw.cost.spec): segments of layer passes. The counts are the

@@ -51,7 +51,8 @@ def spec_from_compiled(compiled: CompiledModel, adapters: list[str]
         on = [cl for cl in compiled.layers if slot in cl.adapters]
         ranks = {cl.adapters[slot].rank for cl in on}
         for rank in sorted(ranks):  # one spec per rank (an adapter may vary its rank)
-            specs.append(AdapterSpec(f"{name}/r{rank}", rank, tuple(
+            # alpha only scales an adapter's values, which no count depends on
+            specs.append(AdapterSpec(f"{name}/r{rank}", rank, 1.0, tuple(
                 cl.name for cl in on if cl.adapters[slot].rank == rank)))
     return NetworkSpec("compiled", segments), specs
 

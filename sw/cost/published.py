@@ -220,7 +220,7 @@ def dit_b2(image: int = 128, hidden: int = 768, depth: int = 12, heads: int = 12
         " norms, modulation, softmax and the VAE left out on every side"))
     steps = Budget(100_000 * 16, 100_000, "[code] train_task3.sh loads the base and LoRA "
                    "checkpoints 0100000.pt (DiT names checkpoints by step) at global batch 16")
-    return Published(net, (AdapterSpec("lora", rank, ("fc1", "fc2"), alpha=rank),),
+    return Published(net, (AdapterSpec("lora", rank, rank, ("fc1", "fc2")),),
                      lora=steps,
                      full_finetune=replace(steps, source="assumed: the LoRA update's budget "
                                            "(the code publishes no full fine-tune of DiT)"),
@@ -257,7 +257,7 @@ def lsm_512(inputs: int = 140, neurons: int = 512, windows: int = 10, classes: i
         samples = n * LSM_SAMPLES_PER_EPOCH
         return Budget(samples, math.ceil(samples / batch), source)
 
-    return Published(net, (AdapterSpec("lora", rank, ("input", "recurrent"), alpha=16),),
+    return Published(net, (AdapterSpec("lora", rank, 16, ("input", "recurrent")),),
                      lora=epochs(60, "[code] checkpoints_randlabel_unlearn config: 60 "
                                      "epochs, batch 128"),
                      full_finetune=epochs(60, "[code] checkpoints_randlabel_unlearn_full "
@@ -281,7 +281,7 @@ def mixer_face(rank: int = 6) -> Published:
     same 200 epochs. Batches: one step per epoch assumed (the scripts do not say)."""
     net = _face_net()
     names = tuple(net.shapes())
-    return Published(net, (AdapterSpec("lora", rank, names, alpha=4),),
+    return Published(net, (AdapterSpec("lora", rank, 4, names),),
                      lora=Budget(16 * FACE_TRAIN, 16, "[code] run_unlearn.sh: 16 epochs of "
                                  f"{FACE_TRAIN} views (one step an epoch assumed)"),
                      full_finetune=Budget(200 * FACE_RETAIN, 200, "[code] "

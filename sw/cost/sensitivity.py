@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .published import Budget, lsm_512, project, published
-from .spec import ActivityStats, AdapterSpec
+from .spec import ActivityStats
 from .table import table_for
 
 __all__ = ["FOLDS", "ASSUMPTIONS", "sensitivity", "required", "plot"]
@@ -38,8 +38,8 @@ def _adc(factor: float):
 def _with_adapters(name: str, rank: int | None = None, targets=None):
     pub = published(name)
     ad = pub.adapters[0]
-    return replace(pub, adapters=(AdapterSpec(ad.name, rank or ad.rank,
-                                              targets or ad.target_modules, ad.alpha),))
+    return replace(pub, adapters=(replace(ad, r=rank or ad.r,
+                                          target_modules=targets or ad.target_modules),))
 
 
 def _budget_ratio(name: str, ratio: float):

@@ -2,7 +2,7 @@
 PEFT configures them, and the statistics of the activity that depends on the data.
 
     net = NetworkSpec(name, segments=((LayerPass("fc1", 768, 3072, vectors=64), ...), ...))
-    adapters = [AdapterSpec("lora", 4, ("fc1", "fc2"))]
+    adapters = [AdapterSpec("lora", 4, 8.0, ("fc1", "fc2"))]
     net = spec_from_torch(model, example)        # or read off a PyTorch model
 
 A network is what the chip runs per inference: segments (one layer program each, a
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from rmlora.contract.xbar import INPUT_BITS
 from rmlora.sw.lora.model import matches_target
+from rmlora.sw.lora.spec import AdapterSpec
 
 __all__ = ["ActivityStats", "DEFAULT_ACTIVITY", "LayerPass", "AdapterSpec", "NetworkSpec",
            "spec_from_torch"]
@@ -112,24 +113,6 @@ class LayerPass:
 
 
 @dataclass(frozen=True)
-class AdapterSpec:
-    """A LoRA adapter as PEFT configures one: its rank, alpha and target modules (names,
-    each matching a layer named so or ending in "." + it; or one regex string)."""
-
-    name: str
-    rank: int
-    target_modules: tuple[str, ...] | str
-    alpha: float = 1.0
-
-    def __post_init__(self):
-        _positive_int(f"adapter {self.name!r} rank", self.rank)
-        if isinstance(self.target_modules, list):
-            object.__setattr__(self, "target_modules", tuple(self.target_modules))
-        if not self.target_modules:
-            raise ValueError(f"adapter {self.name!r}: target_modules is empty")
-
-
-@dataclass(frozen=True)
 class NetworkSpec:
     """What the chip runs per inference: segments of layer passes, and the statistics
     of the data-dependent activity (``activity``)."""
@@ -175,10 +158,10 @@ class NetworkSpec:
                 raise ValueError(f"adapter {ad.name!r}: target_modules {ad.target_modules!r} "
                                  f"match no layer of {self.name} ({', '.join(shapes)})")
             for name in hit:
-                if ad.rank > max(shapes[name]):
-                    raise ValueError(f"adapter {ad.name!r}: rank {ad.rank} exceeds layer "
+                if ad.r > max(shapes[name]):
+                    raise ValueError(f"adapter {ad.name!r}: rank {ad.r} exceeds layer "
                                      f"{name!r}'s dimensions {shapes[name]}")
-                out.setdefault(name, []).append(ad.rank)
+                out.setdefault(name, []).append(ad.r)
         return out
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rmlora.sw.lora.spec import AdapterSpec
+
+__all__ = ["AdapterSpec", "CHANNEL_AND_HEAD", "FlowConfig", "StageConfig"]
+
 
 @dataclass(frozen=True)
 class StageConfig:
@@ -48,24 +52,6 @@ class StageConfig:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.forget_loss_cap is not None and not self.forget_loss_cap > 0:
             raise ValueError(f"forget_loss_cap must be > 0 or None, got {self.forget_loss_cap}")
-
-
-@dataclass(frozen=True)
-class AdapterSpec:
-    """A named LoRA adapter and the layers it is attached to (PEFT target_modules rule)."""
-
-    name: str
-    r: int
-    alpha: float
-    target_modules: tuple[str, ...]
-
-    def __post_init__(self):
-        if self.r < 1:
-            raise ValueError(f"adapter {self.name!r}: r must be >= 1, got {self.r}")
-        if not self.alpha > 0:
-            raise ValueError(f"adapter {self.name!r}: alpha must be > 0, got {self.alpha}")
-        if not self.target_modules:
-            raise ValueError(f"adapter {self.name!r}: target_modules must not be empty")
 
 
 # The channel-mixing MLPs and the head: the published unlearning adapter's layers.

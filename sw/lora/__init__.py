@@ -24,9 +24,11 @@ from rmlora.sw.lora.model import (
     wrap_linear,
 )
 from rmlora.sw.lora.peft_config import AdapterError
+from rmlora.sw.lora.spec import AdapterSpec
 
 __all__ = [
     "AdapterError",
+    "AdapterSpec",
     "LoraLinear",
     "adapter_config",
     "adapter_names",

@@ -76,7 +76,7 @@ def _net(**kw):
 def test_tiling_and_words_by_hand():
     p = ChipParams()
     net = _net()
-    c = inference_counts(net, [AdapterSpec("x", 2, ("a",))], p, ActivityStats(0.5, 0.25))
+    c = inference_counts(net, [AdapterSpec("x", 2, 1.0, ("a",))], p, ActivityStats(0.5, 0.25))
     # a: 2 row tiles x 3 column tiles, 8 planes each per vector; b: 3 row tiles x 1
     assert c["scheduled_planes"] == 4 * INPUT_BITS * (6 + 3)
     assert c["scheduled_conversions"] == 4 * INPUT_BITS * (2 * 300 + 3 * 10)
@@ -85,7 +85,7 @@ def test_tiling_and_words_by_hand():
     assert c["row_activations"] == c["plane_rows"] / 4
     assert c["lora_macs"] == 4 * (2 * 200 + 300 * 2) and c["analogue_macs"] == 4 * 63000
     # A: 2 rows of 25 words, B: 300 rows of one word
-    assert adapter_bytes(net, [AdapterSpec("x", 2, ("a",))], p) == 8 * (50 + 300)
+    assert adapter_bytes(net, [AdapterSpec("x", 2, 1.0, ("a",))], p) == 8 * (50 + 300)
 
 
 def test_spike_inputs_drive_one_plane():
@@ -102,9 +102,9 @@ def test_spike_inputs_drive_one_plane():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (lambda: AdapterSpec("x", -1, ("a",)), "rank=-1"),
-    (lambda: AdapterSpec("x", 0, ("a",)), "rank=0"),
-    (lambda: AdapterSpec("x", 2, ()), "target_modules is empty"),
+    (lambda: AdapterSpec("x", -1, 1.0, ("a",)), "rank=-1"),
+    (lambda: AdapterSpec("x", 0, 1.0, ("a",)), "rank=0"),
+    (lambda: AdapterSpec("x", 2, 1.0, ()), "target_modules is empty"),
     (lambda: LayerPass("a", 0, 3), "a.n_in=0"),
     (lambda: LayerPass("a", 3, 3, vectors=2.5), "a.vectors=2.5"),
     (lambda: LayerPass("a", 3, 3, spike_rate=1.5), "spike_rate=1.5"),
@@ -113,8 +113,8 @@ def test_spike_inputs_drive_one_plane():
     (lambda: NetworkSpec("t", ()), "needs segments"),
     (lambda: NetworkSpec("t", ((LayerPass("a", 3, 4), LayerPass("a", 4, 4)),)),
      "appears with shapes"),
-    (lambda: _net().ranks([AdapterSpec("x", 301, ("b",))]), "rank 301 exceeds layer 'b'"),
-    (lambda: _net().ranks([AdapterSpec("x", 2, ("nope",))]), "match no layer"),
+    (lambda: _net().ranks([AdapterSpec("x", 301, 1.0, ("b",))]), "rank 301 exceeds layer 'b'"),
+    (lambda: _net().ranks([AdapterSpec("x", 2, 1.0, ("nope",))]), "match no layer"),
 ])
 def test_refusals_name_the_problem(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -160,7 +160,7 @@ def test_training_macs_follow_linear_calls():
     inject_adapter(model, "a", 4, 8.0, ["2", "4"])
     net = NetworkSpec("s", ((LayerPass("0", 64, 64), LayerPass("2", 64, 32),
                              LayerPass("4", 32, 6)),))
-    adapters = [AdapterSpec("a", 4, ("2", "4"))]
+    adapters = [AdapterSpec("a", 4, 1.0, ("2", "4"))]
     mark_only_adapter_trainable(model, "a")
     calls = linear_calls(model, torch.rand(1, 64))
     got = training_macs(net, adapters)
@@ -214,7 +214,7 @@ def test_spec_from_a_torch_model():
     spec = spec_from_torch(model, torch.rand(2, 64))
     assert [(lp.layer, lp.n_in, lp.n_out, lp.vectors) for lp in spec.passes()] == [
         ("0", 64, 64, 1), ("2", 64, 32, 1), ("4", 32, 6, 1)]
-    assert spec.ranks([AdapterSpec("a", 8, list(SPEAKER_LAYERS))]) == {
+    assert spec.ranks([AdapterSpec("a", 8, 1.0, list(SPEAKER_LAYERS))]) == {
         "0": [8], "2": [8], "4": [8]}
     mixer = FaceMixer()
     spec = spec_from_torch(mixer, torch.rand(1, 16, 16))
