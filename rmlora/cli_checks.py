@@ -73,6 +73,22 @@ def float_in(low: float, high: float, unit: str = "") -> Callable[[str], float]:
     return parse
 
 
+def float_above(low: float, unit: str = "") -> Callable[[str], float]:
+    """An argparse type: a finite number > low (an open bound, where float_in's are closed)."""
+    allowed = f"a finite number > {low:g}{' ' + unit if unit else ''}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}") from None
+        if not (math.isfinite(value) and value > low):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
+        return value
+    parse.__name__ = allowed
+    return parse
+
+
 positive_int = int_in(1)
 non_negative_int = int_in(0)
 seed = int_in(0, MAX_SEED)

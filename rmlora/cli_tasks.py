@@ -20,6 +20,7 @@ from rmlora.cli_checks import (
     checked_flow,
     checked_levels,
     checked_options,
+    float_above,
     float_in,
     input_file,
     int_in,
@@ -170,8 +171,14 @@ def _sim(args):
         sys.exit(f"[sim] the cosimulated chip and the golden model disagree on {failed}")
 
 
-def _cost(args):
+def _cost_table(clock_mhz: float | None):
+    """The cost model's table at ``--clock-mhz`` (None: its default clock)."""
     from rmlora.sw.cost import table_for
+
+    return table_for() if clock_mhz is None else table_for(clock_hz=clock_mhz * 1e6)
+
+
+def _cost(args):
     from rmlora.sw.report.atomic import write_text_atomic
     from rmlora.sw.report.cost import format_cost_table
     from rmlora.sw.tasks import run_task
@@ -184,16 +191,13 @@ def _cost(args):
         args.command_parser.error(f"{', '.join(given)} before TASK: a task's options come "
                                   f"after it (rmlora cost {args.task} --json out.json); "
                                   f"--model takes no TASK")
-    if args.clock_mhz is not None and not 0 < args.clock_mhz < float("inf"):
-        args.command_parser.error(f"--clock-mhz must be a finite number > 0, got "
-                                  f"{args.clock_mhz}")
     if args.json is not None:
         output_file("--json", args.json)
     options, prepared = checked_flow(task, args, args.seed, None, 0)
     print(f"[cost] {task.name}: running the flow ({task.describe(options)}, seed {args.seed}) "
           f"on the golden chip for its activity")
-    table = table_for() if args.clock_mhz is None else table_for(clock_hz=args.clock_mhz * 1e6)
-    summary = run_task(task, options, args.seed, None, prepared=prepared, cost_table=table)
+    summary = run_task(task, options, args.seed, None, prepared=prepared,
+                       cost_table=_cost_table(args.clock_mhz))
     print(format_cost_table(summary["cost"]))
     if args.json:
         path = _write_or_rescue("cost", summary["cost"], lambda: write_text_atomic(
@@ -204,7 +208,6 @@ def _cost(args):
 def _cost_model(args):
     """`rmlora cost --model NAME`: a published network projected by the analytic model,
     with its sensitivity table (and plot)."""
-    from rmlora.sw.cost import table_for
     from rmlora.sw.cost.published import MODELS, project
     from rmlora.sw.cost.sensitivity import plot, required, sensitivity
     from rmlora.sw.report.atomic import write_text_atomic
@@ -212,14 +215,10 @@ def _cost_model(args):
 
     if args.model is None:
         args.command_parser.error("give a TASK (rmlora cost face ...) or --model NAME")
-    if args.model_clock_mhz is not None and not 0 < args.model_clock_mhz < float("inf"):
-        args.command_parser.error(f"--clock-mhz must be a finite number > 0, got "
-                                  f"{args.model_clock_mhz}")
     for option, path in (("--json", args.model_json), ("--plot", args.plot)):
         if path is not None:
             output_file(option, path)
-    table = (table_for() if args.model_clock_mhz is None
-             else table_for(clock_hz=args.model_clock_mhz * 1e6))
+    table = _cost_table(args.model_clock_mhz)
     results = {}
     for name in MODELS if args.model == "all" else [args.model]:
         results[name] = project(name, table)
@@ -354,7 +353,8 @@ def add_task_commands(sub) -> None:
                    help="with --model: write the projection here")
     p.add_argument("--plot", type=Path, default=None,
                    help="with --model: draw the sensitivity plot here (PNG)")
-    p.add_argument("--clock-mhz", dest="model_clock_mhz", type=float, default=None,
+    p.add_argument("--clock-mhz", dest="model_clock_mhz", type=float_above(0, "MHz"),
+                   default=None,
                    help="with --model: the digital clock the chip is priced at")
     p.set_defaults(func=_cost_model, command_parser=p)
     by_task = p.add_subparsers(dest="task", required=False, metavar="TASK")
@@ -363,7 +363,7 @@ def add_task_commands(sub) -> None:
         task.add_options(q)
         q.add_argument("--seed", type=seed, default=0)
         q.add_argument("--json", type=Path, default=None, help="write the cost figures here")
-        q.add_argument("--clock-mhz", type=float, default=None,
+        q.add_argument("--clock-mhz", type=float_above(0, "MHz"), default=None,
                        help="the digital clock the chip is priced at (default: the cost "
                             "model's, rmlora.sw.cost.table.DEFAULT_CLOCK_HZ); the macros' "
                             "analogue waits keep their time")
