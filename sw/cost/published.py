@@ -36,7 +36,7 @@ from .spec import AdapterSpec, LayerPass, NetworkSpec
 from .table import OpTable, table_for
 
 __all__ = ["MODELS", "GPU", "Budget", "Published", "published", "project", "training_macs",
-           "PUBLISHED_CHIP"]
+           "PUBLISHED_CHIP", "default_write_verify"]
 
 # The chip the published networks are projected onto: this build's macro, SRAM and
 # LoRA unit, with the most macros the contract addresses (16); a network with more
@@ -138,7 +138,7 @@ def project(name: str, table: OpTable | None = None, params: ChipParams = PUBLIS
     all-digital chip's weight buffer (default the LoRA unit's cache, as in flow_costs)."""
     pub = model or published(name)
     table = table or table_for()
-    measured_first, measured_again = _write_verify()
+    measured_first, measured_again = default_write_verify()
     first, reprogram = first or measured_first, reprogram or measured_again
     net, adapters = pub.net, list(pub.adapters)
     training = {"lora": _training(net, adapters, pub.lora, table),
@@ -175,7 +175,9 @@ def project(name: str, table: OpTable | None = None, params: ChipParams = PUBLIS
 
 
 @cache
-def _write_verify() -> tuple[WriteVerifyStats, WriteVerifyStats]:
+def default_write_verify() -> tuple[WriteVerifyStats, WriteVerifyStats]:
+    """(first programming, reprogramming) per cell as the projections take them:
+    measure_write_verify's defaults, measured once a process."""
     return measure_write_verify()
 
 

@@ -15,7 +15,8 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
-from .published import Budget, lsm_512, project, published
+from .flow import PUBLISHED
+from .published import Budget, default_write_verify, lsm_512, project, published
 from .spec import ActivityStats
 from .table import table_for
 
@@ -27,6 +28,10 @@ DIGITAL_WHOLE_LAYER = 1 << 40  # a weight buffer that holds any layer
 
 def _table(**fields):
     return replace(table_for(), **fields)
+
+
+def _sram(factor: float):
+    return _table(sram_word_j=table_for().sram_word_j * factor)
 
 
 def _adc(factor: float):
@@ -51,8 +56,7 @@ def _budget_ratio(name: str, ratio: float):
 
 
 def _reprogram(factor: float):
-    from .published import _write_verify
-    return _write_verify()[1].scaled(factor)
+    return default_write_verify()[1].scaled(factor)
 
 
 def _spikes(name: str, rate: float):
@@ -74,9 +78,8 @@ ALL_LAYERS = ".*"
 # The factors are a decade or so either way of the table's figure, unless stated.
 ASSUMPTIONS = {
     "sram_word": ("SRAM energy per 64-bit word (Horowitz 32 KB read, x16 at 180 nm)",
-                  "320 pJ", ("/4", lambda n: {"table": _table(
-                      sram_word_j=table_for().sram_word_j / 4)}),
-                  ("x4", lambda n: {"table": _table(sram_word_j=table_for().sram_word_j * 4)})),
+                  "320 pJ", ("/4", lambda n: {"table": _sram(1 / 4)}),
+                  ("x4", lambda n: {"table": _sram(4)})),
     "adc": ("ADC energy (Walden FoM 100 fJ/step, 8 bits: 25.6 pJ)", "25.6 pJ",
             ("/10", lambda n: {"table": _adc(0.1)}), ("x10", lambda n: {"table": _adc(10)})),
     "pulses": ("pulses per reprogrammed cell (macro model, fitted change)", "2.8",
@@ -84,7 +87,7 @@ ASSUMPTIONS = {
                ("x4", lambda n: {"reprogram": _reprogram(4)})),
     "fresh_cells": ("a full fine-tune programs fresh cells (first programming)", "no",
                     ("no", lambda n: {}),
-                    ("yes", lambda n: {"reprogram": _write_verify_first()})),
+                    ("yes", lambda n: {"reprogram": default_write_verify()[0]})),
     "node": ("process node of the digital side (macro energies stay at 180 nm)", "180 nm",
              ("40 nm, 1.1 V", lambda n: {"table": table_for(40, 1.1)}),
              ("180 nm", lambda n: {})),
@@ -105,11 +108,6 @@ ASSUMPTIONS = {
                        ("4 KiB", lambda n: {}),
                        ("whole layer", lambda n: {"digital_buffer_words": DIGITAL_WHOLE_LAYER})),
 }
-
-
-def _write_verify_first():
-    from .published import _write_verify
-    return _write_verify()[0]
 
 
 def _folds(name: str, **kw) -> dict[str, float]:
@@ -134,10 +132,9 @@ def sensitivity(name: str) -> list[dict]:
 SCALED = {
     "training_fold": {"budget": lambda n, f: {"model": _budget_ratio(n, f)}},
     "deployment_fold": {"pulses": lambda n, f: {"reprogram": _reprogram(f)},
-                        "sram_word": lambda n, f: {"table": _table(
-                            sram_word_j=table_for().sram_word_j * f)}},
-    "inference_energy_fold": {"sram_word": lambda n, f: {"table": _table(
-        sram_word_j=table_for().sram_word_j * f)}, "adc": lambda n, f: {"table": _adc(f)}},
+                        "sram_word": lambda n, f: {"table": _sram(f)}},
+    "inference_energy_fold": {"sram_word": lambda n, f: {"table": _sram(f)},
+                              "adc": lambda n, f: {"table": _adc(f)}},
 }
 
 
@@ -147,7 +144,7 @@ def required(name: str, lo: float = 1e-3, hi: float = 1e3) -> dict:
     each), or None when no factor in range reaches it."""
     out = {}
     for fold_name, knobs in SCALED.items():
-        target = project(name)["published"][fold_name]
+        target = PUBLISHED[fold_name]
         out[fold_name] = {}
         for key, kwargs in knobs.items():
             def gap(f, kwargs=kwargs, fold_name=fold_name, target=target):
@@ -187,8 +184,7 @@ def plot(results: dict[str, list[dict]], path: Path) -> Path:
                 lo, hi = sorted((f["low"], f["high"]))
                 ax.plot([lo, hi], [k, k], lw=6, color="tab:blue", solid_capstyle="butt")
                 ax.plot([f["default"]], [k], "k|", ms=10)
-            published_fold = project(name)["published"][fold_name]
-            ax.axvline(published_fold, color="tab:red", ls="--", lw=1)
+            ax.axvline(PUBLISHED[fold_name], color="tab:red", ls="--", lw=1)
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_yticks(range(len(rows)), [r["assumption"] for r in rows], fontsize=7)
