@@ -18,10 +18,6 @@ from .compiled import ChipLayer
 __all__ = ["place", "program_plan"]
 
 
-def _tiles(n: int, size: int) -> int:
-    return -(-n // size)
-
-
 def place(shapes: list[tuple[str, int, int]], params: ChipParams) -> dict[str, tuple]:
     """name -> (macro, row0, col0) for blocks (name, n_in, n_out); ValueError naming the
     first layer that does not fit."""
@@ -30,7 +26,7 @@ def place(shapes: list[tuple[str, int, int]], params: ChipParams) -> dict[str, t
     for name, n_in, n_out in shapes:
         if n_in <= rows and n_out <= cols:
             continue
-        need = _tiles(n_in, rows) * _tiles(n_out, cols)
+        need = xbar.macro_tiles(n_in, n_out, params)
         if next_macro + need > n_macros:
             raise ValueError(f"layer {name!r} ({n_in} inputs x {n_out} outputs) needs {need} "
                              f"whole {rows}x{cols} macros; {n_macros - next_macro} of "
@@ -65,8 +61,8 @@ def program_plan(layers: list[ChipLayer], params: ChipParams, macro_config: Macr
     for layer in layers:
         weights = layer.w_q.T
         macro, row0, col0 = layer.placement
-        n_ct = _tiles(layer.n_out, cols)
-        for rt in range(_tiles(layer.n_in, rows)):
+        n_ct = xbar.ceil_div(layer.n_out, cols)
+        for rt in range(xbar.ceil_div(layer.n_in, rows)):
             for ct in range(n_ct):
                 tile = np.ascontiguousarray(weights[rt * rows:(rt + 1) * rows,
                                                     ct * cols:(ct + 1) * cols])

@@ -35,7 +35,7 @@ from rmlora.contract.macro import MacroConfig
 from rmlora.contract.sequencer import SEQ_STATS_BITS
 from rmlora.contract.xbar import INPUT_BITS, XbarOp
 from rmlora.sw.formats.lora import Layer, adapter_words
-from rmlora.sw.formats.xbar import Descriptor, ceil_div
+from rmlora.sw.formats.xbar import Descriptor, ceil_div, macro_tiles
 from rmlora.sw.golden import lora as glora
 from rmlora.sw.golden import xbar as gxbar
 from rmlora.sw.golden.chip import cache_hits, record_cache_words, record_cycles, record_sram_words
@@ -45,7 +45,7 @@ from .model import digital_inference, digital_weight_words, hybrid_inference
 from .spec import ActivityStats, AdapterSpec, LayerPass, NetworkSpec
 from .table import HOR14_PJ, OpTable, scale
 
-__all__ = ["inference_counts", "inference_costs", "adapter_bytes", "tiles"]
+__all__ = ["inference_counts", "inference_costs", "adapter_bytes"]
 
 
 def _lora_layer(lp: LayerPass) -> Layer:
@@ -56,11 +56,6 @@ def _lora_layer(lp: LayerPass) -> Layer:
 
 def _descriptor(lp: LayerPass) -> Descriptor:
     return Descriptor(XbarOp.MVM, lp.n_in, lp.n_out, 0, 0)
-
-
-def tiles(n_in: int, n_out: int, params: ChipParams) -> int:
-    """Macros a layer occupies (row tiles x column tiles)."""
-    return ceil_div(n_in, params.macro_rows) * ceil_div(n_out, params.macro_cols)
 
 
 def _segment_hits(segment, ranks: dict[str, list[int]], params: ChipParams) -> list[bool]:
@@ -171,5 +166,5 @@ def inference_costs(net: NetworkSpec, adapters: list[AdapterSpec], params: ChipP
         chip["by_component_j"]["host_macs"] = host_j
         chip["energy_j"] += host_j
     return {"counts": counts, "hybrid": hybrid, "digital": digital,
-            "tiles": sum(tiles(n, m, params) for n, m in net.shapes().values()),
+            "tiles": sum(macro_tiles(n, m, params) for n, m in net.shapes().values()),
             "weights": net.weights}

@@ -28,7 +28,7 @@ from functools import cache
 
 from rmlora.contract import ChipParams
 
-from .analytic import adapter_bytes, inference_costs, tiles
+from .analytic import adapter_bytes, inference_costs
 from .flow import PUBLISHED
 from .model import fold, sram_write_cost, training_cost, update_folds
 from .programming import WriteVerifyStats, measure_write_verify
@@ -154,7 +154,7 @@ def project(name: str, table: OpTable | None = None, params: ChipParams = PUBLIS
     inference = {"hybrid": costs["hybrid"], "digital": costs["digital"],
                  "gpu": _gpu_inference(costs, update), "counts": costs["counts"],
                  "analog_only_hybrid_j": bare["hybrid"]["energy_j"]}
-    n_tiles = sum(tiles(n, m, params) for n, m in net.shapes().values())
+    n_tiles = costs["tiles"]
     return {
         "model": name, "source": pub.source, "note": net.note,
         "chip": {"macro": f"{params.macro_rows}x{params.macro_cols}",

@@ -8,7 +8,7 @@ from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.packing import pack_fields
 from rmlora.contract.xbar import XBAR_DESC_BITS, XbarDescriptor, XbarOp
 
-__all__ = ["Descriptor", "check", "ceil_div"]
+__all__ = ["Descriptor", "check", "ceil_div", "macro_tiles"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,12 @@ class Descriptor:
 
 def ceil_div(a, b):
     return -(-a // b)
+
+
+def macro_tiles(n_in: int, n_out: int, params: ChipParams) -> int:
+    """Whole macros a layer of n_in rows and n_out columns takes when it is larger than
+    one (row tiles x column tiles: contract.xbar's macro + r * n_col_tiles + c)."""
+    return ceil_div(n_in, params.macro_rows) * ceil_div(n_out, params.macro_cols)
 
 
 def check(desc: Descriptor, params: ChipParams) -> ErrorCode:

@@ -97,11 +97,11 @@ def cycles(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = False
     """Busy cycles of one layer on the RTL when x and p are always valid and y always
     ready: descriptor and entry fetches (words + 1 each), a cycle per entry to pick
     the next slot and one more to see none is left, the check (its products registered
-    a cycle first), the LUT load (a cache
-    hit skips all of these), x (one cycle per word: X_IN; under the A phase on a hit
-    with adapters), the A phase (words + 1, with adapters) and the B phase (one cycle
-    per word of every adapter's B row, at least one per output, + 2 to drain), and
-    the last output (DRAIN)."""
+    a cycle first), the LUT load (a cache hit skips all of these), x (one cycle per
+    word: X_IN; under the A phase on a hit with adapters), the A phase (words + 1 and
+    the pipeline's drain, LORA_A_DRAIN_CYCLES, with adapters) and the B phase (one cycle
+    per word of every adapter's B row, at least one per output, + LORA_B_DRAIN_CYCLES),
+    and the last output (DRAIN)."""
     wb = params.sram_word_bytes
     dw = params.words_for(LORA_DESC_BITS)
     n_w = -(-layer.n_in // wb)
