@@ -43,19 +43,26 @@ def task_shaped_network(kind: str):
     return model.eval(), np.random.default_rng(3).standard_normal((64, n_in)).astype(np.float32)
 
 
-@pytest.fixture(scope="module", params=["face", "speaker", "diffusion"])
-def run(request):
-    model, calib = task_shaped_network(request.param)
+def calibrated(kind: str, table=T) -> dict:
+    """The analytic model against the golden chip on a network of ``kind``'s shape
+    (task_shaped_network), three inputs: calibrate's report with every adapter on
+    ("lora") and with none ("analog_only"). make bench reuses it (bench_cost.py)."""
+    model, calib = task_shaped_network(kind)
     compiled = compile_model(model, calib)
     chip = Chip(compiled.params, seed=1)
     chip.deploy(compiled.plan)
     chip.load(compiled.image, names=compiled.adapter_slots)
-    inputs = calib[:3] if request.param != "face" else demo_inputs("face", 3, 0)
+    inputs = calib[:3] if kind != "face" else demo_inputs("face", 3, 0)
     out = {}
     for label, names in (("lora", list(compiled.adapter_slots)), ("analog_only", [])):
         measured = measure_inference(chip, compiled, inputs, names)
-        out[label] = calibrate(compiled, measured, _inference(compiled, measured, T), T)
-    return request.param, out
+        out[label] = calibrate(compiled, measured, _inference(compiled, measured, table), table)
+    return out
+
+
+@pytest.fixture(scope="module", params=["face", "speaker", "diffusion"])
+def run(request):
+    return request.param, calibrated(request.param)
 
 
 def test_counts_equal_the_chip_and_energies_agree(run):
