@@ -65,7 +65,8 @@ def _segment_hits(segment, ranks: dict[str, list[int]], params: ChipParams) -> l
     plans = [(None, _lora_layer(lp),
               {slot: SimpleNamespace(rank=r) for slot, r in enumerate(ranks.get(lp.layer, []))})
              for lp in segment]
-    return cache_hits(records, plans, (1 << 16) - 1, params)
+    every_slot = (1 << max(map(len, ranks.values()), default=0)) - 1  # all of them enabled
+    return cache_hits(records, plans, every_slot, params)
 
 
 def inference_counts(net: NetworkSpec, adapters: list[AdapterSpec], params: ChipParams,
