@@ -15,7 +15,7 @@ from rmlora.sw.formats import xbar
 
 from .compiled import ChipLayer
 
-__all__ = ["place", "program_plan"]
+__all__ = ["place", "macros_used", "program_plan"]
 
 
 def place(shapes: list[tuple[str, int, int]], params: ChipParams) -> dict[str, tuple]:
@@ -51,6 +51,16 @@ def place(shapes: list[tuple[str, int, int]], params: ChipParams) -> dict[str, t
         placed[name] = (shelf[0], shelf[1], shelf[3])
         shelf[3] += n_out
     return placed
+
+
+def macros_used(shapes: list[tuple[str, int, int]], params: ChipParams) -> int:
+    """Macros ``place`` fills for these blocks: a large layer its whole tiles, the small
+    ones their shelves' macros. ValueError if they do not fit one chip."""
+    placed = place(shapes, params)
+    return max((macro + (xbar.macro_tiles(n_in, n_out, params)
+                         if n_in > params.macro_rows or n_out > params.macro_cols else 1)
+                for (_, n_in, n_out), (macro, _, _) in zip(
+                    shapes, (placed[name] for name, _, _ in shapes), strict=True)), default=0)
 
 
 def program_plan(layers: list[ChipLayer], params: ChipParams, macro_config: MacroConfig):

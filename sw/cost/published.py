@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 from rmlora.contract import ChipParams
+from rmlora.sw.compiler.placement import macros_used
 
 from .analytic import adapter_bytes, inference_costs
 from .flow import PUBLISHED
@@ -154,12 +155,16 @@ def project(name: str, table: OpTable | None = None, params: ChipParams = PUBLIS
     inference = {"hybrid": costs["hybrid"], "digital": costs["digital"],
                  "gpu": _gpu_inference(costs, update), "counts": costs["counts"],
                  "analog_only_hybrid_j": bare["hybrid"]["energy_j"]}
-    n_tiles = costs["tiles"]
+    shapes = [(layer, n, m) for layer, (n, m) in net.shapes().items()]
+    try:  # the compiler's placement: small layers share macros
+        n_macros = macros_used(shapes, params)
+    except ValueError:  # more than one chip: whole macros a layer (no packing across chips)
+        n_macros = costs["tiles"]
     return {
         "model": name, "source": pub.source, "note": net.note,
         "chip": {"macro": f"{params.macro_rows}x{params.macro_cols}",
-                 "macros_per_chip": params.n_macros, "macros": n_tiles,
-                 "chips": math.ceil(n_tiles / params.n_macros),
+                 "macros_per_chip": params.n_macros, "macros": n_macros,
+                 "chips": math.ceil(n_macros / params.n_macros),
                  "weight_cells": net.weights,
                  "sram_bytes_per_chip": params.sram_bytes, "adapter_bytes": update,
                  "node_nm": table.node_nm, "clock_hz": table.clock_hz},

@@ -191,6 +191,16 @@ def test_projection_has_the_three_folds(name):
         "full_finetune"]["energy_j"]
 
 
+def test_projected_macros_are_the_compilers_placement():
+    """One chip's network is placed as the compiler places it (small layers share a
+    macro); the face Mixer compiles onto one macro, and so is it projected."""
+    compiled = compile_model(demo_model("face"), demo_inputs("face", 64, 100))
+    used = {layer.placement[0] for layer in compiled.layers}
+    assert project("mixer-face")["chip"]["macros"] == len(used) == 1
+    dit = project("dit-b2")["chip"]  # many chips: whole macros a layer
+    assert dit["macros"] == 7908 and dit["chips"] == 495
+
+
 def test_write_verify_from_the_macro_model():
     first, again = measure_write_verify()
     # fresh cells take 5-20 pulses per cell ([Wan22], the macro model's tuning); moving a
