@@ -57,36 +57,31 @@ def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def float_in(low: float, high: float, unit: str = "") -> Callable[[str], float]:
-    """An argparse type: a finite number in [low, high]."""
-    allowed = f"a number {low:g}..{high:g}{' ' + unit if unit else ''}"
+def _finite_float(allowed: str, ok: Callable[[float], bool]) -> Callable[[str], float]:
+    """An argparse type: a finite number for which ``ok`` holds; ``allowed`` says which."""
 
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}") from None
-        if not (math.isfinite(value) and low <= value <= high):
+        if not (math.isfinite(value) and ok(value)):
             raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
         return value
-    parse.__name__ = allowed
+    parse.__name__ = allowed  # argparse names the type in some messages
     return parse
+
+
+def float_in(low: float, high: float, unit: str = "") -> Callable[[str], float]:
+    """An argparse type: a finite number in [low, high]."""
+    return _finite_float(f"a number {low:g}..{high:g}{' ' + unit if unit else ''}",
+                         lambda value: low <= value <= high)
 
 
 def float_above(low: float, unit: str = "") -> Callable[[str], float]:
     """An argparse type: a finite number > low (an open bound, where float_in's are closed)."""
-    allowed = f"a finite number > {low:g}{' ' + unit if unit else ''}"
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}") from None
-        if not (math.isfinite(value) and value > low):
-            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
-        return value
-    parse.__name__ = allowed
-    return parse
+    return _finite_float(f"a finite number > {low:g}{' ' + unit if unit else ''}",
+                         lambda value: value > low)
 
 
 positive_int = int_in(1)
