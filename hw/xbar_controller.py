@@ -12,8 +12,9 @@ Never loops forever: at most max_pulses pulses per cell.
 
 MVM, per column tile: clear the accumulators; per row tile load the int8 inputs
 from SRAM as sign and magnitude, then for each of the 8 magnitude bit planes drive
-the rows with that plane (negative inputs' rows at -V_read, contract.xbar), get
-one ADC code per column and add it, shifted by plane + gain_shift, into 32-bit
+the rows with that plane (negative inputs' rows at -V_read, contract.xbar)
+2**reads_log2 times in a row, get one ADC code per column each time and add it,
+shifted by plane + gain_shift - reads_log2 (the reads' mean), into 32-bit
 accumulators (wrapping); write them back, or,
 with `stream_p` (the sequencer's mode), send them on the `p` stream, one a cycle.
 In a layer pass the sequencer starts the next vector's MVM with `reuse` (the
@@ -40,6 +41,7 @@ from rmlora.contract.xbar import (
     INPUT_BITS,
     NOT_CONVERGED_FLAG,
     PROGRAM_TARGET_BITS,
+    READS_PER_PLANE,
     XBAR_DESC_BITS,
     MacroOp,
     Polarity,
@@ -135,6 +137,8 @@ class XbarController(wiring.Component):
             m.d.comb += check.eq(ErrorCode.XBAR_MACRO_RANGE)
         with m.Elif(~is_mvm & (desc.max_pulses == 0)):
             m.d.comb += check.eq(ErrorCode.XBAR_MAX_PULSES)
+        with m.Elif(is_mvm & (desc.reads_log2 > desc.gain_shift)):
+            m.d.comb += check.eq(ErrorCode.XBAR_READS)
         with m.Elif(~sram_ok):
             m.d.comb += check.eq(ErrorCode.XBAR_SRAM_RANGE)
 
@@ -158,6 +162,11 @@ class XbarController(wiring.Component):
         rt = Signal(16)
         tile_macro = Signal(8)
         plane = Signal(range(INPUT_BITS))
+        read = Signal(range(READS_PER_PLANE[-1]))  # the plane's conversions so far
+        # Registered when the descriptor is checked (the checks pass only with
+        # reads_log2 <= gain_shift): the plane's last read, and the results' shift
+        last_read = Signal.like(read)
+        out_shift = Signal.like(desc.gain_shift)
         rows_in_tile = Signal(range(R + 1))
         cols_in_tile = Signal(range(C + 1))
         rows_left = desc.n_rows - (rt << r_log)
@@ -170,7 +179,9 @@ class XbarController(wiring.Component):
         # by its plane only (0-7), and the gain shift is applied to the results leaving
         # (one or sram_width/32 a cycle). Equal mod 2**32 to adding code << (plane +
         # gain_shift), with 128 shifters of 0-7 bits instead of 128 of 0-22: 4,300
-        # fewer LUT4s on an ECP5 (rmlora.hw.fpga), the same cycles.
+        # fewer LUT4s on an ECP5 (rmlora.hw.fpga), the same cycles. With n =
+        # 2**reads_log2 reads per plane they hold n times the sum, and leave shifted by
+        # gain_shift - reads_log2 (out_shift): the mean of the reads, exactly.
         acc = Signal(C * ACC_BITS)
         in_words = _ceil_shift(rows_in_tile, wb_log)
         out_words = _ceil_shift(cols_in_tile << 2, wb_log)
@@ -179,7 +190,7 @@ class XbarController(wiring.Component):
         per_word = p.sram_width // ACC_BITS  # results in one SRAM word
 
         def scaled(result):  # an accumulator in weight units (see `acc`)
-            return (result << desc.gain_shift)[:ACC_BITS]
+            return (result << out_shift)[:ACC_BITS]
 
         planes = [Cat(inputs[i * INPUT_BITS + b] for i in range(R)) for b in range(INPUT_BITS)]
         drive = Signal(R)
@@ -225,7 +236,9 @@ class XbarController(wiring.Component):
                     self._refuse(m, check, desc_addr)
                     m.d.sync += busy.eq(0)
                 with m.Elif(is_mvm):
-                    m.d.sync += [ct.eq(0), tile_macro.eq(desc.macro)]
+                    m.d.sync += [ct.eq(0), tile_macro.eq(desc.macro),
+                                 last_read.eq((Const(1, len(read) + 1) << desc.reads_log2) - 1),
+                                 out_shift.eq(desc.gain_shift - desc.reads_log2)]
                     m.next = "M_TILE"
                 with m.Else():
                     m.d.sync += [row.eq(0), col.eq(0), cell.eq(0), self.failed.eq(0)]
@@ -309,7 +322,7 @@ class XbarController(wiring.Component):
                     ]
                 m.d.sync += word.eq(word + 1)
                 with m.If(word == in_words):
-                    m.d.sync += plane.eq(0)
+                    m.d.sync += [plane.eq(0), read.eq(0)]
                     m.next = "M_CONVERT"
             with m.State("M_CONVERT"):
                 m.d.comb += [req.valid.eq(1), req.p.op.eq(MacroOp.MVM), req.p.macro.eq(tile_macro),
@@ -327,8 +340,10 @@ class XbarController(wiring.Component):
                         code_j = resp.p.adc.word_select(j, p.adc_bits).as_signed()
                         term = code_j << plane
                         m.d.sync += a.eq(a + term)
-                    m.d.sync += plane.eq(plane + 1)
-                    with m.If(plane == INPUT_BITS - 1):
+                    with m.If(read != last_read):  # the same plane again (M_LOAD zeroes read)
+                        m.d.sync += read.eq(read + 1)
+                        m.next = "M_CONVERT"
+                    with m.Elif(plane == INPUT_BITS - 1):
                         with m.If(rt + 1 == n_rt):
                             m.d.sync += word.eq(0)
                             m.next = "M_WRITE"
@@ -339,6 +354,7 @@ class XbarController(wiring.Component):
                                          word.eq(0), inputs.eq(0), negative.eq(0)]
                             m.next = "M_LOAD"
                     with m.Else():
+                        m.d.sync += [read.eq(0), plane.eq(plane + 1)]
                         m.next = "M_CONVERT"
             with m.State("M_WRITE"):
                 base = desc.dst + ((ct << c_log) >> (wb_log - 2))

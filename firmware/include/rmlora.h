@@ -5,7 +5,7 @@
 
 #define RMLORA_CHIP_ID                           0x524D4C52u  /* ASCII 'RMLR' */
 #define RMLORA_VERSION_MAJOR                     0u
-#define RMLORA_VERSION_MINOR                     3u
+#define RMLORA_VERSION_MINOR                     4u
 #define RMLORA_VERSION_PATCH                     0u
 
 /* Address map (byte addresses on the AXI4-Lite bus; word-aligned accesses only) */
@@ -85,7 +85,7 @@
 #define RMLORA_REG_XB_FAILED                     0x0000004Cu  /* RO: Cells of the last PROGRAM that did not converge */
 #define RMLORA_REG_PERF_XB_CYCLES                0x00000050u  /* RO: Cycles the crossbar controller was busy */
 #define RMLORA_REG_PERF_ADC                      0x00000054u  /* RO: Column ADC conversions */
-#define RMLORA_REG_PERF_MVM                      0x00000058u  /* RO: Macro MVM operations (one input bit plane each) */
+#define RMLORA_REG_PERF_MVM                      0x00000058u  /* RO: Macro MVM operations (input bit plane conversions) */
 #define RMLORA_REG_PERF_PULSES                   0x0000005Cu  /* RO: Programming pulses */
 #define RMLORA_REG_PERF_VERIFY                   0x00000060u  /* RO: Verify reads */
 #define RMLORA_REG_SEQ_PROG                      0x00000080u  /* RW: SRAM word address of the layer program to run */
@@ -145,6 +145,7 @@
 #define RMLORA_ERR_XBAR_SRAM_RANGE               0x00000014u  /* descriptor, source or destination beyond the SRAM buffer */
 #define RMLORA_ERR_XBAR_MAX_PULSES               0x00000015u  /* PROGRAM with max_pulses = 0 */
 #define RMLORA_ERR_XBAR_BUSY                     0x00000016u  /* START while a command runs */
+#define RMLORA_ERR_XBAR_READS                    0x00000017u  /* MVM reads_log2 above gain_shift */
 #define RMLORA_ERR_LORA_SHAPE                    0x00000020u  /* layer has zero or too many inputs/outputs, or a bad activation */
 #define RMLORA_ERR_LORA_RANK_ZERO                0x00000021u  /* an enabled adapter has rank 0 */
 #define RMLORA_ERR_LORA_RANK_MAX                 0x00000022u  /* an enabled adapter's rank is above the hardware maximum */
@@ -173,6 +174,7 @@
     X(XBAR_SRAM_RANGE, 0x14u, "descriptor, source or destination beyond the SRAM buffer") \
     X(XBAR_MAX_PULSES, 0x15u, "PROGRAM with max_pulses = 0") \
     X(XBAR_BUSY, 0x16u, "START while a command runs") \
+    X(XBAR_READS, 0x17u, "MVM reads_log2 above gain_shift") \
     X(LORA_SHAPE, 0x20u, "layer has zero or too many inputs/outputs, or a bad activation") \
     X(LORA_RANK_ZERO, 0x21u, "an enabled adapter has rank 0") \
     X(LORA_RANK_MAX, 0x22u, "an enabled adapter's rank is above the hardware maximum") \
@@ -320,6 +322,8 @@
 #define RMLORA_XBARDESCRIPTOR_AMPLITUDE_BITS     4u
 #define RMLORA_XBARDESCRIPTOR_WIDTH_LSB          105u
 #define RMLORA_XBARDESCRIPTOR_WIDTH_BITS         4u
+#define RMLORA_XBARDESCRIPTOR_READS_LOG2_LSB     109u
+#define RMLORA_XBARDESCRIPTOR_READS_LOG2_BITS    2u
 #define RMLORA_LORALAYER_RECORD_BITS             128u
 #define RMLORA_LORALAYER_N_IN_LSB                0u
 #define RMLORA_LORALAYER_N_IN_BITS               10u

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 CHIP_ID = 0x524D4C52  # ASCII "RMLR"
-CONTRACT_VERSION = (0, 3, 0)  # major.minor.patch of this contract
+CONTRACT_VERSION = (0, 4, 0)  # major.minor.patch of this contract
 
 SRAM_WINDOW_BASE = 0x0010_0000
 SRAM_WINDOW_MAX = 0x0010_0000  # the window may span at most 1 MiB
@@ -172,7 +172,7 @@ REGISTERS: tuple[Register, ...] = (
     Register("XB_FAILED", 0x04C, Access.RO, "Cells of the last PROGRAM that did not converge"),
     Register("PERF_XB_CYCLES", 0x050, Access.RO, "Cycles the crossbar controller was busy"),
     Register("PERF_ADC", 0x054, Access.RO, "Column ADC conversions"),
-    Register("PERF_MVM", 0x058, Access.RO, "Macro MVM operations (one input bit plane each)"),
+    Register("PERF_MVM", 0x058, Access.RO, "Macro MVM operations (input bit plane conversions)"),
     Register("PERF_PULSES", 0x05C, Access.RO, "Programming pulses"),
     Register("PERF_VERIFY", 0x060, Access.RO, "Verify reads"),
     # sequencer (layer programs) and LoRA unit

@@ -34,6 +34,7 @@ class ErrorCode(enum.Enum, shape=8):
     XBAR_SRAM_RANGE = 0x14  # descriptor, source or destination beyond the SRAM buffer
     XBAR_MAX_PULSES = 0x15  # PROGRAM with max_pulses = 0
     XBAR_BUSY = 0x16  # START while a command runs (the START is ignored)
+    XBAR_READS = 0x17  # MVM with reads_log2 above gain_shift (the mean would not be exact)
     # LoRA unit: a layer it refused before reading any adapter data (0x20-0x2f)
     LORA_SHAPE = 0x20  # n_in or n_out zero or above LORA_MAX_FEATURES, or a bad activation
     LORA_RANK_ZERO = 0x21  # an enabled slot's adapter has rank 0
@@ -77,6 +78,7 @@ _TEXT = {
     ErrorCode.XBAR_SRAM_RANGE: "descriptor, source or destination beyond the SRAM buffer",
     ErrorCode.XBAR_MAX_PULSES: "PROGRAM with max_pulses = 0",
     ErrorCode.XBAR_BUSY: "START while a command runs",
+    ErrorCode.XBAR_READS: "MVM reads_log2 above gain_shift",
     ErrorCode.LORA_SHAPE: "layer has zero or too many inputs/outputs, or a bad activation",
     ErrorCode.LORA_RANK_ZERO: "an enabled adapter has rank 0",
     ErrorCode.LORA_RANK_MAX: "an enabled adapter's rank is above the hardware maximum",

@@ -19,7 +19,13 @@ controller for work with a 2-word descriptor in the SRAM buffer:
            not converge within max_pulses
   MVM      acc = x . W for a layer of n_rows inputs and n_cols outputs placed on
            macros macro.. (tiles of 128x128, row tile r / column tile c on macro
-           macro + r * n_col_tiles + c); src: int8 inputs, dst: int32 outputs
+           macro + r * n_col_tiles + c); src: int8 inputs, dst: int32 outputs.
+           Each input bit plane is converted n = 2**reads_log2 times in a row (the
+           same drive; plane p, read r is the tile's conversion p * n + r) and every
+           code is accumulated; the results leave shifted by gain_shift - reads_log2,
+           i.e. the mean of the n reads (exact: reads_log2 <= gain_shift is checked,
+           ErrorCode.XBAR_READS). Independent read noise averages down by sqrt(n),
+           at n times the conversions' time and energy
 """
 
 from amaranth import unsigned
@@ -31,7 +37,8 @@ __all__ = [
     "MacroOp", "Polarity", "MACRO_LATENCY", "MACRO_LATENCY_CLOCK_HZ", "macro_request_layout",
     "macro_response_layout",
     "XbarOp", "XbarDescriptor", "XBAR_DESC_BITS", "INPUT_BITS", "ACC_BITS", "PROGRAM_TARGET_BITS",
-    "PULSE_COUNT_BITS", "NOT_CONVERGED_FLAG", "ispp_amplitude",
+    "PULSE_COUNT_BITS", "NOT_CONVERGED_FLAG", "READS_LOG2_BITS", "READS_PER_PLANE",
+    "ispp_amplitude",
 ]
 
 
@@ -103,6 +110,9 @@ ACC_BITS = 32  # signed accumulators written back per output column
 PROGRAM_TARGET_BITS = 8
 PULSE_COUNT_BITS = 7
 NOT_CONVERGED_FLAG = 1 << PULSE_COUNT_BITS
+# An MVM descriptor's reads_log2: each bit plane converted 1, 2, 4 or 8 times
+READS_LOG2_BITS = 2
+READS_PER_PLANE = tuple(1 << k for k in range(1 << READS_LOG2_BITS))
 
 
 class XbarDescriptor(data.Struct):
@@ -119,9 +129,12 @@ class XbarDescriptor(data.Struct):
     max_pulses: unsigned(PULSE_COUNT_BITS)  # PROGRAM: give up on a cell after this many
     amplitude: unsigned(4)  # PROGRAM: start amplitude code of the ISPP ramp
     width: unsigned(4)  # PROGRAM: pulse width code
+    # MVM: each bit plane converted 2**reads_log2 times and averaged (<= gain_shift).
+    # Last, so the fields before it keep their bits (0 = one read, as before it existed)
+    reads_log2: unsigned(READS_LOG2_BITS)
 
 
-XBAR_DESC_BITS = 128  # the descriptor occupies 128 bits of SRAM (the layout is 109)
+XBAR_DESC_BITS = 128  # the descriptor occupies 128 bits of SRAM (the layout is 111)
 
 
 def ispp_amplitude(start: int, previous: int | None, same_direction: bool) -> int:

@@ -299,26 +299,32 @@ class ReramMacro:
         return codes
 
     def mvm_bitserial(self, x, row0: int, col0: int, n_cols: int, gain_shift: int, op_start,
-                      bits: int) -> np.ndarray:
+                      bits: int, reads: int = 1) -> np.ndarray:
         """Signed ADC codes (B, bits, n_cols) int32 of B integer vectors x (B, n_rows),
         |x| < 2**bits, driven sign-magnitude (rmlora.contract.xbar): plane p drives the
-        rows whose |x| has bit p set, at sign(x), and is conversion op_start[k] + p of
-        vector k. Equal, code for code and counter for counter, to `mvm` called with
-        those planes (tests/sim/test_mvm.py); it only saves building them."""
+        rows whose |x| has bit p set, at sign(x), and is converted `reads` times, read r
+        being conversion op_start[k] + p * reads + r of vector k; each entry is the sum
+        of its plane's codes. Equal, code for code and counter for counter, to `mvm`
+        called with those planes, once per conversion, and summed (tests/sim/test_mvm.py);
+        it only saves building them."""
         cfg = self.config
         row0, col0, n_cols, gain_shift = self._tile_args(row0, col0, n_cols, gain_shift)
         bits = as_int("bits", bits, 1, 31)
+        # the contract's at most 2**3; the bound keeps the sums of the codes in int32
+        reads = as_int("reads", reads, 1, 1 << min(8, 32 - cfg.adc_bits))
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0 or row0 + x.shape[1] > cfg.rows:
             raise ValueError(f"x: must be (B, n_rows) with B, n_rows > 0 and row0 + n_rows <= "
                              f"{cfg.rows}, got shape {x.shape} at row0={row0}")
         x = np.ascontiguousarray(as_int_array("x", x, -(1 << bits) + 1, (1 << bits) - 1))
-        ops = as_int_array("op_start", op_start, 0, MASK64 - bits).astype(np.uint64)
+        ops = as_int_array("op_start", op_start, 0, MASK64 - bits * reads).astype(np.uint64)
         if ops.shape != (x.shape[0],):
             raise ValueError(f"op_start has shape {ops.shape}; expected ({x.shape[0]},)")
         g = self._mvm_arrays()
         codes, driven, empty = convert_bitserial(
-            x, bits, row0, g[0], g[1], col0, n_cols, self._col_keys, ops, cfg.read_noise_rel,
-            self._inv_lsb[gain_shift], float(cfg.adc_min), float(cfg.adc_max), GAUSS)
-        self.counters.count_mvm(self.energy, cfg, x.shape[0] * bits, n_cols, driven, empty)
+            x, bits, reads, row0, g[0], g[1], col0, n_cols, self._col_keys, ops,
+            cfg.read_noise_rel, self._inv_lsb[gain_shift], float(cfg.adc_min),
+            float(cfg.adc_max), GAUSS)
+        self.counters.count_mvm(self.energy, cfg, x.shape[0] * bits * reads, n_cols, driven,
+                                empty)
         return codes

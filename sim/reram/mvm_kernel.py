@@ -87,15 +87,18 @@ CHUNK = 256  # vectors whose planes are summed in one BLAS product (about 1 MB e
 
 
 @njit(cache=True, nogil=True)
-def convert_bitserial(x, bits, row0, g0, g1, col0, n_cols, col_keys, op_start, rel, inv_lsb,
-                      adc_min, adc_max, table):
+def convert_bitserial(x, bits, reads, row0, g0, g1, col0, n_cols, col_keys, op_start, rel,
+                      inv_lsb, adc_min, adc_max, table):
     """Codes (B, bits, n_cols) int32 of B signed integer vectors x (B, n_rows) driven
-    sign-magnitude, bit plane p of |x| at sign(x) (rmlora.contract.xbar), plane p of
-    vector k keyed by op_start[k] + p; the driven rows and the empty planes.
+    sign-magnitude, bit plane p of |x| at sign(x) (rmlora.contract.xbar), each plane
+    converted `reads` times and its codes summed, read r of plane p of vector k keyed
+    by op_start[k] + p * reads + r; the driven rows and the empty planes, counted once
+    per conversion (an empty plane is `reads` empty operations).
 
     The planes' sums are two float64 products per chunk of vectors (BLAS: exact, see
     the module docstring), dense over the rows: faster than adding the driven rows
-    one by one, which leaves the vector units idle."""
+    one by one, which leaves the vector units idle. The reads of a plane share its
+    sums: only the noise differs between them."""
     b_count, n_rows = x.shape
     out = np.zeros((b_count, bits, n_cols), dtype=np.int32)
     keys = col_keys[col0:col0 + n_cols].copy()
@@ -104,6 +107,7 @@ def convert_bitserial(x, bits, row0, g0, g1, col0, n_cols, col_keys, op_start, r
     signed = np.zeros((CHUNK * bits, n_rows))  # the chunk's driven planes: -1/0/1 per row
     driven_rows = np.zeros((CHUNK * bits, n_rows))  # their |value|
     plane_of = np.zeros(CHUNK * bits, dtype=np.int64)  # vector * bits + bit plane
+    code = np.zeros(n_cols, dtype=np.int32)  # one read's codes
     driven, empty = 0, 0
     for c0 in range(0, b_count, CHUNK):
         nb, k = min(CHUNK, b_count - c0), 0
@@ -126,9 +130,12 @@ def convert_bitserial(x, bits, row0, g0, g1, col0, n_cols, col_keys, op_start, r
         v = np.dot(driven_rows[:k], a1)
         for t in range(k):
             b, p = divmod(plane_of[t], bits)
-            _convert(n_cols, keys, op_start[c0 + b] + np.uint64(p), rel, inv_lsb, adc_min,
-                     adc_max, table, s[t], v[t], out[c0 + b, p])
-    return out, driven, empty
+            first = op_start[c0 + b] + np.uint64(p * reads)
+            for r in range(reads):
+                _convert(n_cols, keys, first + np.uint64(r), rel, inv_lsb, adc_min, adc_max,
+                         table, s[t], v[t], code)
+                out[c0 + b, p] += code
+    return out, driven * reads, empty * reads
 
 
 GAUSS = np.ascontiguousarray(GAUSS_TABLE)

@@ -28,6 +28,12 @@ class Descriptor:
     max_pulses: int = 60
     amplitude: int = 8  # ISPP start amplitude and pulse width: the macro model's reference
     width: int = 7  # write-verify converges in 5-20 pulses with these (sim/reram)
+    reads_log2: int = 0  # MVM: each bit plane converted 2**reads_log2 times, averaged
+
+    @property
+    def reads(self) -> int:
+        """Conversions per input bit plane (MVM)."""
+        return 1 << self.reads_log2
 
     def pack(self) -> bytes:
         """The descriptor's SRAM bytes; a field that does not fit its bits is refused."""
@@ -67,6 +73,8 @@ def check(desc: Descriptor, params: ChipParams) -> ErrorCode:
         return ErrorCode.XBAR_MACRO_RANGE
     if not mvm_op and desc.max_pulses == 0:
         return ErrorCode.XBAR_MAX_PULSES
+    if mvm_op and desc.reads_log2 > desc.gain_shift:
+        return ErrorCode.XBAR_READS
     cells = desc.n_rows * desc.n_cols
     src_bytes, dst_bytes = (desc.n_rows, 4 * desc.n_cols) if mvm_op else (cells, cells)
     if (desc.src + ceil_div(src_bytes, wb) > p.sram_depth

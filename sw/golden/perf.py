@@ -74,10 +74,10 @@ def _add(counts: dict[str, int], **more: int):
 
 def conversions(desc: gxbar.Descriptor, p: ChipParams, vectors: int) -> dict[str, int]:
     """PERF_ADC and PERF_MVM of `vectors` MVMs: a bit plane per input bit on every tile,
-    each converting the tile's columns."""
+    converted desc.reads times, each conversion converting the tile's columns."""
     n_rt = -(-desc.n_rows // p.macro_rows)
     return {"PERF_MVM": vectors * sum(gxbar.mvm_ops_per_macro(desc, p).values()),
-            "PERF_ADC": vectors * INPUT_BITS * n_rt * desc.n_cols}
+            "PERF_ADC": vectors * INPUT_BITS * desc.reads * n_rt * desc.n_cols}
 
 
 def _stopped(counts: dict[str, int], mem: bytes, program: Program, enabled: int,

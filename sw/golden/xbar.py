@@ -132,7 +132,7 @@ def mvm_cycles(desc: Descriptor, params: ChipParams, stream_p: bool = False,
         for rt in range(ceil_div(desc.n_rows, p.macro_rows)):
             rows_in_tile = min(p.macro_rows, desc.n_rows - rt * p.macro_rows)
             cycles += timing.stream_read_cycles(ceil_div(rows_in_tile, wb))  # M_LOAD
-            cycles += INPUT_BITS * timing.macro_op_cycles(MacroOp.MVM)
+            cycles += INPUT_BITS * desc.reads * timing.macro_op_cycles(MacroOp.MVM)
         # M_STREAM: a result a cycle; M_WRITE: a word a cycle
         cycles += cols_in_tile if stream_p else ceil_div(4 * cols_in_tile, wb)
     return cycles
@@ -142,10 +142,12 @@ assert ACC_BITS == 32, "mvm's uint32 accumulators are the RTL's ACC_BITS accumul
 
 
 def mvm_ops_per_macro(desc: Descriptor, params: ChipParams) -> dict[int, int]:
-    """Macro -> MVM operations (bit planes) one command makes on it."""
+    """Macro -> MVM operations (bit plane conversions: reads per plane each) one command
+    makes on it."""
     n_rt = ceil_div(desc.n_rows, params.macro_rows)
     n_ct = ceil_div(desc.n_cols, params.macro_cols)
-    return {desc.macro + rt * n_ct + ct: INPUT_BITS for rt in range(n_rt) for ct in range(n_ct)}
+    return {desc.macro + rt * n_ct + ct: INPUT_BITS * desc.reads
+            for rt in range(n_rt) for ct in range(n_ct)}
 
 
 def mvm(desc: Descriptor, x: np.ndarray, macros: Macros, op_start: np.ndarray | None = None):
@@ -155,6 +157,9 @@ def mvm(desc: Descriptor, x: np.ndarray, macros: Macros, op_start: np.ndarray | 
     macro (the index that keys read noise); by default the commands run in order
     from the macros' counters, which then advance as the RTL run's would. With an
     explicit op_start the counters are left alone (the caller owns the order).
+    With desc.reads_log2 each plane is converted n = 2**reads_log2 times (plane p,
+    read r is operation op_start + p * n + r, the RTL's issue order) and the summed
+    codes weigh 2**(p + gain_shift - reads_log2): their mean.
     """
     p = macros.params
     _require(desc, p, XbarOp.MVM)
@@ -163,10 +168,11 @@ def mvm(desc: Descriptor, x: np.ndarray, macros: Macros, op_start: np.ndarray | 
         raise ValueError(f"inputs shape {x.shape}: expected (batch, {desc.n_rows})")
     if x.min(initial=0) < -128 or x.max(initial=0) > 127:
         raise ValueError("inputs must be int8 (-128..127)")
-    batch = x.shape[0]
+    batch, reads = x.shape[0], desc.reads
+    ops = INPUT_BITS * reads  # conversions of one command on each of its macros
     advance = op_start is None
     if advance:
-        op_start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * INPUT_BITS
+        op_start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * ops
     x = x.astype(np.int64)
     R, C = p.macro_rows, p.macro_cols
     n_rt, n_ct = ceil_div(desc.n_rows, R), ceil_div(desc.n_cols, C)
@@ -174,23 +180,26 @@ def mvm(desc: Descriptor, x: np.ndarray, macros: Macros, op_start: np.ndarray | 
     # exactly that (mod 2**32), then read as two's complement.
     acc = np.zeros((batch, desc.n_cols), dtype=np.uint32)
     counts = XbarCounts()
+    # the codes of a plane's reads are summed: each sum weighs 2**(plane + gain_shift) / n
+    # (checked: reads_log2 <= gain_shift, so the mean is an exact shift)
     weight = np.ones(INPUT_BITS, dtype=np.uint32) << (np.arange(INPUT_BITS, dtype=np.uint32)
-                                                      + np.uint32(desc.gain_shift))
+                                                      + np.uint32(desc.gain_shift
+                                                                  - desc.reads_log2))
     for ct in range(n_ct):
         cols_in_tile = min(C, desc.n_cols - ct * C)
         for rt in range(n_rt):
             rows_in_tile = min(R, desc.n_rows - rt * R)
             macro = desc.macro + rt * n_ct + ct
-            # Sign-magnitude bit-serial drive (contract.xbar): plane b of command k is
-            # conversion op_start[k] + b on this macro.
+            # Sign-magnitude bit-serial drive (contract.xbar): plane b, read r of command
+            # k is conversion op_start[k] + b * reads + r on this macro.
             codes = macros[macro].mvm_bitserial(
                 x[:, rt * R: rt * R + rows_in_tile], desc.row0, desc.col0, cols_in_tile,
-                desc.gain_shift, op_start[:, macro], INPUT_BITS)
+                desc.gain_shift, op_start[:, macro], INPUT_BITS, reads)
             acc[:, ct * C: ct * C + cols_in_tile] += np.einsum("bpc,p->bc",
                                                                codes.view(np.uint32), weight)
             if advance:
-                macros.mvm_ops[macro] += batch * INPUT_BITS
-            counts.mvm += batch * INPUT_BITS
-            counts.adc += batch * INPUT_BITS * cols_in_tile
+                macros.mvm_ops[macro] += batch * ops
+            counts.mvm += batch * ops
+            counts.adc += batch * ops * cols_in_tile
     counts.cycles = batch * mvm_cycles(desc, p)
     return acc.view(np.int32), counts

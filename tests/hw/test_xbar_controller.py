@@ -2,11 +2,13 @@
 with the SRAM and the macros played by the testbench: the FSMs' results and
 cycle counts against the golden model."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from rmlora.contract import ChipParams, ErrorCode
-from rmlora.contract.xbar import XbarOp
+from rmlora.contract import ChipParams, ErrorCode, timing
+from rmlora.contract.xbar import INPUT_BITS, MacroOp, XbarOp
 from rmlora.hw.xbar_controller import XbarController
 from rmlora.sim.reram import MacroArray, MacroConfig
 from rmlora.sw.golden import xbar as golden
@@ -29,7 +31,7 @@ def run_controller(desc, sram_init: bytes, macros: MacroArray, max_cycles=200_00
     sram[:16] = desc.pack()
     out = {}
 
-    streamed = []
+    streamed, errors = [], []
 
     async def tb(ctx):
         ctx.set(dut.desc_addr, 0)
@@ -45,6 +47,8 @@ def run_controller(desc, sram_init: bytes, macros: MacroArray, max_cycles=200_00
                 if w_en >> b & 1:
                     sram[addr * WB + b] = w_data >> 8 * b & 0xFF
             port.step(ctx, cycle)
+            if ctx.get(dut.error.valid):
+                errors.append(ErrorCode(ctx.get(dut.error.code)))
             p_ready = bool(stalls.random() >= p_stall)
             ctx.set(dut.p.ready, p_ready)
             if p_ready and ctx.get(dut.p.valid):
@@ -59,7 +63,8 @@ def run_controller(desc, sram_init: bytes, macros: MacroArray, max_cycles=200_00
             raise AssertionError("controller never finished")
         out.update(failed=ctx.get(dut.failed), refused=ctx.get(dut.refused),
                    done=ctx.get(dut.done), perf_cycles=ctx.get(dut.perf_cycles),
-                   pulses=ctx.get(dut.perf_pulses), adc=ctx.get(dut.perf_adc), p=streamed)
+                   pulses=ctx.get(dut.perf_pulses), adc=ctx.get(dut.perf_adc),
+                   mvm=ctx.get(dut.perf_mvm), p=streamed, errors=errors)
 
     run_sim(dut, tb)
     return bytes(sram), out
@@ -124,6 +129,57 @@ def test_mvm_streams_results_in_sequencer_mode(p_stall):
         assert out["perf_cycles"] == golden.mvm_cycles(desc, P, stream_p=True)
     else:
         assert out["perf_cycles"] > golden.mvm_cycles(desc, P, stream_p=True)
+
+
+@pytest.mark.parametrize("reads_log2", [1, 2, 3])
+@pytest.mark.parametrize("stream_p", [False, True])
+def test_mvm_with_repeated_reads_matches_golden(reads_log2, stream_p):
+    """2**reads_log2 conversions per plane, read noise on: every conversion's code
+    (keyed by its operation index, the issue order) is summed and the mean leaves, as
+    the golden model has it; cycles, conversions and ADC counts n times one read's."""
+    chip, gold = twins(read_noise_rel=0.01)
+    rng = np.random.default_rng(11 + reads_log2)
+    for m in range(4):
+        w = rng.integers(-127, 128, (8, 8))
+        chip[m].program_statistical(w)
+        gold[m].program_statistical(w)
+    x = rng.integers(-128, 128, (2, 13)).astype(np.int8)
+    desc = golden.Descriptor(XbarOp.MVM, 13, 11, src=4, dst=8, gain_shift=3,
+                             reads_log2=reads_log2)
+    want, counts = golden.mvm(desc, x, gold)
+    one_read = golden.mvm_cycles(replace(desc, reads_log2=0), P, stream_p=stream_p)
+    for k in range(2):  # two commands in a row: the second's op indices follow the first's
+        sram, out = run_controller(desc, bytes(4 * WB) + x[k].tobytes(), chip,
+                                   stream_p=stream_p)
+        got = out["p"] if stream_p else np.frombuffer(sram[8 * WB: 8 * WB + 44], dtype="<i4")
+        assert np.array_equal(got, want[k])
+        assert out["perf_cycles"] == golden.mvm_cycles(desc, P, stream_p=stream_p)
+        assert (out["adc"], out["mvm"]) == (counts.adc // 2, counts.mvm // 2)
+    # 4 tiles of 8 planes, each n reads of macro_op_cycles more than one read
+    extra = 4 * INPUT_BITS * ((1 << reads_log2) - 1) * timing.macro_op_cycles(MacroOp.MVM)
+    assert out["perf_cycles"] == one_read + extra
+    assert np.array_equal(chip.mvm_ops, gold.mvm_ops)
+
+
+def test_mvm_reads_above_gain_shift_refused():
+    """reads_log2 > gain_shift: the mean would not be a shift; refused before any
+    macro is touched, the same code from the RTL, the golden model and the host check
+    (it comes after the macro range check and before the SRAM range check in both)."""
+    chip, gold = twins()
+    desc = golden.Descriptor(XbarOp.MVM, 8, 8, src=4, dst=8, gain_shift=1, reads_log2=2)
+    assert golden.check(desc, P) is ErrorCode.XBAR_READS
+    _, out = run_controller(desc, b"", chip)
+    assert out["refused"] and not out["done"] and (out["adc"], out["mvm"]) == (0, 0)
+    assert out["errors"] == [ErrorCode.XBAR_READS]
+    with pytest.raises(ValueError, match="XBAR_READS"):
+        golden.mvm(desc, np.zeros((1, 8), dtype=np.int8), gold)
+    for other, code in ((replace(desc, src=P.sram_depth), ErrorCode.XBAR_READS),
+                        (replace(desc, macro=P.n_macros), ErrorCode.XBAR_MACRO_RANGE)):
+        assert golden.check(other, P) is code
+        assert run_controller(other, b"", chip)[1]["errors"] == [code]
+    ok = replace(desc, gain_shift=2)  # reads_log2 == gain_shift runs
+    assert golden.check(ok, P) is ErrorCode.NONE
+    assert golden.check(replace(desc, op=XbarOp.PROGRAM), P) is ErrorCode.NONE  # MVM only
 
 
 def test_refused_descriptor_reports_and_returns_to_idle():

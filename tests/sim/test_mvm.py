@@ -224,12 +224,56 @@ def test_bitserial_equals_its_planes_one_call_each(seed, bits, n_rows, batch, ro
     assert {k: a.counters[k] for k in counts} == {k: b.counters[k] for k in counts}
 
 
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1, 2, 4, 8]), st.integers(1, 8),
+       st.integers(1, 40), st.integers(1, 40), st.integers(0, 6))
+@settings(max_examples=30, deadline=None)
+def test_bitserial_reads_sum_one_mvm_per_conversion(seed, reads, bits, n_rows, batch,
+                                                    gain_shift):
+    """reads=n: each plane's entry is the sum of n conversions, read r of plane p keyed
+    by op_start + p * n + r; equal to one `mvm` call per conversion with that index,
+    summed, and so are the counters (an empty plane is n empty operations)."""
+    rng = np.random.default_rng(seed)
+    row0, col0 = int(rng.integers(0, 64 - n_rows + 1)), int(rng.integers(0, 48))
+    n_cols = int(rng.integers(1, 48 - col0 + 1))
+    lim = (1 << bits) - 1
+    x = rng.integers(-lim, lim + 1, size=(batch, n_rows)) * (rng.random((batch, 1)) < 0.8)
+    starts = rng.integers(0, 2**40, size=batch).astype(np.uint64)
+    a, b = programmed_macro(seed=5)[0], programmed_macro(seed=5)[0]
+    codes = a.mvm_bitserial(x, row0, col0, n_cols, gain_shift, starts, bits, reads)
+    assert codes.dtype == np.int32 and codes.shape == (batch, bits, n_cols)
+    planes = sign_magnitude_planes(x, bits)  # plane p of vector k at row k * bits + p
+    want = np.zeros((batch * bits, n_cols), dtype=np.int64)
+    for k in range(batch):
+        for p in range(bits):
+            for r in range(reads):
+                op = starts[k] + np.uint64(p * reads + r)
+                want[k * bits + p] += b.mvm(planes[k * bits + p][None], row0, col0, n_cols,
+                                            gain_shift, op)[0]
+    assert np.array_equal(codes.reshape(-1, n_cols), want)
+    counts = ("mvm_ops", "adc_conversions", "row_activations", "empty_planes", "adc_skipped")
+    assert {k: a.counters[k] for k in counts} == {k: b.counters[k] for k in counts}
+
+
+def test_bitserial_reads_are_distinct_conversions():
+    """All-ones inputs drive the same rows on every plane, so 4 planes of one read are
+    conversions 0..3 of one drive; 2 planes of two reads sum pairs of them (plane p:
+    2p and 2p + 1), each with its own noise, not one read doubled."""
+    macro = programmed_macro(seed=5)[0]
+    start = np.zeros(1, dtype=np.uint64)
+    one = macro.mvm_bitserial(np.full((1, 64), 15), 0, 0, 48, 0, start, 4)[0]
+    two = macro.mvm_bitserial(np.full((1, 64), 3), 0, 0, 48, 0, start, 2, 2)[0]
+    assert np.array_equal(two, one[0::2] + one[1::2])
+    assert not np.array_equal(two, 2 * one[:2])
+
+
 @pytest.mark.parametrize("bad, message", [
     (dict(x=np.array([[256]])), "x: values must be in"),
     (dict(x=np.zeros((2, 70), dtype=int)), "x: must be"),
     (dict(x=np.array([[1.5]])), "x: must be integers"),
     (dict(op_start=np.zeros(3, dtype=np.uint64)), "op_start has shape"),
     (dict(bits=0), "bits"),
+    (dict(reads=0), "reads"),
+    (dict(reads=257), "reads"),
 ])
 def test_bitserial_refuses_bad_arguments(bad, message):
     args = dict(x=np.ones((2, 4), dtype=int), row0=0, col0=0, n_cols=8, gain_shift=0,

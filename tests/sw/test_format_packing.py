@@ -90,3 +90,25 @@ def test_records_and_descriptors_refuse_fields_that_do_not_fit():
         pack_record(0, 0, 0, last=2)
     with pytest.raises(ValueError, match=r"macro=16 \(needs 0..15\)"):
         Descriptor(XbarOp.MVM, 8, 8, 0, 0, macro=16).pack()
+
+
+def test_xbar_descriptor_reads_round_trip_after_the_old_fields():
+    """reads_log2 packs into the two bits after the old 109 (so reads_log2 = 0 leaves
+    every descriptor's bytes as they were) and unpacks back, as the golden chip reads
+    descriptors from the SRAM; 4 does not fit its two bits."""
+    from rmlora.contract.packing import unpack_fields
+    from rmlora.contract.xbar import XBAR_DESC_BITS, XbarDescriptor
+    from rmlora.sw.golden.chip import _descriptor
+
+    base = Descriptor(XbarOp.MVM, 200, 30, 7, 99, macro=2, gain_shift=5)
+    for reads_log2 in range(4):
+        desc = Descriptor(XbarOp.MVM, 200, 30, 7, 99, macro=2, gain_shift=5,
+                          reads_log2=reads_log2)
+        raw = int.from_bytes(desc.pack(), "little")
+        assert raw == int.from_bytes(base.pack(), "little") | reads_log2 << 109
+        assert raw < 1 << 111 and 111 <= XBAR_DESC_BITS
+        assert unpack_fields(XbarDescriptor, raw)["reads_log2"] == reads_log2
+        assert _descriptor(desc.pack(), 0, P) == (0, desc)
+        assert desc.reads == 1 << reads_log2
+    with pytest.raises(ValueError, match=r"reads_log2=4 \(needs 0..3\)"):
+        Descriptor(XbarOp.MVM, 8, 8, 0, 0, reads_log2=4).pack()

@@ -54,6 +54,75 @@ def test_mvm_cycles_by_hand():
     assert golden.mvm_cycles(desc, P) == want
 
 
+@pytest.mark.parametrize("reads_log2", [0, 1, 2, 3])
+def test_mvm_cycles_and_conversions_with_reads(reads_log2):
+    """n = 2**reads_log2 reads per plane: the MVM part of each row tile takes n times
+    as long (no cycle between reads but the macro operation's own), and every count of
+    conversions is n times one read's."""
+    from rmlora.sw.golden.perf import conversions
+
+    n = 1 << reads_log2
+    one = golden.Descriptor(XbarOp.MVM, 300, 200, src=0, dst=0, gain_shift=3)
+    desc = golden.Descriptor(XbarOp.MVM, 300, 200, src=0, dst=0, gain_shift=3,
+                             reads_log2=reads_log2)
+    tiles = 3 * 2  # row tiles x column tiles
+    extra = tiles * 8 * (n - 1) * (1 + MACRO_LATENCY[MacroOp.MVM])
+    for stream_p in (False, True):
+        assert golden.mvm_cycles(desc, P, stream_p) == golden.mvm_cycles(one, P, stream_p) + extra
+    assert golden.mvm_ops_per_macro(desc, P) == {m: 8 * n for m in range(tiles)}
+    assert conversions(desc, P, 3) == {"PERF_MVM": 3 * tiles * 8 * n,
+                                       "PERF_ADC": 3 * 8 * n * 3 * 200}
+
+
+def test_ideal_macro_with_reads_is_still_exact():
+    """No noise: every read of a plane gives the same code, so the mean of n is it:
+    weights in multiples of 4 = 2**gain_shift (no rounding, |sums| <= 30 * 12 / 4 <
+    128) give x @ W exactly; the result equals one read's, and the counts are 4x."""
+    rng = np.random.default_rng(2)
+    w = 4 * rng.integers(-3, 4, (30, 20))
+    x = rng.integers(-128, 128, (4, 30)).astype(np.int8)
+    got = {}
+    for reads_log2 in (0, 2):
+        macros = MacroArray(P, IDEAL, seed=2)
+        macros[0].program_ideal(w)
+        desc = golden.Descriptor(XbarOp.MVM, 30, 20, src=0, dst=0, gain_shift=2,
+                                 reads_log2=reads_log2)
+        got[reads_log2] = golden.mvm(desc, x, macros)
+        assert macros.mvm_ops[0] == 4 * 8 * (1 << reads_log2)
+    (acc, counts), (one, one_counts) = got[2], got[0]
+    assert np.array_equal(acc, x.astype(np.int64) @ w) and np.array_equal(acc, one)
+    assert (counts.mvm, counts.adc) == (4 * one_counts.mvm, 4 * one_counts.adc)
+
+
+def test_four_reads_halve_the_rms_error():
+    """Where the analogue result meets the ideal one: ideally programmed cells (no
+    programming error, drift or stuck cells), so the error against x @ W is read noise
+    (1 % of each cell's G, independent per conversion) and ADC rounding. At gain shift
+    3 the LSB is 8 weight units and the noise of a plane driving ~64 rows of ~G_mid
+    cells ~17 units (about 2 LSB), so the noise dithers the rounding: each read's error
+    is nearly independent of the next's, and the mean of 4 has half the std. The
+    ratio's sampling error is under 1 % (2 x 12,800 errors, 128 columns x 100
+    vectors); what keeps it from exactly 0.5 is the rounding's small correlation
+    between reads of the same signal, a few per cent at this noise. So 0.5 +- 0.05."""
+    config = MacroConfig(read_noise_rel=0.01, drift_us_per_decade=0.0, sa0_rate=0.0,
+                         sa1_rate=0.0)
+    rng = np.random.default_rng(9)
+    w = rng.integers(-15, 16, (128, 128))  # small weights: no plane's sum reaches the clip
+    x = rng.integers(-128, 128, (100, 128)).astype(np.int8)
+    ideal = x.astype(np.int64) @ w
+    rms = {}
+    for reads_log2 in (0, 2):
+        macros = MacroArray(P, config, seed=9)
+        macros[0].program_ideal(w)
+        desc = golden.Descriptor(XbarOp.MVM, 128, 128, src=0, dst=0, gain_shift=3,
+                                 reads_log2=reads_log2)
+        acc, _ = golden.mvm(desc, x, macros)
+        rms[reads_log2] = float(np.sqrt(np.mean((acc - ideal).astype(np.float64) ** 2)))
+    ratio = rms[2] / rms[0]
+    print(f"RMS error: 1 read {rms[0]:.1f}, 4 reads {rms[2]:.1f}, ratio {ratio:.3f}")
+    assert 0.45 < ratio < 0.55, rms
+
+
 def test_program_converges_and_counts():
     macros = MacroArray(P, seed=5)
     cfg = macros[0].config
@@ -83,6 +152,16 @@ def test_program_converges_and_counts():
     (golden.Descriptor(XbarOp.MVM, 9, 8, src=P.sram_depth - 1, dst=0),
      ErrorCode.XBAR_SRAM_RANGE),
     (golden.Descriptor(XbarOp.MVM, 8, 8, src=0, dst=0), ErrorCode.NONE),
+    (golden.Descriptor(XbarOp.MVM, 8, 8, src=0, dst=0, gain_shift=2, reads_log2=3),
+     ErrorCode.XBAR_READS),
+    (golden.Descriptor(XbarOp.MVM, 8, 8, src=0, dst=0, gain_shift=3, reads_log2=3),
+     ErrorCode.NONE),
+    # after the macro range, before the SRAM range (the RTL's order)
+    (golden.Descriptor(XbarOp.MVM, 8, 129, src=0, dst=0, macro=3, reads_log2=1),
+     ErrorCode.XBAR_MACRO_RANGE),
+    (golden.Descriptor(XbarOp.MVM, 9, 8, src=P.sram_depth - 1, dst=0, reads_log2=1),
+     ErrorCode.XBAR_READS),
+    (golden.Descriptor(XbarOp.PROGRAM, 8, 8, src=0, dst=0, reads_log2=3), ErrorCode.NONE),
 ])
 def test_descriptor_checks(desc, code):
     assert golden.check(desc, P) is code
