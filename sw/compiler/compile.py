@@ -14,6 +14,7 @@ from torch import nn
 from rmlora.contract import ChipParams
 from rmlora.contract.lora import LORA_MAX_FEATURES, LORA_MAX_RANK, LORA_SLOTS
 from rmlora.contract.macro import MacroConfig
+from rmlora.contract.xbar import READS_PER_PLANE
 from rmlora.sw.lora import adapter_names, delete_adapter, load_adapter, lora_layers
 
 from . import mixer, mlp  # noqa: F401  (they register the built-in front ends)
@@ -84,9 +85,29 @@ def _check(spec: LayerSpec, names: list[str]):
             raise ValueError(f"{what}: A or B contains NaN or inf")
 
 
+def _reads_per_layer(reads: int | dict[str, int], names: list[str]) -> dict[str, int]:
+    """Layer -> MVM reads per bit plane, from compile_model's `reads` (one number for
+    every layer, or layer name -> reads with the rest at 1), each checked."""
+    if isinstance(reads, dict):
+        unknown = sorted(set(reads) - set(names))
+        if unknown:
+            raise ValueError(f"reads names layers {unknown} the model does not have; its chip "
+                             f"layers are {names}")
+        per_layer = {name: reads.get(name, 1) for name in names}
+    else:
+        per_layer = dict.fromkeys(names, reads)
+    for name, n in per_layer.items():
+        if isinstance(n, bool) or not isinstance(n, int) or n not in READS_PER_PLANE:
+            raise ValueError(f"layer {name!r}: reads={n!r} per bit plane must be one of "
+                             f"{READS_PER_PLANE} (a power of two, at most "
+                             f"{READS_PER_PLANE[-1]})")
+    return per_layer
+
+
 def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipParams = ChipParams(),
                   macro_config: MacroConfig | None = None,
-                  scale_free: tuple[str, ...] = ()) -> CompiledModel:
+                  scale_free: tuple[str, ...] = (),
+                  reads: int | dict[str, int] = 1) -> CompiledModel:
     """Compile an nn.Sequential MLP or a FaceMixer.
 
     adapters: None to take every adapter of the model's LoraLinear layers (slots in
@@ -95,7 +116,12 @@ def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipPar
     calib_inputs: float inputs the scales are calibrated on (B, n_in) or (B, 16, 16).
     scale_free: adapters left out of the activation ranges the scales cover (a
     compensation adapter restores the nominal ranges on the chip, while in float it
-    would move them), so compiling with or without them gives the same scales."""
+    would move them), so compiling with or without them gives the same scales.
+    reads: MVM conversions per input bit plane, averaged (1, 2, 4 or 8), for every
+    layer or as layer name -> reads (missing layers 1): n reads divide the read
+    noise's std by sqrt(n) at n times the layer's MVM time and conversion energy. A
+    layer gets at most 2**gain_shift (the mean is a shift of the sum); ChipLayer's
+    reads_asked and reads_clamped say when it got fewer."""
     macro_config = macro_config or default_macro_config(params)
     macro_config.check_fits(params)
     if macro_config.weight_bits > 8:
@@ -105,6 +131,7 @@ def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipPar
     specs, segment_specs = front.structure(model)
     for spec in specs:
         _check(spec, names)
+    reads_for = _reads_per_layer(reads, [spec.name for spec in specs])
     placements = place([(s.name, s.module.in_features, s.module.out_features) for s in specs],
                        params)
     dtype = next(model.parameters()).dtype
@@ -119,6 +146,8 @@ def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipPar
         layer = quantize_layer(spec, slots, cal.x[spec.name], cal.in_scale[spec.name],
                                cal.out_scale[spec.name], params, macro_config)
         layer.placement = placements[spec.name]
+        layer.reads_asked = reads_for[spec.name]
+        layer.reads_log2 = min(layer.reads_asked.bit_length() - 1, layer.gain_shift)
         layers.append(layer)
     blocks = program_plan(layers, params, macro_config)
     largest = max(desc.n_rows * desc.n_cols for desc, *_ in blocks)

@@ -32,6 +32,20 @@ class ChipLayer:
     layer: Layer  # the LoRA unit's integer parameters (multipliers, activation, LUT)
     adapters: dict[int, Adapter]  # slot -> this layer's integer adapter
     scales: dict[str, float]  # real value of one integer step of x, w, y, ..., for reports
+    # MVM conversions per input bit plane, averaged: 2**reads_log2 (the descriptor's
+    # field). reads_asked is what compile_model was asked for; reads_log2 is at most
+    # gain_shift (the mean must be a shift), so fewer reads than asked is a clamp.
+    reads_log2: int = 0
+    reads_asked: int = 1
+
+    @property
+    def reads(self) -> int:
+        return 1 << self.reads_log2
+
+    @property
+    def reads_clamped(self) -> bool:
+        """Fewer reads per plane than asked: the layer's gain shift is below log2(asked)."""
+        return self.reads < self.reads_asked
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,8 @@ def lay_out(layers: list[ChipLayer], specs: list[SegmentSpec], params: ChipParam
             srcs, dsts = vectors[li], vectors[li + 1]
             src_stride, dst_stride = vw(layer.n_in), vw(layer.n_out)
             desc = xbar.Descriptor(XbarOp.MVM, layer.n_in, layer.n_out, srcs[0], dsts[0],
-                                   macro, row0, col0, layer.gain_shift)
+                                   macro, row0, col0, layer.gain_shift,
+                                   reads_log2=layer.reads_log2)
             code = xbar.check(desc, params)
             if code is not ErrorCode.NONE:
                 raise ValueError(f"layer {layer.name!r}: MVM descriptor refused: "

@@ -55,7 +55,11 @@ def _lora_layer(lp: LayerPass) -> Layer:
 
 
 def _descriptor(lp: LayerPass) -> Descriptor:
-    return Descriptor(XbarOp.MVM, lp.n_in, lp.n_out, 0, 0)
+    """The pass's MVM descriptor: its shape and reads per plane (a gain shift that
+    admits them: it changes no count)."""
+    reads_log2 = lp.reads.bit_length() - 1
+    return Descriptor(XbarOp.MVM, lp.n_in, lp.n_out, 0, 0, gain_shift=reads_log2,
+                      reads_log2=reads_log2)
 
 
 def _segment_hits(segment, ranks: dict[str, list[int]], params: ChipParams) -> list[bool]:
@@ -104,7 +108,7 @@ def _counts(net: NetworkSpec, adapters: tuple[AdapterSpec, ...], params: ChipPar
             sram = record_sram_words(desc, layer, rk, p, hit, v) + stats_w
             planes = v * sum(gxbar.mvm_ops_per_macro(desc, p).values())
             scheduled = conversions(desc, p, v)["PERF_ADC"]
-            plane_rows = v * INPUT_BITS * ceil_div(lp.n_out, p.macro_cols) * lp.n_in
+            plane_rows = v * INPUT_BITS * lp.reads * ceil_div(lp.n_out, p.macro_cols) * lp.n_in
             st = stats if lp.spike_rate is None else ActivityStats.binary(
                 lp.spike_rate, min(lp.n_in, p.macro_rows))
             # the all-digital chip: every weight a MAC, weights once per pass when they fit

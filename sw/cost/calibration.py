@@ -42,7 +42,8 @@ def spec_from_compiled(compiled: CompiledModel, adapters: list[str]
     (each targeting the layers that carry its slot) as AdapterSpecs."""
     segments = tuple(
         tuple(LayerPass(r.layer, r.n_in, r.n_out, r.vectors,
-                        compiled.layer(r.layer).layer.act.name == "LUT")
+                        compiled.layer(r.layer).layer.act.name == "LUT",
+                        reads=1 << compiled.layer(r.layer).reads_log2)
               for r in segment.records)
         for segment in compiled.segments)
     specs = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rmlora.contract.xbar import INPUT_BITS
+from rmlora.contract.xbar import INPUT_BITS, READS_PER_PLANE
 from rmlora.sw.lora.model import matches_target
 from rmlora.sw.lora.spec import AdapterSpec
 
@@ -89,7 +89,9 @@ class LayerPass:
     its 256-entry table); spike_rate: binary inputs at this rate (None: int8 inputs, the
     network's ActivityStats); host_macs: products of activations with activations after
     it (attention scores, neuron updates), which no crossbar holds: both chips compute
-    them as int8 MACs (the same cost on both: it narrows the fold, and is never left out)."""
+    them as int8 MACs (the same cost on both: it narrows the fold, and is never left out).
+    reads: conversions per input bit plane (the crossbar descriptor's 2**reads_log2: 1,
+    2, 4 or 8), each costing a plane's time and ADC and read energy."""
 
     layer: str
     n_in: int
@@ -98,10 +100,14 @@ class LayerPass:
     lut: bool = False
     spike_rate: float | None = None
     host_macs: int = 0
+    reads: int = 1
 
     def __post_init__(self):
-        for name in ("n_in", "n_out", "vectors"):
+        for name in ("n_in", "n_out", "vectors", "reads"):
             _positive_int(f"{self.layer}.{name}", getattr(self, name))
+        if self.reads not in READS_PER_PLANE:
+            raise ValueError(f"{self.layer}.reads={self.reads}: must be one of "
+                             f"{READS_PER_PLANE} (2**reads_log2)")
         if self.spike_rate is not None:
             _fraction(f"{self.layer}.spike_rate", self.spike_rate)
         if self.host_macs < 0:

@@ -230,3 +230,52 @@ def test_compiling_leaves_the_model_alone(mlp):
     compile_model(model, data(0, 64))
     assert lora_layers(model)["2"].active_adapters == ["b"]
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_reads_per_layer_reach_the_descriptors_and_are_clamped_to_the_gain_shift():
+    """reads: one number for every layer or layer -> reads (the rest 1). A layer's
+    reads_log2 is log2(reads) unless its gain shift is lower (the mean of the reads
+    must be a shift): then it is the gain shift, and reads_clamped says so. The ideal
+    arithmetic, the weights and every other byte of the image stay as without reads."""
+    from rmlora.contract.packing import unpack_fields
+    from rmlora.contract.xbar import XBAR_DESC_BITS, XbarDescriptor
+    from rmlora.sw.formats.image import parse_image
+    from rmlora.sw.formats.records import read_packed
+
+    model, x = plain_mlp(sizes=(2, 40, 16, 10)), data(6, 128, (2,))
+    plain = compile_model(model, x)
+    assert plain.layer("0").gain_shift < 3 <= plain.layer("2").gain_shift  # 2 inputs only
+    compiled = compile_model(model, x, reads={"0": 8, "2": 4})
+    got = {cl.name: (cl.reads_asked, cl.reads_log2, cl.reads, cl.reads_clamped)
+           for cl in compiled.layers}
+    g0 = plain.layer("0").gain_shift
+    assert got == {"0": (8, g0, 1 << g0, True), "2": (4, 2, 4, False), "4": (1, 0, 1, False)}
+    assert {cl.name: cl.reads_log2 for cl in plain.layers} == dict.fromkeys(("0", "2", "4"), 0)
+    assert [cl.gain_shift for cl in compiled.layers] == [cl.gain_shift for cl in plain.layers]
+    p, sram = compiled.params, bytearray(compiled.params.sram_bytes)
+    for s in parse_image(compiled.image, p):
+        at = s.sram_word * p.sram_word_bytes
+        sram[at:at + len(s.payload)] = s.payload
+    for info in compiled.segments[0].records:
+        f = unpack_fields(XbarDescriptor, read_packed(bytes(sram), info.xbar, XBAR_DESC_BITS, p))
+        assert f["reads_log2"] == compiled.layer(info.layer).reads_log2
+        assert f["gain_shift"] == compiled.layer(info.layer).gain_shift
+    assert len(compiled.image) == len(plain.image) and compiled.image != plain.image
+    again = compile_model(model, x, reads=1)
+    assert again.image == plain.image
+    y = run_network(compiled, x[:20], ideal_segment_runner(compiled, 0))
+    assert np.array_equal(y, run_network(plain, x[:20], ideal_segment_runner(plain, 0)))
+
+
+@pytest.mark.parametrize("reads, message", [
+    (3, r"layer '0': reads=3 per bit plane must be one of \(1, 2, 4, 8\)"),
+    (16, r"layer '0': reads=16"),
+    (0, r"layer '0': reads=0"),
+    (True, r"layer '0': reads=True"),
+    (2.0, r"layer '0': reads=2.0"),
+    ({"2": 6}, r"layer '2': reads=6"),
+    ({"2": 2, "fc9": 2}, r"reads names layers \['fc9'\].*chip layers are \['0', '2', '4'\]"),
+])
+def test_reads_option_refusals_name_the_layer(reads, message):
+    with pytest.raises(ValueError, match=message):
+        compile_model(plain_mlp(), data(0, 32), reads=reads)

@@ -128,11 +128,12 @@ def tiled():
     return compile_model(model, x), x
 
 
-@pytest.fixture(scope="module", params=["mlp", "mixer", "tiled"])
+@pytest.fixture(scope="module", params=["mlp", "mlp_reads", "mixer", "tiled"])
 def case(request):
-    if request.param == "mlp":
+    if request.param.startswith("mlp"):
         x = inputs(0, 64)
-        return compile_model(adapted_mlp(), x), x
+        reads = {"0": 8, "4": 2} if request.param == "mlp_reads" else 1
+        return compile_model(adapted_mlp(), x, reads=reads), x
     return mixer() if request.param == "mixer" else tiled()
 
 
@@ -187,8 +188,9 @@ def test_sections_decode_to_the_compiled_fields(case):
             desc = decode(XbarDescriptor, sram, info.xbar, wb)
             layer = compiled.layer(info.layer)
             assert (desc.macro, desc.row0, desc.col0) == layer.placement
-            assert (desc.n_rows, desc.n_cols, desc.src, desc.dst, desc.gain_shift) == (
-                layer.n_in, layer.n_out, info.src, info.dst, layer.gain_shift)
+            assert (desc.n_rows, desc.n_cols, desc.src, desc.dst, desc.gain_shift,
+                    desc.reads_log2) == (layer.n_in, layer.n_out, info.src, info.dst,
+                                         layer.gain_shift, layer.reads_log2)
 
 
 def test_buffers_stats_and_scratch_overlap_nothing(case):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rmlora.contract import ChipParams
-from rmlora.contract.xbar import INPUT_BITS
+from rmlora.contract.xbar import INPUT_BITS, MACRO_LATENCY, MacroOp
 from rmlora.sw.compiler import compile_model
 from rmlora.sw.cost.analytic import adapter_bytes, inference_costs, inference_counts
 from rmlora.sw.cost.calibration import CALIBRATION_TOLERANCE, calibrate
@@ -43,12 +43,13 @@ def task_shaped_network(kind: str):
     return model.eval(), np.random.default_rng(3).standard_normal((64, n_in)).astype(np.float32)
 
 
-def calibrated(kind: str, table=T) -> dict:
+def calibrated(kind: str, table=T, reads=1) -> dict:
     """The analytic model against the golden chip on a network of ``kind``'s shape
     (task_shaped_network), three inputs: calibrate's report with every adapter on
-    ("lora") and with none ("analog_only"). make bench reuses it (bench_cost.py)."""
+    ("lora") and with none ("analog_only"). make bench reuses it (bench_cost.py).
+    reads: compile_model's reads per bit plane."""
     model, calib = task_shaped_network(kind)
-    compiled = compile_model(model, calib)
+    compiled = compile_model(model, calib, reads=reads)
     chip = Chip(compiled.params, seed=1)
     chip.deploy(compiled.plan)
     chip.load(compiled.image, names=compiled.adapter_slots)
@@ -60,9 +61,15 @@ def calibrated(kind: str, table=T) -> dict:
     return out
 
 
-@pytest.fixture(scope="module", params=["face", "speaker", "diffusion"])
+# speaker-reads: the speaker network with its middle layer at 4 reads per plane and its
+# head at 2 (n times the conversions, planes, rows and MVM cycles, still exact)
+READS = {"speaker-reads": ("speaker", {"2": 4, "4": 2})}
+
+
+@pytest.fixture(scope="module", params=["face", "speaker", "diffusion", "speaker-reads"])
 def run(request):
-    return request.param, calibrated(request.param)
+    kind, reads = READS.get(request.param, (request.param, 1))
+    return request.param, calibrated(kind, reads=reads)
 
 
 def test_counts_equal_the_chip_and_energies_agree(run):
@@ -93,6 +100,15 @@ def test_tiling_and_words_by_hand():
     assert c["lora_macs"] == 4 * (2 * 200 + 300 * 2) and c["analogue_macs"] == 4 * 63000
     # A: 2 rows of 25 words, B: 300 rows of one word
     assert adapter_bytes(net, [AdapterSpec("x", 2, 1.0, ("a",))], p) == 8 * (50 + 300)
+    # a at 4 reads per plane: its planes, conversions and plane rows 4x, its MVM 4x as long
+    four = inference_counts(_net(reads=4), [AdapterSpec("x", 2, 1.0, ("a",))], p,
+                            ActivityStats(0.5, 0.25))
+    assert four["scheduled_planes"] == 4 * INPUT_BITS * (4 * 6 + 3)
+    assert four["scheduled_conversions"] == 4 * INPUT_BITS * (4 * 2 * 300 + 3 * 10)
+    assert four["plane_rows"] == 4 * INPUT_BITS * (4 * 3 * 200 + 1 * 300)
+    plane_cycles = 1 + MACRO_LATENCY[MacroOp.MVM]
+    assert four["cycles"] - c["cycles"] == 4 * 6 * INPUT_BITS * 3 * plane_cycles
+    assert four["lora_macs"] == c["lora_macs"] and four["sram_words"] == c["sram_words"]
 
 
 def test_spike_inputs_drive_one_plane():
@@ -115,6 +131,8 @@ def test_spike_inputs_drive_one_plane():
     (lambda: LayerPass("a", 0, 3), "a.n_in=0"),
     (lambda: LayerPass("a", 3, 3, vectors=2.5), "a.vectors=2.5"),
     (lambda: LayerPass("a", 3, 3, spike_rate=1.5), "spike_rate=1.5"),
+    (lambda: LayerPass("a", 3, 3, reads=3), r"a.reads=3: must be one of \(1, 2, 4, 8\)"),
+    (lambda: LayerPass("a", 3, 3, reads=16), "a.reads=16"),
     (lambda: ActivityStats(0.5, 0.6), "row_density=0.6"),
     (lambda: ActivityStats(1.2, 0.1), "converted=1.2"),
     (lambda: NetworkSpec("t", ()), "needs segments"),
