@@ -63,6 +63,17 @@ def test_network_on_verilator_equals_golden(compiled):
 
 
 @pytest.mark.cosim
+def test_network_with_reads_per_plane_on_verilator_equals_golden():
+    """Layers at 4 and 2 reads per bit plane (the descriptors' reads_log2): every
+    output byte, SeqStats record and macro operation count equals the golden's."""
+    compiled = compile_model(adapted_mlp(0), data(0, 256), reads={"0": 4, "4": 2})
+    assert [layer.reads for layer in compiled.layers] == [4, 1, 2]
+    chip, ref, _ = _pair(compiled, "verilator", on_chip=False)
+    with chip:
+        _same_everywhere(chip, ref, compiled, data(7, 3), ["a", "b"])
+
+
+@pytest.mark.cosim
 def test_network_on_icarus_equals_golden(compiled):
     """The same flow for one input on Icarus (weights programmed by the golden model of
     the controller's write-verify, bit-exact with it: tests/cosim/test_xbar_cosim.py)."""

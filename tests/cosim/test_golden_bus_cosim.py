@@ -63,6 +63,14 @@ def test_mlp_perf_equals_verilator():
 
 
 @pytest.mark.cosim
+def test_mlp_with_reads_per_plane_perf_equals_verilator():
+    """Layers at 4 and 2 reads per plane: PERF_MVM, PERF_ADC and the cycles count every
+    conversion, on the RTL as in the golden model."""
+    compiled = compile_model(adapted_mlp(0), data(0, 256), reads={"0": 4, "4": 2})
+    _same_perf(compiled, data(7, 1), [["a", "b"], []])
+
+
+@pytest.mark.cosim
 def test_face_perf_equals_verilator():
     """Layer passes over many vectors: the LoRA unit's adapter cache hits."""
     compiled = compile_model(demo_model("face", 0), demo_inputs("face", 64, 1))
