@@ -107,15 +107,17 @@ class ClassifierEvaluator(Evaluator):
 
 def measure_on_chip(models: dict[str, nn.Module], stages: list[tuple[str, list[str]]],
                     calib: torch.Tensor, evaluator: Evaluator, seed: int,
-                    progress: bool = False, restore: Restore | None = None
-                    ) -> tuple[CompiledModel, dict]:
+                    progress: bool = False, restore: Restore | None = None,
+                    reads: int | dict[str, int] = 1) -> tuple[CompiledModel, dict]:
     """Every stage and baseline measured on golden chips seeded by ``seed``.
 
     stages: (stage, adapters enabled) in order, the last one's model carrying every
     adapter on the pretrained weights; models: the float models by stage, plus any
     of ``BASELINES``. restore: the flow's restore stage, whose chip (programmed
     already, compensation fitted) the stages run on: the network is compiled to the
-    same crossbar weights and only its SRAM image is loaded. Returns the compiled
+    same crossbar weights and only its SRAM image is loaded. reads: the MVM reads per
+    bit plane every network here is compiled with (compile_model), the baselines'
+    too, so they are compared on equal chips. Returns the compiled
     LoRA network and the deployment reports by name (``lora``, then each baseline),
     ``lora`` with the per-input activity with all adapters on and with none
     (``inference``)."""
@@ -125,7 +127,7 @@ def measure_on_chip(models: dict[str, nn.Module], stages: list[tuple[str, list[s
                leave=False)
     deployed = {}
     if restore is None:
-        compiled = compile_model(models[final], calib.numpy())
+        compiled = compile_model(models[final], calib.numpy(), reads=reads)
         chip = Chip(backend=EVAL_BACKEND, seed=seed)
         deployed["lora"] = deploy(chip, compiled)
     else:
@@ -148,7 +150,7 @@ def measure_on_chip(models: dict[str, nn.Module], stages: list[tuple[str, list[s
     for stage in baselines:
         # the pretrained chip (same seed, same deployment), its crossbars rewritten
         bar.set_postfix(stage=stage)
-        with reprogrammed(compiled, models[stage], calib, seed) as (chip, base, report):
+        with reprogrammed(compiled, models[stage], calib, seed, reads) as (chip, base, report):
             deployed[stage] = report
             evaluator.measure(stage, chip, base, [])
         bar.update()

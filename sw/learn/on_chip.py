@@ -78,14 +78,15 @@ def deploy(chip: Chip, compiled: CompiledModel) -> dict:
 
 
 @contextmanager
-def reprogrammed(compiled: CompiledModel, model: nn.Module, calib: torch.Tensor, seed: int):
+def reprogrammed(compiled: CompiledModel, model: nn.Module, calib: torch.Tensor, seed: int,
+                 reads: int | dict[str, int] = 1):
     """A baseline on hardware: the pretrained chip (golden, ``seed``, ``compiled``'s
     weights programmed), its crossbars rewritten with ``model`` compiled on ``calib``.
     Yields (chip, the baseline's CompiledModel, its deploy report), pulses counted
-    from the pretrained conductances."""
+    from the pretrained conductances; reads: compile_model's, as the flow's network."""
     with Chip(backend="golden", seed=seed) as chip:
         chip.deploy(compiled.plan)
-        base = compile_model(model, calib.numpy())
+        base = compile_model(model, calib.numpy(), reads=reads)
         yield chip, base, deploy(chip, base)
 
 

@@ -70,11 +70,13 @@ class Restore:
     stages), the compensation fitted on it, and the twin the adapters train on.
 
     calib: the inputs the int8 scales come from (also what the fit is weighted by);
-    seed: the chip's (its devices and noise); rank: the compensation adapter's."""
+    seed: the chip's (its devices and noise); rank: the compensation adapter's;
+    reads: the MVM reads per bit plane the network is compiled with (compile_model)."""
 
     def __init__(self, calib: torch.Tensor, seed: int, rank: int = RESTORE_RANK,
-                 backend: str = "golden"):
+                 backend: str = "golden", reads: int | dict[str, int] = 1):
         self.calib, self.seed, self.rank, self.backend = calib, seed, rank, backend
+        self.reads = reads
         self.chip: Chip | None = None
         self.compiled: CompiledModel | None = None
         self.report: dict = {}
@@ -90,7 +92,8 @@ class Restore:
         with torch.random.fork_rng():
             slotted = add_compensation_slot(pretrained, layers, self.rank)
         calib = self.calib.numpy()
-        self.compiled = compile_model(slotted, calib, scale_free=(COMPENSATION,))
+        self.compiled = compile_model(slotted, calib, scale_free=(COMPENSATION,),
+                                      reads=self.reads)
         self.chip = Chip(backend=self.backend, seed=self.seed)
         self.report = {"deploy": deploy(self.chip, self.compiled)}
         before = self.chip.activity()

@@ -116,6 +116,7 @@ class ClassifierTask(Task):
     distinct_holdout: bool = True
     data_files: tuple[Path, ...] = ()
     order: int = 100
+    mvm_reads: int | tuple[tuple[str, int], ...] = 1  # Task.mvm_reads
     # load's twin for recipe choices: the choice's training data split again, the
     # held-out part as test inputs (None: the task has no validation split)
     load_validation: Callable[[Roles, int, Any], Loaded] | None = None

@@ -61,7 +61,11 @@ def classifier_summary(run: Run, task: str, noun: str) -> dict:
             "seed": run.seed, "backend": EVAL_BACKEND, "check_backend": run.check_backend,
             "class_of": {str(p): c for p, c in class_of.items()},
             "train_inputs": len(data.train_x), "test_inputs": len(data.test_x),
-            "calibration_inputs": len(run.calib)},
+            "calibration_inputs": len(run.calib),
+            # MVM reads per bit plane by layer, and the layers that got fewer than asked
+            "mvm_reads": {layer.name: layer.reads for layer in compiled.layers},
+            "mvm_reads_clamped": [layer.name for layer in compiled.layers
+                                  if layer.reads_clamped]},
         "pretrained": {
             "float": {"test_acc": fm["pretrained"]["pretrained_people_acc"]}
             | _roles(fm["pretrained"]),

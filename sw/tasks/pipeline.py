@@ -54,7 +54,8 @@ def run_task(task: Task, options=None, seed: int = 0,
     if check_backend is not None and capacity is not None and check_inputs > capacity:
         raise ValueError(f"check_inputs={check_inputs}: the chip check has {capacity} inputs")
     calib = task.calibration(prepared, config, seed)
-    restorer = Restore(calib, seed) if restore else None
+    reads = task.compile_reads()
+    restorer = Restore(calib, seed, reads=reads) if restore else None
     try:
         trained = task.train(prepared, config, restorer)
         seconds = {"float_flow": time.perf_counter() - start}
@@ -65,7 +66,7 @@ def run_task(task: Task, options=None, seed: int = 0,
         if restorer is not None:
             stages = restored_stages(stages)
         compiled, deployed = measure_on_chip(trained.models, stages, calib, evaluator, seed,
-                                             progress, restorer)
+                                             progress, restorer, reads)
         seconds["chip_eval"] = time.perf_counter() - t0
     finally:
         if restorer is not None:

@@ -82,6 +82,11 @@ class Task(ABC):
     # where the task stands among the registered ones (`make sim` runs them in this
     # order, lowest first; equal orders keep the order they were registered in)
     order: int = 100
+    # MVM conversions per input bit plane the task's chips make, averaged (compile_model's
+    # reads): one number for every layer, or (layer name, reads) pairs with the rest at 1.
+    # More reads average the macros' read noise down at that many times the layer's MVM
+    # time and conversion energy (README, "Reads per plane").
+    mvm_reads: int | tuple[tuple[str, int], ...] = 1
     # what a sweep reports per choice beyond the targets' values (one place per task:
     # a new summary value is one more Figure here)
     sweep_figures: ClassVar[tuple[Figure, ...]] = ()
@@ -168,6 +173,10 @@ class Task(ABC):
         """How many inputs the chip check can run; ``prepared`` None: before the data
         is loaded (None: not known then, or unbounded)."""
         return None
+
+    def compile_reads(self) -> int | dict[str, int]:
+        """``mvm_reads`` as compile_model takes it."""
+        return self.mvm_reads if isinstance(self.mvm_reads, int) else dict(self.mvm_reads)
 
     def chip_stages(self, config) -> list[tuple[str, list[str]]]:
         unlearn, continual = self.adapters(config)

@@ -47,7 +47,7 @@ TINY = ClassifierTask(
     load=clusters,
     model=lambda x, n: nn.Sequential(nn.Linear(x.shape[1], 16, bias=False), nn.ReLU(),
                                      nn.Linear(16, n, bias=False)),
-    config=tiny_config,
+    config=tiny_config, mvm_reads=(("0", 2),),
     targets=ClassifierTargets(pretrained_acc=at_least(0.9), forget_acc=at_most(0.05)))
 
 
@@ -69,6 +69,9 @@ def test_a_registered_task_runs_end_to_end_through_the_command_line(tiny, tmp_pa
     assert summary["config"]["class_of"] == {"circle": 0, "square": 1, "star": 2, "cross": 3}
     assert [t["key"] for t in summary["targets"]] == [key for key, _, _ in TINY.targets]
     assert summary["chip_check"]["images"] == 4 and summary["chip_check"]["bit_exact"]
+    # the task's reads reach every chip it compiles: its layer "0" at 2 reads a plane
+    assert summary["config"]["mvm_reads"] == {"0": 2, "2": 1}
+    assert summary["config"]["mvm_reads_clamped"] == []
     assert set(summary["deploy"]) == {"lora", "full_finetune", "retrained"}
     assert summary["cost"]["inference_energy_fold"] > 0
 
@@ -82,6 +85,21 @@ def test_a_registered_task_runs_end_to_end_through_the_command_line(tiny, tmp_pa
     main(["cost", "tiny", "--json", str(tmp_path / "cost.json")])
     cost = json.loads((tmp_path / "cost.json").read_text())
     assert cost == summary["cost"]
+
+
+def test_the_face_tasks_reads_name_its_layers():
+    """FACE.mvm_reads compiles onto the face Mixer: every name is one of its layers
+    (compile_model refuses others) and each layer is asked for its reads."""
+    from rmlora.sw.compiler import compile_model
+    from rmlora.sw.models.demo import demo_inputs, demo_model
+    from rmlora.sw.tasks.face import FACE
+
+    compiled = compile_model(demo_model("face"), demo_inputs("face", 64, 1),
+                             reads=FACE.compile_reads())
+    asked = dict(FACE.mvm_reads)
+    assert asked and all(n > 1 for n in asked.values())
+    assert {layer.name: layer.reads_asked for layer in compiled.layers} == {
+        layer.name: asked.get(layer.name, 1) for layer in compiled.layers}
 
 
 def test_a_chip_check_larger_than_the_data_is_refused_before_training(tiny, monkeypatch):
