@@ -21,8 +21,9 @@ descriptor already fetched and checked stays: no fetch) and `src_offset` (words
 added to the descriptor's src; the offset is part of the SRAM range check).
 
 The descriptor is read by a DescriptorFetch, a word every other cycle
-(timing.XBAR_FETCH_SPACING), and checked before any macro is touched; a bad one is
-refused with an ErrorCode on `error` and `refused` set, never a hang. Timing is
+(timing.XBAR_FETCH_SPACING), and checked before any macro is touched (CHECK_CODE
+registers the checks' ErrorCode, CHECK acts on it); a bad one is refused with an
+ErrorCode on `error` and `refused` set, never a hang. Timing is
 exact, phase by phase as rmlora.contract.timing names them (summed in
 rmlora.sw.golden.xbar.mvm_cycles and .program): every macro operation costs 1
 request cycle plus MACRO_LATENCY[op] cycles.
