@@ -6,9 +6,14 @@ counts every error, saturating at 2**32 - 1. Several blocks report errors (the
 bus decoder, the crossbar controller); when two report in the same cycle both
 are counted and the lower-numbered source is the one kept. A clear and a new
 error in the same cycle: the new error is kept.
+
+ERR_COUNT follows an error a cycle after ERR_CODE: the number of new errors is
+registered before the 32-bit saturating add (issue 25: the units' refusals, then this
+add, were the chip's critical path on an ECP5). A clear zeroes the count at once and
+drops nothing: an error in the clear's cycle is added the cycle after.
 """
 
-from amaranth import Module, Mux
+from amaranth import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -33,12 +38,12 @@ class ErrorLog(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         events = [getattr(self, f"event{i}") for i in range(self.n_sources)]
-        n_new = sum(e.valid for e in events)
-        base = Mux(self.clear, 0, self.count)
-        total = base + n_new
+        n_new = Signal(range(self.n_sources + 1))  # errors in the cycle before
+        m.d.sync += n_new.eq(sum(e.valid for e in events))
+        total = self.count + n_new
         with m.If(self.clear):
             m.d.sync += [self.code.eq(ErrorCode.NONE), self.addr.eq(0), self.count.eq(0)]
-        with m.If(n_new != 0):
+        with m.Elif(n_new != 0):
             m.d.sync += self.count.eq(Mux(total > 0xFFFF_FFFF, 0xFFFF_FFFF, total))
         with m.If(self.clear | (self.code == ErrorCode.NONE)):
             for e in reversed(events):  # the last assignment wins: source 0 first

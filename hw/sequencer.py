@@ -102,17 +102,23 @@ class Sequencer(wiring.Component):
         n_out = ld_raw[ld_bits["n_out"].offset:][:10]
         rec_addr = Signal(16)
 
-        # the pass's last vector: its input and output words
+        # the pass's last vector: its input and output words. Registered every cycle
+        # (issue 25: with the range compares behind them, these products were the
+        # sequencer's longest path on an ECP5): the record and the crossbar descriptor
+        # are stored before FETCH_LD, which takes 2 cycles, so they are current in CHECK.
         last_src, last_dst = Signal(33), Signal(33)
-        m.d.comb += [last_src.eq(xd.src + (rec.vectors - 1) * rec.src_stride),
+        m.d.sync += [last_src.eq(xd.src + (rec.vectors - 1) * rec.src_stride),
                      last_dst.eq(rec.dst + (rec.vectors - 1) * rec.dst_stride)]
+        # `base + ceil(n / P) > depth` as `base * P + n > depth * P`: the same for integers,
+        # without the rounding adder
+        sram_bytes = p.sram_depth << wb_log
         check = Signal(ErrorCode)
         with m.If(~(xd.op == XbarOp.MVM) | (xd.n_rows != n_in) | (xd.n_cols != n_out)):
             m.d.comb += check.eq(ErrorCode.SEQ_SHAPE)
         with m.Elif(rec.vectors == 0):
             m.d.comb += check.eq(ErrorCode.SEQ_VECTORS)
-        with m.Elif((last_dst + words(n_out) > p.sram_depth)
-                    | (last_src + words(n_in) > p.sram_depth)
+        with m.Elif(((last_dst << wb_log) + n_out > sram_bytes)
+                    | ((last_src << wb_log) + n_in > sram_bytes)
                     | ((rec.stats != 0) & (rec.stats + stats_w > p.sram_depth))):
             m.d.comb += check.eq(ErrorCode.SEQ_SRAM_RANGE)
         # the layer pass: the vector running and its input and output offsets (words)
@@ -168,12 +174,21 @@ class Sequencer(wiring.Component):
         m.submodules.x_buf = x_buf = Memory(shape=p.sram_width, depth=x_words, init=[])
         x_wr, x_rd = x_buf.write_port(), x_buf.read_port()
         in_xbar = Signal()  # the XBAR state: the crossbar controller owns the port
+        # x's first word and length, registered every cycle (issue 25: behind the
+        # controller's read address they made a long path). What they come from is set
+        # by CHECK or in VECTOR; the controller's first read is 3 cycles or more later
+        # (its CHECK_CODE, CHECK, M_TILE come first).
+        x_base, x_len = Signal(17), Signal(16)
+        m.d.sync += [x_base.eq(xd.src + src_off), x_len.eq(words(n_in))]
+        # y's first word and length, likewise (WRITE_Y comes after the LoRA unit's run)
+        y_base, y_len = Signal(17), Signal(16)
+        m.d.sync += [y_base.eq(rec.dst + dst_off), y_len.eq(words(n_out))]
         x_index = Signal(16)
-        m.d.comb += x_index.eq(self.xbar_sram.addr - (xd.src + src_off))
+        m.d.comb += x_index.eq(self.xbar_sram.addr - x_base)
         keep, keep_at = Signal(), Signal(x_bits)
         m.d.sync += [keep.eq(in_xbar & self.xbar_sram.r_en
-                             & (self.xbar_sram.addr >= xd.src + src_off)
-                             & (x_index < words(n_in))), keep_at.eq(x_index[:x_bits])]
+                             & (self.xbar_sram.addr >= x_base)
+                             & (x_index < x_len)), keep_at.eq(x_index[:x_bits])]
         m.d.comb += [x_wr.en.eq(keep), x_wr.addr.eq(keep_at), x_wr.data.eq(self.sram.r_data),
                      x_rd.en.eq(0)]  # a read port's enable is 1 unless driven
         f_k, f_valid = Signal(10), Signal()
@@ -286,7 +301,7 @@ class Sequencer(wiring.Component):
                     m.next = "LORA"
             with m.State("LORA"):
                 m.d.comb += to_lora.eq(1)
-                issue = self.lora_x.ready & (f_k < words(n_in)) & (~f_valid | x_taken)
+                issue = self.lora_x.ready & (f_k < x_len) & (~f_valid | x_taken)
                 with m.If(issue):
                     m.d.comb += [x_rd.en.eq(1), x_rd.addr.eq(f_k[:x_bits])]
                     m.d.sync += f_k.eq(f_k + 1)
@@ -297,10 +312,10 @@ class Sequencer(wiring.Component):
                 with m.Elif(~self.lora.busy & self.lora.done):
                     m.next = "WRITE_Y"
             with m.State("WRITE_Y"):  # y words from the FIFO to dst, one a cycle
-                last = word + 1 == words(n_out)
+                last = word + 1 == y_len
                 tail = n_out - (word << wb_log)  # outputs in this word, if the last
                 with m.If(y_fifo.r_rdy):
-                    write(rec.dst + dst_off + word, y_fifo.r_data,
+                    write(y_base + word, y_fifo.r_data,
                           Mux(last, (Const(1, P + 1) << tail[:wb_log + 1]) - 1, (1 << P) - 1))
                     m.d.comb += y_fifo.r_en.eq(1)
                     m.d.sync += word.eq(word + 1)

@@ -22,8 +22,9 @@ descriptor already fetched and checked stays: no fetch) and `src_offset` (words
 added to the descriptor's src; the offset is part of the SRAM range check).
 
 The descriptor is read by a DescriptorFetch, a word every other cycle
-(timing.XBAR_FETCH_SPACING), and checked before any macro is touched; a bad one is
-refused with an ErrorCode on `error` and `refused` set, never a hang. Timing is
+(timing.XBAR_FETCH_SPACING), and checked before any macro is touched (CHECK_CODE
+registers the checks' ErrorCode, CHECK acts on it); a bad one is refused with an
+ErrorCode on `error` and `refused` set, never a hang. Timing is
 exact, phase by phase as rmlora.contract.timing names them (summed in
 rmlora.sw.golden.xbar.mvm_cycles and .program): every macro operation costs 1
 request cycle plus MACRO_LATENCY[op] cycles.
@@ -107,40 +108,64 @@ class XbarController(wiring.Component):
                 fetch.words.p.index[:max(1, (desc_words - 1).bit_length())],
                 p.sram_width).eq(fetch.words.p.data)
 
-        # ---- descriptor checks (combinational, on the fetched descriptor) ----
+        # ---- descriptor checks, in two registered stages ----
+        # Combinational they were the chip's critical path on an ECP5 (issue 25). Stage 1
+        # runs every cycle on the stored descriptor: the fetch stores its last word at
+        # least a cycle before it is done (XBAR_FETCH_SPACING >= 2), and a `reuse` start
+        # keeps the descriptor, so stage 1 is current in CHECK_CODE. Stage 2, in
+        # CHECK_CODE, adds src_offset (taken at start) and registers the ErrorCode that
+        # CHECK acts on. An SRAM range `base + ceil(bytes / WB) <= depth` is checked as
+        # `base * WB + bytes <= depth * WB`, the same for integers, without the rounding adder.
+        assert XBAR_FETCH_SPACING >= 2, "stage 1 needs the descriptor a cycle before CHECK_CODE"
+        is_mvm = desc.op == XbarOp.MVM
         n_rt = Signal(16)  # row tiles (MVM)
         n_ct = Signal(16)
-        m.d.comb += [n_rt.eq(_ceil_shift(desc.n_rows, r_log)),
+        m.d.sync += [n_rt.eq(_ceil_shift(desc.n_rows, r_log)),
                      n_ct.eq(_ceil_shift(desc.n_cols, c_log))]
-        is_mvm = desc.op == XbarOp.MVM
-        fits_rows = Mux(is_mvm & (n_rt > 1), desc.row0 == 0, desc.row0 + desc.n_rows <= R)
-        fits_cols = Mux(is_mvm & (n_ct > 1), desc.col0 == 0, desc.col0 + desc.n_cols <= C)
-        n_tiles = n_rt[:5] * n_ct[:5]
-        macros_ok = Mux(is_mvm, (n_rt <= p.n_macros) & (n_ct <= p.n_macros)
-                        & (desc.macro + n_tiles <= p.n_macros), desc.macro < p.n_macros)
+        empty = Signal()
+        tile_ok = Signal()  # the block fits the macro (n_rows > R: a multi-tile MVM)
+        few_tiles = Signal()  # no more row or column tiles than macros
         cells = desc.n_rows[:9] * desc.n_cols[:9]
+        src_end = Signal(16 + wb_log + 1)  # of the inputs, in bytes, before src_offset
+        dst_ok = Signal()
+        sram_bytes = p.sram_depth << wb_log
+        m.d.sync += [
+            empty.eq((desc.n_rows == 0) | (desc.n_cols == 0)),
+            tile_ok.eq(Mux(is_mvm & (desc.n_rows > R), desc.row0 == 0,
+                           desc.row0 + desc.n_rows <= R)
+                       & Mux(is_mvm & (desc.n_cols > C), desc.col0 == 0,
+                             desc.col0 + desc.n_cols <= C)),
+            few_tiles.eq((desc.n_rows <= p.n_macros * R) & (desc.n_cols <= p.n_macros * C)),
+            src_end.eq((desc.src << wb_log) + Mux(is_mvm, desc.n_rows, cells)),
+            dst_ok.eq((desc.dst << wb_log) + Mux(is_mvm, desc.n_cols << 2, cells)
+                      <= sram_bytes),
+        ]
         src_offset = Signal(16)
-        src = Signal(17)  # the inputs' first word: the descriptor's src + the offset
-        m.d.comb += src.eq(desc.src + src_offset)
-        src_bytes = Mux(is_mvm, desc.n_rows, cells)
-        dst_bytes = Mux(is_mvm, desc.n_cols << 2, cells)
-        sram_ok = ((src + _ceil_shift(src_bytes, wb_log) <= p.sram_depth)
-                   & (desc.dst + _ceil_shift(dst_bytes, wb_log) <= p.sram_depth))
-        check = Signal(ErrorCode)
+        # the inputs' first word: the descriptor's src + the offset, registered every cycle
+        # (both are set by CHECK_CODE; src is used from CHECK on)
+        src = Signal(17)
+        m.d.sync += src.eq(desc.src + src_offset)
+        n_tiles = n_rt[:5] * n_ct[:5]
+        macros_ok = Mux(is_mvm, few_tiles & (desc.macro + n_tiles <= p.n_macros),
+                        desc.macro < p.n_macros)
+        src_ok = src_end + (src_offset << wb_log) <= sram_bytes
+        check = Signal(ErrorCode)  # stage 2's ErrorCode, registered in CHECK_CODE
         with m.If(~((desc.op == XbarOp.MVM) | (desc.op == XbarOp.PROGRAM))):
-            m.d.comb += check.eq(ErrorCode.XBAR_OPCODE)
-        with m.Elif((desc.n_rows == 0) | (desc.n_cols == 0)):
-            m.d.comb += check.eq(ErrorCode.XBAR_EMPTY)
-        with m.Elif(~fits_rows | ~fits_cols):
-            m.d.comb += check.eq(ErrorCode.XBAR_TILE)
+            m.d.sync += check.eq(ErrorCode.XBAR_OPCODE)
+        with m.Elif(empty):
+            m.d.sync += check.eq(ErrorCode.XBAR_EMPTY)
+        with m.Elif(~tile_ok):
+            m.d.sync += check.eq(ErrorCode.XBAR_TILE)
         with m.Elif(~macros_ok):
-            m.d.comb += check.eq(ErrorCode.XBAR_MACRO_RANGE)
+            m.d.sync += check.eq(ErrorCode.XBAR_MACRO_RANGE)
         with m.Elif(~is_mvm & (desc.max_pulses == 0)):
-            m.d.comb += check.eq(ErrorCode.XBAR_MAX_PULSES)
+            m.d.sync += check.eq(ErrorCode.XBAR_MAX_PULSES)
         with m.Elif(is_mvm & (desc.reads_log2 > desc.gain_shift)):
-            m.d.comb += check.eq(ErrorCode.XBAR_READS)
-        with m.Elif(~sram_ok):
-            m.d.comb += check.eq(ErrorCode.XBAR_SRAM_RANGE)
+            m.d.sync += check.eq(ErrorCode.XBAR_READS)
+        with m.Elif(~(src_ok & dst_ok)):
+            m.d.sync += check.eq(ErrorCode.XBAR_SRAM_RANGE)
+        with m.Else():
+            m.d.sync += check.eq(ErrorCode.NONE)
 
         # ---- PROGRAM state ----
         row = Signal(range(R + 1))
@@ -167,12 +192,18 @@ class XbarController(wiring.Component):
         # reads_log2 <= gain_shift): the plane's last read, and the results' shift
         last_read = Signal.like(read)
         out_shift = Signal.like(desc.gain_shift)
+        # The tile's rows are counted down from n_rows at each row tile (M_LOAD uses them
+        # at once); its columns, its input rows' mask and its inputs' first word are
+        # registered (issue 25: derived from rt and ct in the same cycle they were the
+        # controller's longest paths after the checks). ct and the mask are set at least a
+        # cycle before their use (M_TILE before M_LOAD, M_LOAD two cycles or more).
+        rows_left = Signal(16)  # of the layer, from this row tile on
         rows_in_tile = Signal(range(R + 1))
         cols_in_tile = Signal(range(C + 1))
-        rows_left = desc.n_rows - (rt << r_log)
         cols_left = desc.n_cols - (ct << c_log)
-        m.d.comb += [rows_in_tile.eq(Mux(rows_left > R, R, rows_left)),
-                     cols_in_tile.eq(Mux(cols_left > C, C, cols_left))]
+        m.d.comb += rows_in_tile.eq(Mux(rows_left > R, R, rows_left))
+        m.d.sync += cols_in_tile.eq(Mux(cols_left > C, C, cols_left))
+        in_base = Signal(17)  # the row tile's first input word
         inputs = Signal(R * INPUT_BITS)  # |x| of the row tile's int8 inputs, input i in byte i
         negative = Signal(R)  # input i < 0: its row is driven at -V_read
         # The accumulators count in units of 2**gain_shift: each code is added shifted
@@ -186,8 +217,14 @@ class XbarController(wiring.Component):
         in_words = _ceil_shift(rows_in_tile, wb_log)
         out_words = _ceil_shift(cols_in_tile << 2, wb_log)
         row_mask = Signal(R)
-        m.d.comb += row_mask.eq((Const(1, R + 1) << rows_in_tile) - 1)
+        m.d.sync += row_mask.eq((Const(1, R + 1) << rows_in_tile) - 1)
         per_word = p.sram_width // ACC_BITS  # results in one SRAM word
+        # The results leave from the low end of `acc`, which shifts down by what left
+        # (M_WRITE, M_STREAM; it is cleared in M_TILE before it is used again): no
+        # 128-to-1 multiplexer on the way out (issue 25: it was the controller's longest
+        # path once the checks were registered). Zeros above it when a word holds more
+        # results than a tile has columns (its byte enables leave them unwritten).
+        leaving = Cat(acc, Const(0, max(0, per_word - C) * ACC_BITS))
 
         def scaled(result):  # an accumulator in weight units (see `acc`)
             return (result << out_shift)[:ACC_BITS]
@@ -217,7 +254,7 @@ class XbarController(wiring.Component):
                 with m.If(self.start & self.reuse):  # the descriptor in use, checked again
                     m.d.sync += [busy.eq(1), self.done.eq(0), self.refused.eq(0),
                                  src_offset.eq(self.src_offset), word.eq(0)]
-                    m.next = "CHECK"
+                    m.next = "CHECK_CODE"
                 with m.Elif(self.start):
                     with m.If(self.desc_addr + desc_words > p.sram_depth):
                         self._refuse(m, ErrorCode.XBAR_SRAM_RANGE, self.desc_addr)
@@ -230,7 +267,9 @@ class XbarController(wiring.Component):
             with m.State("FETCH"):
                 m.d.comb += [sram.addr.eq(fetch.sram.addr), sram.r_en.eq(fetch.sram.r_en)]
                 with m.If(fetch.done):
-                    m.next = "CHECK"
+                    m.next = "CHECK_CODE"
+            with m.State("CHECK_CODE"):  # stage 2 of the checks: `check` registered
+                m.next = "CHECK"
             with m.State("CHECK"):
                 with m.If(check != ErrorCode.NONE):
                     self._refuse(m, check, desc_addr)
@@ -305,13 +344,13 @@ class XbarController(wiring.Component):
 
             # ---------------- MVM ----------------
             with m.State("M_TILE"):
-                m.d.sync += [acc.eq(0), rt.eq(0), word.eq(0), inputs.eq(0), negative.eq(0)]
+                m.d.sync += [acc.eq(0), rt.eq(0), word.eq(0), inputs.eq(0), negative.eq(0),
+                             rows_left.eq(desc.n_rows), in_base.eq(src)]
                 m.next = "M_LOAD"
             with m.State("M_LOAD"):
                 # pipelined: issue word k while capturing word k-1
-                base = src + ((rt << r_log) >> wb_log)
                 with m.If(word < in_words):
-                    m.d.comb += [sram.addr.eq(base + word), sram.r_en.eq(1)]
+                    m.d.comb += [sram.addr.eq(in_base + word), sram.r_en.eq(1)]
                 with m.If(word != 0):
                     lane = (word - 1)[:max(1, r_log - wb_log)]
                     xs = [sram.r_data.word_select(i, 8) for i in range(WB)]
@@ -351,7 +390,9 @@ class XbarController(wiring.Component):
                                 m.next = "M_STREAM"
                         with m.Else():
                             m.d.sync += [rt.eq(rt + 1), tile_macro.eq(tile_macro + n_ct),
-                                         word.eq(0), inputs.eq(0), negative.eq(0)]
+                                         word.eq(0), inputs.eq(0), negative.eq(0),
+                                         rows_left.eq(rows_left - R),
+                                         in_base.eq(src + (((rt + 1) << r_log) >> wb_log))]
                             m.next = "M_LOAD"
                     with m.Else():
                         m.d.sync += [read.eq(0), plane.eq(plane + 1)]
@@ -361,22 +402,20 @@ class XbarController(wiring.Component):
                 bytes_left = Signal(signed(16))  # of the tile's results, from this word on
                 m.d.comb += bytes_left.eq((cols_in_tile << 2) - (word << wb_log))
                 m.d.comb += [sram.addr.eq(base + word),
-                             sram.w_data.eq(Cat(
-                                 scaled(acc.word_select(
-                                     word[:max(1, c_log + 2 - wb_log)] * per_word + i, ACC_BITS))
-                                 for i in range(per_word))),
+                             sram.w_data.eq(Cat(scaled(leaving.word_select(i, ACC_BITS))
+                                                for i in range(per_word))),
                              sram.w_en.eq(Mux(bytes_left >= WB, (1 << WB) - 1,
                                               (Const(1, WB + 1)
                                                << bytes_left.as_unsigned()[:wb_log + 1]) - 1))]
-                m.d.sync += word.eq(word + 1)
+                m.d.sync += [word.eq(word + 1), acc.eq(acc >> (per_word * ACC_BITS))]
                 with m.If(word + 1 == out_words):
                     self._next_column_tile(m, ct, n_ct, tile_macro, desc, busy)
 
             with m.State("M_STREAM"):  # one result a cycle while `p` takes them
                 m.d.comb += [self.p.valid.eq(1),
-                             self.p.p.eq(scaled(acc.word_select(word[:c_log], ACC_BITS)))]
+                             self.p.p.eq(scaled(leaving.word_select(0, ACC_BITS)))]
                 with m.If(self.p.ready):
-                    m.d.sync += word.eq(word + 1)
+                    m.d.sync += [word.eq(word + 1), acc.eq(acc >> ACC_BITS)]
                     with m.If(word + 1 == cols_in_tile):
                         self._next_column_tile(m, ct, n_ct, tile_macro, desc, busy)
 

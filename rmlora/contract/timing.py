@@ -15,7 +15,8 @@ from .xbar import MACRO_LATENCY, MacroOp
 
 __all__ = [
     "SRAM_READ_LATENCY", "FETCH_SPACING", "XBAR_FETCH_SPACING", "fetch_cycles",
-    "stream_read_cycles", "CHECK_CYCLES", "macro_op_cycles",
+    "stream_read_cycles", "CHECK_CYCLES", "XBAR_CHECK_CODE_CYCLES", "xbar_check_cycles",
+    "macro_op_cycles",
     "PROGRAM_CELL_CYCLES", "VERIFY_DECIDE_CYCLES", "MVM_TILE_CYCLES",
     "LORA_NEXT_ENTRY_CYCLES", "LORA_CHECK_PRODUCTS_CYCLES", "LORA_X_CYCLES_PER_WORD",
     "LORA_PIPE_STAGES",
@@ -51,6 +52,15 @@ def stream_read_cycles(words: int) -> int:
 
 # CHECK: the fetched descriptor's checks (combinational), and the decision on them.
 CHECK_CYCLES = 1
+# The crossbar controller's CHECK_CODE, before its CHECK (on every start, a `reuse` one
+# too): its checks' ErrorCode registered, from sums registered the cycle before (issue
+# 25: combinational, the checks were the whole chip's critical path on an ECP5)
+XBAR_CHECK_CODE_CYCLES = 1
+
+
+def xbar_check_cycles() -> int:
+    """The crossbar controller's checks: CHECK_CODE, then CHECK."""
+    return XBAR_CHECK_CODE_CYCLES + CHECK_CYCLES
 
 
 def macro_op_cycles(op: MacroOp) -> int:

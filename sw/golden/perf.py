@@ -102,7 +102,8 @@ def _stopped(counts: dict[str, int], mem: bytes, program: Program, enabled: int,
         _add(counts, PERF_SEQ_CYCLES=seq)
         return
     if unit == "XBAR":
-        xbar = timing.fetch_cycles(xd_w, timing.XBAR_FETCH_SPACING) + timing.CHECK_CYCLES
+        xbar = (timing.fetch_cycles(xd_w, timing.XBAR_FETCH_SPACING)
+                + timing.xbar_check_cycles())
         _add(counts, PERF_SEQ_CYCLES=seq + xbar + timing.SEQ_HANDOFF_CYCLES,
              PERF_XB_CYCLES=xbar)
         return

@@ -54,9 +54,9 @@ def _require(desc: Descriptor, params: ChipParams, op: XbarOp):
 
 
 def _prologue_cycles(params: ChipParams) -> int:
-    """The descriptor's fetch (a word every other cycle), then CHECK."""
+    """The descriptor's fetch (a word every other cycle), then CHECK_CODE and CHECK."""
     words = params.words_for(XBAR_DESC_BITS)
-    return timing.fetch_cycles(words, timing.XBAR_FETCH_SPACING) + timing.CHECK_CYCLES
+    return timing.fetch_cycles(words, timing.XBAR_FETCH_SPACING) + timing.xbar_check_cycles()
 
 
 def program(desc: Descriptor, targets: np.ndarray, macros: Macros):
@@ -125,7 +125,7 @@ def mvm_cycles(desc: Descriptor, params: ChipParams, stream_p: bool = False,
     out on the p stream (always ready) instead of into the SRAM; `fetch` off: started
     with `reuse` (a layer pass's later vector), the descriptor is only checked again."""
     p, wb = params, params.sram_word_bytes
-    cycles = _prologue_cycles(p) if fetch else timing.CHECK_CYCLES
+    cycles = _prologue_cycles(p) if fetch else timing.xbar_check_cycles()
     for ct in range(ceil_div(desc.n_cols, p.macro_cols)):
         cols_in_tile = min(p.macro_cols, desc.n_cols - ct * p.macro_cols)
         cycles += timing.MVM_TILE_CYCLES

@@ -67,12 +67,14 @@ def test_named_lora_phases_add_up_to_the_cycles_before_they_were_named(width):
 
 @pytest.mark.parametrize("width", [32, 64, 256])
 def test_named_xbar_and_record_phases_add_up_to_the_cycles_before_they_were_named(width):
+    """gxbar.mvm_cycles and gchip.record_cycles with the literal constants they had before
+    contract.timing, plus the crossbar controller's CHECK_CODE (issue 25)."""
     params = ChipParams(sram_width=width)
     wb, dw = params.sram_word_bytes, params.words_for(128)
     for n_rows, n_cols in [(1, 1), (100, 30), (300, 200), (512, 512)]:
         desc = gxbar.Descriptor(XbarOp.MVM, n_rows, n_cols, src=0, dst=0)
         for stream_p in (False, True):
-            before = 1 + 2 * dw + 1
+            before = 1 + 2 * dw + 1 + 1  # + CHECK_CODE
             for ct in range(-(-n_cols // 128)):
                 cols = min(128, n_cols - ct * 128)
                 before += 1

@@ -43,12 +43,14 @@ def test_the_flow_reports_a_small_block(tmp_path):
     for key in ("luts", "ffs", "dsps", "brams", "fmax_mhz", "part", "package"):
         assert key in report
     assert report["part"] == "LFE5U-25F" and report["package"] == "CABGA381"
-    # the error log's registers (code, address, count) plus one FF per scanned port bit:
-    # six error events (valid, code, address) and clear in; code, address, count out
-    registers = 8 + BUS_ADDR_WIDTH + 32
+    # the error log's registers (code, address, count, and the number of new errors: 0-6,
+    # 3 bits) plus one FF per scanned port bit: six error events (valid, code, address)
+    # and clear in; code, address, count out
+    outputs = 8 + BUS_ADDR_WIDTH + 32
+    registers = outputs + (6).bit_length()
     wrapper = report["wrapper"]
     assert (wrapper["scanned_inputs"], wrapper["scanned_outputs"]) == (
-        6 * (1 + 8 + BUS_ADDR_WIDTH) + 1, registers)
+        6 * (1 + 8 + BUS_ADDR_WIDTH) + 1, outputs)
     scanned = wrapper["scanned_inputs"] + wrapper["scanned_outputs"]
     assert report["ffs"] == registers + scanned
     assert report["wrapper"]["ffs"] == scanned

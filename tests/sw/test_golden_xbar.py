@@ -48,9 +48,10 @@ def test_batched_equals_one_input_at_a_time():
 
 
 def test_mvm_cycles_by_hand():
-    # 1 + 2*2 + 1 prologue; one tile: 1 + (16/8 + 1) + 8*(1 + L) + 40/8 words
+    # 1 + 2*2 + 1 + 1 prologue (fetch, CHECK_CODE, CHECK); one tile: 1 + (16/8 + 1)
+    # + 8*(1 + L) + 40/8 words
     desc = golden.Descriptor(XbarOp.MVM, 16, 10, src=0, dst=0)
-    want = 6 + 1 + 3 + 8 * (1 + MACRO_LATENCY[MacroOp.MVM]) + 5
+    want = 7 + 1 + 3 + 8 * (1 + MACRO_LATENCY[MacroOp.MVM]) + 5
     assert golden.mvm_cycles(desc, P) == want
 
 
