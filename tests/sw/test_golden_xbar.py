@@ -75,6 +75,16 @@ def test_mvm_cycles_and_conversions_with_reads(reads_log2):
                                        "PERF_ADC": 3 * 8 * n * 3 * 200}
 
 
+def mvm_at_reads(config, seed, w, x, gain_shift, reads_log2):
+    """x @ w on a macro programmed ideally with w, each plane read 2**reads_log2 times:
+    (acc, counts, the macros)."""
+    macros = MacroArray(P, config, seed=seed)
+    macros[0].program_ideal(w)
+    desc = golden.Descriptor(XbarOp.MVM, *w.shape, src=0, dst=0, gain_shift=gain_shift,
+                             reads_log2=reads_log2)
+    return (*golden.mvm(desc, x, macros), macros)
+
+
 def test_ideal_macro_with_reads_is_still_exact():
     """No noise: every read of a plane gives the same code, so the mean of n is it:
     weights in multiples of 4 = 2**gain_shift (no rounding, |sums| <= 30 * 12 / 4 <
@@ -84,11 +94,7 @@ def test_ideal_macro_with_reads_is_still_exact():
     x = rng.integers(-128, 128, (4, 30)).astype(np.int8)
     got = {}
     for reads_log2 in (0, 2):
-        macros = MacroArray(P, IDEAL, seed=2)
-        macros[0].program_ideal(w)
-        desc = golden.Descriptor(XbarOp.MVM, 30, 20, src=0, dst=0, gain_shift=2,
-                                 reads_log2=reads_log2)
-        got[reads_log2] = golden.mvm(desc, x, macros)
+        *got[reads_log2], macros = mvm_at_reads(IDEAL, 2, w, x, 2, reads_log2)
         assert macros.mvm_ops[0] == 4 * 8 * (1 << reads_log2)
     (acc, counts), (one, one_counts) = got[2], got[0]
     assert np.array_equal(acc, x.astype(np.int64) @ w) and np.array_equal(acc, one)
@@ -113,11 +119,7 @@ def test_four_reads_halve_the_rms_error():
     ideal = x.astype(np.int64) @ w
     rms = {}
     for reads_log2 in (0, 2):
-        macros = MacroArray(P, config, seed=9)
-        macros[0].program_ideal(w)
-        desc = golden.Descriptor(XbarOp.MVM, 128, 128, src=0, dst=0, gain_shift=3,
-                                 reads_log2=reads_log2)
-        acc, _ = golden.mvm(desc, x, macros)
+        acc, _, _ = mvm_at_reads(config, 9, w, x, 3, reads_log2)
         rms[reads_log2] = float(np.sqrt(np.mean((acc - ideal).astype(np.float64) ** 2)))
     ratio = rms[2] / rms[0]
     print(f"RMS error: 1 read {rms[0]:.1f}, 4 reads {rms[2]:.1f}, ratio {ratio:.3f}")
