@@ -43,7 +43,7 @@ def spec_from_compiled(compiled: CompiledModel, adapters: list[str]
     segments = tuple(
         tuple(LayerPass(r.layer, r.n_in, r.n_out, r.vectors,
                         compiled.layer(r.layer).layer.act.name == "LUT",
-                        reads=1 << compiled.layer(r.layer).reads_log2)
+                        reads=compiled.layer(r.layer).reads)
               for r in segment.records)
         for segment in compiled.segments)
     specs = []
