@@ -85,6 +85,21 @@ def _check(spec: LayerSpec, names: list[str]):
             raise ValueError(f"{what}: A or B contains NaN or inf")
 
 
+def _check_reads_number(name: str, n) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n not in READS_PER_PLANE:
+        raise ValueError(f"layer {name!r}: reads={n!r} per bit plane must be one of "
+                         f"{READS_PER_PLANE} (a power of two, at most {READS_PER_PLANE[-1]})")
+
+
+def check_reads(reads: int | dict[str, int]) -> int | dict[str, int]:
+    """compile_model's `reads`, its numbers checked (ValueError naming the bad one);
+    a task checks its own with this before it trains. Layer names are checked when the
+    model is compiled."""
+    for name, n in (reads.items() if isinstance(reads, dict) else [("every layer", reads)]):
+        _check_reads_number(name, n)
+    return reads
+
+
 def _reads_per_layer(reads: int | dict[str, int], names: list[str]) -> dict[str, int]:
     """Layer -> MVM reads per bit plane, from compile_model's `reads` (one number for
     every layer, or layer name -> reads with the rest at 1), each checked."""
@@ -97,10 +112,7 @@ def _reads_per_layer(reads: int | dict[str, int], names: list[str]) -> dict[str,
     else:
         per_layer = dict.fromkeys(names, reads)
     for name, n in per_layer.items():
-        if isinstance(n, bool) or not isinstance(n, int) or n not in READS_PER_PLANE:
-            raise ValueError(f"layer {name!r}: reads={n!r} per bit plane must be one of "
-                             f"{READS_PER_PLANE} (a power of two, at most "
-                             f"{READS_PER_PLANE[-1]})")
+        _check_reads_number(name, n)
     return per_layer
 
 

@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from rmlora.sw.compiler.compile import check_reads
+
 from .targets import Targets
 
 __all__ = ["Task", "Trained", "Run", "Figure", "BETTER", "DRAWS"]
@@ -175,8 +177,10 @@ class Task(ABC):
         return None
 
     def compile_reads(self) -> int | dict[str, int]:
-        """``mvm_reads`` as compile_model takes it."""
-        return self.mvm_reads if isinstance(self.mvm_reads, int) else dict(self.mvm_reads)
+        """``mvm_reads`` as compile_model takes it, its numbers checked (the pipeline
+        asks before it trains)."""
+        return check_reads(self.mvm_reads if isinstance(self.mvm_reads, int)
+                           else dict(self.mvm_reads))
 
     def chip_stages(self, config) -> list[tuple[str, list[str]]]:
         unlearn, continual = self.adapters(config)

@@ -102,6 +102,19 @@ def test_the_face_tasks_reads_name_its_layers():
         layer.name: asked.get(layer.name, 1) for layer in compiled.layers}
 
 
+def test_a_task_with_a_bad_reads_number_is_refused_before_training(tiny, monkeypatch):
+    """A task's mvm_reads outside 1, 2, 4, 8 is refused by run_task before the first
+    epoch, naming the layer and the value."""
+    import dataclasses
+
+    from rmlora.sw.tasks import pipeline, run_task
+
+    bad = dataclasses.replace(TINY, mvm_reads=(("0", 3),))
+    monkeypatch.setattr(pipeline.Restore, "__init__", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ValueError, match="layer '0': reads=3 per bit plane must be one of"):
+        run_task(bad, bad.default_options, 0, None, prepared=bad.prepare(bad.default_options, 0))
+
+
 def test_a_chip_check_larger_than_the_data_is_refused_before_training(tiny, monkeypatch):
     """64 test and held-out inputs (4 classes x 8 each): 65 is refused by run_task
     before the first epoch, whether or not the command line checked it first."""
