@@ -11,7 +11,7 @@ left to the chip top, which wires them to registers; a testbench drives them
 directly.
 """
 
-from amaranth import Module
+from amaranth import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -43,6 +43,7 @@ class ChipCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         sram, xbar, lora, seq = self.sram, self.xbar, self.lora, self.seq
+        flush = Signal(name="lora_cache_flush")
         m.submodules.sram, m.submodules.xbar = sram, xbar
         m.submodules.lora, m.submodules.seq = lora, seq
         wiring.connect(m, wiring.flipped(self.host_sram), sram.host)
@@ -65,7 +66,14 @@ class ChipCore(wiring.Component):
             seq.xbar_mvm.eq(xbar.perf_mvm),
             seq.lora_macs.eq(lora.perf_macs),
             seq.lora_cache.eq(lora.perf_cache_reads),
-            # a program's START, and any host write to the SRAM, may change adapters
-            lora.cache_flush.eq(seq.clear_perf | self.host_sram.w_en.any()),
+            lora.cache_flush.eq(flush),
         ]
+        # A program's START, and any host write to the SRAM, may change adapters: the
+        # flush reaches the LoRA unit a cycle later, through a register (issue 25: the
+        # bulk port's write enable, through the arbiter into the unit's hit check, was
+        # the whole chip's critical path at 40.1 MHz). A LoRA START comes many cycles
+        # after its program's START, so only a host write in the very cycle of a LoRA
+        # START (a host writing adapters under a running program) is seen a cycle late:
+        # the run then uses the cached words, as it would for a write a cycle later.
+        m.d.sync += flush.eq(seq.clear_perf | self.host_sram.w_en.any())
         return m
