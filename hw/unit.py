@@ -6,10 +6,14 @@ flipped `xbar` and `lora` interfaces, and the chip core connects the two with
 `wiring.connect(m, seq.xbar, control(xbar))`.
 
 Protocol: `start` is high for one cycle with `desc_addr`, the SRAM word address of
-the descriptor; `busy` is high from the next cycle until the unit ends; then
-`done` (it ran) or `refused` (a check failed: its ErrorCode went out on the unit's
-`error`) stays high until the next start. A start while busy is ignored (and
-reported as the unit's *_BUSY error).
+the descriptor; `busy` is high from the next cycle until the unit can take the next
+start; then `done` (it ran, and all its results have left) or `refused` (a check
+failed: its ErrorCode went out on the unit's `error`) stays high until the next start.
+A start while busy is ignored (and reported as the unit's *_BUSY error). The crossbar
+controller drops busy and raises done together; the LoRA unit drops busy at its last
+read and raises done once its last outputs have left (timing.LORA_DONE_LAG_CYCLES
+later with y always ready), unless a start came in between: then that run owns done.
+Whoever needs a unit's results waits for done, not for busy to fall.
 """
 
 from amaranth.lib import wiring

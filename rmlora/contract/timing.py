@@ -20,8 +20,8 @@ __all__ = [
     "PROGRAM_CELL_CYCLES", "VERIFY_DECIDE_CYCLES", "MVM_TILE_CYCLES",
     "LORA_NEXT_ENTRY_CYCLES", "LORA_CHECK_PRODUCTS_CYCLES", "LORA_X_CYCLES_PER_WORD",
     "LORA_PIPE_STAGES",
-    "LORA_A_DRAIN_CYCLES", "LORA_B_DRAIN_CYCLES",
-    "LORA_DRAIN_CYCLES", "LORA_DESC_FIRST_WORDS", "SEQ_HANDOFF_CYCLES",
+    "LORA_A_DRAIN_CYCLES", "LORA_TAIL_CYCLES", "LORA_DONE_LAG_CYCLES",
+    "LORA_DESC_FIRST_WORDS", "SEQ_HANDOFF_CYCLES",
     "SEQ_X_FEED_LAG_CYCLES", "SEQ_RECORD_START_CYCLES", "SEQ_RECORD_END_CYCLES",
     "SEQ_VECTOR_CYCLES",
 ]
@@ -86,10 +86,16 @@ LORA_X_CYCLES_PER_WORD = 1  # X_IN: an x word a cycle while the stream is valid
 LORA_PIPE_STAGES = 4
 # A phase: the last q is written as the last word passes R; B starts the cycle after
 LORA_A_DRAIN_CYCLES = LORA_PIPE_STAGES
-# B phase: the last word's use, LORA_PIPE_STAGES to its output, and a cycle that sees the
-# pipeline empty (2 before the pipeline)
-LORA_B_DRAIN_CYCLES = 2 + LORA_PIPE_STAGES
-LORA_DRAIN_CYCLES = 1  # DRAIN: the last output leaves
+# B phase: it ends at its last issue, and `busy` falls (issue 20: the PE array and q are
+# free, so the next START is taken while the run's last words pass U..R and their y leave;
+# before, the B phase's drain, 6 cycles, and DRAIN, 1, were in every run). A run's cycles
+# are its busy cycles, START to the cycle the unit can take the next START. After busy
+# falls the last word is used, then passes the stages: a miss START (it fetches a
+# descriptor that those words still read) waits for them, a hit does not.
+LORA_TAIL_CYCLES = 1 + LORA_PIPE_STAGES
+# ... and `done` rises the cycle after the last y leaves: this long after busy fell when y
+# is always ready (the sequencer waits for done before it writes y back)
+LORA_DONE_LAG_CYCLES = LORA_TAIL_CYCLES + 1
 
 # ---- sequencer ----
 LORA_DESC_FIRST_WORDS = 1  # FETCH_LD: the sequencer reads only the word with n_in, n_out

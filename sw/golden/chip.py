@@ -88,7 +88,8 @@ def record_cycles(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
     """Cycles of one record (a pass over `vectors` vectors) as its SeqStats.cycles counts
     them, from the record's fetch to the end of the last y's write-back: fetches and
     checks; per vector the MVM (+1: the cycle the sequencer sees it done; from the second
-    vector on the controller reuses its descriptor), the LoRA unit (+2: the x feeder's
+    vector on the controller reuses its descriptor), the LoRA unit (its busy cycles, then
+    its last outputs leave until done, timing.LORA_DONE_LAG_CYCLES; +2: the x feeder's
     first read is a cycle behind a stream that is always valid, and the cycle the
     sequencer sees it done), y's write-back, a word a cycle; a cycle between vectors."""
     rec_w, xd_w = params.words_for(SEQ_RECORD_BITS), params.words_for(XBAR_DESC_BITS)
@@ -99,7 +100,8 @@ def record_cycles(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
     write_y = -(-layer.n_out // params.sram_word_bytes)  # WRITE_Y: a word a cycle
     per_vector = [gxbar.mvm_cycles(desc, params, stream_p=True, fetch=v == 0)
                   + timing.SEQ_HANDOFF_CYCLES + glora.cycles(layer, ranks, params, h)
-                  + timing.SEQ_X_FEED_LAG_CYCLES + timing.SEQ_HANDOFF_CYCLES + write_y
+                  + timing.LORA_DONE_LAG_CYCLES + timing.SEQ_X_FEED_LAG_CYCLES
+                  + timing.SEQ_HANDOFF_CYCLES + write_y
                   for v, h in enumerate(vector_hits(layer, ranks, params, hit, vectors))]
     return fetch_and_check + sum(per_vector) + timing.SEQ_VECTOR_CYCLES * (vectors - 1)
 

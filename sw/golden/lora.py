@@ -22,7 +22,7 @@ from rmlora.contract.lora import (
 from rmlora.contract.packing import unpack_fields
 from rmlora.sw.formats.lora import Adapter, Layer, adapter_words
 
-__all__ = ["requantize", "activate", "lora_layer", "cycles", "macs", "read_layer",
+__all__ = ["requantize", "activate", "lora_layer", "cycles", "tail_left", "macs", "read_layer",
            "pass_words", "caches", "sram_reads", "cache_reads"]
 
 
@@ -93,21 +93,31 @@ def cache_reads(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = 
     return pass_words(layer, ranks, params) if hit else 0
 
 
-def cycles(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = False) -> int:
+def tail_left(gap: int) -> int:
+    """Cycles the last run's words still spend in the unit's pipeline when the next START
+    comes `gap` cycles after its busy fell (0: in the first cycle the unit takes one)."""
+    return max(0, timing.LORA_TAIL_CYCLES - gap)
+
+
+def cycles(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = False,
+           tail: int = 0) -> int:
     """Busy cycles of one layer on the RTL when x and p are always valid and y always
-    ready: descriptor and entry fetches (words + 1 each), a cycle per entry to pick
-    the next slot and one more to see none is left, the check (its products registered
-    a cycle first), the LUT load (a cache hit skips all of these), x (one cycle per
-    word: X_IN; under the A phase on a hit with adapters), the A phase (words + 1 and
-    the pipeline's drain, LORA_A_DRAIN_CYCLES, with adapters) and the B phase (one cycle
-    per word of every adapter's B row, at least one per output, + LORA_B_DRAIN_CYCLES),
-    and the last output (DRAIN)."""
+    ready: from its START to the cycle the unit takes the next START, the B phase's last
+    issue (its last outputs leave after, overlapping the next run: done rises
+    timing.LORA_DONE_LAG_CYCLES after busy falls). A miss first waits for the last run's
+    words still in the pipeline (`tail`, tail_left: SETTLE); then the descriptor and
+    entry fetches (words + 1 each), a cycle per entry to pick the next slot and one more
+    to see none is left, the check (its products registered a cycle first), the LUT load
+    (a cache hit skips all of these), x (one cycle per word: X_IN; under the A phase on a
+    hit with adapters), the A phase (words + 1 and the pipeline's drain,
+    LORA_A_DRAIN_CYCLES, with adapters) and the B phase (one cycle per word of every
+    adapter's B row, at least one per output)."""
     wb = params.sram_word_bytes
     dw = params.words_for(LORA_DESC_BITS)
     n_w = -(-layer.n_in // wb)
     total = 0
     if not hit:
-        total += (timing.fetch_cycles(dw) * (1 + len(ranks))
+        total += (tail + timing.fetch_cycles(dw) * (1 + len(ranks))
                   + timing.LORA_NEXT_ENTRY_CYCLES * (len(ranks) + 1)
                   + timing.LORA_CHECK_PRODUCTS_CYCLES + timing.CHECK_CYCLES)
         if layer.act is Activation.LUT:
@@ -117,8 +127,7 @@ def cycles(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = False
     if ranks:
         total += (timing.stream_read_cycles(sum(r * n_w for r in ranks))
                   + timing.LORA_A_DRAIN_CYCLES)
-    total += layer.n_out * max(1, sum(-(-r // wb) for r in ranks)) + timing.LORA_B_DRAIN_CYCLES
-    return total + timing.LORA_DRAIN_CYCLES
+    return total + layer.n_out * max(1, sum(-(-r // wb) for r in ranks))
 
 
 def _words(mem: bytes, word: int, n_words: int, wb: int) -> bytes:

@@ -61,8 +61,8 @@ class LoraBench:
         await RisingEdge(dut.clk)
         dut.start.value = 0
         await RisingEdge(dut.clk)
-        for _ in range(max_cycles // 100):
-            if not dut.busy.value:
+        for _ in range(max_cycles // 100):  # done: its last outputs have left too
+            if not dut.busy.value and (dut.done.value or dut.refused.value):
                 break
             await ClockCycles(dut.clk, 100)
         else:

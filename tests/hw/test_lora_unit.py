@@ -54,13 +54,19 @@ def run_unit(layer, adapters, x, p, enabled, *, stall=0.0, seed=0, max_cycles=50
 
 def run_passes(layer, adapters, xs, ps, enabled, *, stall=0.0, seed=0, max_cycles=50_000,
                params=P, flush_before=(), sram_writes=None, x_stall=None, p_stall=None,
-               y_stall=None):
+               y_stall=None, gap=0):
     """One START per vector on one unit, as the sequencer runs a layer pass (`enabled`:
-    one LORA_ENABLE mask, or one per run); before run k in `flush_before` cache_flush
-    is pulsed; sram_writes maps k -> (byte, bytes) written
-    into the SRAM before run k (and flushed, as the chip's host window does). Returns
-    each run's outputs and counter increments. `stall` is the chance that a stream
-    pauses in a cycle; x_stall, p_stall and y_stall set one stream's apart."""
+    one LORA_ENABLE mask, or one per run). The next START comes `gap` cycles after busy
+    falls (0: in that very cycle, so the runs overlap: the last one's final words are
+    still in the pipeline); gap=None waits for done, as the sequencer does. Before run k
+    in `flush_before` cache_flush is pulsed for a cycle (of the gap); sram_writes maps
+    k -> (byte, bytes) written into the SRAM before run k (and flushed, as the chip's host
+    window does). x, p and y are one stream each over the whole pass, as in the chip.
+    Returns each run's outputs (the pass's y in order, n_out a run), its counter
+    increments from START to busy falling (a run's cycles: golden.cycles), `gap` (the
+    cycles from busy falling to the next START), `refused`, and `done` as it stood before
+    the next START (at the end for the last: the test waits for it). `stall` is the chance
+    that a stream pauses in a cycle; x_stall, p_stall and y_stall set one stream's apart."""
     x_stall, p_stall, y_stall = (stall if s is None else s for s in (x_stall, p_stall, y_stall))
     dut = LoraUnit(params)
     wb = params.sram_word_bytes
@@ -69,65 +75,83 @@ def run_passes(layer, adapters, xs, ps, enabled, *, stall=0.0, seed=0, max_cycle
     sram[BASE * wb:BASE * wb + len(image)] = image
     rng = random.Random(seed)
     results = []
-
     masks = enabled if isinstance(enabled, list) else [enabled] * len(xs)
+    x_beats = [int.from_bytes(x[i:i + wb].tobytes().ljust(wb, b"\0"), "little")
+               for x in xs for i in range(0, len(x), wb)]
+    p_vals, ys = [int(v) for p in ps for v in p], []
 
-    async def one(ctx, x, p, enabled):
-        x_beats = [int.from_bytes(x[i:i + wb].tobytes().ljust(wb, b"\0"), "little")
-                   for i in range(0, len(x), wb)]
-        p_vals, out = list(p), {"y": []}
-        before = {k: ctx.get(getattr(dut, f"perf_{k}"))
-                  for k in ("cycles", "macs", "sram_reads", "cache_reads")}
-        ctx.set(dut.desc_addr, desc)
-        ctx.set(dut.enable, enabled)
-        ctx.set(dut.start, 1)
+    async def cycle(ctx):
+        """One clock of the streams (x and p offered, y taken, with their pauses) and the
+        SRAM (it answers the cycle after a read)."""
+        ctx.set(dut.x.valid, bool(x_beats) and rng.random() >= x_stall)
+        if x_beats:
+            ctx.set(dut.x.p, x_beats[0])
+        ctx.set(dut.p.valid, bool(p_vals) and rng.random() >= p_stall)
+        if p_vals:
+            ctx.set(dut.p.p, p_vals[0])
+        ctx.set(dut.y.ready, rng.random() >= y_stall)
+        # sampled after every input is set: the unit's read enable depends on them
+        r_en, addr = ctx.get(dut.sram.r_en), ctx.get(dut.sram.addr)
+        x_take = ctx.get(dut.x.valid) and ctx.get(dut.x.ready)
+        p_take = ctx.get(dut.p.valid) and ctx.get(dut.p.ready)
+        if ctx.get(dut.y.valid) and ctx.get(dut.y.ready):
+            ys.append(ctx.get(dut.y.p))
         await ctx.tick()
-        ctx.set(dut.start, 0)
-        for _ in range(max_cycles):
-            ctx.set(dut.x.valid, bool(x_beats) and rng.random() >= x_stall)
-            if x_beats:
-                ctx.set(dut.x.p, x_beats[0])
-            ctx.set(dut.p.valid, bool(p_vals) and rng.random() >= p_stall)
-            if p_vals:
-                ctx.set(dut.p.p, int(p_vals[0]))
-            ctx.set(dut.y.ready, rng.random() >= y_stall)
-            # sampled after every input is set: the unit's read enable depends on them
-            r_en, addr = ctx.get(dut.sram.r_en), ctx.get(dut.sram.addr)
-            x_take = ctx.get(dut.x.valid) and ctx.get(dut.x.ready)
-            p_take = ctx.get(dut.p.valid) and ctx.get(dut.p.ready)
-            if ctx.get(dut.y.valid) and ctx.get(dut.y.ready):
-                out["y"].append(ctx.get(dut.y.p))
-            await ctx.tick()
-            if x_take:
-                x_beats.pop(0)
-            if p_take:
-                p_vals.pop(0)
-            if r_en:
-                ctx.set(dut.sram.r_data, int.from_bytes(sram[addr * wb:(addr + 1) * wb], "little"))
-            if not ctx.get(dut.busy):
-                break
-        else:
-            raise AssertionError("the LoRA unit never finished")
-        out.update({k: ctx.get(getattr(dut, f"perf_{k}")) - v for k, v in before.items()})
-        out.update(refused=ctx.get(dut.refused), done=ctx.get(dut.done),
-                   reads=out["sram_reads"])
-        ctx.set(dut.y.ready, 0)
-        ctx.set(dut.x.valid, 0)
-        ctx.set(dut.p.valid, 0)
-        return out
+        if x_take:
+            x_beats.pop(0)
+        if p_take:
+            p_vals.pop(0)
+        if r_en:
+            ctx.set(dut.sram.r_data, int.from_bytes(sram[addr * wb:(addr + 1) * wb], "little"))
+
+    def counters(ctx):
+        return {k: ctx.get(getattr(dut, f"perf_{k}"))
+                for k in ("cycles", "macs", "sram_reads", "cache_reads")}
 
     async def tb(ctx):
-        for k, (x, p) in enumerate(zip(xs, ps, strict=True)):
+        waited = 0  # cycles since busy fell
+        for k in range(len(xs)):
             if k in (sram_writes or {}):
                 at, data = sram_writes[k]
                 sram[at:at + len(data)] = data
-            if k in flush_before or k in (sram_writes or {}):
-                ctx.set(dut.cache_flush, 1)
-                await ctx.tick()
-                ctx.set(dut.cache_flush, 0)
-            results.append(await one(ctx, x, p, masks[k]))
+            flush = k in flush_before or k in (sram_writes or {})
+            if k or flush:
+                least = max(int(flush), gap or 0)
+                while waited < least or gap is None and k and not ctx.get(dut.done):
+                    ctx.set(dut.cache_flush, flush and waited == 0)
+                    await cycle(ctx)
+                    ctx.set(dut.cache_flush, 0)
+                    waited += 1
+            if k:
+                results[-1].update(done=ctx.get(dut.done), gap=waited)
+            before = counters(ctx)
+            ctx.set(dut.desc_addr, desc)
+            ctx.set(dut.enable, masks[k])
+            ctx.set(dut.start, 1)
+            await cycle(ctx)
+            ctx.set(dut.start, 0)
+            for _ in range(max_cycles):
+                if not ctx.get(dut.busy):
+                    break
+                await cycle(ctx)
+            else:
+                raise AssertionError("the LoRA unit never finished")
+            results.append({k: v - before[k] for k, v in counters(ctx).items()}
+                           | {"refused": ctx.get(dut.refused)})
+            waited = 0
+        for _ in range(max_cycles):  # the last run's outputs leave
+            if ctx.get(dut.done) or ctx.get(dut.refused):
+                break
+            await cycle(ctx)
+        results[-1].update(done=ctx.get(dut.done), gap=None)
 
     run_sim(dut, tb)
+    at = 0
+    for out in results:
+        n = 0 if out["refused"] else layer.n_out
+        out.update(y=ys[at:at + n], reads=out["sram_reads"])
+        at += n
+    assert at == len(ys), "more outputs than the runs make"
     return results
 
 
@@ -320,12 +344,14 @@ def test_layer_pass_reads_adapters_once(n, m, ranks, enabled, act):
     assert golden.caches(layer, on, P)
     for k, (out, x, p) in enumerate(zip(outs, xs, ps, strict=True)):
         want = golden.lora_layer(x[None], p[None], layer, adapters, enabled)[0]
-        assert out["done"] and not out["refused"]
+        assert not out["refused"]
         assert np.array_equal(np.array(out["y"], dtype=np.int8), want), k
         assert out["sram_reads"] == golden.sram_reads(layer, on, P, hit=k > 0)
         assert out["cache_reads"] == golden.cache_reads(layer, on, P, hit=k > 0)
         assert out["macs"] == golden.macs(layer, on)
     assert outs[1]["sram_reads"] == 0 < outs[0]["sram_reads"]
+    # each START came as busy fell, before the last run's outputs had left: done only at the end
+    assert [o["done"] for o in outs] == [0, 0, 0, 1]
 
 
 def test_layer_pass_cycles_without_stalls():
@@ -380,7 +406,10 @@ def test_without_cache_every_run_reads_the_sram():
         want = golden.lora_layer(xs[k][None], ps[k][None], layer, adapters, 0b1)[0]
         assert np.array_equal(np.array(out["y"], dtype=np.int8), want)
         assert out["sram_reads"] == golden.sram_reads(layer, [5], plain)
-        assert out["cycles"] == golden.cycles(layer, [5], plain) and out["cache_reads"] == 0
+        # a miss taken as busy falls waits for the last run's words to leave the pipeline
+        tail = golden.tail_left(outs[k - 1]["gap"]) if k else 0
+        assert out["cycles"] == golden.cycles(layer, [5], plain, tail=tail)
+        assert out["cache_reads"] == 0
 
 
 def test_too_large_for_the_cache_reads_every_time():
@@ -389,3 +418,53 @@ def test_too_large_for_the_cache_reads_every_time():
     assert not golden.caches(layer, [4], small)
     outs = run_passes(layer, adapters, xs, ps, 0b1, params=small)
     assert [o["sram_reads"] for o in outs] == [golden.sram_reads(layer, [4], small)] * 2
+
+
+# Overlapped runs (issue 20): the next START is taken at the B phase's last issue, while that
+# run's last words pass U..R and their y leave; a hit's A words follow them into the
+# pipeline. Stalls on p and y (a y stall holds the last run's outputs and the A words
+# behind them), all four slots, a LUT, no adapter; every y, every counter, and without
+# stalls every run's cycles, against the golden model.
+@pytest.mark.parametrize("n, m, ranks, enabled, act", [
+    (8, 3, {1: 2}, 0b10, Activation.LUT),  # short runs: the A phase starts under the tail
+    (19, 7, {0: 16, 1: 9, 2: 3, 3: 12}, 0b1111, Activation.RELU),  # four slots, ragged
+    (16, 5, {2: 4}, 0b0000, Activation.IDENTITY),  # no adapter: x_IN under the tail
+])
+@pytest.mark.parametrize("p_stall, y_stall", [(0.0, 0.0), (0.5, 0.0), (0.0, 0.7), (0.4, 0.4)])
+def test_overlapped_runs(n, m, ranks, enabled, act, p_stall, y_stall):
+    layer, adapters, xs, ps = _pass_case(n * m, n, m, ranks, 6, act)
+    outs = run_passes(layer, adapters, xs, ps, enabled, seed=n, p_stall=p_stall,
+                      y_stall=y_stall, x_stall=0.0)
+    on = [ad.rank for s, ad in sorted(adapters.items()) if enabled >> s & 1]
+    for k, (out, x, p) in enumerate(zip(outs, xs, ps, strict=True)):
+        want = golden.lora_layer(x[None], p[None], layer, adapters, enabled)[0]
+        assert not out["refused"]
+        assert np.array_equal(np.array(out["y"], dtype=np.int8), want), k
+        assert out["macs"] == golden.macs(layer, on)
+        assert out["sram_reads"] == golden.sram_reads(layer, on, P, hit=k > 0)
+        assert out["cache_reads"] == golden.cache_reads(layer, on, P, hit=k > 0)
+        if p_stall == y_stall == 0:
+            assert out["cycles"] == golden.cycles(layer, on, P, hit=k > 0)
+    assert [o["done"] for o in outs] == [0] * 5 + [1]
+
+
+def test_flush_between_overlapped_runs():
+    """A flush in the cycle busy falls (the last run's words still in the pipeline) makes the
+    next START a miss: it waits for those words (golden.tail_left), fetches and reads the
+    SRAM again; the run after it hits again. Then runs one at a time, as the sequencer
+    starts them (after done): the same cycles, no wait."""
+    layer, adapters, xs, ps = _pass_case(12, 16, 9, {0: 3, 3: 5}, 4, Activation.LUT)
+    outs = run_passes(layer, adapters, xs, ps, 0b1001, flush_before={2})
+    hits = [False, True, False, True]
+    assert [o["gap"] for o in outs] == [0, 1, 0, None]
+    for k, out in enumerate(outs):
+        want = golden.lora_layer(xs[k][None], ps[k][None], layer, adapters, 0b1001)[0]
+        assert np.array_equal(np.array(out["y"], dtype=np.int8), want), k
+        assert out["sram_reads"] == golden.sram_reads(layer, [3, 5], P, hit=hits[k]), k
+        tail = golden.tail_left(outs[k - 1]["gap"]) if k else 0
+        assert out["cycles"] == golden.cycles(layer, [3, 5], P, hit=hits[k], tail=tail), k
+    assert golden.tail_left(1) > 0  # the flushed run did wait
+    apart = run_passes(layer, adapters, xs, ps, 0b1001, flush_before={2}, gap=None)
+    assert [o["done"] for o in apart] == [1] * 4
+    assert [o["cycles"] for o in apart] == [golden.cycles(layer, [3, 5], P, hit=h)
+                                            for h in hits]
