@@ -70,6 +70,45 @@ class LoraBench:
         return {"y": np.array(self.y.received, dtype=np.int8), "done": int(dut.done.value),
                 **{k: int(getattr(dut, f"perf_{k}").value) - v for k, v in before.items()}}
 
+    async def run_pass(self, layer, adapters, xs, ps, enabled, max_cycles=200_000) -> list:
+        """One START per vector, each as soon as busy is low (issue 20: the last run's
+        final words are still in the pipeline, a hit's A words follow them), x and p
+        queued for the whole pass; then wait for done. Each run's y (the pass's y in
+        order, n_out a run) and counter increments, START to busy falling."""
+        dut = self.dut
+        image, desc = place_layer(layer, adapters, P, BASE)
+        await self.load(BASE, image)
+        self.y.received.clear()
+        for x, p in zip(xs, ps, strict=True):
+            self.x.send(int.from_bytes(x[i:i + WB].tobytes().ljust(WB, b"\0"), "little")
+                        for i in range(0, len(x), WB))
+            self.p.send(int(v) for v in p)
+        dut.desc_addr.value = desc
+        dut.enable.value = enabled
+        runs = []
+        for _ in xs:
+            before = {k: int(getattr(dut, f"perf_{k}").value) for k in COUNTS}
+            dut.start.value = 1
+            await RisingEdge(dut.clk)
+            dut.start.value = 0
+            for _ in range(max_cycles):
+                await RisingEdge(dut.clk)
+                if not dut.busy.value:
+                    break
+            else:
+                raise AssertionError("the LoRA unit never finished")
+            runs.append({k: int(getattr(dut, f"perf_{k}").value) - v for k, v in before.items()}
+                        | {"done": int(dut.done.value)})
+        for _ in range(max_cycles):
+            if dut.done.value:
+                break
+            await RisingEdge(dut.clk)
+        y = np.array(self.y.received, dtype=np.int8)
+        assert len(y) == layer.n_out * len(xs)
+        for k, run in enumerate(runs):
+            run["y"] = y[k * layer.n_out:(k + 1) * layer.n_out]
+        return runs
+
 
 async def start(dut, stall=0.0, seed=SEED) -> LoraBench:
     dut.rst.value = 1
@@ -165,3 +204,45 @@ async def layer_passes_read_adapters_once(dut):
             assert out["sram_reads"] == golden.sram_reads(layer, on, P, hit=k > 0), (n, m, k)
             assert out["cache_reads"] == golden.cache_reads(layer, on, P, hit=k > 0)
             assert out["macs"] == golden.macs(layer, on)
+
+
+@cocotb.test(timeout_time=200, timeout_unit="ms")
+async def overlapped_runs(dut):
+    """Layer passes with each START taken as busy falls (issue 20), under random stalls on
+    x, p and y (a y stall holds the last run's outputs and the next run's A words behind
+    them): every output and counter equal the golden model's."""
+    rng = np.random.default_rng(SEED + 4)
+    bench = await start(dut, stall=0.4, seed=SEED + 4)
+    for n, m, ranks, act in ((8, 3, {1: 2}, Activation.LUT),
+                             (19, 7, {0: 16, 1: 9, 2: 3, 3: 12}, Activation.RELU),
+                             (16, 5, {}, Activation.IDENTITY)):
+        layer, adapters, _, _ = random_case(rng, n, m, ranks, act)
+        xs = [rng.integers(-128, 128, n).astype(np.int8) for _ in range(5)]
+        ps = [rng.integers(-2**16, 2**16, m).astype(np.int32) for _ in range(5)]
+        enabled = sum(1 << s for s in ranks)
+        on = [ad.rank for s, ad in sorted(adapters.items())]
+        runs = await bench.run_pass(layer, adapters, xs, ps, enabled)
+        for k, (out, x, p) in enumerate(zip(runs, xs, ps, strict=True)):
+            want = golden.lora_layer(x[None], p[None], layer, adapters, enabled)[0]
+            assert np.array_equal(out["y"], want), (n, m, k)
+            assert out["sram_reads"] == golden.sram_reads(layer, on, P, hit=k > 0), (n, m, k)
+            assert out["cache_reads"] == golden.cache_reads(layer, on, P, hit=k > 0)
+            assert out["macs"] == golden.macs(layer, on)
+
+
+@cocotb.test(timeout_time=100, timeout_unit="ms")
+async def overlapped_cycles_match_the_formula(dut):
+    """Without stalls, each START as busy falls: every run's cycles are golden.cycles, and
+    done rises only after the last run (the others were overlapped by the next START)."""
+    rng = np.random.default_rng(SEED + 5)
+    bench = await start(dut)
+    layer, adapters, _, _ = random_case(rng, 64, 64, {0: 8})
+    xs = [rng.integers(-128, 128, 64).astype(np.int8) for _ in range(4)]
+    ps = [rng.integers(-2**16, 2**16, 64).astype(np.int32) for _ in range(4)]
+    runs = await bench.run_pass(layer, adapters, xs, ps, 0b1)
+    assert [r["cycles"] for r in runs] == [golden.cycles(layer, [8], P, hit=k > 0)
+                                          for k in range(4)]
+    assert [r["done"] for r in runs] == [0, 0, 0, 0] and int(bench.dut.done.value)
+    for out, x, p in zip(runs, xs, ps, strict=True):
+        assert np.array_equal(out["y"], golden.lora_layer(x[None], p[None], layer, adapters,
+                                                          0b1)[0])
