@@ -471,10 +471,6 @@ class LoraUnit(wiring.Component):
                          c_issue.eq(0)]
             point_at("a_addr")
 
-        def fetch_descriptor():
-            start_fetch(tag_addr, dw)
-            m.next = "FETCH"
-
         with m.FSM():
             with m.State("IDLE"):
                 hit_now = (cache_valid & ~self.cache_flush & (self.desc_addr == tag_addr)
@@ -501,9 +497,12 @@ class LoraUnit(wiring.Component):
                             m.next = "FETCH"
                         with m.Else():
                             m.next = "SETTLE"
-            with m.State("SETTLE"):  # a miss waits for the last run's words to leave S..R:
-                with m.If(pipe_empty):  # they read its descriptor, which the fetch replaces
-                    fetch_descriptor()
+            # a miss waits for the last run's words to leave the pipeline: they read the
+            # descriptor the fetch replaces (the y waiting to leave needs none of it)
+            with m.State("SETTLE"):
+                with m.If(pipe_empty):
+                    start_fetch(tag_addr, dw)
+                    m.next = "FETCH"
             with m.State("FETCH"):
                 fetching()
                 with m.If(got.valid):
