@@ -11,30 +11,30 @@ and y leaves on one (one int8 an output), so the unit can sit behind the crossba
 controller or be fed by a testbench with random stalls.
 
 Phases (their cycles named in rmlora.contract.timing, summed in
-rmlora.sw.golden.lora.cycles): fetch the layer descriptor and the enabled slots'
-adapter entries (a DescriptorFetch); check them (a bad one is refused with an
-ErrorCode, never a hang; the checks' products are registered a cycle first,
-CHECK_PRODUCTS); load the LUT (LUT activation only, the same fetch);
-take x (X_IN: the unit does not touch the SRAM, so in the chip the sequencer reads
-x from the same port and streams it in; on a cache hit x streams in under the A
-phase instead, which reads the cache); A phase: h = A_i x
+rmlora.sw.golden.lora.cycles): fetch the layer descriptor and the enabled slots' adapter
+entries (a DescriptorFetch); check them (a bad one is refused with an ErrorCode, never a
+hang; the checks' products are registered a cycle first, CHECK_PRODUCTS); load the LUT
+(LUT activation only, the same fetch); take x (X_IN: the unit does not touch the SRAM,
+so in the chip the sequencer reads x from the same port and streams it in; on a cache
+hit x streams in under the A phase instead, which reads the cache); A phase: h = A_i x
 row by row, requantised to q_i; B phase: per output j, B_i row j dotted with q_i,
-combined with p_j, requantised, activated and sent. A read issues every cycle and
-its word is used the next; its result (a q byte, a y) leaves timing.LORA_PIPE_STAGES
-cycles after its use (issue 25: products, sum, multiply, accumulate, requantise, a
-register between each); a word still enters every cycle. The A phase costs its words,
-one cycle, and its drain (LORA_A_DRAIN_CYCLES: B reads only finished q); the B phase
-costs its words: at its last issue `busy` falls (issue 20), for the PE array and q are
-free, and the next START is taken while the run's last words pass U..R and their y
-leave. `done` rises once they have (timing.LORA_DONE_LAG_CYCLES after busy falls with y
-always ready), unless a START came first: that run owns done. So a layer pass (a START
-per vector) runs its next hit's A words behind the last run's B words; each word
-carries its phase, slot and flags through the stages, and the multiplier's operand,
-the requantiser's shift, the q write and y follow the word, not the FSM's state. A
-miss START (it fetches a new descriptor, which those words still read) first waits
-for them to leave (SETTLE, timing.LORA_TAIL_CYCLES at most without stalls). The
-pipeline stalls as a whole on an empty p (an output's first word at X) or a full y
-(an output's last word at R), every stage and the issue holding, in either phase;
+combined with p_j, requantised, activated and sent. A read issues every cycle and its
+word is used the next; its result (a q byte, a y) leaves timing.LORA_PIPE_STAGES cycles
+after its use (issue 25: operands registered, products, sum, multiply, accumulate,
+requantise, a register between each); a word still enters every cycle. The A phase costs
+its words, one cycle, and its drain (LORA_A_DRAIN_CYCLES, a stage less: B reads only
+finished q, its first word in the cycle the last q is written, through the q memory's
+bypass); the B phase costs its words: at its last issue `busy` falls (issue 20), for the
+PE array and q are free, and the next START is taken while the run's last words pass
+U..R and their y leave. `done` rises once they have (timing.LORA_DONE_LAG_CYCLES after
+busy falls with y always ready), unless a START came first: that run owns done. So a
+layer pass (a START per vector) runs its next hit's A words behind the last run's B
+words; each word carries its phase, slot and flags through the stages, and the
+multiplier's operand, the requantiser's shift, the q write and y follow the word, not
+the FSM's state. A miss START (it fetches a new descriptor, which those words still
+read) first waits for them to leave (SETTLE, timing.LORA_TAIL_CYCLES at most without
+stalls). The pipeline stalls as a whole on an empty p (an output's first word at X) or a
+full y (an output's last word at R), every stage and the issue holding, in either phase;
 the read ports hold their words, so nothing is lost. A run's cycles (PERF_LORA_CYCLES,
 rmlora.sw.golden.lora.cycles) are its busy ones: START to the cycle the unit can take
 the next START.
@@ -248,7 +248,10 @@ class LoraUnit(wiring.Component):
         # q_i (a byte per row of A_i) in a memory of q_words words per slot: written a
         # byte at a time in the A phase, read a word ahead in the B phase (held on a stall)
         m.submodules.q_mem = q_mem = Memory(shape=8 * P, depth=LORA_SLOTS * q_words, init=[])
-        q_wr, q_rd = q_mem.write_port(granularity=8), q_mem.read_port()
+        # transparent: the B phase's first word is issued (its q word read) in the cycle the
+        # A phase's last q byte is written, and reads it through the bypass
+        q_wr = q_mem.write_port(granularity=8)
+        q_rd = q_mem.read_port(transparent_for=(q_wr,))
         q_bits = (LORA_SLOTS * q_words - 1).bit_length()
         m.d.comb += q_rd.en.eq(0)
         m.submodules.lut_mem = lut_mem = Memory(shape=8 * P, depth=lut_words, init=[])
@@ -293,13 +296,17 @@ class LoraUnit(wiring.Component):
         m.d.comb += row_words_b.eq(words(rank(i_slot)))
 
         # ---- the pipeline behind the use (issue 25): timing.LORA_PIPE_STAGES registers ----
-        # A word used in cycle U (the operand arrives, the PE array multiplies) goes on
-        # through S (the products summed into h or d), X (h * q_mult or d * scale; p *
-        # out_mult on an output's first word, which takes p), A (the accumulator, with
-        # the rounding constant) and R (shift and clamp: q written, or y formed and
-        # activated). Each word carries its phase (`b`) with its slot, row and flags, so the
+        # A word used in cycle U (its adapter word arrives from the SRAM or the cache, its
+        # x or q word from their memory; both are registered) goes on through O (the PE
+        # array multiplies the registered operands), S (the products summed into h or d),
+        # X (h * q_mult or d * scale; p * out_mult on an output's first word, which takes
+        # p), A (the accumulator, with the rounding constant) and R (shift and clamp: q
+        # written, or y formed and activated). O is there so that no memory's output feeds
+        # a multiplier (issue 25: the whole chip's critical path ran from the SRAM's block
+        # RAM through its bank select and the operand mux into a DSP, 22.3 ns at 44.9 MHz).
+        # Each word carries its phase (`b`) with its slot, row and flags, so the
         # multiplier's operand, the requantiser's shift, the q write and y follow the word,
-        # not the state: a run's last B words pass S..R while the next run (a cache hit)
+        # not the state: a run's last B words pass O..R while the next run (a cache hit)
         # issues its A words behind them (issue 20). The stages move together: all of them
         # hold while X waits for p (an output's first word) or R for room in y (an output's
         # last word), and the issue holds with them, whatever phase it is in; the read ports
@@ -308,6 +315,9 @@ class LoraUnit(wiring.Component):
         stall = Signal()
         adv = Signal()  # every stage moves on this cycle
         m.d.comb += [adv.eq(~stall), x_rd.en.eq(adv), q_rd.en.eq(adv)]
+        o_ad = Signal(8 * P, name="o_ad")  # O: the adapter word (from the SRAM or the cache)
+        o_pe = Signal(8 * P, name="o_pe")  # O: x (A) or q (B)
+        o_valid, o_first_w = Signal(name="o_valid"), Signal(name="o_first_w")
         pp = [Signal(signed(16), name=f"pp{i}") for i in range(P)]  # S: the lanes' products
         s_valid, s_first_w = Signal(name="s_valid"), Signal(name="s_first_w")
         hd = Signal(signed(LORA_H_BITS), name="hd")  # X: h (A) or d (B, < LORA_D_BITS)
@@ -318,7 +328,7 @@ class LoraUnit(wiring.Component):
         # R: with the rounding constant added, |.| < 2**47 + 2**46 (round_shift's w + 1)
         acc = Signal(signed(LORA_ACC_BITS + 1), name="acc")
         r_valid, r_shift = Signal(name="r_valid"), Signal(len(layer.out_shift), name="r_shift")
-        PIPE_STAGES = 4  # S, X, A, R: the registers pp, hd, mx/pm and acc
+        PIPE_STAGES = 5  # O, S, X, A, R: the registers o_ad/o_pe, pp, hd, mx/pm and acc
         assert PIPE_STAGES == timing.LORA_PIPE_STAGES
 
         def ctl(prefix):  # the control a word carries from stage to stage
@@ -327,15 +337,19 @@ class LoraUnit(wiring.Component):
                 ("last_out", 1))}
         u_ctl = {"slot": u_slot, "row": u_row[:5], "b": u_b, "last_ad": u_last_ad,
                  "first_out": u_first_out, "last_out": u_last_out}
-        s_ctl, x_ctl, a_ctl, r_ctl = ctl("s"), ctl("x"), ctl("a"), ctl("r")
+        o_ctl, s_ctl, x_ctl, a_ctl, r_ctl = ctl("o"), ctl("s"), ctl("x"), ctl("a"), ctl("r")
         with m.If(adv):
-            for src, dst in ((u_ctl, s_ctl), (s_ctl, x_ctl), (x_ctl, a_ctl), (a_ctl, r_ctl)):
+            for src, dst in ((u_ctl, o_ctl), (o_ctl, s_ctl), (s_ctl, x_ctl), (x_ctl, a_ctl),
+                             (a_ctl, r_ctl)):
                 m.d.sync += [dst[f].eq(src[f]) for f in dst]
-            m.d.sync += [s_valid.eq(u_valid), x_valid.eq(s_valid), a_valid.eq(x_valid),
-                         r_valid.eq(a_valid), s_first_w.eq(u_w == 0), r_shift.eq(a_shift)]
-            # U -> S: the PE array's products
-            m.d.sync += [pp[i].eq(operand.word_select(i, 8).as_signed()
-                                  * pe_b.word_select(i, 8).as_signed()) for i in range(P)]
+            m.d.sync += [o_valid.eq(u_valid), s_valid.eq(o_valid), x_valid.eq(s_valid),
+                         a_valid.eq(x_valid), r_valid.eq(a_valid), o_first_w.eq(u_w == 0),
+                         s_first_w.eq(o_first_w), r_shift.eq(a_shift)]
+            # U -> O: the operands, as they arrive
+            m.d.sync += [o_ad.eq(operand), o_pe.eq(pe_b)]
+            # O -> S: the PE array's products
+            m.d.sync += [pp[i].eq(o_ad.word_select(i, 8).as_signed()
+                                  * o_pe.word_select(i, 8).as_signed()) for i in range(P)]
             # S -> X: summed into h or d (restarted at a row's first word; a bubble
             # between words of a row, x arriving late on a hit, leaves it alone)
             with m.If(s_valid):
@@ -369,8 +383,9 @@ class LoraUnit(wiring.Component):
                 q_wr.addr.eq((r_ctl["slot"] * q_words + (r_ctl["row"] >> wb_log))[:q_bits]),
                 q_wr.data.eq(rq_out.as_unsigned().replicate(P)),
                 q_wr.en.eq(Const(1, P) << r_ctl["row"][:wb_log])]
-        pipe_empty = ~(u_valid | s_valid | x_valid | a_valid | r_valid)
-        pipe_last = r_valid & ~(u_valid | s_valid | x_valid | a_valid)  # the last word at R
+        pipe_empty = ~(u_valid | o_valid | s_valid | x_valid | a_valid | r_valid)
+        # the last word at A: it writes its q byte next cycle, as it passes R
+        pipe_last_at_a = a_valid & ~(u_valid | o_valid | s_valid | x_valid)
 
         # ---- U: the word's use (wherever the FSM is: a run's last B word is used after
         # its busy fell); R: an output's y formed and activated ----
@@ -585,8 +600,10 @@ class LoraUnit(wiring.Component):
                             m.d.sync += [i_row.eq(0), i_slot.eq(next_slot)]
                     with m.Else():
                         m.d.sync += i_w.eq(i_w + 1)
-                # the last q is written as the last word passes R: then B may read q
-                with m.If(~issuing & pipe_last):
+                # the last q is written as the last word passes R, and B's first word is
+                # issued in that cycle: q_rd is transparent to q_wr, so it reads that q
+                # (timing.LORA_A_DRAIN_CYCLES). With adv: the last word moves on to R.
+                with m.If(~issuing & pipe_last_at_a & adv):
                     m.d.sync += [i_row.eq(0), i_w.eq(0), i_slot.eq(first_slot)]
                     point_at("b_addr")
                     m.next = "B_PHASE"

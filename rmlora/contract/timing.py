@@ -79,13 +79,17 @@ LORA_NEXT_ENTRY_CYCLES = 1  # NEXT_ENTRY: pick the next enabled slot (or see non
 # CHECK compares them (issue 25: they were the pipelined unit's longest path)
 LORA_CHECK_PRODUCTS_CYCLES = 1
 LORA_X_CYCLES_PER_WORD = 1  # X_IN: an x word a cycle while the stream is valid
-# The LoRA unit's pipeline behind a word's use (hw/lora_unit.py, issue 25): the products
-# summed (S), the multiply by q_mult or the scale (X), the accumulator (A), the rounding
-# shift (R). A word's result (a q byte, a y) is formed this many cycles after its use;
-# each phase waits for its last word to pass R, and a word still enters every cycle.
-LORA_PIPE_STAGES = 4
-# A phase: the last q is written as the last word passes R; B starts the cycle after
-LORA_A_DRAIN_CYCLES = LORA_PIPE_STAGES
+# The LoRA unit's pipeline behind a word's use (hw/lora_unit.py, issue 25): the PE
+# array's products of its registered operands (O: no memory's output feeds a multiplier),
+# the products summed (S), the multiply by q_mult or the scale (X), the accumulator (A),
+# the rounding shift (R). A word's result (a q byte, a y) is formed this many cycles
+# after its use; a word still enters every cycle.
+LORA_PIPE_STAGES = 5
+# A phase: the last q is written as the last word passes R, and the B phase's first word
+# is issued in that cycle (the q memory's read port is transparent to its write port, so
+# it reads that q): one cycle less than the stages. (O, added for issue 25, cost no cycle
+# of a run: before it B started the cycle after the last q write, after 4 stages.)
+LORA_A_DRAIN_CYCLES = LORA_PIPE_STAGES - 1
 # B phase: it ends at its last issue, and `busy` falls (issue 20: the PE array and q are
 # free, so the next START is taken while the run's last words pass U..R and their y leave;
 # before, the B phase's drain, 6 cycles, and DRAIN, 1, were in every run). A run's cycles

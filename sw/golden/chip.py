@@ -89,7 +89,8 @@ def record_cycles(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
     them, from the record's fetch to the end of the last y's write-back: fetches and
     checks; per vector the MVM (+1: the cycle the sequencer sees it done; from the second
     vector on the controller reuses its descriptor), the LoRA unit (its busy cycles, then
-    its last outputs leave until done, timing.LORA_DONE_LAG_CYCLES; +2: the x feeder's
+    its last outputs leave until done, timing.LORA_DONE_LAG_CYCLES, which grows with the
+    unit's pipeline: a cycle more since its operand stage, issue 25; +2: the x feeder's
     first read is a cycle behind a stream that is always valid, and the cycle the
     sequencer sees it done), y's write-back, a word a cycle; a cycle between vectors."""
     rec_w, xd_w = params.words_for(SEQ_RECORD_BITS), params.words_for(XBAR_DESC_BITS)

@@ -110,8 +110,12 @@ def cycles(layer: Layer, ranks: list[int], params: ChipParams, hit: bool = False
     to see none is left, the check (its products registered a cycle first), the LUT load
     (a cache hit skips all of these), x (one cycle per word: X_IN; under the A phase on a
     hit with adapters), the A phase (words + 1 and the pipeline's drain,
-    LORA_A_DRAIN_CYCLES, with adapters) and the B phase (one cycle per word of every
-    adapter's B row, at least one per output)."""
+    LORA_A_DRAIN_CYCLES, with adapters: a cycle less than its LORA_PIPE_STAGES, for the B
+    phase's first word is issued as the last q is written and reads it through the q
+    memory's bypass; so the operand stage added for issue 25 costs a run no cycle) and
+    the B phase (one cycle per word of every adapter's B row, at least one per output).
+    The stage does lengthen what comes after busy falls by a cycle: the tail a miss waits
+    for (tail_left, LORA_TAIL_CYCLES) and done's lag (LORA_DONE_LAG_CYCLES)."""
     wb = params.sram_word_bytes
     dw = params.words_for(LORA_DESC_BITS)
     n_w = -(-layer.n_in // wb)
