@@ -18,8 +18,9 @@ def verilog(tmp_path_factory):
 
 def test_the_error_logs_flip_flops_are_its_registers(verilog):
     result = synthesise(verilog["rmlora_error_log"], "rmlora_error_log")
-    # code, address, count, and the number of new errors (0-6: 3 bits) before the count
-    assert result["ffs"] == 8 + BUS_ADDR_WIDTH + 32 + (6).bit_length()
+    # code, address and count, and each of the 6 sources' events and the clear as they
+    # arrive (valid, code, address)
+    assert result["ffs"] == 8 + BUS_ADDR_WIDTH + 32 + 6 * (1 + 8 + BUS_ADDR_WIDTH) + 1
     assert result["gates"] > 0 and result["cells"] == result["gates"] + result["ffs"]
     assert result["memory_bits"] == 0
 
