@@ -43,14 +43,13 @@ def test_the_flow_reports_a_small_block(tmp_path):
     for key in ("luts", "ffs", "dsps", "brams", "fmax_mhz", "part", "package"):
         assert key in report
     assert report["part"] == "LFE5U-25F" and report["package"] == "CABGA381"
-    # the error log's registers (code, address, count, and the number of new errors: 0-6,
-    # 3 bits) plus one FF per scanned port bit: six error events (valid, code, address)
-    # and clear in; code, address, count out
-    outputs = 8 + BUS_ADDR_WIDTH + 32
-    registers = outputs + (6).bit_length()
+    # the error log's registers (code, address, count, and its inputs held as they arrive:
+    # six error events, valid, code and address, and the clear) plus one FF per scanned
+    # port bit: the same inputs in; code, address, count out
+    outputs, inputs = 8 + BUS_ADDR_WIDTH + 32, 6 * (1 + 8 + BUS_ADDR_WIDTH) + 1
+    registers = outputs + inputs
     wrapper = report["wrapper"]
-    assert (wrapper["scanned_inputs"], wrapper["scanned_outputs"]) == (
-        6 * (1 + 8 + BUS_ADDR_WIDTH) + 1, outputs)
+    assert (wrapper["scanned_inputs"], wrapper["scanned_outputs"]) == (inputs, outputs)
     scanned = wrapper["scanned_inputs"] + wrapper["scanned_outputs"]
     assert report["ffs"] == registers + scanned
     assert report["wrapper"]["ffs"] == scanned
