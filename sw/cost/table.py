@@ -103,7 +103,9 @@ class OpTable:
 # pipelined, when this was 10 MHz). At one node a standard-cell ASIC's critical path
 # is 3-4x shorter than an FPGA's (Kuon and Rose, IEEE TCAD 26(2), 2007); gate delay
 # grows about with feature size, 4.5x from 40 to 180 nm. So 29.4 MHz x 3-4 / 4.5 =
-# 19.6-26 MHz at 180 nm: 20 MHz, the low end rounded.
+# 19.6-26 MHz at 180 nm: 20 MHz, the low end rounded. With more registers the chip
+# reaches 50.2 MHz on an LFE5U-85F (2026-12-01: 33.5-44.6 MHz by the same rule); 20 MHz
+# is kept, conservative, until every time figure of the README is re-run at a new clock.
 DEFAULT_CLOCK_HZ = 20e6
 
 
