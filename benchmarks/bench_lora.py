@@ -135,4 +135,16 @@ def pass_utilisation(rng) -> dict:
     # the unit runs layer passes: the figure the targets name is over a pass
     figures["lora_pe_utilisation"] = round(worst, 4)
     figures["lora_pe_utilisation_face"] = round(worst_face, 4)
+    figures["lora_pe_utilisation_face_bound"] = round(min(
+        face_bound(n, m, r, P) for n, m, r in SHAPES_FACE), 4)
     return figures
+
+
+def face_bound(n: int, m: int, r: int, params: ChipParams) -> float:
+    """The best utilisation any schedule of this unit's interface can reach on a layer:
+    a vector's B phase needs its A phase's every q, and y leaves one output a cycle, so
+    a run takes at least ceil(r n / P) cycles (A with every lane busy, ragged rows packed)
+    plus m (B): zero overhead, no drain, no START cycle. Above it needs outputs leaving
+    several a cycle or A phases of several vectors ahead of their B phases."""
+    lanes = params.sram_word_bytes
+    return (r * n + m * r) / (lanes * (-(-r * n // lanes) + m))
