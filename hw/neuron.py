@@ -44,7 +44,7 @@ class LifUpdate(wiring.Component):
         m = Module()
         desc = self.desc
         # round half up: add half of the shift's LSB (nothing at shift 0), then shift
-        half = (Const(1, 16) << desc.decay_shift) >> 1
+        half = ((Const(1, 16) << desc.decay_shift) >> 1)[:15]  # shifts 0..15: below 2**14
         for i in range(self.lanes):
             mem = Mux(self.first, 0, self.mem[i])
             count = Mux(self.first, 0, self.count[i])

@@ -19,10 +19,12 @@ and counts (in the SRAM, apart from each other and from the pass's outputs) befo
 the first MVM. Its write-back, per y word of P currents: read the word's membranes
 (LIF_READ_MEM, and LIF_READ_MEM_HI when the word's neurons take two words of int16)
 and counts (LIF_READ_COUNT), none of them at the pass's first vector (a new
-sequence); update them in the neuron block (hw/neuron.py, LIF_UPDATE, registered);
-write the spikes where y would go (LIF_WRITE_SPIKES), the membranes and the counts
-(LIF_WRITE_MEM, LIF_WRITE_MEM_HI, LIF_WRITE_COUNT): a SRAM word a cycle, one cycle a
-word more to update.
+sequence); update the first P/2 neurons, a membrane word's, in the neuron block
+(hw/neuron.py, registered: LIF_UPDATE); write their membranes while it updates the
+other P/2 (LIF_WRITE_MEM), then those (LIF_WRITE_MEM_HI), the spikes where y would go
+(LIF_WRITE_SPIKES) and the counts (LIF_WRITE_COUNT): a SRAM word a cycle and one cycle
+a word more, to update. A block of P/2 lanes, not P: the second half's update hides
+under the first's write, and the lanes' multipliers and shifters are half the gates.
 
 A refusal by either unit (its own ErrorCode, logged by the unit) or by the
 sequencer's checks (SEQ_*) stops the program: never a hang. When idle, the
@@ -30,7 +32,7 @@ crossbar controller belongs to the host (XB_CTRL); a host START of it while a
 program runs is refused with SEQ_BUSY.
 """
 
-from amaranth import Const, Module, Mux, ResetInserter, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, ResetInserter, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -274,18 +276,21 @@ class Sequencer(wiring.Component):
             return ((Const(1, P + 1) << n_bytes) - 1)[:P]
 
         # a LIF layer's write-back: the word's membranes take two SRAM words unless it is
-        # the last and holds at most P/2 neurons
+        # the last and holds at most P/2 neurons; the neuron block updates a membrane
+        # word's P/2 neurons at a time, the word's first half (`half` 0) in LIF_UPDATE,
+        # its second in LIF_WRITE_MEM, where the count word is still on r_data (no read)
         assert MEM_BITS == 16, "a word of P neurons' int16 membranes is two SRAM words"
-        m.submodules.lif_update = lif_update = LifUpdate(P)
+        m.submodules.lif_update = lif_update = LifUpdate(P // 2)
         two_mem, hi_bytes = Signal(), Signal(range(P + 1))
         m.d.comb += [two_mem.eq(lanes > P // 2), hi_bytes.eq((lanes << 1) - P)]
         mem_in = Signal(2 * p.sram_width)  # the word's membranes as read
+        half = Signal()
+        spike_lo, count_lo = Signal(4 * P), Signal(4 * P)  # the first half's results
         mem_at, count_at = nd.mem + (word << 1), nd.count + word
-        mem_next = lif_update.mem_next.as_value()
         m.d.comb += [lif_update.first.eq(vector == 0), lif_update.desc.eq(nd),
-                     lif_update.current.as_value().eq(y_fifo.r_data),
-                     lif_update.mem.as_value().eq(mem_in),
-                     lif_update.count.as_value().eq(self.sram.r_data)]  # LIF_UPDATE: arrived
+                     lif_update.current.as_value().eq(y_fifo.r_data.word_select(half, 4 * P)),
+                     lif_update.mem.as_value().eq(mem_in.word_select(half, p.sram_width)),
+                     lif_update.count.as_value().eq(self.sram.r_data.word_select(half, 4 * P))]
 
         def error(code, addr):
             m.d.comb += [self.error.valid.eq(1), self.error.code.eq(code),
@@ -433,21 +438,25 @@ class Sequencer(wiring.Component):
                 m.next = "LIF_UPDATE"
             with m.State("LIF_UPDATE"):  # ... update it with y's word (the count arrives)...
                 with m.If(y_fifo.r_rdy):
-                    m.d.comb += [lif_update.en.eq(1), y_fifo.r_en.eq(1)]
-                    m.next = "LIF_WRITE_SPIKES"
-            with m.State("LIF_WRITE_SPIKES"):  # ... and write spikes, membranes and counts
-                write(y_base + word, lif_update.spike.as_value(), enables(lanes))
-                m.next = "LIF_WRITE_MEM"
-            with m.State("LIF_WRITE_MEM"):
-                write(mem_at, mem_next[:p.sram_width], enables(Mux(two_mem, P, lanes << 1)))
-                m.next = "LIF_WRITE_COUNT"
+                    m.d.comb += lif_update.en.eq(1)
+                    m.next = "LIF_WRITE_MEM"
+            with m.State("LIF_WRITE_MEM"):  # ... and write membranes, spikes and counts
+                write(mem_at, lif_update.mem_next.as_value(),
+                      enables(Mux(two_mem, P, lanes << 1)))
+                m.d.comb += [half.eq(1), lif_update.en.eq(1), y_fifo.r_en.eq(1)]
+                m.d.sync += [spike_lo.eq(lif_update.spike.as_value()),
+                             count_lo.eq(lif_update.count_next.as_value())]
+                m.next = "LIF_WRITE_SPIKES"
                 with m.If(two_mem):
                     m.next = "LIF_WRITE_MEM_HI"
             with m.State("LIF_WRITE_MEM_HI"):
-                write(mem_at + 1, mem_next[p.sram_width:], enables(hi_bytes))
+                write(mem_at + 1, lif_update.mem_next.as_value(), enables(hi_bytes))
+                m.next = "LIF_WRITE_SPIKES"
+            with m.State("LIF_WRITE_SPIKES"):
+                write(y_base + word, Cat(spike_lo, lif_update.spike.as_value()), enables(lanes))
                 m.next = "LIF_WRITE_COUNT"
             with m.State("LIF_WRITE_COUNT"):
-                write(count_at, lif_update.count_next.as_value(), enables(lanes))
+                write(count_at, Cat(count_lo, lif_update.count_next.as_value()), enables(lanes))
                 m.d.sync += word.eq(word + 1)
                 with m.If(last_word):
                     vector_written()

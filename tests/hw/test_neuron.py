@@ -11,7 +11,7 @@ from rmlora.hw.neuron import LifUpdate
 
 from .sim_helpers import run_sim
 
-LANES = 8
+LANES = 4  # the chip's: P/2 at 64-bit SRAM words
 
 
 def _lanes(values, bits):

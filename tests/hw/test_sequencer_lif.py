@@ -64,13 +64,15 @@ class LifProgram:
 
 
 def build_lif_program(params, rng, n_out, steps, repeat=1, macros=None, lif_at=(0, 0, 0),
-                      readout_at=(2, 0, 0)):
+                      readout_at=(2, 0, 0), spikes_at=None):
     """A LIF layer of n_out neurons over `steps` vectors whose input is N_X random input
     spikes and the last step's n_out spikes (dst = src + stride + x_words: inside the next
     vector), with an adapter in slot 0, in `repeat` records (each runs the sequence anew
     from its first step: the same spikes and state); then a readout layer reading the
     counts. The layers' crossbar blocks at (macro, row0, col0) lif_at and readout_at;
-    their scales calibrated on `macros` (not changed; default: twins' weights)."""
+    their scales calibrated on `macros` (not changed; default: twins' weights). With
+    `spikes_at` (a word) the spikes go there instead, a step's after the last's: no
+    recurrence, each step's input only its input spikes."""
     wb = params.sram_word_bytes
     sram = bytearray(params.sram_bytes)
     rec_w = params.words_for(SEQ_RECORD_BITS)
@@ -118,8 +120,9 @@ def build_lif_program(params, rng, n_out, steps, repeat=1, macros=None, lif_at=(
     sram[xbar_at[0] * wb:xbar_at[0] * wb + XBAR_DESC_BITS // 8] = desc.pack()
     for k in range(repeat):
         sram[(PROG + k * rec_w) * wb:(PROG + (k + 1) * rec_w) * wb] = pack_record(
-            xbar_at[0], lora_at, src + stride + x_words, stats[k], vectors=steps,
-            src_stride=stride, dst_stride=stride).ljust(rec_w * wb, b"\0")
+            xbar_at[0], lora_at, src + stride + x_words if spikes_at is None else spikes_at,
+            stats[k], vectors=steps, src_stride=stride,
+            dst_stride=stride if spikes_at is None else s_words).ljust(rec_w * wb, b"\0")
     # the readout: counts (0..steps) in, N_READOUT outputs
     at = dict(zip(("macro", "row0", "col0"), readout_at, strict=True))
     rdesc = gxbar.Descriptor(XbarOp.MVM, n_out, N_READOUT, src=neurons.count, dst=0,
@@ -215,6 +218,27 @@ def test_lif_recurrence_equals_golden_and_the_reference(params, n_out, steps, re
         + nd_w + steps * state_w + (steps - 1) * state_w
     assert stats[0].cycles == gchip.record_cycles(desc, identity, [2], params, vectors=steps) \
         + (nd_w + 1) + 1 + steps * (y_w + state_w) + (steps - 1) * state_w
+
+
+def test_lif_pass_without_recurrence_equals_golden():
+    """Spikes written apart from the inputs: the golden chip computes the pass's currents
+    as one batch and updates the neurons vector after vector; the RTL agrees."""
+    params = P64
+    prog = build_lif_program(params, np.random.default_rng(3), 12, 5, spikes_at=900)
+    got, _ = run_both(prog)
+    spikes = np.frombuffer(got, np.int8)[900 * 8:][:5 * 16].reshape(5, 16)[:, :12]
+    counts = read_state(got, prog.neurons, 12, params)[1]
+    assert np.array_equal(spikes.sum(axis=0), counts) and counts.max() > 1
+
+
+def test_golden_chip_refuses_state_over_the_program():
+    """The golden chip decodes a program once: membranes written over a later record's
+    descriptor are refused (ValueError), as outputs over the program are."""
+    prog = build_lif_program(P64, np.random.default_rng(4), 10, 2)
+    records, _ = gchip.read_program(prog.sram, PROG, P64)
+    sram = np.frombuffer(_with_neurons(prog, mem=records[1].lora), np.uint8).copy()[None, :]
+    with pytest.raises(ValueError, match="over the program's own records or descriptors"):
+        gchip.run_program(sram, PROG, 0b1, twins(P64)[1])
 
 
 def test_lif_write_back_cycles():
