@@ -1,7 +1,7 @@
 """LIF update: one time step of `lanes` leaky integrate-and-fire neurons at once
 (rmlora.contract.neuron.lif_update, lane by lane), for the sequencer's write-back of a
-LIF layer: a word of y is `lanes` input currents, and the word's membranes and counts
-come from the SRAM.
+LIF layer, which gives it half a word of y at a time (P/2 lanes: the neurons of one SRAM
+word of membranes) with their membranes and counts from the SRAM.
 
 Per lane, with the layer's NeuronLayer descriptor `desc`:
     m, k = (0, 0) if first else (mem, count)
@@ -12,8 +12,8 @@ Latency 1: the inputs are taken in a cycle with `en` high, the results are regis
 and held from the next cycle until the next `en`. A register, because the inputs come
 from the SRAM (the count word the cycle it arrives) and the results go back to it: the
 multiply and rounding shift sit between two registers, not between the SRAM's read and
-write ports (issue 25: no memory output feeds a multiplier). The shift is a barrel
-shifter over the 25-bit product, decay_mult an unsigned 8-bit multiplier.
+write ports (issue 25: no memory output feeds a multiplier). Per lane a 16 x 8-bit
+multiplier (decay_mult is unsigned) and a barrel shifter over the 25-bit rounded sum.
 """
 
 from amaranth import Const, Module, Mux, signed, unsigned
