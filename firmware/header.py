@@ -48,6 +48,7 @@ from rmlora.contract.lora import (
     LORA_MAX_RANK,
     LORA_SLOTS,
     LUT_ENTRIES,
+    Activation,
     AdapterEntry,
     LoraLayer,
 )
@@ -60,14 +61,15 @@ from rmlora.contract.net_blob import (
     NET_VERSION,
     NetOp,
 )
+from rmlora.contract.neuron import COUNT_MAX, MEM_BITS, NEURON_DESC_BITS, NeuronLayer
 from rmlora.contract.perf import PERF_REGISTERS
 from rmlora.contract.sequencer import SEQ_RECORD_BITS, SEQ_STATS_BITS, SeqLayer, SeqStats
 from rmlora.contract.xbar import XBAR_DESC_BITS, XbarDescriptor
 
-# every record the driver reads or patches, with the SRAM bits it occupies
+# every record the driver reads or patches, or a host writes, with the SRAM bits it occupies
 RECORDS = ((XbarDescriptor, XBAR_DESC_BITS), (LoraLayer, LORA_DESC_BITS),
            (AdapterEntry, LORA_DESC_BITS), (SeqLayer, SEQ_RECORD_BITS),
-           (SeqStats, SEQ_STATS_BITS))
+           (SeqStats, SEQ_STATS_BITS), (NeuronLayer, NEURON_DESC_BITS))
 
 __all__ = ["HEADER_PATH", "render_header"]
 
@@ -165,6 +167,11 @@ def render_header(params: ChipParams = ChipParams()) -> str:
               f"#define {'RMLORA_IMAGE_SECTION_BYTES':<40} {SECTION_BYTES}u"]
     lines += [_define(f"RMLORA_SECTION_{k.name}", k.value) for k in SectionKind]
     lines += [f"#define {'RMLORA_LUT_ENTRIES':<40} {LUT_ENTRIES}u  /* int8 entries of a LUT */"]
+    lines += ["/* LoraLayer.act: the activation (LIF: a layer of LIF neurons, its lut field the",
+              " * SRAM word of its NeuronLayer record; rmlora/contract/neuron.py) */"]
+    lines += [f"#define {'RMLORA_ACT_' + a.name:<40} {a.value}u" for a in Activation]
+    lines += [f"#define {'RMLORA_NEURON_MEM_BITS':<40} {MEM_BITS}u  /* a membrane: int16 */",
+              f"#define {'RMLORA_NEURON_COUNT_MAX':<40} {COUNT_MAX}u  /* spike counts saturate */"]
     lines += ["/* Image header and section table entries: field bit offsets (_LSB) and",
               " * widths (_BITS), little-endian */"]
     for record in (ImageHeader, Section):

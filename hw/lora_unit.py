@@ -402,7 +402,7 @@ class LoraUnit(wiring.Component):
                     entry_at = (rq_out + 128)[:8]
                     m.d.comb += [lut_rd.en.eq(1), lut_rd.addr.eq(entry_at[wb_log:][:lut_bits])]
                     m.d.sync += y_byte.eq(entry_at[:max(1, wb_log)])
-                with m.Default():
+                with m.Default():  # IDENTITY, and LIF: y is the neurons' current
                     m.d.comb += act.eq(rq_out)
             m.d.sync += [y_reg.eq(act), y_full.eq(1), y_lut.eq(layer.act == Activation.LUT)]
 

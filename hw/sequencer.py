@@ -2,7 +2,7 @@
 controller and the LoRA unit, and owns the SRAM core port they share.
 
 Per SeqLayer record: fetch the record, the crossbar descriptor and the LoRA
-descriptor's first word (one DescriptorFetch, back to back); check them; then for
+descriptor's head (one DescriptorFetch, back to back); check them; then for
 each of the record's vectors (a layer pass) run the MVM with its results streamed
 into the p FIFO, keeping each x word the crossbar controller reads (an x buffer:
 the LoRA unit's x is not read from the SRAM a second time); run the LoRA unit,
@@ -13,26 +13,41 @@ the record's SeqStats record (the whole pass). The FIFOs hold a whole layer
 count is exact (rmlora.contract.timing names the phases,
 rmlora.sw.golden.chip.record_cycles sums them).
 
+A layer of LIF neurons (act = LIF, rmlora.contract.neuron; issue 21): CHECK starts
+the fetch of its NeuronLayer descriptor (FETCH_ND) and CHECK_ND checks its membranes
+and counts (in the SRAM, apart from each other and from the pass's outputs) before
+the first MVM. Its write-back, per y word of P currents: read the word's membranes
+(LIF_READ_MEM, and LIF_READ_MEM_HI when the word's neurons take two words of int16)
+and counts (LIF_READ_COUNT), none of them at the pass's first vector (a new
+sequence); update the first P/2 neurons, a membrane word's, in the neuron block
+(hw/neuron.py, registered: LIF_UPDATE); write their membranes while it updates the
+other P/2 (LIF_WRITE_MEM), then those (LIF_WRITE_MEM_HI), the spikes where y would go
+(LIF_WRITE_SPIKES) and the counts (LIF_WRITE_COUNT): a SRAM word a cycle and one cycle
+a word more, to update. A block of P/2 lanes, not P: the second half's update hides
+under the first's write, and the lanes' multipliers and shifters are half the gates.
+
 A refusal by either unit (its own ErrorCode, logged by the unit) or by the
 sequencer's checks (SEQ_*) stops the program: never a hang. When idle, the
 crossbar controller belongs to the host (XB_CTRL); a host START of it while a
 program runs is refused with SEQ_BUSY.
 """
 
-from amaranth import Const, Module, Mux, ResetInserter, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, ResetInserter, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rmlora.contract import ChipParams, ErrorCode
-from rmlora.contract.lora import LORA_DESC_BITS, LORA_MAX_FEATURES, LoraLayer
+from rmlora.contract.lora import LORA_DESC_BITS, LORA_MAX_FEATURES, Activation, LoraLayer
+from rmlora.contract.neuron import MEM_BITS, NEURON_DESC_BITS, NeuronLayer
 from rmlora.contract.sequencer import SEQ_RECORD_BITS, SEQ_STATS_BITS, SeqLayer, SeqStats
-from rmlora.contract.timing import LORA_DESC_FIRST_WORDS
+from rmlora.contract.timing import lora_desc_head_words
 from rmlora.contract.xbar import ACC_BITS, XBAR_DESC_BITS, XbarDescriptor, XbarOp
 
 from .decoder import ErrorEventSignature
 from .descriptor_fetch import DescriptorFetch
+from .neuron import LifUpdate
 from .sram_buffer import SramPortSignature
 from .unit import UnitSignature
 
@@ -85,8 +100,8 @@ class Sequencer(wiring.Component):
         P = p.sram_word_bytes
         wb_log = (P - 1).bit_length()
         rec_w, xd_w = p.words_for(SEQ_RECORD_BITS), p.words_for(XBAR_DESC_BITS)
-        stats_w = p.words_for(SEQ_STATS_BITS)
-        assert p.sram_width >= 20, "the LoRA descriptor's n_in and n_out sit in its first word"
+        stats_w, nd_w = p.words_for(SEQ_STATS_BITS), p.words_for(NEURON_DESC_BITS)
+        head_w = lora_desc_head_words(p)
 
         def words(n):  # ceil(n / P)
             return (n + P - 1) >> wb_log
@@ -96,10 +111,16 @@ class Sequencer(wiring.Component):
         rec = data.View(SeqLayer, rec_raw[:data.Layout.cast(SeqLayer).size])
         xd_raw = Signal(xd_w * p.sram_width)
         xd = data.View(XbarDescriptor, xd_raw[:data.Layout.cast(XbarDescriptor).size])
-        ld_raw = Signal(LORA_DESC_FIRST_WORDS * p.sram_width)
+        ld_raw = Signal(head_w * p.sram_width)
         ld_bits = data.Layout.cast(LoraLayer)
-        n_in = ld_raw[ld_bits["n_in"].offset:][:10]
-        n_out = ld_raw[ld_bits["n_out"].offset:][:10]
+
+        def ld_field(name):
+            return ld_raw[ld_bits[name].offset:][:ld_bits[name].width]
+        n_in, n_out, lut = ld_field("n_in"), ld_field("n_out"), ld_field("lut")
+        lif = Signal()  # a layer of LIF neurons: lut is its NeuronLayer descriptor
+        m.d.comb += lif.eq(ld_field("act") == Activation.LIF.value)
+        nd_raw = Signal(nd_w * p.sram_width)
+        nd = data.View(NeuronLayer, nd_raw[:data.Layout.cast(NeuronLayer).size])
         rec_addr = Signal(16)
 
         # the pass's last vector: its input and output words. Registered every cycle
@@ -119,7 +140,8 @@ class Sequencer(wiring.Component):
             m.d.comb += check.eq(ErrorCode.SEQ_VECTORS)
         with m.Elif(((last_dst << wb_log) + n_out > sram_bytes)
                     | ((last_src << wb_log) + n_in > sram_bytes)
-                    | ((rec.stats != 0) & (rec.stats + stats_w > p.sram_depth))):
+                    | ((rec.stats != 0) & (rec.stats + stats_w > p.sram_depth))
+                    | (lif & (lut + nd_w > p.sram_depth))):
             m.d.comb += check.eq(ErrorCode.SEQ_SRAM_RANGE)
         # the layer pass: the vector running and its input and output offsets (words)
         vector, src_off, dst_off = Signal(16), Signal(16), Signal(16)
@@ -183,6 +205,28 @@ class Sequencer(wiring.Component):
         # y's first word and length, likewise (WRITE_Y comes after the LoRA unit's run)
         y_base, y_len = Signal(17), Signal(16)
         m.d.sync += [y_base.eq(rec.dst + dst_off), y_len.eq(words(n_out))]
+
+        # ---- a LIF layer's state: CHECK_ND's checks on the fetched NeuronLayer ----
+        # n_out int16 membranes and n_out int8 counts in the SRAM (the byte form of the
+        # range checks above), apart from each other and from the pass's outputs (the
+        # span from the first vector's to the last's). The lengths are registered like
+        # y_len: n_out is stored long before CHECK_ND.
+        mem_len = Signal(16)
+        m.d.sync += mem_len.eq(words(n_out << 1))
+        spikes_end = Signal(34)
+        m.d.comb += spikes_end.eq(last_dst + y_len)
+
+        def apart(a0, a1, b0, b1):  # word ranges [a0, a1) and [b0, b1) do not overlap
+            return (a1 <= b0) | (b1 <= a0)
+
+        nd_check = Signal(ErrorCode)
+        with m.If(((nd.mem << wb_log) + (n_out << 1) > sram_bytes)
+                  | ((nd.count << wb_log) + n_out > sram_bytes)):
+            m.d.comb += nd_check.eq(ErrorCode.SEQ_SRAM_RANGE)
+        with m.Elif(~(apart(rec.dst, spikes_end, nd.mem, nd.mem + mem_len)
+                      & apart(rec.dst, spikes_end, nd.count, nd.count + y_len)
+                      & apart(nd.mem, nd.mem + mem_len, nd.count, nd.count + y_len))):
+            m.d.comb += nd_check.eq(ErrorCode.SEQ_NEURON_OVERLAP)
         x_index = Signal(16)
         m.d.comb += x_index.eq(self.xbar_sram.addr - x_base)
         keep, keep_at = Signal(), Signal(x_bits)
@@ -221,7 +265,32 @@ class Sequencer(wiring.Component):
                      self.xbar.desc_addr.eq(Mux(busy, rec.xbar, self.host_xbar_desc)),
                      self.xbar_stream_p.eq(busy), self.lora.desc_addr.eq(rec.lora)]
 
+        # the write-back's word of y: its neurons (lanes) and their bytes' write enables
         word = Signal(16)
+        last_word = Signal()
+        lanes = Signal(range(P + 1))
+        m.d.comb += [last_word.eq(word + 1 == y_len),
+                     lanes.eq(Mux(last_word, (n_out - (word << wb_log))[:wb_log + 1], P))]
+
+        def enables(n_bytes):  # the first n_bytes of a word
+            return ((Const(1, P + 1) << n_bytes) - 1)[:P]
+
+        # a LIF layer's write-back: the word's membranes take two SRAM words unless it is
+        # the last and holds at most P/2 neurons; the neuron block updates a membrane
+        # word's P/2 neurons at a time, the word's first half (`half` 0) in LIF_UPDATE,
+        # its second in LIF_WRITE_MEM, where the count word is still on r_data (no read)
+        assert MEM_BITS == 16, "a word of P neurons' int16 membranes is two SRAM words"
+        m.submodules.lif_update = lif_update = LifUpdate(P // 2)
+        two_mem, hi_bytes = Signal(), Signal(range(P + 1))
+        m.d.comb += [two_mem.eq(lanes > P // 2), hi_bytes.eq((lanes << 1) - P)]
+        mem_in = Signal(2 * p.sram_width)  # the word's membranes as read
+        half = Signal()
+        spike_lo, count_lo = Signal(4 * P), Signal(4 * P)  # the first half's results
+        mem_at, count_at = nd.mem + (word << 1), nd.count + word
+        m.d.comb += [lif_update.first.eq(vector == 0), lif_update.desc.eq(nd),
+                     lif_update.current.as_value().eq(y_fifo.r_data.word_select(half, 4 * P)),
+                     lif_update.mem.as_value().eq(mem_in.word_select(half, p.sram_width)),
+                     lif_update.count.as_value().eq(self.sram.r_data.word_select(half, 4 * P))]
 
         def error(code, addr):
             m.d.comb += [self.error.valid.eq(1), self.error.code.eq(code),
@@ -282,12 +351,22 @@ class Sequencer(wiring.Component):
                 with m.Else():
                     start_fetch(rec.xbar, xd_w)
                     m.next = "FETCH_XD"
-            fetch("FETCH_XD", xd_w, xd_raw, "FETCH_LD",
-                  start_next=(rec.lora, LORA_DESC_FIRST_WORDS))
-            fetch("FETCH_LD", LORA_DESC_FIRST_WORDS, ld_raw, "CHECK")
+            fetch("FETCH_XD", xd_w, xd_raw, "FETCH_LD", start_next=(rec.lora, head_w))
+            fetch("FETCH_LD", head_w, ld_raw, "CHECK")
             with m.State("CHECK"):
                 with m.If(check != ErrorCode.NONE):
                     error(check, rec_addr)
+                    stop()
+                with m.Elif(lif):
+                    start_fetch(lut, nd_w)
+                    m.next = "FETCH_ND"
+                with m.Else():
+                    m.d.comb += self.xbar.start.eq(1)
+                    m.next = "XBAR"
+            fetch("FETCH_ND", nd_w, nd_raw, "CHECK_ND")
+            with m.State("CHECK_ND"):
+                with m.If(nd_check != ErrorCode.NONE):
+                    error(nd_check, rec_addr)
                     stop()
                 with m.Else():
                     m.d.comb += self.xbar.start.eq(1)
@@ -310,32 +389,81 @@ class Sequencer(wiring.Component):
                 with m.If(~self.lora.busy & self.lora.refused):
                     stop()
                 with m.Elif(~self.lora.busy & self.lora.done):  # done: every y has left
-                    m.next = "WRITE_Y"
+                    with m.If(~lif):
+                        m.next = "WRITE_Y"
+                    with m.Elif(vector == 0):  # a new sequence: no state to read
+                        m.next = "LIF_UPDATE"
+                    with m.Else():
+                        m.next = "LIF_READ_MEM"
+
+            def vector_written():
+                """The vector's last word is written in this cycle: the pass's next vector,
+                or the record's statistics."""
+                m.d.sync += word.eq(0)
+                with m.If(vector + 1 != rec.vectors):
+                    m.next = "VECTOR"
+                with m.Else():
+                    m.d.sync += [
+                        stats_view.cycles.eq(layer_cycles),
+                        stats_view.adc.eq(self.xbar_adc - snap_adc),
+                        stats_view.mvm.eq(self.xbar_mvm - snap_mvm),
+                        stats_view.macs.eq(self.lora_macs - snap_macs),
+                        stats_view.sram.eq(sram_count + 1 - snap_sram),  # + 1: this write
+                        stats_view.cache.eq(self.lora_cache - snap_cache),
+                    ]
+                    m.next = "STATS"
+                    with m.If(rec.stats == 0):
+                        m.next = "END"
+
             with m.State("WRITE_Y"):  # y words from the FIFO to dst, one a cycle
-                last = word + 1 == y_len
-                tail = n_out - (word << wb_log)  # outputs in this word, if the last
                 with m.If(y_fifo.r_rdy):
-                    write(y_base + word, y_fifo.r_data,
-                          Mux(last, (Const(1, P + 1) << tail[:wb_log + 1]) - 1, (1 << P) - 1))
+                    write(y_base + word, y_fifo.r_data, enables(lanes))
                     m.d.comb += y_fifo.r_en.eq(1)
                     m.d.sync += word.eq(word + 1)
-                    with m.If(last & (vector + 1 != rec.vectors)):
-                        m.d.sync += word.eq(0)
-                        m.next = "VECTOR"
-                    with m.Elif(last):
-                        m.d.sync += [
-                            word.eq(0),
-                            stats_view.cycles.eq(layer_cycles),
-                            stats_view.adc.eq(self.xbar_adc - snap_adc),
-                            stats_view.mvm.eq(self.xbar_mvm - snap_mvm),
-                            stats_view.macs.eq(self.lora_macs - snap_macs),
-                            # + 1: this cycle's write
-                            stats_view.sram.eq(sram_count + 1 - snap_sram),
-                            stats_view.cache.eq(self.lora_cache - snap_cache),
-                        ]
-                        m.next = "STATS"
-                        with m.If(rec.stats == 0):
-                            m.next = "END"
+                    with m.If(last_word):
+                        vector_written()
+            # a LIF layer's write-back of the word: read its state (not at vector 0)...
+            with m.State("LIF_READ_MEM"):
+                read(mem_at)
+                m.next = "LIF_READ_COUNT"
+                with m.If(two_mem):
+                    m.next = "LIF_READ_MEM_HI"
+            with m.State("LIF_READ_MEM_HI"):
+                read(mem_at + 1)
+                m.d.sync += mem_in[:p.sram_width].eq(self.sram.r_data)
+                m.next = "LIF_READ_COUNT"
+            with m.State("LIF_READ_COUNT"):
+                read(count_at)
+                m.d.sync += mem_in.word_select(two_mem, p.sram_width).eq(self.sram.r_data)
+                m.next = "LIF_UPDATE"
+            with m.State("LIF_UPDATE"):  # ... update it with y's word (the count arrives)...
+                with m.If(y_fifo.r_rdy):
+                    m.d.comb += lif_update.en.eq(1)
+                    m.next = "LIF_WRITE_MEM"
+            with m.State("LIF_WRITE_MEM"):  # ... and write membranes, spikes and counts
+                write(mem_at, lif_update.mem_next.as_value(),
+                      enables(Mux(two_mem, P, lanes << 1)))
+                m.d.comb += [half.eq(1), lif_update.en.eq(1), y_fifo.r_en.eq(1)]
+                m.d.sync += [spike_lo.eq(lif_update.spike.as_value()),
+                             count_lo.eq(lif_update.count_next.as_value())]
+                m.next = "LIF_WRITE_SPIKES"
+                with m.If(two_mem):
+                    m.next = "LIF_WRITE_MEM_HI"
+            with m.State("LIF_WRITE_MEM_HI"):
+                write(mem_at + 1, lif_update.mem_next.as_value(), enables(hi_bytes))
+                m.next = "LIF_WRITE_SPIKES"
+            with m.State("LIF_WRITE_SPIKES"):
+                write(y_base + word, Cat(spike_lo, lif_update.spike.as_value()), enables(lanes))
+                m.next = "LIF_WRITE_COUNT"
+            with m.State("LIF_WRITE_COUNT"):
+                write(count_at, Cat(count_lo, lif_update.count_next.as_value()), enables(lanes))
+                m.d.sync += word.eq(word + 1)
+                with m.If(last_word):
+                    vector_written()
+                with m.Elif(vector == 0):
+                    m.next = "LIF_UPDATE"
+                with m.Else():
+                    m.next = "LIF_READ_MEM"
             with m.State("VECTOR"):  # the pass's next vector: the descriptors stay
                 m.d.comb += [flush.eq(1), self.xbar.start.eq(1), self.xbar_reuse.eq(1),
                              self.xbar_src_offset.eq(src_off + rec.src_stride)]

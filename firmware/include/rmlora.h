@@ -151,10 +151,11 @@
 #define RMLORA_ERR_LORA_RANK_MAX                 0x00000022u  /* an enabled adapter's rank is above the hardware maximum */
 #define RMLORA_ERR_LORA_SRAM_RANGE               0x00000023u  /* descriptor, adapter entry, A, B or LUT beyond the SRAM buffer */
 #define RMLORA_ERR_LORA_BUSY                     0x00000024u  /* START while a layer runs */
-#define RMLORA_ERR_SEQ_SRAM_RANGE                0x00000030u  /* layer record, its descriptors, dst or stats beyond the SRAM buffer */
+#define RMLORA_ERR_SEQ_SRAM_RANGE                0x00000030u  /* layer record, its descriptors, dst, stats or neuron state beyond the SRAM buffer */
 #define RMLORA_ERR_SEQ_SHAPE                     0x00000031u  /* crossbar descriptor not an MVM, or its shape is not the LoRA layer's */
 #define RMLORA_ERR_SEQ_BUSY                      0x00000032u  /* START while a layer program runs */
 #define RMLORA_ERR_SEQ_VECTORS                   0x00000033u  /* layer record with no vectors */
+#define RMLORA_ERR_SEQ_NEURON_OVERLAP            0x00000034u  /* LIF layer's membranes, spike counts and spikes overlap */
 #define RMLORA_ERR_BULK_BURST_TYPE               0x00000040u  /* bulk burst not INCR (FIXED or WRAP) */
 #define RMLORA_ERR_BULK_NARROW                   0x00000041u  /* bulk burst narrower than the SRAM word */
 #define RMLORA_ERR_BULK_MISALIGNED               0x00000042u  /* bulk burst start not a multiple of the SRAM word */
@@ -180,10 +181,11 @@
     X(LORA_RANK_MAX, 0x22u, "an enabled adapter's rank is above the hardware maximum") \
     X(LORA_SRAM_RANGE, 0x23u, "descriptor, adapter entry, A, B or LUT beyond the SRAM buffer") \
     X(LORA_BUSY, 0x24u, "START while a layer runs") \
-    X(SEQ_SRAM_RANGE, 0x30u, "layer record, its descriptors, dst or stats beyond the SRAM buffer") \
+    X(SEQ_SRAM_RANGE, 0x30u, "layer record, its descriptors, dst, stats or neuron state beyond the SRAM buffer") \
     X(SEQ_SHAPE, 0x31u, "crossbar descriptor not an MVM, or its shape is not the LoRA layer's") \
     X(SEQ_BUSY, 0x32u, "START while a layer program runs") \
     X(SEQ_VECTORS, 0x33u, "layer record with no vectors") \
+    X(SEQ_NEURON_OVERLAP, 0x34u, "LIF layer's membranes, spike counts and spikes overlap") \
     X(BULK_BURST_TYPE, 0x40u, "bulk burst not INCR (FIXED or WRAP)") \
     X(BULK_NARROW, 0x41u, "bulk burst narrower than the SRAM word") \
     X(BULK_MISALIGNED, 0x42u, "bulk burst start not a multiple of the SRAM word") \
@@ -267,6 +269,14 @@
 #define RMLORA_SECTION_LUT                       0x00000004u
 #define RMLORA_SECTION_XBAR                      0x00000005u
 #define RMLORA_LUT_ENTRIES                       256u  /* int8 entries of a LUT */
+/* LoraLayer.act: the activation (LIF: a layer of LIF neurons, its lut field the
+ * SRAM word of its NeuronLayer record; rmlora/contract/neuron.py) */
+#define RMLORA_ACT_IDENTITY                      0u
+#define RMLORA_ACT_RELU                          1u
+#define RMLORA_ACT_LUT                           2u
+#define RMLORA_ACT_LIF                           3u
+#define RMLORA_NEURON_MEM_BITS                   16u  /* a membrane: int16 */
+#define RMLORA_NEURON_COUNT_MAX                  127u  /* spike counts saturate */
 /* Image header and section table entries: field bit offsets (_LSB) and
  * widths (_BITS), little-endian */
 #define RMLORA_IMAGE_HEADER_MAGIC_LSB            0u
@@ -388,6 +398,17 @@
 #define RMLORA_SEQSTATS_SRAM_BITS                32u
 #define RMLORA_SEQSTATS_CACHE_LSB                160u
 #define RMLORA_SEQSTATS_CACHE_BITS               32u
+#define RMLORA_NEURONLAYER_RECORD_BITS           64u
+#define RMLORA_NEURONLAYER_MEM_LSB               0u
+#define RMLORA_NEURONLAYER_MEM_BITS              16u
+#define RMLORA_NEURONLAYER_COUNT_LSB             16u
+#define RMLORA_NEURONLAYER_COUNT_BITS            16u
+#define RMLORA_NEURONLAYER_V_TH_LSB              32u
+#define RMLORA_NEURONLAYER_V_TH_BITS             16u
+#define RMLORA_NEURONLAYER_DECAY_MULT_LSB        48u
+#define RMLORA_NEURONLAYER_DECAY_MULT_BITS       8u
+#define RMLORA_NEURONLAYER_DECAY_SHIFT_LSB       56u
+#define RMLORA_NEURONLAYER_DECAY_SHIFT_BITS      4u
 
 /* Network blob of the firmware example (rmlora/contract/net_blob.py) */
 #define RMLORA_NET_MAGIC                         0x4E4C4D52u  /* ASCII 'RMLN' */

@@ -60,9 +60,14 @@ class Activation(enum.Enum, shape=2):
     IDENTITY = 0
     RELU = 1
     LUT = 2  # y = lut[y + 128]: GELU and any other int8 -> int8 function
+    # y as IDENTITY, the input current of a layer of leaky integrate-and-fire neurons that
+    # the sequencer updates instead of writing y (issue 21; contract/neuron.py); `lut`
+    # holds the SRAM word of its NeuronLayer descriptor
+    LIF = 3
 
 
-# The act field's codes that name an Activation; any other (3) is refused (LORA_SHAPE).
+# The act field's codes that name an Activation; the LoRA unit refuses any other as
+# LORA_SHAPE (since LIF the 2-bit field has none left).
 ACTIVATION_CODES = tuple(a.value for a in Activation)
 LUT_ENTRIES = 256  # an int8 -> int8 table: one int8 entry per int8 value
 
@@ -73,7 +78,7 @@ class LoraLayer(data.Struct):
     out_mult: signed(MULT_BITS)  # multiplier of the analogue partial sums p
     out_shift: unsigned(6)
     act: Activation
-    lut: unsigned(16)  # SRAM word address of the LUT (act = LUT)
+    lut: unsigned(16)  # SRAM word address of the LUT (act = LUT) or NeuronLayer (act = LIF)
     entry0: unsigned(16)  # SRAM word address of slot 0's adapter entry, 0 = none
     entry1: unsigned(16)
     entry2: unsigned(16)

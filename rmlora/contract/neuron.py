@@ -36,7 +36,7 @@ from amaranth.lib import data
 from .lora import round_half_up_shift
 
 __all__ = ["NeuronLayer", "NEURON_DESC_BITS", "MEM_BITS", "MEM_MIN", "MEM_MAX", "COUNT_MAX",
-           "lif_update"]
+           "lif_update", "state_words"]
 
 MEM_BITS = 16  # the membrane: int16 in the SRAM
 MEM_MIN, MEM_MAX = -(1 << (MEM_BITS - 1)), (1 << (MEM_BITS - 1)) - 1
@@ -52,6 +52,11 @@ class NeuronLayer(data.Struct):
 
 
 NEURON_DESC_BITS = 64  # the descriptor takes 64 bits of SRAM (the layout is 60)
+
+
+def state_words(n_out: int, word_bytes: int) -> tuple[int, int]:
+    """SRAM words of a layer's membranes and of its spike counts (the layout above)."""
+    return -(-(MEM_BITS // 8) * n_out // word_bytes), -(-n_out // word_bytes)
 
 
 def lif_update(m: int, k: int, c: int, desc: dict) -> tuple[int, int, int]:

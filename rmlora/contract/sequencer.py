@@ -5,10 +5,10 @@ on, one after another (each LORA_DESC_BITS = 128 bits, i.e. words_for(128) SRAM
 words), ending with the first record whose `last` bit is set. For each record the
 sequencer
 
-  1. fetches the record, the layer's crossbar descriptor (an MVM) and the first
-     word of its LoRA layer descriptor, and checks that they agree (SEQ_SHAPE),
-     that the record has vectors (SEQ_VECTORS) and that every vector's input,
-     output and the stats record fit the buffer (SEQ_SRAM_RANGE);
+  1. fetches the record, the layer's crossbar descriptor (an MVM) and the head of
+     its LoRA layer descriptor (n_in, n_out, act, lut), and checks that they agree
+     (SEQ_SHAPE), that the record has vectors (SEQ_VECTORS) and that every vector's
+     input, output and the stats record fit the buffer (SEQ_SRAM_RANGE);
   then, for each of the record's `vectors` input vectors (a layer pass):
   2. runs the crossbar MVM on the int8 input at the descriptor's `src` plus the
      vector's offset (the controller fetches and checks the descriptor for the
@@ -19,7 +19,11 @@ sequencer
      second FIFO; from the second vector on, the unit reads its adapters from its
      adapter cache (ChipParams.lora_cache_words) when they fit;
   4. writes y to `dst` plus the vector's offset (n_out bytes from byte 0 of that
-     word; the bytes after the last output in its word are not touched);
+     word; the bytes after the last output in its word are not touched); for a layer
+     of LIF neurons (act = LIF, contract/neuron.py) it updates the neurons instead and
+     writes their spikes there, and their membranes and counts where the layer's
+     NeuronLayer descriptor says (fetched after the LoRA descriptor, its regions
+     checked with the record's: SEQ_SRAM_RANGE, SEQ_NEURON_OVERLAP);
   and after the last vector
   5. writes the record's statistics (the whole pass) to `stats` (0: no record).
 

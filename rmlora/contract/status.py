@@ -42,10 +42,14 @@ class ErrorCode(enum.Enum, shape=8):
     LORA_SRAM_RANGE = 0x23  # descriptor, adapter entry, A, B or LUT beyond the SRAM buffer
     LORA_BUSY = 0x24  # START while a layer runs (the START is ignored)
     # sequencer: a layer program it stopped (0x30-0x3f)
-    SEQ_SRAM_RANGE = 0x30  # a record, its descriptors, dst or stats beyond the SRAM buffer
+    # a record, its descriptors, dst, stats or a LIF layer's neuron state beyond the SRAM
+    SEQ_SRAM_RANGE = 0x30
     SEQ_SHAPE = 0x31  # crossbar descriptor not an MVM, or its shape differs from the LoRA layer's
     SEQ_BUSY = 0x32  # START (or a host crossbar START) while a program runs (ignored)
     SEQ_VECTORS = 0x33  # a layer record with no vectors
+    # a LIF layer whose membranes, spike counts and spikes (the pass's outputs) overlap:
+    # what it wrote would depend on the order of the write-back's words (contract/neuron.py)
+    SEQ_NEURON_OVERLAP = 0x34
     # bulk port (AXI4 bursts into the SRAM): a burst refused whole at its address phase
     # (0x40-0x4f); ERR_ADDR holds the burst's start address in the port's own space
     BULK_BURST_TYPE = 0x40  # a FIXED or WRAP burst (SLVERR)
@@ -84,10 +88,12 @@ _TEXT = {
     ErrorCode.LORA_RANK_MAX: "an enabled adapter's rank is above the hardware maximum",
     ErrorCode.LORA_SRAM_RANGE: "descriptor, adapter entry, A, B or LUT beyond the SRAM buffer",
     ErrorCode.LORA_BUSY: "START while a layer runs",
-    ErrorCode.SEQ_SRAM_RANGE: "layer record, its descriptors, dst or stats beyond the SRAM buffer",
+    ErrorCode.SEQ_SRAM_RANGE: "layer record, its descriptors, dst, stats or neuron state beyond "
+                              "the SRAM buffer",
     ErrorCode.SEQ_SHAPE: "crossbar descriptor not an MVM, or its shape is not the LoRA layer's",
     ErrorCode.SEQ_BUSY: "START while a layer program runs",
     ErrorCode.SEQ_VECTORS: "layer record with no vectors",
+    ErrorCode.SEQ_NEURON_OVERLAP: "LIF layer's membranes, spike counts and spikes overlap",
     ErrorCode.BULK_BURST_TYPE: "bulk burst not INCR (FIXED or WRAP)",
     ErrorCode.BULK_NARROW: "bulk burst narrower than the SRAM word",
     ErrorCode.BULK_MISALIGNED: "bulk burst start not a multiple of the SRAM word",

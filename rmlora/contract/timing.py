@@ -11,6 +11,9 @@ Every change here changes the chip's timing, i.e. every cycle figure the
 simulation and the benchmarks report.
 """
 
+from amaranth.lib import data
+
+from .lora import LoraLayer
 from .xbar import MACRO_LATENCY, MacroOp
 
 __all__ = [
@@ -21,9 +24,9 @@ __all__ = [
     "LORA_NEXT_ENTRY_CYCLES", "LORA_CHECK_PRODUCTS_CYCLES", "LORA_X_CYCLES_PER_WORD",
     "LORA_PIPE_STAGES",
     "LORA_A_DRAIN_CYCLES", "LORA_TAIL_CYCLES", "LORA_DONE_LAG_CYCLES",
-    "LORA_DESC_FIRST_WORDS", "SEQ_HANDOFF_CYCLES",
+    "lora_desc_head_words", "SEQ_HANDOFF_CYCLES",
     "SEQ_X_FEED_LAG_CYCLES", "SEQ_RECORD_START_CYCLES", "SEQ_RECORD_END_CYCLES",
-    "SEQ_VECTOR_CYCLES",
+    "SEQ_VECTOR_CYCLES", "SEQ_LIF_UPDATE_CYCLES", "SEQ_STATE_WORD_CYCLES",
 ]
 
 # The SRAM buffer's read port answers the cycle after the read (sram_buffer.py).
@@ -102,9 +105,26 @@ LORA_TAIL_CYCLES = 1 + LORA_PIPE_STAGES
 LORA_DONE_LAG_CYCLES = LORA_TAIL_CYCLES + 1
 
 # ---- sequencer ----
-LORA_DESC_FIRST_WORDS = 1  # FETCH_LD: the sequencer reads only the word with n_in, n_out
+def lora_desc_head_words(params) -> int:
+    """FETCH_LD: the words of the LoRA layer descriptor the sequencer reads, those that hold
+    n_in, n_out, act and lut (its first 60 bits): 1 at sram_width >= 64, 2 at 32. Issue 21:
+    a LIF layer's lut names its neuron descriptor; before, the sequencer read only the
+    word with n_in and n_out, which at 32 bits does not hold act (bits 42-43)."""
+    lut = data.Layout.cast(LoraLayer)["lut"]
+    return params.words_for(lut.offset + lut.width)
+
+
 SEQ_HANDOFF_CYCLES = 1  # XBAR / LORA: the cycle in which the sequencer sees a unit done
 SEQ_X_FEED_LAG_CYCLES = 1  # the x feeder's first read is a cycle behind the LoRA unit
 SEQ_RECORD_START_CYCLES = 1  # NEXT: a record begins (FIFOs flushed, counters snapped)
 SEQ_RECORD_END_CYCLES = 1  # END: the record is counted, the program goes on or ends
 SEQ_VECTOR_CYCLES = 1  # VECTOR: a layer pass moves to its next vector (FIFOs flushed)
+# A LIF layer (issue 21, contract/neuron.py): CHECK starts the fetch of its NeuronLayer
+# descriptor (FETCH_ND, fetch_cycles), CHECK_ND checks its membranes and counts
+# (CHECK_CYCLES); per output word of y the write-back reads the word's membranes (one or
+# two words) and counts (LIF_READ_*: none at the pass's first vector), updates its first
+# half (LIF_UPDATE: the neuron block's registered result; the second half's update is
+# under the first's write), then writes membranes, spikes and counts (LIF_WRITE_*), one
+# SRAM word a cycle
+SEQ_LIF_UPDATE_CYCLES = 1
+SEQ_STATE_WORD_CYCLES = 1

@@ -47,6 +47,7 @@ class Layer:
     out_shift: int
     act: Activation = Activation.IDENTITY
     lut: np.ndarray | None = None  # LUT_ENTRIES int8 entries, for act = LUT
+    neuron: int = 0  # SRAM word of the NeuronLayer descriptor, for act = LIF (formats.neuron)
 
 
 def pack_layer(layer: Layer, lut_addr: int, entry_addrs: dict[int, int]) -> bytes:
@@ -100,12 +101,13 @@ def adapter_words(n_in: int, n_out: int, rank: int, word_bytes: int) -> tuple[in
 def place_layer(layer: Layer, adapters: dict[int, Adapter], params: ChipParams,
                 base: int) -> tuple[bytes, int]:
     """SRAM image of one layer from SRAM word `base` on: the layer descriptor, one
-    entry per adapter, the LUT (LUT activation), then each adapter's A and B.
+    entry per adapter, the LUT (LUT activation), then each adapter's A and B. A LIF
+    layer's descriptor names its neuron descriptor (layer.neuron), placed by the caller.
     Returns (image bytes, the descriptor's word address = base)."""
     wb = params.sram_word_bytes
     dw = params.words_for(LORA_DESC_BITS)
     cursor = base + dw * (1 + len(adapters))
-    lut_addr = 0
+    lut_addr = layer.neuron if layer.act is Activation.LIF else 0
     if layer.act is Activation.LUT:
         lut_addr, cursor = cursor, cursor + LUT_ENTRIES // wb
     entries, blobs = {}, []

@@ -9,12 +9,13 @@ the outputs, the SeqStats records and the macros' counters equal a cosimulation
 that runs the program B times.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from rmlora.contract import ChipParams, ErrorCode, timing
-from rmlora.contract.lora import LORA_DESC_BITS, LoraLayer
+from rmlora.contract.lora import LORA_DESC_BITS, Activation, LoraLayer
+from rmlora.contract.neuron import NEURON_DESC_BITS, state_words
 from rmlora.contract.packing import pack_fields, unpack_fields
 from rmlora.contract.sequencer import (
     SEQ_MAX_LAYERS,
@@ -24,15 +25,18 @@ from rmlora.contract.sequencer import (
     SeqStats,
 )
 from rmlora.contract.xbar import XBAR_DESC_BITS, XbarDescriptor, XbarOp
+from rmlora.sw.formats.neuron import Neurons, read_neurons
 from rmlora.sw.formats.records import LayerStats, Record, read_packed, strided
 
 from . import lora as glora
+from . import neuron as gneuron
 from . import xbar as gxbar
 from .macros import Macros
 
-__all__ = ["ChipError", "Program", "Rows", "cache_hits", "decode_program", "read_program",
-           "record_cache_words", "record_cycles", "record_sram_words", "run_cycles",
-           "run_program", "run_window", "sequencer_cycles", "vector_hits"]
+__all__ = ["ChipError", "Program", "Rows", "cache_hits", "decode_program", "fetched_neurons",
+           "read_program", "record_cache_words", "record_cycles", "record_sram_words",
+           "run_cycles", "run_program", "run_window", "sequencer_cycles", "vector_hits",
+           "write_back_cycles"]
 
 
 class ChipError(RuntimeError):
@@ -83,26 +87,49 @@ def vector_hits(layer: glora.Layer, ranks: list[int], params: ChipParams, hit: b
     return [hit] + [glora.caches(layer, ranks, params)] * (vectors - 1)
 
 
+def _write_back_words(layer: glora.Layer, params: ChipParams, first: bool) -> int:
+    """SRAM words of one vector's write-back: y's words; for a LIF layer the spikes', and
+    the membranes and counts written, and read but at the pass's first vector."""
+    y_w = -(-layer.n_out // params.sram_word_bytes)
+    if layer.act is not Activation.LIF:
+        return y_w
+    state_w = sum(state_words(layer.n_out, params.sram_word_bytes))
+    return y_w + state_w * (1 if first else 2)
+
+
+def write_back_cycles(layer: glora.Layer, params: ChipParams, first: bool = False) -> int:
+    """Cycles of one vector's write-back, a SRAM word a cycle: WRITE_Y; for a LIF layer
+    (the pass's first vector reads no state) its words and per output word LIF_UPDATE."""
+    words = _write_back_words(layer, params, first)
+    if layer.act is not Activation.LIF:
+        return words
+    y_w = -(-layer.n_out // params.sram_word_bytes)
+    return words * timing.SEQ_STATE_WORD_CYCLES + y_w * timing.SEQ_LIF_UPDATE_CYCLES
+
+
 def record_cycles(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
                   params: ChipParams, hit: bool = False, vectors: int = 1) -> int:
     """Cycles of one record (a pass over `vectors` vectors) as its SeqStats.cycles counts
     them, from the record's fetch to the end of the last y's write-back: fetches and
-    checks; per vector the MVM (+1: the cycle the sequencer sees it done; from the second
-    vector on the controller reuses its descriptor), the LoRA unit (its busy cycles, then
-    its last outputs leave until done, timing.LORA_DONE_LAG_CYCLES, which grows with the
-    unit's pipeline: a cycle more since its operand stage, issue 25; +2: the x feeder's
-    first read is a cycle behind a stream that is always valid, and the cycle the
-    sequencer sees it done), y's write-back, a word a cycle; a cycle between vectors."""
+    checks (a LIF layer's neuron descriptor too: FETCH_ND, CHECK_ND); per vector the MVM
+    (+1: the cycle the sequencer sees it done; from the second vector on the controller
+    reuses its descriptor), the LoRA unit (its busy cycles, then its last outputs leave
+    until done, timing.LORA_DONE_LAG_CYCLES, which grows with the unit's pipeline: a cycle
+    more since its operand stage, issue 25; +2: the x feeder's first read is a cycle
+    behind a stream that is always valid, and the cycle the sequencer sees it done), the
+    write-back (write_back_cycles); a cycle between vectors."""
     rec_w, xd_w = params.words_for(SEQ_RECORD_BITS), params.words_for(XBAR_DESC_BITS)
     fetch_and_check = (timing.fetch_cycles(rec_w) + timing.CHECK_CYCLES  # FETCH_REC, CHECK_REC
                        + timing.fetch_cycles(xd_w)  # FETCH_XD
-                       + timing.fetch_cycles(timing.LORA_DESC_FIRST_WORDS)  # FETCH_LD
+                       + timing.fetch_cycles(timing.lora_desc_head_words(params))  # FETCH_LD
                        + timing.CHECK_CYCLES)
-    write_y = -(-layer.n_out // params.sram_word_bytes)  # WRITE_Y: a word a cycle
+    if layer.act is Activation.LIF:  # FETCH_ND, CHECK_ND
+        fetch_and_check += (timing.fetch_cycles(params.words_for(NEURON_DESC_BITS))
+                            + timing.CHECK_CYCLES)
     per_vector = [gxbar.mvm_cycles(desc, params, stream_p=True, fetch=v == 0)
                   + timing.SEQ_HANDOFF_CYCLES + glora.cycles(layer, ranks, params, h)
                   + timing.LORA_DONE_LAG_CYCLES + timing.SEQ_X_FEED_LAG_CYCLES
-                  + timing.SEQ_HANDOFF_CYCLES + write_y
+                  + timing.SEQ_HANDOFF_CYCLES + write_back_cycles(layer, params, v == 0)
                   for v, h in enumerate(vector_hits(layer, ranks, params, hit, vectors))]
     return fetch_and_check + sum(per_vector) + timing.SEQ_VECTOR_CYCLES * (vectors - 1)
 
@@ -110,14 +137,17 @@ def record_cycles(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
 def record_sram_words(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
                       params: ChipParams, hit: bool = False, vectors: int = 1) -> int:
     """SeqStats.sram of one record: the sequencer's fetches (record, crossbar descriptor,
-    the LoRA descriptor's first word), once per pass; per vector the MVM's reads (the
-    descriptor for the first only), the LoRA unit's reads (none on a cache hit), and y
-    written (the LoRA unit's x comes from the sequencer's x buffer)."""
-    wb = params.sram_word_bytes
+    the LoRA descriptor's head, a LIF layer's neuron descriptor), once per pass; per
+    vector the MVM's reads (the descriptor for the first only), the LoRA unit's reads
+    (none on a cache hit), and the write-back's words (the LoRA unit's x comes from the
+    sequencer's x buffer)."""
     own = (params.words_for(SEQ_RECORD_BITS) + params.words_for(XBAR_DESC_BITS)
-           + timing.LORA_DESC_FIRST_WORDS)
+           + timing.lora_desc_head_words(params))
+    if layer.act is Activation.LIF:
+        own += params.words_for(NEURON_DESC_BITS)
     return own + sum(gxbar.mvm_sram_reads(desc, params, fetch=v == 0)
-                     + glora.sram_reads(layer, ranks, params, h) + -(-layer.n_out // wb)
+                     + glora.sram_reads(layer, ranks, params, h)
+                     + _write_back_words(layer, params, v == 0)
                      for v, h in enumerate(vector_hits(layer, ranks, params, hit, vectors)))
 
 
@@ -157,18 +187,20 @@ def run_cycles(records: list[Record], stats: list[LayerStats], params: ChipParam
 @dataclass
 class Program:
     """A layer program as the sequencer sees it before it runs: its records, each one's
-    checked (crossbar descriptor, LoRA layer, adapters) plan, and the ChipError it stops
-    with (None: it runs to its last record)."""
+    checked (crossbar descriptor, LoRA layer, adapters) plan, the ChipError it stops
+    with (None: it runs to its last record), and the neuron descriptors of its LIF
+    layers by record index."""
 
     records: list[Record]
     plans: list
     error: ChipError | None
+    neurons: dict[int, Neurons] = field(default_factory=dict)
 
 
 def decode_program(mem: bytes, prog_addr: int, enabled: int, params: ChipParams) -> Program:
     """The program at prog_addr in `mem` (the whole SRAM), decoded and checked."""
     records, error = read_program(mem, prog_addr, params)
-    plans = []
+    plans, neurons = [], {}
     for i, rec in enumerate(records):
         code, plan = _check_record(mem, rec, enabled, params)
         if code is not ErrorCode.NONE:
@@ -177,7 +209,9 @@ def decode_program(mem: bytes, prog_addr: int, enabled: int, params: ChipParams)
                 plans.append((plan, None, None))
             break
         plans.append(plan)
-    return Program(records, plans, error)
+        if plan[1].act is Activation.LIF:
+            neurons[i] = read_neurons(mem, plan[1].neuron, params)
+    return Program(records, plans, error, neurons)
 
 
 def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros,
@@ -204,7 +238,7 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros,
         program = decode_program(sram[0].tobytes(), prog_addr, enabled, p)
     records, plans, error = program.records, program.plans, program.error
     ran = [plan for plan in plans if plan[1] is not None]
-    _check_not_self_modifying(records[:len(ran)], ran, p)
+    _check_not_self_modifying(records[:len(ran)], ran, program.neurons, p)
     hits = cache_hits(records, ran, enabled, p)
     per_run = np.zeros(p.n_macros, dtype=np.int64)  # conversions of one run, per macro
     offsets = []  # per record: each of its vectors' first conversion on each macro
@@ -216,12 +250,13 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros,
         offsets.append([per_run + v * per_vector for v in range(vectors)])
         per_run = per_run + vectors * per_vector
     if error is not None:  # the chip stops in the first run: later runs never start
-        _run_passes(Rows(sram[:1], base), records[:len(ran)], ran, enabled, macros,
-                    [[macros.mvm_ops[None, :] + o for o in offs] for offs in offsets], hits)
+        _run_passes(Rows(sram[:1], base), records[:len(ran)], ran, program.neurons, enabled,
+                    macros, [[macros.mvm_ops[None, :] + o for o in offs] for offs in offsets],
+                    hits)
         macros.mvm_ops += per_run
         raise error
     start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * per_run[None, :]
-    stats = _run_passes(rows, records, plans, enabled, macros,
+    stats = _run_passes(rows, records, plans, program.neurons, enabled, macros,
                         [[start + o for o in offs] for offs in offsets], hits)
     macros.mvm_ops += batch * per_run
     return stats
@@ -236,14 +271,22 @@ def _vector_items(records, plans) -> list[tuple[int, int, gxbar.Descriptor, int]
                                                rec.dsts(), strict=True))]
 
 
-def _independent_groups(records, plans, items, p: ChipParams) -> list[list[int]]:
+def _writes(layer: glora.Layer, neurons: Neurons | None, dst: int, p: ChipParams
+            ) -> list[tuple[int, int]]:
+    """(first word, words) a vector's write-back writes: y, or a LIF layer's spikes and
+    state."""
+    spans = [(dst, -(-layer.n_out // p.sram_word_bytes))]
+    return spans + (neurons.regions(layer.n_out, p) if neurons is not None else [])
+
+
+def _independent_groups(records, plans, neurons, items, p: ChipParams) -> list[list[int]]:
     """Runs of consecutive vectors of one layer (same LoRA descriptor, same crossbar
     descriptor but for src/dst) whose inputs none of them writes: each run is computed
     as one batch (a layer over many vectors), in the chip's order."""
     wb = p.sram_word_bytes
     groups, written = [], []
     for k, (i, _, desc, dst) in enumerate(items):
-        layer = plans[i][1]
+        writes = _writes(plans[i][1], neurons.get(i), dst, p)
         if groups:
             first_i, _, first_desc, _ = items[groups[-1][0]]
             same = (records[i].lora == records[first_i].lora
@@ -252,30 +295,66 @@ def _independent_groups(records, plans, items, p: ChipParams) -> list[list[int]]
             reads_written = any(desc.src < w0 + wn and w0 < desc.src + n_w for w0, wn in written)
             if same and not reads_written:
                 groups[-1].append(k)
-                written.append((dst, -(-layer.n_out // wb)))
+                written += writes
                 continue
         groups.append([k])
-        written = [(dst, -(-layer.n_out // wb))]
+        written = list(writes)
     return groups
 
 
-def _check_record(mem, rec: Record, enabled: int, p: ChipParams):
-    """The sequencer's, the crossbar controller's and the LoRA unit's checks, in order."""
+def _head_check(mem, rec: Record, p: ChipParams):
+    """The sequencer's CHECK_REC and CHECK: (code, crossbar descriptor, LoRA layer fields)."""
     xd_w, dw = p.words_for(XBAR_DESC_BITS), p.words_for(LORA_DESC_BITS)
     if rec.xbar + xd_w > p.sram_depth or rec.lora + dw > p.sram_depth:
-        return ErrorCode.SEQ_SRAM_RANGE, None
+        return ErrorCode.SEQ_SRAM_RANGE, None, None
     op, desc = _descriptor(mem, rec.xbar, p)
     lf = unpack_fields(LoraLayer, read_packed(mem, rec.lora, LORA_DESC_BITS, p))
     if op != XbarOp.MVM.value or (desc.n_rows, desc.n_cols) != (lf["n_in"], lf["n_out"]):
-        return ErrorCode.SEQ_SHAPE, None
+        return ErrorCode.SEQ_SHAPE, None, None
     if rec.vectors == 0:
-        return ErrorCode.SEQ_VECTORS, None
+        return ErrorCode.SEQ_VECTORS, None, None
     wb = p.sram_word_bytes
     last = rec.vectors - 1
     if (rec.dst + last * rec.dst_stride + -(-lf["n_out"] // wb) > p.sram_depth
             or desc.src + last * rec.src_stride + -(-lf["n_in"] // wb) > p.sram_depth
-            or (rec.stats and rec.stats + p.words_for(SEQ_STATS_BITS) > p.sram_depth)):
-        return ErrorCode.SEQ_SRAM_RANGE, None
+            or (rec.stats and rec.stats + p.words_for(SEQ_STATS_BITS) > p.sram_depth)
+            or (lf["act"] == Activation.LIF.value
+                and lf["lut"] + p.words_for(NEURON_DESC_BITS) > p.sram_depth)):
+        return ErrorCode.SEQ_SRAM_RANGE, None, None
+    return ErrorCode.NONE, desc, lf
+
+
+def fetched_neurons(mem: bytes, rec: Record, p: ChipParams) -> Neurons | None:
+    """The NeuronLayer descriptor the sequencer fetches for a record (FETCH_ND, then
+    CHECK_ND): a LIF layer's whose record passed CHECK; else None."""
+    code, _, lf = _head_check(mem, rec, p)
+    if code is not ErrorCode.NONE or lf["act"] != Activation.LIF.value:
+        return None
+    return read_neurons(mem, lf["lut"], p)
+
+
+def _neuron_check(rec: Record, n_out: int, neurons: Neurons, p: ChipParams) -> ErrorCode:
+    """CHECK_ND: a LIF layer's membranes and counts fit the SRAM and overlap neither each
+    other nor the pass's outputs (the span from the first vector's to the last's)."""
+    (mem, mem_w), (count, count_w) = neurons.regions(n_out, p)
+    if mem + mem_w > p.sram_depth or count + count_w > p.sram_depth:
+        return ErrorCode.SEQ_SRAM_RANGE
+    spikes = (rec.dst, rec.dst + (rec.vectors - 1) * rec.dst_stride + count_w)
+    spans = [spikes, (mem, mem + mem_w), (count, count + count_w)]
+    if any(a0 < b1 and b0 < a1 for k, (a0, a1) in enumerate(spans) for b0, b1 in spans[k + 1:]):
+        return ErrorCode.SEQ_NEURON_OVERLAP
+    return ErrorCode.NONE
+
+
+def _check_record(mem, rec: Record, enabled: int, p: ChipParams):
+    """The sequencer's, the crossbar controller's and the LoRA unit's checks, in order."""
+    code, desc, lf = _head_check(mem, rec, p)
+    if code is not ErrorCode.NONE:
+        return code, None
+    if lf["act"] == Activation.LIF.value:
+        code = _neuron_check(rec, lf["n_out"], read_neurons(mem, lf["lut"], p), p)
+        if code is not ErrorCode.NONE:
+            return code, None
     code = gxbar.check(desc, p)
     if code is not ErrorCode.NONE:
         return code, None
@@ -285,15 +364,16 @@ def _check_record(mem, rec: Record, enabled: int, p: ChipParams):
     return ErrorCode.NONE, (desc, layer, adapters)
 
 
-def _check_not_self_modifying(records, plans, p: ChipParams):
+def _check_not_self_modifying(records, plans, neurons, p: ChipParams):
     """This model decodes the program once; refuse a program whose outputs overwrite it."""
-    wb = p.sram_word_bytes
     reads = []  # (adapter entries, A, B and LUTs are the compiler's to keep apart)
-    for rec in records:
+    for i, (rec, (_, layer, _)) in enumerate(zip(records, plans, strict=True)):
         reads += [(rec.addr, p.words_for(SEQ_RECORD_BITS)), (rec.xbar, p.words_for(XBAR_DESC_BITS)),
                   (rec.lora, p.words_for(LORA_DESC_BITS))]
-    for rec, (_, layer, _) in zip(records, plans, strict=True):
-        writes = [(dst, -(-layer.n_out // wb)) for dst in rec.dsts()]
+        if i in neurons:
+            reads.append((layer.neuron, p.words_for(NEURON_DESC_BITS)))
+    for i, (rec, (_, layer, _)) in enumerate(zip(records, plans, strict=True)):
+        writes = [w for dst in rec.dsts() for w in _writes(layer, neurons.get(i), dst, p)]
         if rec.stats:
             writes.append((rec.stats, p.words_for(SEQ_STATS_BITS)))
         for w0, wn in writes:
@@ -333,25 +413,30 @@ def run_window(program: Program, params: ChipParams, ranges: list[tuple[int, int
         return 0, params.sram_bytes
     wb = params.sram_word_bytes
     spans = list(ranges)
-    for rec, (desc, layer, _) in zip(program.records, program.plans, strict=True):
+    for i, (rec, (desc, layer, _)) in enumerate(zip(program.records, program.plans,
+                                                    strict=True)):
         spans += [(src * wb, layer.n_in) for src in strided(desc.src, rec.src_stride, rec.vectors)]
         spans += [(dst * wb, layer.n_out) for dst in rec.dsts()]
+        if i in program.neurons:
+            spans += [(w * wb, n * wb) for w, n in program.neurons[i].regions(layer.n_out,
+                                                                              params)]
         if rec.stats:
             spans.append((rec.stats * wb, params.words_for(SEQ_STATS_BITS) * wb))
     return min(b for b, _ in spans), max(b + n for b, n in spans)
 
 
-def _run_passes(rows: Rows, records, plans, enabled, macros, op_starts, hits
+def _run_passes(rows: Rows, records, plans, neurons, enabled, macros, op_starts, hits
                 ) -> list[LayerStats]:
     """Every vector of the records, batched over runs and over the vectors of a layer
     that do not read each other's outputs; op_starts[i][v]: (B, n_macros) first conversion
-    indices of record i's vector v. Writes outputs and stats records; returns the stats."""
+    indices of record i's vector v. Writes outputs (a LIF layer's: its neurons updated in
+    the vectors' order, neurons[i]) and stats records; returns the stats."""
     p = macros.params
     wb = p.sram_word_bytes
     batch = len(rows.sram)
     items = _vector_items(records, plans)
     stats = {}
-    for group in _independent_groups(records, plans, items, p):
+    for group in _independent_groups(records, plans, neurons, items, p):
         _, layer, adapters = plans[items[group[0]][0]]
         descs = [items[k][2] for k in group]
         n = descs[0].n_rows
@@ -362,7 +447,11 @@ def _run_passes(rows: Rows, records, plans, enabled, macros, op_starts, hits
         per_vector = counts.adc // len(x), counts.mvm // len(x)  # one vector's conversions
         for j, k in enumerate(group):
             i, v, _, dst = items[k]
-            rows.put(dst * wb, y[j * batch:(j + 1) * batch])
+            if i in neurons:
+                gneuron.write_back(rows, neurons[i], y[j * batch:(j + 1) * batch].view(np.int8),
+                                   dst * wb, wb, first=v == 0)
+            else:
+                rows.put(dst * wb, y[j * batch:(j + 1) * batch])
             if v == records[i].vectors - 1:  # the pass is done: its stats record
                 stats[i] = _write_stats(rows, records[i], plans[i], enabled, hits[i],
                                         per_vector, p)

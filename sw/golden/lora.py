@@ -35,7 +35,9 @@ def requantize(acc: np.ndarray, mult: int, shift: int) -> np.ndarray:
 
 
 def activate(y: np.ndarray, act: Activation, lut: np.ndarray | None = None) -> np.ndarray:
-    if act is Activation.IDENTITY:
+    """The activation of the unit's requantised output; a LIF layer's output is its
+    neurons' input current, y as IDENTITY (the sequencer updates the neurons)."""
+    if act in (Activation.IDENTITY, Activation.LIF):
         return y
     if act is Activation.RELU:
         return np.maximum(y, 0).astype(np.int8)
@@ -181,7 +183,8 @@ def read_layer(mem: bytes, addr: int, enabled: int, params: ChipParams
         return ErrorCode.LORA_SRAM_RANGE, None, {}
     lut = (np.frombuffer(_words(mem, f["lut"], LUT_ENTRIES // wb, wb), dtype=np.int8).copy()
            if act is Activation.LUT else None)
-    layer = Layer(n_in, n_out, f["out_mult"], f["out_shift"], act, lut)
+    layer = Layer(n_in, n_out, f["out_mult"], f["out_shift"], act, lut,
+                  f["lut"] if act is Activation.LIF else 0)
     adapters = {slot: Adapter(_rows(mem, e["a_addr"], e["rank"], n_in, wb),
                               _rows(mem, e["b_addr"], n_out, e["rank"], wb),
                               e["q_mult"], e["q_shift"], e["scale_mult"])

@@ -10,6 +10,7 @@ Equal with == to the Verilator build's, run to the end or stopped by each block
 
 from rmlora.contract import ChipParams, ErrorCode, timing
 from rmlora.contract.lora import LORA_DESC_BITS, LORA_SLOTS, LoraLayer
+from rmlora.contract.neuron import NEURON_DESC_BITS
 from rmlora.contract.packing import unpack_fields
 from rmlora.contract.perf import PERF_REGISTERS
 from rmlora.contract.sequencer import SEQ_RECORD_BITS
@@ -21,6 +22,7 @@ from . import xbar as gxbar
 from .chip import (
     Program,
     cache_hits,
+    fetched_neurons,
     record_cache_words,
     record_cycles,
     sequencer_cycles,
@@ -83,9 +85,10 @@ def conversions(desc: gxbar.Descriptor, p: ChipParams, vectors: int) -> dict[str
 def _stopped(counts: dict[str, int], mem: bytes, program: Program, enabled: int,
              p: ChipParams):
     """The stopping record's counts: the sequencer's cycles from NEXT to the state that
-    stops it (CHECK_REC, CHECK, or waiting on the refusing unit), the crossbar
-    controller's fetch and check (it refused) or its first vector's whole MVM (the LoRA
-    unit refused), and the LoRA unit's descriptor and entry fetches up to its refusal."""
+    stops it (CHECK_REC, CHECK, a LIF layer's CHECK_ND, or waiting on the refusing unit),
+    the crossbar controller's fetch and check (it refused) or its first vector's whole MVM
+    (the LoRA unit refused), and the LoRA unit's descriptor and entry fetches up to its
+    refusal."""
     error = program.error
     rec = program.records[error.layer]
     rec_w, xd_w = p.words_for(SEQ_RECORD_BITS), p.words_for(XBAR_DESC_BITS)
@@ -95,8 +98,10 @@ def _stopped(counts: dict[str, int], mem: bytes, program: Program, enabled: int,
             or rec.lora + p.words_for(LORA_DESC_BITS) > p.sram_depth):  # CHECK_REC
         _add(counts, PERF_SEQ_CYCLES=seq)
         return
-    seq += (timing.fetch_cycles(xd_w) + timing.fetch_cycles(timing.LORA_DESC_FIRST_WORDS)
+    seq += (timing.fetch_cycles(xd_w) + timing.fetch_cycles(timing.lora_desc_head_words(p))
             + timing.CHECK_CYCLES)  # CHECK
+    if fetched_neurons(mem, rec, p) is not None:  # a LIF layer: FETCH_ND, CHECK_ND
+        seq += timing.fetch_cycles(p.words_for(NEURON_DESC_BITS)) + timing.CHECK_CYCLES
     unit = error.code.name.split("_")[0]
     if unit == "SEQ":
         _add(counts, PERF_SEQ_CYCLES=seq)

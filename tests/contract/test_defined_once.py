@@ -41,7 +41,8 @@ def test_one_polarity_for_the_port_and_the_macro_model():
 
 def test_activation_codes_and_lut_size():
     assert ACTIVATION_CODES == tuple(a.value for a in Activation)
-    assert 3 not in ACTIVATION_CODES  # refused as LORA_SHAPE
+    assert ACTIVATION_CODES == (0, 1, 2, 3)  # since LIF (issue 21) no code of act is refused
+    assert Activation.LIF.value == 3
     assert LUT_ENTRIES == 256  # int8 -> int8
 
 
@@ -71,8 +72,9 @@ def test_named_lora_phases_add_up_to_the_cycles_before_they_were_named(width):
 @pytest.mark.parametrize("width", [32, 64, 256])
 def test_named_xbar_and_record_phases_add_up_to_the_cycles_before_they_were_named(width):
     """gxbar.mvm_cycles and gchip.record_cycles with the literal constants they had before
-    contract.timing, plus the crossbar controller's CHECK_CODE (issue 25) and the LoRA
-    unit's outputs leaving after its busy falls (issue 20)."""
+    contract.timing, plus the crossbar controller's CHECK_CODE (issue 25), the LoRA
+    unit's outputs leaving after its busy falls (issue 20) and, at 32-bit words, the
+    second word of the LoRA descriptor's head (act and lut: issue 21)."""
     params = ChipParams(sram_width=width)
     wb, dw = params.sram_word_bytes, params.words_for(128)
     for n_rows, n_cols in [(1, 1), (100, 30), (300, 200), (512, 512)]:
@@ -88,7 +90,9 @@ def test_named_xbar_and_record_phases_add_up_to_the_cycles_before_they_were_name
                 before += cols if stream_p else -(-4 * cols // wb)
             assert gxbar.mvm_cycles(desc, params, stream_p) == before
         layer = glora.Layer(n_rows, n_cols, 1, 0)
-        record = ((dw + 1) + 1 + (dw + 1) + 2 + 1 + gxbar.mvm_cycles(desc, params, True) + 1
+        head = 2 if width == 32 else 1  # FETCH_LD's words
+        record = ((dw + 1) + 1 + (dw + 1) + (head + 1) + 1
+                  + gxbar.mvm_cycles(desc, params, True) + 1
                   + glora.cycles(layer, [4], params) + timing.LORA_DONE_LAG_CYCLES + 2
                   + -(-n_cols // wb))
         assert gchip.record_cycles(desc, layer, [4], params) == record

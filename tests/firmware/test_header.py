@@ -2,8 +2,11 @@ import shutil
 import subprocess
 
 import pytest
+from amaranth.lib import data
 
 from rmlora.contract import REG, ErrorCode
+from rmlora.contract.lora import Activation
+from rmlora.contract.neuron import NeuronLayer
 from rmlora.firmware.header import HEADER_PATH, render_header
 
 
@@ -18,6 +21,17 @@ def test_header_names_every_register_and_error_code():
         assert f"RMLORA_REG_{name} " in text and f"0x{reg.offset:08X}u" in text
     for code in ErrorCode:
         assert f"RMLORA_ERR_{code.name} " in text
+
+
+def test_header_names_the_activations_and_the_neuron_record():
+    text = render_header()
+    for act in Activation:
+        assert f"#define RMLORA_ACT_{act.name} " in text
+    assert "#define RMLORA_ACT_LIF                           3u" in text
+    for name, field in data.Layout.cast(NeuronLayer):
+        assert f"#define RMLORA_NEURONLAYER_{name.upper()}_LSB" in text
+        assert f"{field.offset}u" in text
+    assert "#define RMLORA_NEURONLAYER_RECORD_BITS           64u" in text
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="no C compiler")

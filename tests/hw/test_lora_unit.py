@@ -2,6 +2,7 @@
 the golden model's place_layer), drives x and p and takes y, with random stalls."""
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -223,14 +224,23 @@ def test_pipeline_holds_on_every_stall(n, m, ranks, enabled, act, p_stall, y_sta
         assert o["cache_reads"] == golden.cache_reads(layer, on, P, hit)
 
 
-@pytest.mark.parametrize("act", [Activation.RELU, Activation.LUT])
+@pytest.mark.parametrize("act", [Activation.RELU, Activation.LUT, Activation.LIF])
 def test_activations(act):
     rng = np.random.default_rng(int(act.value))
     layer, adapters, x, p = random_case(rng, 9, 12, {0: 4}, act)
+    if act is Activation.LIF:  # lut names a neuron descriptor (the sequencer's): here one
+        layer = replace(layer, neuron=0xFFFF)  # beyond the SRAM, which the unit never reads
     out = run_unit(layer, adapters, x, p, 0b1)
     want = golden.lora_layer(x[None], p[None], layer, adapters, 0b1)[0]
     assert np.array_equal(np.array(out["y"], dtype=np.int8), want)
     assert out["cycles"] == golden.cycles(layer, [4], P)
+    assert out["sram_reads"] == golden.sram_reads(layer, [4], P)
+    if act is Activation.LIF:  # y as IDENTITY, in as many cycles, no LUT loaded
+        identity = replace(layer, act=Activation.IDENTITY, neuron=0)
+        assert np.array_equal(want, golden.lora_layer(x[None], p[None], identity, adapters,
+                                                      0b1)[0])
+        assert out["cycles"] == golden.cycles(identity, [4], P)
+        assert out["sram_reads"] == golden.sram_reads(identity, [4], P)
 
 
 def test_disabled_adapter_and_zero_b_change_nothing():

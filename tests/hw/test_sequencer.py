@@ -78,11 +78,12 @@ def build_program(rng, enabled, layers=LAYERS, stats=True):
 
 
 def run_core(sram: bytes, enabled: int, macros: MacroArray, prog=PROG, max_cycles=60_000,
-             restart_at=None):
+             restart_at=None, params=P):
     """Run the program; returns (SRAM bytes after the run, status dict). restart_at: the
     cycle at which the host tries to START the sequencer again (the crossbar: a cycle later)."""
-    dut = ChipCore(P, sram_init=[int.from_bytes(sram[i:i + WB], "little")
-                                 for i in range(0, len(sram), WB)])
+    wb = params.sram_word_bytes
+    dut = ChipCore(params, sram_init=[int.from_bytes(sram[i:i + wb], "little")
+                                      for i in range(0, len(sram), wb)])
     seq, out, errors = dut.seq, {}, []
 
     async def tb(ctx):
@@ -107,12 +108,12 @@ def run_core(sram: bytes, enabled: int, macros: MacroArray, prog=PROG, max_cycle
         out.update(done=ctx.get(seq.done), failed=ctx.get(seq.failed), irq=ctx.get(seq.irq),
                    layer=ctx.get(seq.layer), cycles=ctx.get(seq.perf_cycles), errors=errors)
         words = []
-        for addr in range(P.sram_depth):  # read the buffer back through the host port
+        for addr in range(params.sram_depth):  # read the buffer back through the host port
             ctx.set(dut.host_sram.addr, addr)
             ctx.set(dut.host_sram.r_en, 1)
             await ctx.tick()
             words.append(ctx.get(dut.host_sram.r_data))
-        out["sram"] = b"".join(w.to_bytes(WB, "little") for w in words)
+        out["sram"] = b"".join(w.to_bytes(wb, "little") for w in words)
 
     run_sim(dut, tb)
     return out["sram"], out

@@ -1,0 +1,62 @@
+"""LIF update: one time step of `lanes` leaky integrate-and-fire neurons at once
+(rmlora.contract.neuron.lif_update, lane by lane), for the sequencer's write-back of a
+LIF layer, which gives it half a word of y at a time (P/2 lanes: the neurons of one SRAM
+word of membranes) with their membranes and counts from the SRAM.
+
+Per lane, with the layer's NeuronLayer descriptor `desc`:
+    m, k = (0, 0) if first else (mem, count)
+    v = clamp(round_half_up(m * decay_mult / 2**decay_shift) + current, int16)
+    spike = v > v_th;  mem_next = 0 if spike else v;  count_next = min(k + spike, COUNT_MAX)
+
+Latency 1: the inputs are taken in a cycle with `en` high, the results are registered
+and held from the next cycle until the next `en`. A register, because the inputs come
+from the SRAM (the count word the cycle it arrives) and the results go back to it: the
+multiply and rounding shift sit between two registers, not between the SRAM's read and
+write ports (issue 25: no memory output feeds a multiplier). Per lane a 16 x 8-bit
+multiplier (decay_mult is unsigned) and a barrel shifter over the 25-bit rounded sum.
+"""
+
+from amaranth import Const, Module, Mux, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from rmlora.contract.neuron import COUNT_MAX, MEM_BITS, MEM_MAX, MEM_MIN, NeuronLayer
+
+__all__ = ["LifUpdate"]
+
+
+class LifUpdate(wiring.Component):
+    def __init__(self, lanes: int):
+        self.lanes = lanes
+        super().__init__({
+            "en": In(1),
+            "first": In(1),  # the pass's first vector: a new sequence, mem and count unused
+            "desc": In(NeuronLayer),
+            "current": In(data.ArrayLayout(signed(8), lanes)),  # y: int8 per neuron
+            "mem": In(data.ArrayLayout(signed(MEM_BITS), lanes)),
+            "count": In(data.ArrayLayout(signed(8), lanes)),
+            "spike": Out(data.ArrayLayout(unsigned(8), lanes)),  # int8 0 or 1
+            "mem_next": Out(data.ArrayLayout(signed(MEM_BITS), lanes)),
+            "count_next": Out(data.ArrayLayout(signed(8), lanes)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        desc = self.desc
+        # round half up: add half of the shift's LSB (nothing at shift 0), then shift
+        half = ((Const(1, 16) << desc.decay_shift) >> 1)[:15]  # shifts 0..15: below 2**14
+        for i in range(self.lanes):
+            mem = Mux(self.first, 0, self.mem[i])
+            count = Mux(self.first, 0, self.count[i])
+            leaked = (mem * desc.decay_mult + half) >> desc.decay_shift
+            v = leaked + self.current[i]
+            v = Mux(v > MEM_MAX, MEM_MAX, Mux(v < MEM_MIN, MEM_MIN, v))
+            spike = v > desc.v_th
+            counted = count + spike
+            with m.If(self.en):
+                m.d.sync += [
+                    self.spike[i].eq(spike),
+                    self.mem_next[i].eq(Mux(spike, 0, v)),
+                    self.count_next[i].eq(Mux(counted > COUNT_MAX, COUNT_MAX, counted)),
+                ]
+        return m
