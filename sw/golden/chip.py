@@ -30,9 +30,9 @@ from . import lora as glora
 from . import xbar as gxbar
 from .macros import Macros
 
-__all__ = ["ChipError", "Program", "Rows", "cache_hits", "decode_program", "read_program",
-           "record_cache_words", "record_cycles", "record_sram_words", "run_cycles",
-           "run_program", "run_window", "sequencer_cycles", "vector_hits"]
+__all__ = ["ChipError", "InputRefused", "Program", "Rows", "cache_hits", "decode_program",
+           "read_program", "record_cache_words", "record_cycles", "record_sram_words",
+           "run_cycles", "run_program", "run_window", "sequencer_cycles", "vector_hits"]
 
 
 class ChipError(RuntimeError):
@@ -47,6 +47,20 @@ class ChipError(RuntimeError):
 
     def __reduce__(self):  # picklable whole: a cosimulation sends it to the host
         return type(self), (self.code, self.layer, self.detail)
+
+
+class InputRefused(ChipError):
+    """The chip stopped the program as it ran: the crossbar controller refused vector
+    `vector` of record `layer` for its inputs (XBAR_SPIKE_INPUT: a spike-mode MVM's input
+    other than 0 and 1), in run `run` of the batch. The runs before it ran whole, that
+    run up to the vector, and the later ones never started."""
+
+    def __init__(self, code: ErrorCode, layer: int, vector: int, run: int = 0):
+        self.vector, self.run = vector, run
+        super().__init__(code, layer, f"vector {vector} of run {run}")
+
+    def __reduce__(self):
+        return type(self), (self.code, self.layer, self.vector, self.run)
 
 
 def read_program(mem: bytes, prog_addr: int, params: ChipParams
@@ -220,9 +234,24 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros,
                     [[macros.mvm_ops[None, :] + o for o in offs] for offs in offsets], hits)
         macros.mvm_ops += per_run
         raise error
+    if batch > 1 and any(desc.spikes for desc, _, _ in plans):
+        # Whether a spike-mode MVM refuses its inputs depends on them (an earlier record
+        # may have written them): the runs one at a time, so that the chip stops in the
+        # first refused run, the runs before it whole, none after it started.
+        for b in range(batch):
+            try:
+                stats = run_program(sram[b:b + 1], prog_addr, enabled, macros, base, program)
+            except InputRefused as refused:
+                refused.run = b
+                raise
+        return stats
     start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * per_run[None, :]
-    stats = _run_passes(rows, records, plans, enabled, macros,
-                        [[start + o for o in offs] for offs in offsets], hits)
+    try:
+        stats = _run_passes(rows, records, plans, enabled, macros,
+                            [[start + o for o in offs] for offs in offsets], hits)
+    except InputRefused as refused:  # one run (above): the conversions before the vector
+        macros.mvm_ops += offsets[refused.layer][refused.vector]
+        raise
     macros.mvm_ops += batch * per_run
     return stats
 
@@ -357,6 +386,14 @@ def _run_passes(rows: Rows, records, plans, enabled, macros, op_starts, hits
         n = descs[0].n_rows
         x = np.concatenate([rows.get(d.src * wb, n) for d in descs]).view(np.int8)
         starts = np.concatenate([op_starts[items[k][0]][items[k][1]] for k in group])
+        refused = np.flatnonzero(gxbar.refused_inputs(descs[0], x))
+        stop = None
+        if refused.size:  # one run (run_program runs spike-mode MVMs run by run)
+            i, v, _, _ = items[group[refused[0]]]
+            stop = InputRefused(ErrorCode.XBAR_SPIKE_INPUT, i, v)
+            group, x, starts = (group[:refused[0]], x[:refused[0]], starts[:refused[0]])
+            if not group:
+                raise stop
         acc, counts = gxbar.mvm(descs[0], x, macros, op_start=starts)
         y = glora.lora_layer(x, acc, layer, adapters, enabled).view(np.uint8)
         per_vector = counts.adc // len(x), counts.mvm // len(x)  # one vector's conversions
@@ -366,6 +403,8 @@ def _run_passes(rows: Rows, records, plans, enabled, macros, op_starts, hits
             if v == records[i].vectors - 1:  # the pass is done: its stats record
                 stats[i] = _write_stats(rows, records[i], plans[i], enabled, hits[i],
                                         per_vector, p)
+        if stop is not None:
+            raise stop
     return [stats[i] for i in range(len(records))]
 
 
