@@ -17,6 +17,11 @@ the rows with that plane (negative inputs' rows at -V_read, contract.xbar)
 shifted by plane + gain_shift - reads_log2 (the reads' mean), into 32-bit
 accumulators (wrapping); write them back, or,
 with `stream_p` (the sequencer's mode), send them on the `p` stream, one a cycle.
+A spike-mode MVM (the descriptor's `spikes`, issue 21) drives and converts plane 0
+only. Its inputs must be 0 or 1, and are all checked before its first conversion:
+the first row tile's as the first M_LOAD loads them, the rest read once before
+(S_SCAN, none for a layer of one row tile); any other value is refused with
+XBAR_SPIKE_INPUT at the end of that M_LOAD, before any macro request or result.
 In a layer pass the sequencer starts the next vector's MVM with `reuse` (the
 descriptor already fetched and checked stays: no fetch) and `src_offset` (words
 added to the descriptor's src; the offset is part of the SRAM range check).
@@ -43,6 +48,7 @@ from rmlora.contract.xbar import (
     NOT_CONVERGED_FLAG,
     PROGRAM_TARGET_BITS,
     READS_PER_PLANE,
+    SPIKE_PLANES,
     XBAR_DESC_BITS,
     MacroOp,
     Polarity,
@@ -120,8 +126,13 @@ class XbarController(wiring.Component):
         is_mvm = desc.op == XbarOp.MVM
         n_rt = Signal(16)  # row tiles (MVM)
         n_ct = Signal(16)
+        # spike mode: the inputs beyond the first row tile, and their words (S_SCAN)
+        scan_rows = Signal(16)
+        scan_words = Signal(16)
         m.d.sync += [n_rt.eq(_ceil_shift(desc.n_rows, r_log)),
-                     n_ct.eq(_ceil_shift(desc.n_cols, c_log))]
+                     n_ct.eq(_ceil_shift(desc.n_cols, c_log)),
+                     scan_rows.eq(desc.n_rows - R),
+                     scan_words.eq(_ceil_shift(desc.n_rows, wb_log) - (R >> wb_log))]
         empty = Signal()
         tile_ok = Signal()  # the block fits the macro (n_rows > R: a multi-tile MVM)
         few_tiles = Signal()  # no more row or column tiles than macros
@@ -189,9 +200,13 @@ class XbarController(wiring.Component):
         plane = Signal(range(INPUT_BITS))
         read = Signal(range(READS_PER_PLANE[-1]))  # the plane's conversions so far
         # Registered when the descriptor is checked (the checks pass only with
-        # reads_log2 <= gain_shift): the plane's last read, and the results' shift
+        # reads_log2 <= gain_shift): the plane's last read, the last plane (plane 0 in
+        # spike mode), and the results' shift
         last_read = Signal.like(read)
+        last_plane = Signal.like(plane)
         out_shift = Signal.like(desc.gain_shift)
+        # Spike mode: an input byte seen so far (S_SCAN, the first M_LOAD) other than 0 or 1
+        spike_bad = Signal()
         # The tile's rows are counted down from n_rows at each row tile (M_LOAD uses them
         # at once); its columns, its input rows' mask and its inputs' first word are
         # registered (issue 25: derived from rt and ct in the same cycle they were the
@@ -228,6 +243,13 @@ class XbarController(wiring.Component):
 
         def scaled(result):  # an accumulator in weight units (see `acc`)
             return (result << out_shift)[:ACC_BITS]
+
+        # The input bytes of the SRAM word read the cycle before (S_SCAN, M_LOAD) that are
+        # not spikes: bytes from x_left on (the word's bytes past the inputs) do not count
+        x_left = Signal(signed(18))  # inputs from the word's first byte on
+        x_bad = Signal()
+        m.d.comb += x_bad.eq(Cat((sram.r_data.word_select(i, 8)[1:] != 0) & (x_left > i)
+                                 for i in range(WB)).any())
 
         planes = [Cat(inputs[i * INPUT_BITS + b] for i in range(R)) for b in range(INPUT_BITS)]
         drive = Signal(R)
@@ -277,8 +299,12 @@ class XbarController(wiring.Component):
                 with m.Elif(is_mvm):
                     m.d.sync += [ct.eq(0), tile_macro.eq(desc.macro),
                                  last_read.eq((Const(1, len(read) + 1) << desc.reads_log2) - 1),
-                                 out_shift.eq(desc.gain_shift - desc.reads_log2)]
+                                 last_plane.eq(Mux(desc.spikes, SPIKE_PLANES, INPUT_BITS) - 1),
+                                 out_shift.eq(desc.gain_shift - desc.reads_log2),
+                                 spike_bad.eq(0), word.eq(0), in_base.eq(src + (R >> wb_log))]
                     m.next = "M_TILE"
+                    with m.If(desc.spikes & (desc.n_rows > R)):
+                        m.next = "S_SCAN"
                 with m.Else():
                     m.d.sync += [row.eq(0), col.eq(0), cell.eq(0), self.failed.eq(0)]
                     m.next = "P_TARGET"
@@ -343,6 +369,16 @@ class XbarController(wiring.Component):
                     m.next = "P_TARGET"
 
             # ---------------- MVM ----------------
+            with m.State("S_SCAN"):  # spike mode: the inputs beyond the first row tile
+                # pipelined like M_LOAD: issue word k while checking word k-1
+                with m.If(word < scan_words):
+                    m.d.comb += [sram.addr.eq(in_base + word), sram.r_en.eq(1)]
+                with m.If(word != 0):
+                    m.d.comb += x_left.eq(scan_rows - ((word - 1) << wb_log))
+                    m.d.sync += spike_bad.eq(spike_bad | x_bad)
+                m.d.sync += word.eq(word + 1)
+                with m.If(word == scan_words):
+                    m.next = "M_TILE"
             with m.State("M_TILE"):
                 m.d.sync += [acc.eq(0), rt.eq(0), word.eq(0), inputs.eq(0), negative.eq(0),
                              rows_left.eq(desc.n_rows), in_base.eq(src)]
@@ -354,15 +390,21 @@ class XbarController(wiring.Component):
                 with m.If(word != 0):
                     lane = (word - 1)[:max(1, r_log - wb_log)]
                     xs = [sram.r_data.word_select(i, 8) for i in range(WB)]
+                    m.d.comb += x_left.eq(rows_in_tile - ((word - 1) << wb_log))
                     m.d.sync += [
                         inputs.word_select(lane, p.sram_width).eq(
                             Cat(Mux(x[7], -x, x)[:8] for x in xs)),  # |-128| = 0x80
                         negative.word_select(lane, WB).eq(Cat(x[7] for x in xs)),
+                        spike_bad.eq(spike_bad | x_bad),
                     ]
                 m.d.sync += word.eq(word + 1)
                 with m.If(word == in_words):
                     m.d.sync += [plane.eq(0), read.eq(0)]
                     m.next = "M_CONVERT"
+                    # spike mode: every input has been seen by the end of the first load
+                    with m.If(desc.spikes & (ct == 0) & (rt == 0) & (spike_bad | x_bad)):
+                        self._refuse(m, ErrorCode.XBAR_SPIKE_INPUT, desc_addr)
+                        m.d.sync += busy.eq(0)
             with m.State("M_CONVERT"):
                 m.d.comb += [req.valid.eq(1), req.p.op.eq(MacroOp.MVM), req.p.macro.eq(tile_macro),
                              req.p.col.eq(desc.col0), req.p.n_cols.eq(cols_in_tile),
@@ -382,7 +424,7 @@ class XbarController(wiring.Component):
                     with m.If(read != last_read):  # the same plane again (M_LOAD zeroes read)
                         m.d.sync += read.eq(read + 1)
                         m.next = "M_CONVERT"
-                    with m.Elif(plane == INPUT_BITS - 1):
+                    with m.Elif(plane == last_plane):
                         with m.If(rt + 1 == n_rt):
                             m.d.sync += word.eq(0)
                             m.next = "M_WRITE"

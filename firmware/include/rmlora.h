@@ -5,7 +5,7 @@
 
 #define RMLORA_CHIP_ID                           0x524D4C52u  /* ASCII 'RMLR' */
 #define RMLORA_VERSION_MAJOR                     0u
-#define RMLORA_VERSION_MINOR                     4u
+#define RMLORA_VERSION_MINOR                     5u
 #define RMLORA_VERSION_PATCH                     0u
 
 /* Address map (byte addresses on the AXI4-Lite bus; word-aligned accesses only) */
@@ -146,6 +146,7 @@
 #define RMLORA_ERR_XBAR_MAX_PULSES               0x00000015u  /* PROGRAM with max_pulses = 0 */
 #define RMLORA_ERR_XBAR_BUSY                     0x00000016u  /* START while a command runs */
 #define RMLORA_ERR_XBAR_READS                    0x00000017u  /* MVM reads_log2 above gain_shift */
+#define RMLORA_ERR_XBAR_SPIKE_INPUT              0x00000018u  /* spike-mode MVM input neither 0 nor 1 */
 #define RMLORA_ERR_LORA_SHAPE                    0x00000020u  /* layer has zero or too many inputs/outputs, or a bad activation */
 #define RMLORA_ERR_LORA_RANK_ZERO                0x00000021u  /* an enabled adapter has rank 0 */
 #define RMLORA_ERR_LORA_RANK_MAX                 0x00000022u  /* an enabled adapter's rank is above the hardware maximum */
@@ -176,6 +177,7 @@
     X(XBAR_MAX_PULSES, 0x15u, "PROGRAM with max_pulses = 0") \
     X(XBAR_BUSY, 0x16u, "START while a command runs") \
     X(XBAR_READS, 0x17u, "MVM reads_log2 above gain_shift") \
+    X(XBAR_SPIKE_INPUT, 0x18u, "spike-mode MVM input neither 0 nor 1") \
     X(LORA_SHAPE, 0x20u, "layer has zero or too many inputs/outputs, or a bad activation") \
     X(LORA_RANK_ZERO, 0x21u, "an enabled adapter has rank 0") \
     X(LORA_RANK_MAX, 0x22u, "an enabled adapter's rank is above the hardware maximum") \
@@ -334,6 +336,8 @@
 #define RMLORA_XBARDESCRIPTOR_WIDTH_BITS         4u
 #define RMLORA_XBARDESCRIPTOR_READS_LOG2_LSB     109u
 #define RMLORA_XBARDESCRIPTOR_READS_LOG2_BITS    2u
+#define RMLORA_XBARDESCRIPTOR_SPIKES_LSB         111u
+#define RMLORA_XBARDESCRIPTOR_SPIKES_BITS        1u
 #define RMLORA_LORALAYER_RECORD_BITS             128u
 #define RMLORA_LORALAYER_N_IN_LSB                0u
 #define RMLORA_LORALAYER_N_IN_BITS               10u

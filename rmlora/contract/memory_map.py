@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 CHIP_ID = 0x524D4C52  # ASCII "RMLR"
-CONTRACT_VERSION = (0, 4, 0)  # major.minor.patch of this contract
+CONTRACT_VERSION = (0, 5, 0)  # major.minor.patch of this contract
 
 SRAM_WINDOW_BASE = 0x0010_0000
 SRAM_WINDOW_MAX = 0x0010_0000  # the window may span at most 1 MiB

@@ -35,6 +35,9 @@ class ErrorCode(enum.Enum, shape=8):
     XBAR_MAX_PULSES = 0x15  # PROGRAM with max_pulses = 0
     XBAR_BUSY = 0x16  # START while a command runs (the START is ignored)
     XBAR_READS = 0x17  # MVM with reads_log2 above gain_shift (the mean would not be exact)
+    # a spike-mode MVM (spikes = 1) whose inputs hold a value other than 0 and 1: refused
+    # after its inputs are read, before any macro operation or result
+    XBAR_SPIKE_INPUT = 0x18
     # LoRA unit: a layer it refused before reading any adapter data (0x20-0x2f)
     LORA_SHAPE = 0x20  # n_in or n_out zero or above LORA_MAX_FEATURES, or a bad activation
     LORA_RANK_ZERO = 0x21  # an enabled slot's adapter has rank 0
@@ -83,6 +86,7 @@ _TEXT = {
     ErrorCode.XBAR_MAX_PULSES: "PROGRAM with max_pulses = 0",
     ErrorCode.XBAR_BUSY: "START while a command runs",
     ErrorCode.XBAR_READS: "MVM reads_log2 above gain_shift",
+    ErrorCode.XBAR_SPIKE_INPUT: "spike-mode MVM input neither 0 nor 1",
     ErrorCode.LORA_SHAPE: "layer has zero or too many inputs/outputs, or a bad activation",
     ErrorCode.LORA_RANK_ZERO: "an enabled adapter has rank 0",
     ErrorCode.LORA_RANK_MAX: "an enabled adapter's rank is above the hardware maximum",

@@ -20,7 +20,7 @@ __all__ = [
     "SRAM_READ_LATENCY", "FETCH_SPACING", "XBAR_FETCH_SPACING", "fetch_cycles",
     "stream_read_cycles", "CHECK_CYCLES", "XBAR_CHECK_CODE_CYCLES", "xbar_check_cycles",
     "macro_op_cycles",
-    "PROGRAM_CELL_CYCLES", "VERIFY_DECIDE_CYCLES", "MVM_TILE_CYCLES",
+    "PROGRAM_CELL_CYCLES", "VERIFY_DECIDE_CYCLES", "MVM_TILE_CYCLES", "spike_scan_cycles",
     "LORA_NEXT_ENTRY_CYCLES", "LORA_CHECK_PRODUCTS_CYCLES", "LORA_X_CYCLES_PER_WORD",
     "LORA_PIPE_STAGES",
     "LORA_A_DRAIN_CYCLES", "LORA_TAIL_CYCLES", "LORA_DONE_LAG_CYCLES",
@@ -75,6 +75,15 @@ def macro_op_cycles(op: MacroOp) -> int:
 PROGRAM_CELL_CYCLES = 3  # per cell: P_TARGET, P_TARGET_DATA (its target code), P_WRITE
 VERIFY_DECIDE_CYCLES = 1  # P_DECIDE, after each verify read
 MVM_TILE_CYCLES = 1  # M_TILE: clear the accumulators of a column tile
+
+
+def spike_scan_cycles(scan_words: int) -> int:
+    """S_SCAN: a spike-mode MVM's inputs must all be 0 or 1 before its first conversion
+    (issue 21). M_LOAD loads a row tile's inputs and converts them before it loads the
+    next, so the inputs beyond the first row tile (`scan_words` SRAM words) are read once
+    first, back to back; the first row tile's are checked as the first M_LOAD loads them,
+    at no cost, and a refusal ends that M_LOAD. No cycle for a layer of one row tile."""
+    return stream_read_cycles(scan_words) if scan_words else 0
 
 # ---- LoRA unit ----
 LORA_NEXT_ENTRY_CYCLES = 1  # NEXT_ENTRY: pick the next enabled slot (or see none is left)

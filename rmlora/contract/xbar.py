@@ -25,7 +25,11 @@ controller for work with a 2-word descriptor in the SRAM buffer:
            code is accumulated; the results leave shifted by gain_shift - reads_log2,
            i.e. the mean of the n reads (exact: reads_log2 <= gain_shift is checked,
            ErrorCode.XBAR_READS). Independent read noise averages down by sqrt(n),
-           at n times the conversions' time and energy
+           at n times the conversions' time and energy.
+           With spikes = 1 the inputs are spikes, 0 or 1 (issue 21): only plane 0 is
+           driven and converted (its n reads), so acc = x . W in the time of one plane;
+           an input other than 0 and 1 is refused (ErrorCode.XBAR_SPIKE_INPUT) before
+           any macro operation and before any result is written or sent
 """
 
 from amaranth import unsigned
@@ -38,7 +42,7 @@ __all__ = [
     "macro_response_layout",
     "XbarOp", "XbarDescriptor", "XBAR_DESC_BITS", "INPUT_BITS", "ACC_BITS", "PROGRAM_TARGET_BITS",
     "PULSE_COUNT_BITS", "NOT_CONVERGED_FLAG", "READS_LOG2_BITS", "READS_PER_PLANE",
-    "ispp_amplitude",
+    "SPIKE_PLANES", "ispp_amplitude",
 ]
 
 
@@ -113,6 +117,8 @@ NOT_CONVERGED_FLAG = 1 << PULSE_COUNT_BITS
 # An MVM descriptor's reads_log2: each bit plane converted 1, 2, 4 or 8 times
 READS_LOG2_BITS = 2
 READS_PER_PLANE = tuple(1 << k for k in range(1 << READS_LOG2_BITS))
+# A spike-mode MVM's input planes: a spike (0 or 1) sets bit 0 of its code only
+SPIKE_PLANES = 1
 
 
 class XbarDescriptor(data.Struct):
@@ -132,9 +138,13 @@ class XbarDescriptor(data.Struct):
     # MVM: each bit plane converted 2**reads_log2 times and averaged (<= gain_shift).
     # Last, so the fields before it keep their bits (0 = one read, as before it existed)
     reads_log2: unsigned(READS_LOG2_BITS)
+    # MVM: 1 = the inputs are spikes (0 or 1, checked): plane 0 alone is driven and
+    # converted. After reads_log2, so the fields before it keep their bits (0 = int8
+    # inputs over INPUT_BITS planes, as before it existed)
+    spikes: unsigned(1)
 
 
-XBAR_DESC_BITS = 128  # the descriptor occupies 128 bits of SRAM (the layout is 111)
+XBAR_DESC_BITS = 128  # the descriptor occupies 128 bits of SRAM (the layout is 112)
 
 
 def ispp_amplitude(start: int, previous: int | None, same_direction: bool) -> int:

@@ -33,7 +33,7 @@ from rmlora.contract import ChipParams
 from rmlora.contract.lora import Activation
 from rmlora.contract.macro import MacroConfig
 from rmlora.contract.sequencer import SEQ_STATS_BITS
-from rmlora.contract.xbar import INPUT_BITS, XbarOp
+from rmlora.contract.xbar import XbarOp
 from rmlora.sw.formats.lora import Layer, adapter_words
 from rmlora.sw.formats.xbar import Descriptor, ceil_div, macro_tiles
 from rmlora.sw.golden import lora as glora
@@ -56,7 +56,9 @@ def _lora_layer(lp: LayerPass) -> Layer:
 
 def _descriptor(lp: LayerPass) -> Descriptor:
     """The pass's MVM descriptor: its shape and reads per plane (a gain shift that
-    admits them: it changes no count)."""
+    admits them: it changes no count). int8 inputs for spike inputs too (spikes = 0,
+    as the compiler packs every descriptor; ActivityStats.binary counts their 7 empty
+    planes): the counts below take the planes from the descriptor."""
     reads_log2 = lp.reads.bit_length() - 1
     return Descriptor(XbarOp.MVM, lp.n_in, lp.n_out, 0, 0, gain_shift=reads_log2,
                       reads_log2=reads_log2)
@@ -108,7 +110,7 @@ def _counts(net: NetworkSpec, adapters: tuple[AdapterSpec, ...], params: ChipPar
             sram = record_sram_words(desc, layer, rk, p, hit, v) + stats_w
             planes = v * sum(gxbar.mvm_ops_per_macro(desc, p).values())
             scheduled = conversions(desc, p, v)["PERF_ADC"]
-            plane_rows = v * INPUT_BITS * lp.reads * ceil_div(lp.n_out, p.macro_cols) * lp.n_in
+            plane_rows = v * desc.planes * lp.reads * ceil_div(lp.n_out, p.macro_cols) * lp.n_in
             st = stats if lp.spike_rate is None else ActivityStats.binary(
                 lp.spike_rate, min(lp.n_in, p.macro_rows))
             # the all-digital chip: every weight a MAC, weights once per pass when they fit

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.packing import pack_fields
-from rmlora.contract.xbar import XBAR_DESC_BITS, XbarDescriptor, XbarOp
+from rmlora.contract.xbar import INPUT_BITS, SPIKE_PLANES, XBAR_DESC_BITS, XbarDescriptor, XbarOp
 
 __all__ = ["Descriptor", "check", "ceil_div", "macro_tiles"]
 
@@ -29,11 +29,17 @@ class Descriptor:
     amplitude: int = 8  # ISPP start amplitude and pulse width: the macro model's reference
     width: int = 7  # write-verify converges in 5-20 pulses with these (sim/reram)
     reads_log2: int = 0  # MVM: each bit plane converted 2**reads_log2 times, averaged
+    spikes: int = 0  # MVM: 1 = spike inputs (0 or 1), plane 0 alone driven and converted
 
     @property
     def reads(self) -> int:
         """Conversions per input bit plane (MVM)."""
         return 1 << self.reads_log2
+
+    @property
+    def planes(self) -> int:
+        """Input bit planes an MVM drives and converts: INPUT_BITS, or one in spike mode."""
+        return SPIKE_PLANES if self.spikes else INPUT_BITS
 
     def pack(self) -> bytes:
         """The descriptor's SRAM bytes; a field that does not fit its bits is refused."""

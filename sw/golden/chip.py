@@ -33,10 +33,10 @@ from . import neuron as gneuron
 from . import xbar as gxbar
 from .macros import Macros
 
-__all__ = ["ChipError", "Program", "Rows", "cache_hits", "decode_program", "fetched_neurons",
-           "read_program", "record_cache_words", "record_cycles", "record_sram_words",
-           "run_cycles", "run_program", "run_window", "sequencer_cycles", "vector_hits",
-           "write_back_cycles"]
+__all__ = ["ChipError", "InputRefused", "Program", "Rows", "cache_hits", "decode_program",
+           "fetch_check_cycles", "fetched_neurons", "read_program", "record_cache_words",
+           "record_cycles", "record_sram_words", "run_cycles", "run_program", "run_window",
+           "sequencer_cycles", "vector_hits", "write_back_cycles"]
 
 
 class ChipError(RuntimeError):
@@ -51,6 +51,20 @@ class ChipError(RuntimeError):
 
     def __reduce__(self):  # picklable whole: a cosimulation sends it to the host
         return type(self), (self.code, self.layer, self.detail)
+
+
+class InputRefused(ChipError):
+    """The chip stopped the program as it ran: the crossbar controller refused vector
+    `vector` of record `layer` for its inputs (XBAR_SPIKE_INPUT: a spike-mode MVM's input
+    other than 0 and 1), in run `run` of the batch. The runs before it ran whole, that
+    run up to the vector, and the later ones never started."""
+
+    def __init__(self, code: ErrorCode, layer: int, vector: int, run: int = 0):
+        self.vector, self.run = vector, run
+        super().__init__(code, layer, f"vector {vector} of run {run}")
+
+    def __reduce__(self):
+        return type(self), (self.code, self.layer, self.vector, self.run)
 
 
 def read_program(mem: bytes, prog_addr: int, params: ChipParams
@@ -107,6 +121,17 @@ def write_back_cycles(layer: glora.Layer, params: ChipParams, first: bool = Fals
     return words * timing.SEQ_STATE_WORD_CYCLES + y_w * timing.SEQ_LIF_UPDATE_CYCLES
 
 
+def fetch_check_cycles(layer: glora.Layer, params: ChipParams) -> int:
+    """A record's fetches and checks, before its first MVM starts: FETCH_REC, CHECK_REC,
+    FETCH_XD, FETCH_LD, CHECK, and a LIF layer's FETCH_ND, CHECK_ND."""
+    rec_w, xd_w = params.words_for(SEQ_RECORD_BITS), params.words_for(XBAR_DESC_BITS)
+    cycles = (timing.fetch_cycles(rec_w) + timing.CHECK_CYCLES + timing.fetch_cycles(xd_w)
+              + timing.fetch_cycles(timing.lora_desc_head_words(params)) + timing.CHECK_CYCLES)
+    if layer.act is Activation.LIF:
+        cycles += timing.fetch_cycles(params.words_for(NEURON_DESC_BITS)) + timing.CHECK_CYCLES
+    return cycles
+
+
 def record_cycles(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
                   params: ChipParams, hit: bool = False, vectors: int = 1) -> int:
     """Cycles of one record (a pass over `vectors` vectors) as its SeqStats.cycles counts
@@ -118,20 +143,13 @@ def record_cycles(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
     more since its operand stage, issue 25; +2: the x feeder's first read is a cycle
     behind a stream that is always valid, and the cycle the sequencer sees it done), the
     write-back (write_back_cycles); a cycle between vectors."""
-    rec_w, xd_w = params.words_for(SEQ_RECORD_BITS), params.words_for(XBAR_DESC_BITS)
-    fetch_and_check = (timing.fetch_cycles(rec_w) + timing.CHECK_CYCLES  # FETCH_REC, CHECK_REC
-                       + timing.fetch_cycles(xd_w)  # FETCH_XD
-                       + timing.fetch_cycles(timing.lora_desc_head_words(params))  # FETCH_LD
-                       + timing.CHECK_CYCLES)
-    if layer.act is Activation.LIF:  # FETCH_ND, CHECK_ND
-        fetch_and_check += (timing.fetch_cycles(params.words_for(NEURON_DESC_BITS))
-                            + timing.CHECK_CYCLES)
     per_vector = [gxbar.mvm_cycles(desc, params, stream_p=True, fetch=v == 0)
                   + timing.SEQ_HANDOFF_CYCLES + glora.cycles(layer, ranks, params, h)
                   + timing.LORA_DONE_LAG_CYCLES + timing.SEQ_X_FEED_LAG_CYCLES
                   + timing.SEQ_HANDOFF_CYCLES + write_back_cycles(layer, params, v == 0)
                   for v, h in enumerate(vector_hits(layer, ranks, params, hit, vectors))]
-    return fetch_and_check + sum(per_vector) + timing.SEQ_VECTOR_CYCLES * (vectors - 1)
+    return (fetch_check_cycles(layer, params) + sum(per_vector)
+            + timing.SEQ_VECTOR_CYCLES * (vectors - 1))
 
 
 def record_sram_words(desc: gxbar.Descriptor, layer: glora.Layer, ranks: list[int],
@@ -255,9 +273,24 @@ def run_program(sram: np.ndarray, prog_addr: int, enabled: int, macros: Macros,
                     hits)
         macros.mvm_ops += per_run
         raise error
+    if batch > 1 and any(desc.spikes for desc, _, _ in plans):
+        # Whether a spike-mode MVM refuses its inputs depends on them (an earlier record
+        # may have written them): the runs one at a time, so that the chip stops in the
+        # first refused run, the runs before it whole, none after it started.
+        for b in range(batch):
+            try:
+                stats = run_program(sram[b:b + 1], prog_addr, enabled, macros, base, program)
+            except InputRefused as refused:
+                refused.run = b
+                raise
+        return stats
     start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * per_run[None, :]
-    stats = _run_passes(rows, records, plans, program.neurons, enabled, macros,
-                        [[start + o for o in offs] for offs in offsets], hits)
+    try:
+        stats = _run_passes(rows, records, plans, program.neurons, enabled, macros,
+                            [[start + o for o in offs] for offs in offsets], hits)
+    except InputRefused as refused:  # one run (above): the conversions before the vector
+        macros.mvm_ops += offsets[refused.layer][refused.vector]
+        raise
     macros.mvm_ops += batch * per_run
     return stats
 
@@ -442,6 +475,14 @@ def _run_passes(rows: Rows, records, plans, neurons, enabled, macros, op_starts,
         n = descs[0].n_rows
         x = np.concatenate([rows.get(d.src * wb, n) for d in descs]).view(np.int8)
         starts = np.concatenate([op_starts[items[k][0]][items[k][1]] for k in group])
+        refused = np.flatnonzero(gxbar.refused_inputs(descs[0], x))
+        stop = None
+        if refused.size:  # one run (run_program runs spike-mode MVMs run by run)
+            i, v, _, _ = items[group[refused[0]]]
+            stop = InputRefused(ErrorCode.XBAR_SPIKE_INPUT, i, v)
+            group, x, starts = (group[:refused[0]], x[:refused[0]], starts[:refused[0]])
+            if not group:
+                raise stop
         acc, counts = gxbar.mvm(descs[0], x, macros, op_start=starts)
         y = glora.lora_layer(x, acc, layer, adapters, enabled).view(np.uint8)
         per_vector = counts.adc // len(x), counts.mvm // len(x)  # one vector's conversions
@@ -455,6 +496,8 @@ def _run_passes(rows: Rows, records, plans, neurons, enabled, macros, op_starts,
             if v == records[i].vectors - 1:  # the pass is done: its stats record
                 stats[i] = _write_stats(rows, records[i], plans[i], enabled, hits[i],
                                         per_vector, p)
+        if stop is not None:
+            raise stop
     return [stats[i] for i in range(len(records))]
 
 

@@ -14,14 +14,16 @@ from rmlora.contract.neuron import NEURON_DESC_BITS
 from rmlora.contract.packing import unpack_fields
 from rmlora.contract.perf import PERF_REGISTERS
 from rmlora.contract.sequencer import SEQ_RECORD_BITS
-from rmlora.contract.xbar import INPUT_BITS, XBAR_DESC_BITS
+from rmlora.contract.xbar import XBAR_DESC_BITS
 from rmlora.sw.formats.records import read_packed
 
 from . import lora as glora
 from . import xbar as gxbar
 from .chip import (
+    InputRefused,
     Program,
     cache_hits,
+    fetch_check_cycles,
     fetched_neurons,
     record_cache_words,
     record_cycles,
@@ -42,29 +44,27 @@ def run_perf(mem: bytes, program: Program, enabled: int, params: ChipParams
     LoRA unit for each vector's pass plus the cycle the sequencer's x feeder lags it
     (timing.SEQ_X_FEED_LAG_CYCLES), and reads the SRAM only on a cache miss; a run makes
     no pulse. A program that stops counts its finished records and the part of the
-    stopping record that ran (_stopped). Not for a START refused at SEQ_PROG: that
-    leaves every counter as it was."""
+    stopping record that ran (_stopped; _input_refused when program.error is the
+    InputRefused the run raised). Not for a START refused at SEQ_PROG: that leaves
+    every counter as it was."""
     p, error = params, program.error
     if error is not None and not program.records:
         raise ValueError("run_perf: a START refused at SEQ_PROG runs nothing")
     ran = [plan for plan in program.plans if plan[1] is not None]
     counts = dict.fromkeys(PERF_REGISTERS, 0)
     hits = cache_hits(program.records, ran, enabled, p)
-    for rec, (desc, layer, adapters), hit in zip(program.records, ran, hits, strict=False):
+    for i, (rec, (desc, layer, adapters), hit) in enumerate(zip(program.records, ran, hits,
+                                                                 strict=False)):
         ranks = [ad.rank for s, ad in sorted(adapters.items()) if enabled >> s & 1]
+        if isinstance(error, InputRefused) and i == error.layer:
+            _input_refused(counts, desc, layer, ranks, hit, error.vector, p)
+            break
         n = rec.vectors
-        per_vector = vector_hits(layer, ranks, p, hit, n)
         _add(counts, PERF_SEQ_CYCLES=sequencer_cycles(
-                 rec, record_cycles(desc, layer, ranks, p, hit, n), p),
-             PERF_XB_CYCLES=sum(gxbar.mvm_cycles(desc, p, stream_p=True, fetch=v == 0)
-                                for v in range(n)),
-             PERF_LORA_CYCLES=sum(glora.cycles(layer, ranks, p, h)
-                                  + timing.SEQ_X_FEED_LAG_CYCLES for h in per_vector),
-             PERF_SRAM_READS=sum(glora.sram_reads(layer, ranks, p, h) for h in per_vector),
-             PERF_MACS=glora.macs(layer, ranks) * n,
-             PERF_CACHE_READS=record_cache_words(layer, ranks, p, hit, n))
-        _add(counts, **conversions(desc, p, n))
-    if error is not None and error.layer < len(program.records):
+                 rec, record_cycles(desc, layer, ranks, p, hit, n), p))
+        _vectors(counts, desc, layer, ranks, hit, n, p)
+    if (error is not None and error.layer < len(program.records)
+            and not isinstance(error, InputRefused)):
         _stopped(counts, mem, program, enabled, p)
     return {name: value & COUNTER_MASK for name, value in counts.items()}
 
@@ -75,11 +75,43 @@ def _add(counts: dict[str, int], **more: int):
 
 
 def conversions(desc: gxbar.Descriptor, p: ChipParams, vectors: int) -> dict[str, int]:
-    """PERF_ADC and PERF_MVM of `vectors` MVMs: a bit plane per input bit on every tile,
-    converted desc.reads times, each conversion converting the tile's columns."""
+    """PERF_ADC and PERF_MVM of `vectors` MVMs: a bit plane per input bit (one in spike
+    mode) on every tile, converted desc.reads times, each conversion converting the
+    tile's columns."""
     n_rt = -(-desc.n_rows // p.macro_rows)
     return {"PERF_MVM": vectors * sum(gxbar.mvm_ops_per_macro(desc, p).values()),
-            "PERF_ADC": vectors * INPUT_BITS * desc.reads * n_rt * desc.n_cols}
+            "PERF_ADC": vectors * desc.planes * desc.reads * n_rt * desc.n_cols}
+
+
+def _vectors(counts: dict[str, int], desc, layer, ranks, hit: bool, n: int, p: ChipParams):
+    """The units' counts of a record's first n vectors, each run whole."""
+    per_vector = vector_hits(layer, ranks, p, hit, n)
+    _add(counts,
+         PERF_XB_CYCLES=sum(gxbar.mvm_cycles(desc, p, stream_p=True, fetch=v == 0)
+                            for v in range(n)),
+         PERF_LORA_CYCLES=sum(glora.cycles(layer, ranks, p, h)
+                              + timing.SEQ_X_FEED_LAG_CYCLES for h in per_vector),
+         PERF_SRAM_READS=sum(glora.sram_reads(layer, ranks, p, h) for h in per_vector),
+         PERF_MACS=glora.macs(layer, ranks) * n,
+         PERF_CACHE_READS=record_cache_words(layer, ranks, p, hit, n),
+         **conversions(desc, p, n))
+
+
+def _input_refused(counts: dict[str, int], desc, layer, ranks, hit: bool, vector: int,
+                   p: ChipParams):
+    """The counts of a record stopped at `vector` by an MVM that refused its inputs
+    (XBAR_SPIKE_INPUT): its vectors before run whole, each followed by a VECTOR cycle;
+    then that vector's MVM to its refusal (gxbar.spike_refused_cycles), and the cycle in
+    which the sequencer sees it. No stats record, no END."""
+    seq = timing.SEQ_RECORD_START_CYCLES
+    if vector:
+        seq += record_cycles(desc, layer, ranks, p, hit, vector) + timing.SEQ_VECTOR_CYCLES
+        _vectors(counts, desc, layer, ranks, hit, vector, p)
+    else:  # the record's fetches and checks (record_cycles' first term)
+        seq += fetch_check_cycles(layer, p)
+    refused = gxbar.spike_refused_cycles(desc, p, fetch=vector == 0)
+    _add(counts, PERF_SEQ_CYCLES=seq + refused + timing.SEQ_HANDOFF_CYCLES,
+         PERF_XB_CYCLES=refused)
 
 
 def _stopped(counts: dict[str, int], mem: bytes, program: Program, enabled: int,

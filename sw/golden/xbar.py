@@ -1,6 +1,7 @@
 """Golden model of the crossbar controller: descriptor checks, write-verify
 programming, bit-serial MVM and the exact cycle count, bit-exact with the RTL
-(hw/xbar_controller.py) given macro models with the same seed.
+(hw/xbar_controller.py) given macro models with the same seed. A spike-mode MVM
+(Descriptor.spikes) drives one plane, and refuses inputs other than 0 and 1.
 
 Write-verify is vectorised over cells: every cell's noise is keyed by its own
 pulse and verify counts, so running all cells in lock-step reproduces the RTL's
@@ -15,7 +16,6 @@ import numpy as np
 from rmlora.contract import ChipParams, ErrorCode, timing
 from rmlora.contract.xbar import (
     ACC_BITS,
-    INPUT_BITS,
     NOT_CONVERGED_FLAG,
     XBAR_DESC_BITS,
     MacroOp,
@@ -28,7 +28,8 @@ from rmlora.sw.formats.xbar import Descriptor, ceil_div, check
 from .macros import Macros
 
 __all__ = ["Descriptor", "XbarCounts", "check", "program", "mvm", "mvm_cycles",
-           "mvm_ops_per_macro"]
+           "mvm_ops_per_macro", "refused_inputs", "spike_refused_cycles",
+           "spike_scan_words"]
 
 
 
@@ -110,32 +111,72 @@ def program(desc: Descriptor, targets: np.ndarray, macros: Macros):
     return result.reshape(desc.n_rows, desc.n_cols).astype(np.uint8), failed, counts
 
 
+def spike_scan_words(desc: Descriptor, params: ChipParams) -> int:
+    """SRAM words a spike-mode MVM reads before its first tile (S_SCAN): its inputs
+    beyond the first row tile; none for int8 inputs or a layer of one row tile."""
+    p = params
+    if not desc.spikes or desc.n_rows <= p.macro_rows:
+        return 0
+    return ceil_div(desc.n_rows, p.sram_word_bytes) - p.macro_rows // p.sram_word_bytes
+
+
 def mvm_sram_reads(desc: Descriptor, params: ChipParams, fetch: bool = True) -> int:
     """SRAM words one MVM reads: its descriptor (unless `fetch` is off: a layer pass's
-    later vectors reuse it), then each row tile's inputs (M_LOAD) once per column tile."""
+    later vectors reuse it), in spike mode the inputs beyond the first row tile (S_SCAN),
+    then each row tile's inputs (M_LOAD) once per column tile."""
     p, wb = params, params.sram_word_bytes
     loads = sum(ceil_div(min(p.macro_rows, desc.n_rows - rt * p.macro_rows), wb)
                 for rt in range(ceil_div(desc.n_rows, p.macro_rows)))
-    return p.words_for(XBAR_DESC_BITS) * fetch + ceil_div(desc.n_cols, p.macro_cols) * loads
+    return (p.words_for(XBAR_DESC_BITS) * fetch + spike_scan_words(desc, p)
+            + ceil_div(desc.n_cols, p.macro_cols) * loads)
+
+
+def _start_cycles(desc: Descriptor, params: ChipParams, fetch: bool) -> int:
+    """From START to the first M_TILE: the descriptor's fetch (unless a `reuse` start)
+    and checks, then in spike mode S_SCAN."""
+    p = params
+    cycles = _prologue_cycles(p) if fetch else timing.xbar_check_cycles()
+    return cycles + timing.spike_scan_cycles(spike_scan_words(desc, p))
 
 
 def mvm_cycles(desc: Descriptor, params: ChipParams, stream_p: bool = False,
                fetch: bool = True) -> int:
     """Cycles of one MVM command, exactly as the RTL runs it; `stream_p`: results go
     out on the p stream (always ready) instead of into the SRAM; `fetch` off: started
-    with `reuse` (a layer pass's later vector), the descriptor is only checked again."""
+    with `reuse` (a layer pass's later vector), the descriptor is only checked again.
+    Each row tile's planes (desc.planes: 8, or 1 in spike mode) are converted
+    desc.reads times each."""
     p, wb = params, params.sram_word_bytes
-    cycles = _prologue_cycles(p) if fetch else timing.xbar_check_cycles()
+    cycles = _start_cycles(desc, p, fetch)
     for ct in range(ceil_div(desc.n_cols, p.macro_cols)):
         cols_in_tile = min(p.macro_cols, desc.n_cols - ct * p.macro_cols)
         cycles += timing.MVM_TILE_CYCLES
         for rt in range(ceil_div(desc.n_rows, p.macro_rows)):
             rows_in_tile = min(p.macro_rows, desc.n_rows - rt * p.macro_rows)
             cycles += timing.stream_read_cycles(ceil_div(rows_in_tile, wb))  # M_LOAD
-            cycles += INPUT_BITS * desc.reads * timing.macro_op_cycles(MacroOp.MVM)
+            cycles += desc.planes * desc.reads * timing.macro_op_cycles(MacroOp.MVM)
         # M_STREAM: a result a cycle; M_WRITE: a word a cycle
         cycles += cols_in_tile if stream_p else ceil_div(4 * cols_in_tile, wb)
     return cycles
+
+
+def spike_refused_cycles(desc: Descriptor, params: ChipParams, fetch: bool = True) -> int:
+    """Cycles of a spike-mode MVM refused for its inputs (XBAR_SPIKE_INPUT), wherever the
+    bad input is: to the end of its first M_LOAD (S_SCAN, M_TILE, the first row tile's
+    load)."""
+    p = params
+    first_tile = min(p.macro_rows, desc.n_rows)
+    return (_start_cycles(desc, p, fetch) + timing.MVM_TILE_CYCLES
+            + timing.stream_read_cycles(ceil_div(first_tile, p.sram_word_bytes)))
+
+
+def refused_inputs(desc: Descriptor, x: np.ndarray) -> np.ndarray:
+    """Which of the input vectors x (B, n_rows) an MVM refuses: in spike mode those with
+    an input other than 0 and 1 (ErrorCode.XBAR_SPIKE_INPUT); none with int8 inputs."""
+    x = np.asarray(x)
+    if not desc.spikes:
+        return np.zeros(len(x), dtype=bool)
+    return ((x != 0) & (x != 1)).any(axis=1)
 
 
 assert ACC_BITS == 32, "mvm's uint32 accumulators are the RTL's ACC_BITS accumulators"
@@ -146,7 +187,7 @@ def mvm_ops_per_macro(desc: Descriptor, params: ChipParams) -> dict[int, int]:
     makes on it."""
     n_rt = ceil_div(desc.n_rows, params.macro_rows)
     n_ct = ceil_div(desc.n_cols, params.macro_cols)
-    return {desc.macro + rt * n_ct + ct: INPUT_BITS * desc.reads
+    return {desc.macro + rt * n_ct + ct: desc.planes * desc.reads
             for rt in range(n_rt) for ct in range(n_ct)}
 
 
@@ -159,7 +200,9 @@ def mvm(desc: Descriptor, x: np.ndarray, macros: Macros, op_start: np.ndarray | 
     explicit op_start the counters are left alone (the caller owns the order).
     With desc.reads_log2 each plane is converted n = 2**reads_log2 times (plane p,
     read r is operation op_start + p * n + r, the RTL's issue order) and the summed
-    codes weigh 2**(p + gain_shift - reads_log2): their mean.
+    codes weigh 2**(p + gain_shift - reads_log2): their mean. In spike mode plane 0
+    alone is driven; an input other than 0 and 1 is refused (refused_inputs) as the RTL
+    refuses it.
     """
     p = macros.params
     _require(desc, p, XbarOp.MVM)
@@ -168,8 +211,15 @@ def mvm(desc: Descriptor, x: np.ndarray, macros: Macros, op_start: np.ndarray | 
         raise ValueError(f"inputs shape {x.shape}: expected (batch, {desc.n_rows})")
     if x.min(initial=0) < -128 or x.max(initial=0) > 127:
         raise ValueError("inputs must be int8 (-128..127)")
-    batch, reads = x.shape[0], desc.reads
-    ops = INPUT_BITS * reads  # conversions of one command on each of its macros
+    refused = refused_inputs(desc, x)
+    if refused.any():
+        k = int(np.flatnonzero(refused)[0])
+        j = int(np.flatnonzero((x[k] != 0) & (x[k] != 1))[0])
+        code = ErrorCode.XBAR_SPIKE_INPUT
+        raise ValueError(f"inputs refused: {code.name}: {code.text} (vector {k}, input {j} "
+                         f"is {int(x[k, j])})")
+    batch, reads, planes = x.shape[0], desc.reads, desc.planes
+    ops = planes * reads  # conversions of one command on each of its macros
     advance = op_start is None
     if advance:
         op_start = macros.mvm_ops[None, :] + np.arange(batch)[:, None] * ops
@@ -182,9 +232,8 @@ def mvm(desc: Descriptor, x: np.ndarray, macros: Macros, op_start: np.ndarray | 
     counts = XbarCounts()
     # the codes of a plane's reads are summed: each sum weighs 2**(plane + gain_shift) / n
     # (checked: reads_log2 <= gain_shift, so the mean is an exact shift)
-    weight = np.ones(INPUT_BITS, dtype=np.uint32) << (np.arange(INPUT_BITS, dtype=np.uint32)
-                                                      + np.uint32(desc.gain_shift
-                                                                  - desc.reads_log2))
+    weight = np.ones(planes, dtype=np.uint32) << (np.arange(planes, dtype=np.uint32)
+                                                  + np.uint32(desc.gain_shift - desc.reads_log2))
     for ct in range(n_ct):
         cols_in_tile = min(C, desc.n_cols - ct * C)
         for rt in range(n_rt):
@@ -194,7 +243,7 @@ def mvm(desc: Descriptor, x: np.ndarray, macros: Macros, op_start: np.ndarray | 
             # k is conversion op_start[k] + b * reads + r on this macro.
             codes = macros[macro].mvm_bitserial(
                 x[:, rt * R: rt * R + rows_in_tile], desc.row0, desc.col0, cols_in_tile,
-                desc.gain_shift, op_start[:, macro], INPUT_BITS, reads)
+                desc.gain_shift, op_start[:, macro], planes, reads)
             acc[:, ct * C: ct * C + cols_in_tile] += np.einsum("bpc,p->bc",
                                                                codes.view(np.uint32), weight)
             if advance:

@@ -77,6 +77,9 @@ class GoldenBackend:
             try:
                 stats = gchip.run_program(rows.sram, prog_addr, enabled, self.macros, base,
                                           program)
+            except gchip.InputRefused as refused:  # the chip stopped in that run
+                self.sram[base:end] = rows.sram[refused.run]
+                raise
             except gchip.ChipError:
                 self.sram[base:end] = rows.sram[0]  # the chip stopped in the first run
                 raise

@@ -16,6 +16,8 @@ program that writes over its own records or descriptors, or has no last record w
 SEQ_MAX_LAYERS, raises ValueError (the golden model decodes a program once).
 """
 
+from dataclasses import replace
+
 from rmlora.contract import REG, AxiResp, ErrorCode
 from rmlora.contract.perf import PERF_REGISTERS
 from rmlora.sim.bus_model import BusModel
@@ -101,6 +103,8 @@ class GoldenBus(BusModel):
             stats = gchip.run_program(sram[None, :], prog_addr, enabled, self.backend.macros,
                                       0, program)
         except gchip.ChipError as e:
+            if isinstance(e, gchip.InputRefused):  # stopped as it ran, not at a check
+                program = replace(program, error=e)
             self._error(stop_addr(mem, prog_addr, program, enabled, p), e.code)
             self.layer = e.layer
         else:

@@ -122,6 +122,61 @@ async def tiled_layer_over_four_macros(dut):
 
 
 @cocotb.test(timeout_time=500, timeout_unit="ms")
+async def spike_mode_layer_over_four_macros(dut):
+    """Spike mode (issue 21) on 2 x 2 tiles, two reads per plane, read noise on: the
+    results and counters equal the golden model's, one plane converted per tile. Then an
+    input of 2 in the second row tile: refused with XBAR_SPIKE_INPUT before any macro
+    operation (the macro port saw no request, the results stay), and the controller runs
+    the next command."""
+    rng = np.random.default_rng(SEED + 3)
+    bench = await start(dut, macro_config(read_noise_rel=0.01))
+    R, C = PARAMS.macro_rows, PARAMS.macro_cols
+    n_in, n_out = R + 37, C + 5
+    w_max = bench.chip_macros[0].config.w_max
+    weights = rng.integers(-w_max, w_max + 1, (n_in, n_out))
+    for rt in range(2):
+        for ct in range(2):
+            tile = weights[rt * R:(rt + 1) * R, ct * C:(ct + 1) * C]
+            for macros in (bench.chip_macros, bench.gold_macros):
+                macros[rt * 2 + ct].program_statistical(tile)
+    x_at, acc_at = 16, 64
+    desc = golden.Descriptor(XbarOp.MVM, n_in, n_out, src=x_at, dst=acc_at, gain_shift=4,
+                             reads_log2=1, spikes=1)
+    x = rng.integers(0, 2, n_in).astype(np.int8)
+    await bench.bus.write_sram(x_at * WB, _pad4(x.tobytes()))
+    status = await bench.run(desc)
+    want, counts = golden.mvm(desc, x[None, :], bench.gold_macros)
+    got = np.frombuffer(await bench.bus.read_sram(acc_at * WB, 4 * n_out), dtype="<i4")
+    assert status["DONE"] and not status["ERROR"]
+    assert np.array_equal(got, want[0])
+    assert_counts(status, counts)
+    assert status["mvm"] == 4 * 2  # 4 tiles, one plane read twice
+    assert np.array_equal(bench.chip_macros.mvm_ops, bench.gold_macros.mvm_ops)
+
+    bad = x.copy()
+    bad[R + 3] = 2
+    requests = bench.driver.transactions
+    await bench.bus.write_sram(x_at * WB, _pad4(bad.tobytes()))
+    status = await bench.run(desc)
+    assert status["ERROR"] and not status["DONE"]
+    assert await bench.bus.read_reg("ERR_CODE") == ErrorCode.XBAR_SPIKE_INPUT.value
+    assert await bench.bus.read_reg("ERR_ADDR") == DESC_AT
+    assert (status["adc"], status["mvm"]) == (0, 0)
+    assert status["cycles"] == golden.spike_refused_cycles(desc, PARAMS)
+    assert bench.driver.transactions == requests
+    assert np.array_equal(np.frombuffer(await bench.bus.read_sram(acc_at * WB, 4 * n_out),
+                                        dtype="<i4"), want[0])
+    await bench.bus.write_reg("CTRL", REG["CTRL"].pack(CLEAR_ERR=1))
+    await bench.bus.write_sram(x_at * WB, _pad4(x.tobytes()))
+    status = await bench.run(desc)
+    again, counts = golden.mvm(desc, x[None, :], bench.gold_macros)
+    got = np.frombuffer(await bench.bus.read_sram(acc_at * WB, 4 * n_out), dtype="<i4")
+    assert status["DONE"] and not status["ERROR"]
+    assert np.array_equal(got, again[0])
+    assert_counts(status, counts)
+
+
+@cocotb.test(timeout_time=500, timeout_unit="ms")
 async def stuck_cells_are_reported_not_looped_on(dut):
     bench = await start(dut, macro_config(sa0_rate=0.05, sa1_rate=0.05), SEED + 2)
     cfg = bench.chip_macros[0].config

@@ -7,6 +7,7 @@ import pytest
 
 from rmlora.contract import ChipParams, ErrorCode
 from rmlora.contract.lora import Activation
+from rmlora.contract.perf import PERF_COUNTERS
 from rmlora.contract.sequencer import SEQ_STATS_BITS
 from rmlora.contract.xbar import INPUT_BITS, XbarOp
 from rmlora.hw.core import ChipCore
@@ -107,6 +108,9 @@ def run_core(sram: bytes, enabled: int, macros: MacroArray, prog=PROG, max_cycle
             raise AssertionError("sequencer never finished")
         out.update(done=ctx.get(seq.done), failed=ctx.get(seq.failed), irq=ctx.get(seq.irq),
                    layer=ctx.get(seq.layer), cycles=ctx.get(seq.perf_cycles), errors=errors)
+        out["perf"] = {c.register: ctx.get(getattr({"seq": seq, "xbar": dut.xbar,
+                                                     "lora": dut.lora}[c.block], c.port))
+                       for c in PERF_COUNTERS}  # the PERF_* registers' counters
         words = []
         for addr in range(params.sram_depth):  # read the buffer back through the host port
             ctx.set(dut.host_sram.addr, addr)
@@ -198,10 +202,11 @@ def test_start_while_running_is_refused_and_the_program_completes():
     assert got == want[0].tobytes()
 
 
-def build_pass_program(rng, enabled, vectors=3, passes=False, layers=None):
+def build_pass_program(rng, enabled, vectors=3, passes=False, layers=None, xs=None):
     """Two layers, each applied to `vectors` vectors, layer-major as the compiler orders
     them: one record per vector, or (`passes`) one layer-pass record per layer. The first
-    layer has adapters in all four slots and a LUT."""
+    layer has adapters in all four slots and a LUT. xs: the first layer's inputs
+    (vectors, n_rows) int8 (default random)."""
     layers = layers or [
         (dict(n_rows=12, n_cols=10, macro=0, row0=1, col0=2), Activation.LUT,
          {0: 3, 1: 2, 2: 5, 3: 1}),
@@ -209,8 +214,9 @@ def build_pass_program(rng, enabled, vectors=3, passes=False, layers=None):
     sram = bytearray(P.sram_bytes)
     scratch, _ = twins()
     n0 = layers[0][0]["n_rows"]
-    xs = rng.integers(-128, 128, (vectors, n0)).astype(np.int8)
-    srcs = [40 + 2 * v for v in range(vectors)]
+    if xs is None:
+        xs = rng.integers(-128, 128, (vectors, n0)).astype(np.int8)
+    srcs = [40 + max(2, -(-n0 // WB)) * v for v in range(vectors)]  # 2 words, or more
     for v, src in enumerate(srcs):
         sram[src * WB: src * WB + n0] = xs[v].tobytes()
     base, k, x = 200, 0, xs

@@ -24,50 +24,63 @@ def run_controller(desc, sram_init: bytes, macros: MacroArray, max_cycles=200_00
                    stream_p=False, p_stall=0.0):
     """Run one descriptor (placed at SRAM word 0); return (sram bytes, outputs, cycles).
     `stream_p`: results leave on the p stream, refused with probability `p_stall`."""
+    return run_commands([(desc, sram_init)], macros, max_cycles, stream_p, p_stall)[0]
+
+
+def run_commands(commands, macros: MacroArray, max_cycles=200_000, stream_p=False,
+                 p_stall=0.0):
+    """Run descriptors one after the other on one controller, each (desc, sram_init) with
+    its descriptor at SRAM word 0 and its sram_init written over the SRAM before its
+    START; per command (sram bytes after it, its outputs). The counters are cleared
+    before each START."""
     dut = XbarController(P)
     stalls = np.random.default_rng(7)
     sram = bytearray(P.sram_bytes)
-    sram[:len(sram_init)] = sram_init
-    sram[:16] = desc.pack()
-    out = {}
-
-    streamed, errors = [], []
+    results = []
 
     async def tb(ctx):
         ctx.set(dut.desc_addr, 0)
         ctx.set(dut.stream_p, stream_p)
-        ctx.set(dut.start, 1)
-        await ctx.tick()
-        ctx.set(dut.start, 0)
-        port = MacroResponder(dut, macros)
-        for cycle in range(max_cycles):
-            r_en, addr = ctx.get(dut.sram.r_en), ctx.get(dut.sram.addr)
-            w_en, w_data = ctx.get(dut.sram.w_en), ctx.get(dut.sram.w_data)
-            for b in range(WB):
-                if w_en >> b & 1:
-                    sram[addr * WB + b] = w_data >> 8 * b & 0xFF
-            port.step(ctx, cycle)
-            if ctx.get(dut.error.valid):
-                errors.append(ErrorCode(ctx.get(dut.error.code)))
-            p_ready = bool(stalls.random() >= p_stall)
-            ctx.set(dut.p.ready, p_ready)
-            if p_ready and ctx.get(dut.p.valid):
-                streamed.append(ctx.get(dut.p.p))
+        for desc, sram_init in commands:
+            sram[:len(sram_init)] = sram_init
+            sram[:16] = desc.pack()
+            streamed, errors = [], []
+            ctx.set(dut.clear_perf, 1)
             await ctx.tick()
-            if r_en:  # one-cycle read latency
-                word = int.from_bytes(sram[addr * WB:(addr + 1) * WB], "little")
-                ctx.set(dut.sram.r_data, word)
-            if not ctx.get(dut.busy):
-                break
-        else:
-            raise AssertionError("controller never finished")
-        out.update(failed=ctx.get(dut.failed), refused=ctx.get(dut.refused),
-                   done=ctx.get(dut.done), perf_cycles=ctx.get(dut.perf_cycles),
-                   pulses=ctx.get(dut.perf_pulses), adc=ctx.get(dut.perf_adc),
-                   mvm=ctx.get(dut.perf_mvm), p=streamed, errors=errors)
+            ctx.set(dut.clear_perf, 0)
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            port = MacroResponder(dut, macros)
+            for cycle in range(max_cycles):
+                r_en, addr = ctx.get(dut.sram.r_en), ctx.get(dut.sram.addr)
+                w_en, w_data = ctx.get(dut.sram.w_en), ctx.get(dut.sram.w_data)
+                for b in range(WB):
+                    if w_en >> b & 1:
+                        sram[addr * WB + b] = w_data >> 8 * b & 0xFF
+                port.step(ctx, cycle)
+                if ctx.get(dut.error.valid):
+                    errors.append(ErrorCode(ctx.get(dut.error.code)))
+                p_ready = bool(stalls.random() >= p_stall)
+                ctx.set(dut.p.ready, p_ready)
+                if p_ready and ctx.get(dut.p.valid):
+                    streamed.append(ctx.get(dut.p.p))
+                await ctx.tick()
+                if r_en:  # one-cycle read latency
+                    word = int.from_bytes(sram[addr * WB:(addr + 1) * WB], "little")
+                    ctx.set(dut.sram.r_data, word)
+                if not ctx.get(dut.busy):
+                    break
+            else:
+                raise AssertionError("controller never finished")
+            results.append((bytes(sram), dict(
+                failed=ctx.get(dut.failed), refused=ctx.get(dut.refused),
+                done=ctx.get(dut.done), perf_cycles=ctx.get(dut.perf_cycles),
+                pulses=ctx.get(dut.perf_pulses), adc=ctx.get(dut.perf_adc),
+                mvm=ctx.get(dut.perf_mvm), p=streamed, errors=errors)))
 
     run_sim(dut, tb)
-    return bytes(sram), out
+    return results
 
 
 def twins(**cfg):
