@@ -19,6 +19,7 @@ import os
 import re
 import struct
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +30,8 @@ from scipy.io import wavfile
 from .checks import DatasetError, check_samples
 from .olivetti import data_dir
 
-__all__ = ["SPEAKERS", "FSDD_DIR", "log_mel_summary", "load_fsdd", "SpeakerSplit",
-           "make_speaker_split"]
+__all__ = ["SPEAKERS", "FSDD_DIR", "log_mel", "log_mel_summary", "load_fsdd", "SpeakerSplit",
+           "split_by_take", "make_speaker_split"]
 
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 FSDD_DIR = Path("fsdd") / "recordings"
@@ -58,8 +59,9 @@ def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int) -> np.ndarray:
 _FILTERS = mel_filterbank(N_MELS, N_FFT, SAMPLE_RATE)
 
 
-def log_mel_summary(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """64 features of one recording: per mel band the mean and std of log power."""
+def log_mel(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """(N_MELS, frames) log mel power of one peak-normalised recording: the front end
+    of every speaker feature (the MLP's summary, the spiking network's windows)."""
     if sample_rate != SAMPLE_RATE:
         raise ValueError(f"recordings must be {SAMPLE_RATE} Hz, got {sample_rate}")
     w = np.asarray(wave, dtype=np.float64)
@@ -69,14 +71,22 @@ def log_mel_summary(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndar
 
     w = w / (np.abs(w).max() + 1e-9)
     _, _, spec = stft(w, fs=sample_rate, nperseg=N_FFT, noverlap=N_FFT - HOP)
-    log_mel = np.log(_FILTERS @ (np.abs(spec) ** 2) + 1e-6)
-    return np.concatenate([log_mel.mean(axis=1), log_mel.std(axis=1)]).astype(np.float32)
+    return np.log(_FILTERS @ (np.abs(spec) ** 2) + 1e-6)
 
 
-def load_fsdd(directory: str | os.PathLike | None = None
+def log_mel_summary(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """64 features of one recording: per mel band the mean and std of log power."""
+    spectrum = log_mel(wave, sample_rate)
+    return np.concatenate([spectrum.mean(axis=1), spectrum.std(axis=1)]).astype(np.float32)
+
+
+def load_fsdd(directory: str | os.PathLike | None = None,
+              features: Callable[[np.ndarray], np.ndarray] = log_mel_summary,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(features (3000, 64) float32, speaker index, digit, take) of every recording,
-    in file-name order; speaker index into SPEAKERS. A recording that is misnamed,
+    """(features (3000, ...) float32, speaker index, digit, take) of every recording,
+    in file-name order; speaker index into SPEAKERS. ``features``: one recording's
+    samples -> its features, of one shape for all (default the 64 summary numbers).
+    A recording that is misnamed,
     truncated, unreadable, not mono 8 kHz, non-finite or silent raises ``DatasetError``
     naming it."""
     path = data_dir(directory) / FSDD_DIR
@@ -89,7 +99,7 @@ def load_fsdd(directory: str | os.PathLike | None = None
     feats, speakers, digits, takes = [], [], [], []
     for f in files:
         digit, speaker, take = _parse_name(f)
-        feats.append(log_mel_summary(read_recording(f), SAMPLE_RATE))
+        feats.append(features(read_recording(f)))
         speakers.append(SPEAKERS.index(speaker))
         digits.append(digit)
         takes.append(take)
@@ -178,14 +188,12 @@ class SpeakerSplit:
     std: np.ndarray
 
 
-def make_speaker_split(features: np.ndarray, speaker: np.ndarray, take: np.ndarray,
-                       names: list[str], seed: int = 0, test_takes: int = 10,
-                       fit_on: int | None = None) -> SpeakerSplit:
-    """Per speaker a seeded set of ``test_takes`` take indices is held out (all ten
-    digits of those takes), so no utterance is in both train and test; the split of
-    a speaker depends only on (seed, speaker). The standardisation is fitted on the
-    training utterances of the first ``fit_on`` speakers (default all): the
-    pretrained ones, so the speaker learned later is not seen before its time."""
+def split_by_take(speaker: np.ndarray, take: np.ndarray, names: list[str], seed: int = 0,
+                  test_takes: int = 10) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(training rows, test rows) per speaker of ``names``, in their order: per speaker
+    a seeded set of ``test_takes`` take indices is held out (all ten digits of those
+    takes), so no utterance is in both; the split of a speaker depends only on (seed,
+    speaker)."""
     if len(set(names)) != len(names):
         raise ValueError(f"speakers must be distinct, got {names}")
     for name in names:
@@ -201,6 +209,16 @@ def make_speaker_split(features: np.ndarray, speaker: np.ndarray, take: np.ndarr
         is_test = np.isin(take[rows], held)
         train_rows.append(rows[~is_test])
         test_rows.append(rows[is_test])
+    return train_rows, test_rows
+
+
+def make_speaker_split(features: np.ndarray, speaker: np.ndarray, take: np.ndarray,
+                       names: list[str], seed: int = 0, test_takes: int = 10,
+                       fit_on: int | None = None) -> SpeakerSplit:
+    """The speakers split by take (split_by_take). The standardisation is fitted on the
+    training utterances of the first ``fit_on`` speakers (default all): the
+    pretrained ones, so the speaker learned later is not seen before its time."""
+    train_rows, test_rows = split_by_take(speaker, take, names, seed, test_takes)
     train, test = np.concatenate(train_rows), np.concatenate(test_rows)
     class_of = {name: i for i, name in enumerate(names)}
     label = np.array([class_of[SPEAKERS[s]] for s in speaker[train]])

@@ -35,6 +35,10 @@ class StageConfig:
     # the cross-entropy targets.
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
+    # Augmentation (0: none): each input value of a training batch is zeroed with this
+    # probability, not rescaled. For spike inputs it is the published speaker code's
+    # binomial thinning of spike trains (a spike kept with probability 1 - p).
+    input_thinning: float = 0.0
 
     def __post_init__(self):
         if self.epochs < 0:
@@ -50,6 +54,8 @@ class StageConfig:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.input_thinning < 1:
+            raise ValueError(f"input_thinning must be in [0, 1), got {self.input_thinning}")
         if self.forget_loss_cap is not None and not self.forget_loss_cap > 0:
             raise ValueError(f"forget_loss_cap must be > 0 or None, got {self.forget_loss_cap}")
 

@@ -135,7 +135,8 @@ def train_stage(
     A negative weight is gradient ascent on those samples (the forgetting term), whose
     loss is capped at ``config.forget_loss_cap``. The
     shuffling order comes from its own generator seeded by ``seed``, so a stage is
-    reproducible whatever ran before it.
+    reproducible whatever ran before it; so does the thinning of the inputs
+    (``config.input_thinning``), when there is one.
     """
     if len(x) == 0:
         raise ValueError(f"{stage}: no training samples")
@@ -147,6 +148,7 @@ def train_stage(
     optimizer = (torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
                  if config.weight_decay else torch.optim.Adam(params, lr=config.lr))
     order_gen = torch.Generator().manual_seed(seed)
+    thin_gen = torch.Generator().manual_seed(seed) if config.input_thinning else None
     calls = linear_calls(model, x)
     analog = sum(c.macs for c in calls if not c.digital)
     digital = sum(c.macs for c in calls if c.digital)
@@ -158,7 +160,10 @@ def train_stage(
         total = 0.0
         for idx in torch.randperm(len(x), generator=order_gen).split(config.batch_size):
             w = weight[idx]
-            logits = model(x[idx])
+            xb = x[idx]
+            if thin_gen is not None:
+                xb = xb * (torch.rand(xb.shape, generator=thin_gen) >= config.input_thinning)
+            logits = model(xb)
             logits = logits if columns is None else logits[:, columns]
             ce = F.cross_entropy(logits, y[idx], reduction="none",
                                  label_smoothing=config.label_smoothing)
