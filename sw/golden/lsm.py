@@ -19,26 +19,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rmlora.contract.neuron import COUNT_MAX, MEM_MAX, MEM_MIN
 from rmlora.sw.formats.lsm import LsmNetwork
+from rmlora.sw.formats.neuron import Neurons
 
 from .lora import lora_layer
+from .neuron import lif_update
 
 __all__ = ["lif_step", "LsmRun", "run_lsm"]
 
 
 def lif_step(mem: np.ndarray, count: np.ndarray, c: np.ndarray, neuron: dict
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """contract.neuron.lif_update for arrays: (mem int16, count int8, current int8) ->
-    (spike int8, mem after, count after)."""
-    m = np.asarray(mem, dtype=np.int64) * np.int64(neuron["decay_mult"])
-    shift = int(neuron["decay_shift"])
-    if shift:
-        m = (m + (np.int64(1) << np.int64(shift - 1))) >> np.int64(shift)
-    v = np.clip(m + np.asarray(c, dtype=np.int64), MEM_MIN, MEM_MAX)
-    s = v > neuron["v_th"]
-    return (s.astype(np.int8), np.where(s, 0, v).astype(np.int16),
-            np.minimum(np.asarray(count, dtype=np.int64) + s, COUNT_MAX).astype(np.int8))
+    """The sequencer's neuron update (golden.neuron.lif_update) with LsmNetwork.neuron's
+    codes: (mem int16, count int8, current int8) -> (spike int8, mem after, count after)."""
+    return lif_update(mem, count, c, Neurons(mem=0, count=0, **neuron))
 
 
 @dataclass(frozen=True)
