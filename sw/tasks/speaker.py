@@ -24,8 +24,8 @@ from .pipeline import run_task
 from .registry import register
 from .targets import ClassifierTargets, at_least, at_most
 
-__all__ = ["SPEAKER", "SPEAKER_ROSTER", "SPEAKER_TARGETS", "speaker_config", "prepare_speaker",
-           "run_speaker"]
+__all__ = ["SPEAKER", "SPEAKER_ROSTER", "SPEAKER_TARGETS", "speaker_config", "check_speakers",
+           "prepare_speaker", "run_speaker"]
 
 # Issue 9's targets.
 SPEAKER_TARGETS = ClassifierTargets(
@@ -56,16 +56,23 @@ def speaker_config(seed: int = 0, progress: bool = False) -> FlowConfig:
     )
 
 
-def prepare_speaker(speakers, forget: str, learn: str, seed: int = 0,
-                    data_dir: str | os.PathLike | None = None,
-                    features: tuple[np.ndarray, ...] | None = None):
-    """Check the roles, load the features and split them: (speakers, split, flow data).
-    ``features`` = load_fsdd's (features, speaker, digit, take) replaces the files."""
+def check_speakers(speakers, forget: str, learn: str) -> list[str]:
+    """The enrolled speakers as a list, every role an FSDD speaker and the roles
+    consistent (a ValueError naming the one at fault)."""
     speakers = list(speakers)
     for name in speakers + [forget, learn]:
         if name not in SPEAKERS:
             raise ValueError(f"speaker {name!r}: choose from {', '.join(SPEAKERS)}")
     check_roles(speakers, forget, learn, "speakers", "enrolled")
+    return speakers
+
+
+def prepare_speaker(speakers, forget: str, learn: str, seed: int = 0,
+                    data_dir: str | os.PathLike | None = None,
+                    features: tuple[np.ndarray, ...] | None = None):
+    """Check the roles, load the features and split them: (speakers, split, flow data).
+    ``features`` = load_fsdd's (features, speaker, digit, take) replaces the files."""
+    speakers = check_speakers(speakers, forget, learn)
     feats, speaker, _, take = load_fsdd(data_dir) if features is None else features
     split = make_speaker_split(feats, speaker, take, speakers + [learn], seed=seed,
                                fit_on=len(speakers))

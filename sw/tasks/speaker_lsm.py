@@ -31,17 +31,16 @@ import torch
 
 from rmlora.contract.lora import LORA_MAX_FEATURES
 from rmlora.sw.compiler.lsm import quantize_lsm
-from rmlora.sw.data.fsdd import SPEAKERS
 from rmlora.sw.data.fsdd_spikes import LEVELS, load_fsdd_windows, make_spike_split
 from rmlora.sw.golden.lsm import run_lsm
 from rmlora.sw.learn.chip_flow import calibration_rows
 from rmlora.sw.learn.config import AdapterSpec, FlowConfig, StageConfig
 from rmlora.sw.learn.loop import deterministic
 from rmlora.sw.learn.pipeline import run_flow
-from rmlora.sw.learn.stages import FlowData, check_roles
+from rmlora.sw.learn.stages import FlowData
 from rmlora.sw.models.lsm import CHIP_NEURON, LSM_LAYERS, NEURONS, NeuronCodes, lsm
 
-from .speaker import SPEAKER_ROSTER
+from .speaker import SPEAKER_ROSTER, check_speakers
 from .targets import Targets, at_least, at_most, target
 
 __all__ = ["LSM_TARGETS", "LsmTargets", "lsm_config", "prepare_speaker_spikes",
@@ -95,11 +94,7 @@ def prepare_speaker_spikes(speakers, forget: str, learn: str, seed: int = 0,
                            code: str = "one_hot", levels: int = LEVELS):
     """Check the roles, encode and split: (speakers, split, flow data). ``windows`` =
     load_fsdd_windows's (windows, speaker, digit, take) replaces the files."""
-    speakers = list(speakers)
-    for name in speakers + [forget, learn]:
-        if name not in SPEAKERS:
-            raise ValueError(f"speaker {name!r}: choose from {', '.join(SPEAKERS)}")
-    check_roles(speakers, forget, learn, "speakers", "enrolled")
+    speakers = check_speakers(speakers, forget, learn)
     wins, speaker, _, take = load_fsdd_windows(data_dir) if windows is None else windows
     split = make_spike_split(wins, speaker, take, speakers + [learn], seed=seed,
                              fit_on=len(speakers), levels=levels, code=code)
