@@ -8,15 +8,17 @@ per adapter slot, plus the host steps between the chip's segments.
 
 from rmlora.sw.compiler.compile import chip_layer_names, compile_model, default_macro_config
 from rmlora.sw.compiler.compiled import ChipLayer, CompiledModel, RecordInfo, Segment
+from rmlora.sw.compiler.lsm_chip import compile_lsm
 from rmlora.sw.compiler.steps import (
     AddStep,
     ChipStep,
     MeanStep,
     QuantizeInput,
     RmsNormStep,
+    SpikeInput,
     TransposeStep,
 )
 
-__all__ = ["compile_model", "chip_layer_names", "default_macro_config", "ChipLayer",
+__all__ = ["compile_model", "compile_lsm", "chip_layer_names", "default_macro_config", "ChipLayer",
            "CompiledModel", "RecordInfo", "Segment", "ChipStep", "QuantizeInput", "RmsNormStep",
-           "TransposeStep", "AddStep", "MeanStep"]
+           "TransposeStep", "AddStep", "MeanStep", "SpikeInput"]

@@ -37,6 +37,10 @@ class ChipLayer:
     # gain_shift (the mean must be a shift), so fewer reads than asked is a clamp.
     reads_log2: int = 0
     reads_asked: int = 1
+    # 1: the inputs are spikes (0/1), one bit plane per MVM (XbarDescriptor.spikes)
+    spikes: int = 0
+    # act LIF: the neurons' v_th, decay_mult and decay_shift (contract.neuron.NeuronLayer)
+    neuron: dict[str, int] | None = None
 
     @property
     def reads(self) -> int:
@@ -105,6 +109,9 @@ class CompiledModel:
     steps: list  # ChipStep and host steps (rmlora.sw.compiler.steps), in order
     input_scale: float  # real value of one input step
     output_scale: float  # real value of one logit step
+    # LIF layer -> its Neurons descriptor (SRAM words of the descriptor's mem and count)
+    neurons: dict = field(default_factory=dict)
+    neuron_addrs: dict[str, int] = field(default_factory=dict)  # layer -> its descriptor
 
     def layer(self, name: str) -> ChipLayer:
         for chip_layer in self.layers:

@@ -11,8 +11,8 @@ from torch import nn
 
 from rmlora.sw.lora import LoraLinear
 
-__all__ = ["ACTIVATIONS", "LayerSpec", "SegmentSpec", "Calibration", "base_linear",
-           "float_weight", "float_adapter"]
+__all__ = ["ACTIVATIONS", "LayerSpec", "SegmentSpec", "SpikingSegmentSpec", "Calibration",
+           "base_linear", "float_weight", "float_adapter"]
 
 ACTIVATIONS = ("identity", "relu", "gelu")
 
@@ -33,6 +33,27 @@ class SegmentSpec:
     name: str
     layers: list[str]
     vectors: int
+
+
+@dataclass(frozen=True)
+class SpikingSegmentSpec:
+    """A recurrent layer of LIF neurons over `steps` time steps, then a readout over its
+    spike counts (issue 21's liquid-state machine), in one layer program.
+
+    The reservoir's inputs are [x_t | s_{t-1}]: x_t, the step's own `x_bytes` inputs
+    (padded to whole SRAM words), then the neurons' spikes of the step before. Its
+    pass over the `steps` vectors writes step t's spikes into vector t + 1's recurrent
+    part; the readout (one vector) reads the neurons' counts."""
+
+    name: str
+    reservoir: str
+    readout: str
+    steps: int
+    x_bytes: int
+
+    @property
+    def layers(self) -> list[str]:
+        return [self.reservoir, self.readout]
 
 
 @dataclass

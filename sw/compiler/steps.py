@@ -16,8 +16,8 @@ from rmlora.sw.models.mixer import patchify
 
 from . import host_ops
 
-__all__ = ["ChipStep", "QuantizeInput", "RmsNormStep", "TransposeStep", "AddStep", "MeanStep",
-           "INPUT"]
+__all__ = ["ChipStep", "QuantizeInput", "SpikeInput", "RmsNormStep", "TransposeStep", "AddStep",
+           "MeanStep", "INPUT"]
 
 INPUT = "input"  # the float inputs the network is called with
 
@@ -47,6 +47,37 @@ class QuantizeInput:
         else:  # the model's own token order
             x = patchify(torch.from_numpy(x), self.patch_size).numpy()
         env[self.dst] = quant.quantize(x, self.scale)
+
+
+@dataclass(frozen=True)
+class SpikeInput:
+    """Spike trains to a spiking segment's input vectors: flat rows (B, steps * inputs) of
+    0/1, step-major (rmlora.sw.data.fsdd_spikes), to (B, steps, width) int8, step t's
+    spikes in its first `inputs` bytes and zeros after them (the padding to whole words
+    and the recurrent part, which the chip fills with the step before's spikes). Anything
+    but 0 and 1 is refused, naming the first bad value, before the chip sees it."""
+
+    inputs: int
+    steps: int
+    width: int
+    dst: str = "x"
+
+    def apply(self, env: dict):
+        x = np.asarray(env[INPUT])
+        x = x.reshape(len(x), -1)
+        if x.shape[1] != self.steps * self.inputs:
+            raise ValueError(f"spike inputs have {x.shape[1]} values per row, the network "
+                             f"takes {self.steps} steps x {self.inputs} inputs = "
+                             f"{self.steps * self.inputs}")
+        bad = (x != 0) & (x != 1)
+        if bad.any():
+            row, col = (int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"spike inputs must be 0 or 1: row {row}, step "
+                             f"{col // self.inputs}, input {col % self.inputs} is "
+                             f"{x[row, col]} ({int(bad.sum())} such values)")
+        out = np.zeros((len(x), self.steps, self.width), dtype=np.int8)
+        out[:, :, :self.inputs] = x.reshape(len(x), self.steps, self.inputs)
+        env[self.dst] = out
 
 
 @dataclass(frozen=True)

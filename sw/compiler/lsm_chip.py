@@ -1,0 +1,127 @@
+"""An LsmNetwork (rmlora.sw.formats.lsm) to a CompiledModel the runtime deploys and runs.
+
+Two crossbar layers in one layer program (a SpikingSegmentSpec, layout.py):
+
+- the reservoir, [x_t | s_{t-1}] -> the LIF neurons' current: n_in = x_t's inputs padded
+  to whole SRAM words, then the neurons (zero weight rows and A columns on the padding,
+  so the product and the adapters are the network's); act LIF, spike-mode MVMs (one
+  bit plane), one layer pass over the network's steps;
+- the readout over the neurons' spike counts (int8 0..steps, eight planes), one vector.
+
+Each adapter of the network is one slot, as compile_model lays out adapters (one SRAM
+region per slot, so Chip.delete_adapter zeroes exactly it).
+
+ADC gain shift (the ADC's LSB is 2**gain_shift weight units): the smallest at which
+no column of any row tile can clip, whatever the 0/1 drive: max over tiles and
+columns of max(sum of the positive weights, -sum of the negative ones) <= adc_max *
+2**g. A spike-mode plane drives rows with 0/1, and so does every plane of the counts
+(non-negative: sign-magnitude planes are their bits), so the bound holds for both
+layers and for every input. With calibration inputs (reservoir inputs [x_t | s_t-1]
+and counts), quantize.gain_shift's calibrated bound is taken instead, as compile_model
+does: finer steps, inputs beyond the calibration may clip.
+"""
+
+import numpy as np
+
+from rmlora.contract import ChipParams
+from rmlora.contract.lora import Activation
+from rmlora.contract.macro import MacroConfig
+from rmlora.sw.formats.lora import Adapter, Layer
+from rmlora.sw.formats.lsm import LsmNetwork
+
+from .compiled import ChipLayer, CompiledModel
+from .layout import lay_out
+from .placement import place, program_plan
+from .quantize import GAIN_SHIFT_MAX, gain_shift
+from .spec import SpikingSegmentSpec
+from .steps import ChipStep, SpikeInput
+
+__all__ = ["compile_lsm", "spike_gain_shift", "RESERVOIR", "READOUT"]
+
+RESERVOIR, READOUT = "reservoir", "readout"
+
+
+def spike_gain_shift(w_q: np.ndarray, params: ChipParams, x: np.ndarray | None = None) -> int:
+    """The ADC gain shift of weights w_q (n_out, n_in) driven by 0/1 planes: without `x`,
+    the smallest no 0/1 input can clip (each tile's column sums of its positive and of
+    its negative weights); with `x` (samples, n_in) non-negative inputs, quantize's
+    calibrated gain_shift."""
+    if x is not None:
+        return gain_shift(x, w_q, params)
+    adc_max = (1 << (params.adc_bits - 1)) - 1
+    w = np.asarray(w_q, dtype=np.int64).T
+    peak = 0
+    for r0 in range(0, w.shape[0], params.macro_rows):
+        tile = w[r0:r0 + params.macro_rows]
+        peak = max(peak, int(np.clip(tile, 0, None).sum(axis=0).max(initial=0)),
+                   int(-np.clip(tile, None, 0).sum(axis=0).min(initial=0)))
+    shift = 0
+    while peak > adc_max << shift:
+        shift += 1
+    return shift
+
+
+def _padded(matrix: np.ndarray, inputs: int, pad: int) -> np.ndarray:
+    """Columns [x | s] of `matrix` with `pad` zero columns after x's `inputs` columns."""
+    zeros = np.zeros((matrix.shape[0], pad), dtype=matrix.dtype)
+    return np.concatenate([matrix[:, :inputs], zeros, matrix[:, inputs:]], axis=1)
+
+
+def _checked_weights(name: str, w: np.ndarray, w_max: int) -> np.ndarray:
+    peak = int(np.abs(np.asarray(w, dtype=np.int64)).max(initial=0))
+    if peak > w_max:
+        raise ValueError(f"layer {name!r}: weight magnitude {peak} > {w_max}, the macro's "
+                         f"largest weight (weight_bits)")
+    return np.asarray(w, dtype=np.int8)
+
+
+def compile_lsm(net: LsmNetwork, params: ChipParams, macro_config: MacroConfig | None = None,
+                calib: tuple[np.ndarray, np.ndarray] | None = None) -> CompiledModel:
+    """The network's chip program. calib: (reservoir inputs (samples, inputs + neurons),
+    counts (samples, neurons)), both 0.., to calibrate the ADC gain shifts on; None for
+    the shifts no input can clip (the module's docstring)."""
+    macro_config = macro_config or MacroConfig.for_chip(params)
+    macro_config.check_fits(params)
+    wb = params.sram_word_bytes
+    x_bytes = -(-net.inputs // wb) * wb  # x_t padded to whole words
+    pad = x_bytes - net.inputs
+    n_in = x_bytes + net.neurons
+    w_res = _checked_weights(RESERVOIR, _padded(net.reservoir_w, net.inputs, pad),
+                             macro_config.w_max)
+    w_out = _checked_weights(READOUT, net.readout_w, macro_config.w_max)
+    x_res, counts = (None, None) if calib is None else (
+        _padded(np.asarray(calib[0]), net.inputs, pad), np.asarray(calib[1]))
+    shifts = {RESERVOIR: spike_gain_shift(w_res, params, x_res),
+              READOUT: spike_gain_shift(w_out, params, counts)}
+    for name, shift in shifts.items():
+        if shift > min(GAIN_SHIFT_MAX, macro_config.max_gain_shift):
+            raise ValueError(f"layer {name!r}: ADC gain shift {shift} exceeds the maximum")
+    r = net.reservoir
+    reservoir = ChipLayer(
+        RESERVOIR, n_in, net.neurons, w_res, (0, 0, 0), shifts[RESERVOIR],
+        Layer(n_in, net.neurons, r.out_mult, r.out_shift, Activation.LIF),
+        {slot: Adapter(_padded(ad.a, net.inputs, pad), ad.b, ad.q_mult, ad.q_shift,
+                       ad.scale_mult) for slot, ad in enumerate(net.adapters.values())},
+        dict(net.scales), spikes=1, neuron=dict(net.neuron))
+    readout = ChipLayer(READOUT, net.neurons, net.readout.n_out, w_out, (0, 0, 0),
+                        shifts[READOUT], net.readout, {}, {"logits": net.scales.get("logits",
+                                                                                     1.0)})
+    layers = [reservoir, readout]
+    placements = place([(x.name, x.n_in, x.n_out) for x in layers], params)
+    for layer in layers:
+        layer.placement = placements[layer.name]
+    blocks = program_plan(layers, params, macro_config)
+    largest = max(desc.n_rows * desc.n_cols for desc, *_ in blocks)
+    spec = SpikingSegmentSpec("lsm", RESERVOIR, READOUT, net.steps, net.inputs)
+    sram = lay_out(layers, [spec], params, 2 * params.words_for(8 * largest))
+    return CompiledModel(
+        params=params, macro_config=macro_config, layers=layers,
+        plan=[(desc, targets) for desc, targets, _, _ in blocks],
+        plan_layers=[name for *_, name in blocks], plan_weights=[w for _, _, w, _ in blocks],
+        image=sram.image, segments=sram.segments,
+        adapter_slots={name: slot for slot, name in enumerate(net.adapters)},
+        slot_regions=sram.slot_regions, lora_layer_addrs=sram.lora_layer_addrs,
+        entry_addrs=sram.entry_addrs, lut_addrs=sram.lut_addrs, scratch=sram.scratch,
+        steps=[SpikeInput(net.inputs, net.steps, n_in), ChipStep(0)], input_scale=1.0,
+        output_scale=net.scales.get("logits", 1.0), neurons=sram.neurons,
+        neuron_addrs=sram.neuron_addrs)
