@@ -16,8 +16,8 @@ write ports (issue 25: no memory output feeds a multiplier). Per lane a 16 x 8-b
 multiplier (decay_mult is unsigned) and a barrel shifter over the 25-bit rounded sum.
 """
 
-from amaranth import Const, Module, Mux, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth import Const, Module, Mux, unsigned
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rmlora.contract.neuron import COUNT_MAX, MEM_BITS, MEM_MAX, MEM_MIN, NeuronLayer
@@ -32,12 +32,15 @@ class LifUpdate(wiring.Component):
             "en": In(1),
             "first": In(1),  # the pass's first vector: a new sequence, mem and count unused
             "desc": In(NeuronLayer),
-            "current": In(data.ArrayLayout(signed(8), lanes)),  # y: int8 per neuron
-            "mem": In(data.ArrayLayout(signed(MEM_BITS), lanes)),
-            "count": In(data.ArrayLayout(signed(8), lanes)),
-            "spike": Out(data.ArrayLayout(unsigned(8), lanes)),  # int8 0 or 1
-            "mem_next": Out(data.ArrayLayout(signed(MEM_BITS), lanes)),
-            "count_next": Out(data.ArrayLayout(signed(8), lanes)),
+            # lane i at bits [i w, (i + 1) w): plain vectors, not ArrayLayout ports, whose
+            # per-lane wires (`count[0]`, ...) Yosys's ABC9 collides with its own bit names
+            # (YosysHQ/yosys#4349: synth_ecp5 stopped on an assert in make fpga)
+            "current": In(unsigned(8 * lanes)),  # y: int8 per neuron
+            "mem": In(unsigned(MEM_BITS * lanes)),
+            "count": In(unsigned(8 * lanes)),
+            "spike": Out(unsigned(8 * lanes)),  # int8 0 or 1
+            "mem_next": Out(unsigned(MEM_BITS * lanes)),
+            "count_next": Out(unsigned(8 * lanes)),
         })
 
     def elaborate(self, platform):
@@ -46,17 +49,18 @@ class LifUpdate(wiring.Component):
         # round half up: add half of the shift's LSB (nothing at shift 0), then shift
         half = ((Const(1, 16) << desc.decay_shift) >> 1)[:15]  # shifts 0..15: below 2**14
         for i in range(self.lanes):
-            mem = Mux(self.first, 0, self.mem[i])
-            count = Mux(self.first, 0, self.count[i])
+            mem = Mux(self.first, 0, self.mem.word_select(i, MEM_BITS).as_signed())
+            count = Mux(self.first, 0, self.count.word_select(i, 8).as_signed())
             leaked = (mem * desc.decay_mult + half) >> desc.decay_shift
-            v = leaked + self.current[i]
+            v = leaked + self.current.word_select(i, 8).as_signed()
             v = Mux(v > MEM_MAX, MEM_MAX, Mux(v < MEM_MIN, MEM_MIN, v))
             spike = v > desc.v_th
             counted = count + spike
             with m.If(self.en):
                 m.d.sync += [
-                    self.spike[i].eq(spike),
-                    self.mem_next[i].eq(Mux(spike, 0, v)),
-                    self.count_next[i].eq(Mux(counted > COUNT_MAX, COUNT_MAX, counted)),
+                    self.spike.word_select(i, 8).eq(spike),
+                    self.mem_next.word_select(i, MEM_BITS).eq(Mux(spike, 0, v)),
+                    self.count_next.word_select(i, 8).eq(
+                        Mux(counted > COUNT_MAX, COUNT_MAX, counted)),
                 ]
         return m

@@ -288,9 +288,9 @@ class Sequencer(wiring.Component):
         spike_lo, count_lo = Signal(4 * P), Signal(4 * P)  # the first half's results
         mem_at, count_at = nd.mem + (word << 1), nd.count + word
         m.d.comb += [lif_update.first.eq(vector == 0), lif_update.desc.eq(nd),
-                     lif_update.current.as_value().eq(y_fifo.r_data.word_select(half, 4 * P)),
-                     lif_update.mem.as_value().eq(mem_in.word_select(half, p.sram_width)),
-                     lif_update.count.as_value().eq(self.sram.r_data.word_select(half, 4 * P))]
+                     lif_update.current.eq(y_fifo.r_data.word_select(half, 4 * P)),
+                     lif_update.mem.eq(mem_in.word_select(half, p.sram_width)),
+                     lif_update.count.eq(self.sram.r_data.word_select(half, 4 * P))]
 
         def error(code, addr):
             m.d.comb += [self.error.valid.eq(1), self.error.code.eq(code),
@@ -441,22 +441,22 @@ class Sequencer(wiring.Component):
                     m.d.comb += lif_update.en.eq(1)
                     m.next = "LIF_WRITE_MEM"
             with m.State("LIF_WRITE_MEM"):  # ... and write membranes, spikes and counts
-                write(mem_at, lif_update.mem_next.as_value(),
+                write(mem_at, lif_update.mem_next,
                       enables(Mux(two_mem, P, lanes << 1)))
                 m.d.comb += [half.eq(1), lif_update.en.eq(1), y_fifo.r_en.eq(1)]
-                m.d.sync += [spike_lo.eq(lif_update.spike.as_value()),
-                             count_lo.eq(lif_update.count_next.as_value())]
+                m.d.sync += [spike_lo.eq(lif_update.spike),
+                             count_lo.eq(lif_update.count_next)]
                 m.next = "LIF_WRITE_SPIKES"
                 with m.If(two_mem):
                     m.next = "LIF_WRITE_MEM_HI"
             with m.State("LIF_WRITE_MEM_HI"):
-                write(mem_at + 1, lif_update.mem_next.as_value(), enables(hi_bytes))
+                write(mem_at + 1, lif_update.mem_next, enables(hi_bytes))
                 m.next = "LIF_WRITE_SPIKES"
             with m.State("LIF_WRITE_SPIKES"):
-                write(y_base + word, Cat(spike_lo, lif_update.spike.as_value()), enables(lanes))
+                write(y_base + word, Cat(spike_lo, lif_update.spike), enables(lanes))
                 m.next = "LIF_WRITE_COUNT"
             with m.State("LIF_WRITE_COUNT"):
-                write(count_at, Cat(count_lo, lif_update.count_next.as_value()), enables(lanes))
+                write(count_at, Cat(count_lo, lif_update.count_next), enables(lanes))
                 m.d.sync += word.eq(word + 1)
                 with m.If(last_word):
                     vector_written()

@@ -51,21 +51,21 @@ def run_block(steps, hold=False):
         for desc, mem, count, current, first in steps:
             for name, value in desc.items():
                 ctx.set(getattr(dut.desc, name), value)
-            ctx.set(dut.mem.as_value(), _lanes(mem, 16))
-            ctx.set(dut.count.as_value(), _lanes(count, 8))
-            ctx.set(dut.current.as_value(), _lanes(current, 8))
+            ctx.set(dut.mem, _lanes(mem, 16))
+            ctx.set(dut.count, _lanes(count, 8))
+            ctx.set(dut.current, _lanes(current, 8))
             ctx.set(dut.first, first)
             ctx.set(dut.en, 1)
             await ctx.tick()
             ctx.set(dut.en, 0)
-            outputs = [ctx.get(dut.spike.as_value()), ctx.get(dut.mem_next.as_value()),
-                       ctx.get(dut.count_next.as_value())]
+            outputs = [ctx.get(dut.spike), ctx.get(dut.mem_next),
+                       ctx.get(dut.count_next)]
             if hold:  # other inputs without en: the results stay
-                ctx.set(dut.current.as_value(), _lanes(-np.asarray(current) - 1, 8))
+                ctx.set(dut.current, _lanes(-np.asarray(current) - 1, 8))
                 ctx.set(dut.first, not first)
                 await ctx.tick()
-                outputs += [ctx.get(dut.spike.as_value()), ctx.get(dut.mem_next.as_value()),
-                            ctx.get(dut.count_next.as_value())]
+                outputs += [ctx.get(dut.spike), ctx.get(dut.mem_next),
+                            ctx.get(dut.count_next)]
             got.append(outputs)
 
     run_sim(dut, tb)
