@@ -8,15 +8,18 @@ Per lane, with the layer's NeuronLayer descriptor `desc`:
     v = clamp(round_half_up(m * decay_mult / 2**decay_shift) + current, int16)
     spike = v > v_th;  mem_next = 0 if spike else v;  count_next = min(k + spike, COUNT_MAX)
 
-Latency 1: the inputs are taken in a cycle with `en` high, the results are registered
-and held from the next cycle until the next `en`. A register, because the inputs come
-from the SRAM (the count word the cycle it arrives) and the results go back to it: the
-multiply and rounding shift sit between two registers, not between the SRAM's read and
-write ports (issue 25: no memory output feeds a multiplier). Per lane a 16 x 8-bit
-multiplier (decay_mult is unsigned) and a barrel shifter over the 25-bit rounded sum.
+Latency 2, in two registered stages: the inputs are taken in a cycle with `en` high and
+their leak (the multiply and the rounding shift) registered (L); the next cycle adds the
+current, clamps, compares and counts, and registers the results (R), held from then on
+until the results of the next `en`. Registers, because the inputs come from the SRAM
+(the count word the cycle it arrives) and the results go back to it (issue 25: no memory
+output feeds a multiplier); two stages, because in one the sequencer alone placed and
+routed at 28.7 MHz (the multiply, shift, add, clamp, compare and count in one cycle: 18
+LUT levels, 36 carry cells). Per lane a 16 x 8-bit multiplier (decay_mult is unsigned)
+and a barrel shifter over the 25-bit rounded sum.
 """
 
-from amaranth import Const, Module, Mux, unsigned
+from amaranth import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -46,17 +49,25 @@ class LifUpdate(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         desc = self.desc
+        second = Signal()  # R takes L's values the cycle after an `en`
+        m.d.sync += second.eq(self.en)
         # round half up: add half of the shift's LSB (nothing at shift 0), then shift
         half = ((Const(1, 16) << desc.decay_shift) >> 1)[:15]  # shifts 0..15: below 2**14
         for i in range(self.lanes):
             mem = Mux(self.first, 0, self.mem.word_select(i, MEM_BITS).as_signed())
             count = Mux(self.first, 0, self.count.word_select(i, 8).as_signed())
-            leaked = (mem * desc.decay_mult + half) >> desc.decay_shift
-            v = leaked + self.current.word_select(i, 8).as_signed()
+            leaked = Signal(signed(MEM_BITS + 9), name=f"leaked_{i}")  # |m * 255| < 2**23
+            current, held = Signal(signed(8), name=f"current_{i}"), Signal(
+                signed(8), name=f"count_{i}")
+            with m.If(self.en):  # L
+                m.d.sync += [leaked.eq((mem * desc.decay_mult + half) >> desc.decay_shift),
+                             current.eq(self.current.word_select(i, 8).as_signed()),
+                             held.eq(count)]
+            v = leaked + current
             v = Mux(v > MEM_MAX, MEM_MAX, Mux(v < MEM_MIN, MEM_MIN, v))
             spike = v > desc.v_th
-            counted = count + spike
-            with m.If(self.en):
+            counted = held + spike
+            with m.If(second):  # R
                 m.d.sync += [
                     self.spike.word_select(i, 8).eq(spike),
                     self.mem_next.word_select(i, MEM_BITS).eq(Mux(spike, 0, v)),

@@ -19,12 +19,13 @@ and counts (in the SRAM, apart from each other and from the pass's outputs) befo
 the first MVM. Its write-back, per y word of P currents: read the word's membranes
 (LIF_READ_MEM, and LIF_READ_MEM_HI when the word's neurons take two words of int16)
 and counts (LIF_READ_COUNT), none of them at the pass's first vector (a new
-sequence); update the first P/2 neurons, a membrane word's, in the neuron block
-(hw/neuron.py, registered: LIF_UPDATE); write their membranes while it updates the
-other P/2 (LIF_WRITE_MEM), then those (LIF_WRITE_MEM_HI), the spikes where y would go
-(LIF_WRITE_SPIKES) and the counts (LIF_WRITE_COUNT): a SRAM word a cycle and one cycle
-a word more, to update. A block of P/2 lanes, not P: the second half's update hides
-under the first's write, and the lanes' multipliers and shifters are half the gates.
+sequence); give the neuron block (hw/neuron.py, two registered stages) the first P/2
+neurons, a membrane word's (LIF_UPDATE), then the other P/2 (LIF_UPDATE_HI); write the
+first half's membranes as the second half leaves the block (LIF_WRITE_MEM), then those
+(LIF_WRITE_MEM_HI), the spikes where y would go (LIF_WRITE_SPIKES) and the counts
+(LIF_WRITE_COUNT): a SRAM word a cycle and two cycles a word more, to update. A block of
+P/2 lanes, not P: the second half's update hides under the first's write, and the
+lanes' multipliers and shifters are half the gates.
 
 A refusal by either unit (its own ErrorCode, logged by the unit) or by the
 sequencer's checks (SEQ_*) stops the program: never a hang. When idle, the
@@ -278,7 +279,7 @@ class Sequencer(wiring.Component):
         # a LIF layer's write-back: the word's membranes take two SRAM words unless it is
         # the last and holds at most P/2 neurons; the neuron block updates a membrane
         # word's P/2 neurons at a time, the word's first half (`half` 0) in LIF_UPDATE,
-        # its second in LIF_WRITE_MEM, where the count word is still on r_data (no read)
+        # its second in LIF_UPDATE_HI, where the count word is still on r_data (no access)
         assert MEM_BITS == 16, "a word of P neurons' int16 membranes is two SRAM words"
         m.submodules.lif_update = lif_update = LifUpdate(P // 2)
         two_mem, hi_bytes = Signal(), Signal(range(P + 1))
@@ -439,11 +440,14 @@ class Sequencer(wiring.Component):
             with m.State("LIF_UPDATE"):  # ... update it with y's word (the count arrives)...
                 with m.If(y_fifo.r_rdy):
                     m.d.comb += lif_update.en.eq(1)
-                    m.next = "LIF_WRITE_MEM"
+                    m.next = "LIF_UPDATE_HI"
+            with m.State("LIF_UPDATE_HI"):  # ... its second half (the first in R next)...
+                m.d.comb += [half.eq(1), lif_update.en.eq(1)]
+                m.next = "LIF_WRITE_MEM"
             with m.State("LIF_WRITE_MEM"):  # ... and write membranes, spikes and counts
                 write(mem_at, lif_update.mem_next,
                       enables(Mux(two_mem, P, lanes << 1)))
-                m.d.comb += [half.eq(1), lif_update.en.eq(1), y_fifo.r_en.eq(1)]
+                m.d.comb += y_fifo.r_en.eq(1)
                 m.d.sync += [spike_lo.eq(lif_update.spike),
                              count_lo.eq(lif_update.count_next)]
                 m.next = "LIF_WRITE_SPIKES"

@@ -131,9 +131,10 @@ SEQ_VECTOR_CYCLES = 1  # VECTOR: a layer pass moves to its next vector (FIFOs fl
 # A LIF layer (issue 21, contract/neuron.py): CHECK starts the fetch of its NeuronLayer
 # descriptor (FETCH_ND, fetch_cycles), CHECK_ND checks its membranes and counts
 # (CHECK_CYCLES); per output word of y the write-back reads the word's membranes (one or
-# two words) and counts (LIF_READ_*: none at the pass's first vector), updates its first
-# half (LIF_UPDATE: the neuron block's registered result; the second half's update is
-# under the first's write), then writes membranes, spikes and counts (LIF_WRITE_*), one
-# SRAM word a cycle
-SEQ_LIF_UPDATE_CYCLES = 1
+# two words) and counts (LIF_READ_*: none at the pass's first vector), gives the neuron
+# block (two registered stages) its first half, then its second (LIF_UPDATE,
+# LIF_UPDATE_HI; the second half leaves the block under the first's write), then writes
+# membranes, spikes and counts (LIF_WRITE_*), one SRAM word a cycle. Two cycles a word,
+# one before the block was pipelined for the FPGA clock (README, FPGA)
+SEQ_LIF_UPDATE_CYCLES = 2
 SEQ_STATE_WORD_CYCLES = 1

@@ -43,7 +43,8 @@ def random_steps(rng, n):
 
 def run_block(steps, hold=False):
     """Each step's inputs with `en` for a cycle, then (hold) a cycle of other inputs without
-    it; returns the outputs the cycle after each `en` and after each held cycle."""
+    it; returns the outputs two cycles after each `en` (the block's latency) and after
+    each held cycle."""
     dut = LifUpdate(LANES)
     got = []
 
@@ -58,6 +59,10 @@ def run_block(steps, hold=False):
             ctx.set(dut.en, 1)
             await ctx.tick()
             ctx.set(dut.en, 0)
+            # latency 2: other inputs in the second stage's cycle do not reach the results
+            ctx.set(dut.current, _lanes(np.asarray(current) // 2, 8))
+            ctx.set(dut.mem, _lanes(np.zeros(LANES, dtype=int), 16))
+            await ctx.tick()
             outputs = [ctx.get(dut.spike), ctx.get(dut.mem_next),
                        ctx.get(dut.count_next)]
             if hold:  # other inputs without en: the results stay
