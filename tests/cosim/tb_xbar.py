@@ -95,11 +95,9 @@ async def write_verify_then_mvm(dut):
     dut._log.info("analogue vs ideal (gain 3, last input): %s vs %s", want[0], ideal[-1])
 
 
-@cocotb.test(timeout_time=500, timeout_unit="ms")
-async def tiled_layer_over_four_macros(dut):
-    """A layer larger than a macro (2 x 2 tiles) sums row tiles into one accumulator."""
-    rng = np.random.default_rng(SEED + 1)
-    bench = await start(dut)
+def program_two_by_two(bench, rng) -> tuple[int, int]:
+    """Random weights of a layer of 2 x 2 tiles, put on macros 0-3 of the chip's and the
+    golden model's macros alike (backdoor: the same state); its (n_in, n_out)."""
     R, C = PARAMS.macro_rows, PARAMS.macro_cols
     n_in, n_out = R + 37, C + 5
     w_max = bench.chip_macros[0].config.w_max
@@ -107,8 +105,17 @@ async def tiled_layer_over_four_macros(dut):
     for rt in range(2):
         for ct in range(2):
             tile = weights[rt * R:(rt + 1) * R, ct * C:(ct + 1) * C]
-            for macros in (bench.chip_macros, bench.gold_macros):  # backdoor: same state
+            for macros in (bench.chip_macros, bench.gold_macros):
                 macros[rt * 2 + ct].program_statistical(tile)
+    return n_in, n_out
+
+
+@cocotb.test(timeout_time=500, timeout_unit="ms")
+async def tiled_layer_over_four_macros(dut):
+    """A layer larger than a macro (2 x 2 tiles) sums row tiles into one accumulator."""
+    rng = np.random.default_rng(SEED + 1)
+    bench = await start(dut)
+    n_in, n_out = program_two_by_two(bench, rng)
     x_at, acc_at = 16, 64
     desc = golden.Descriptor(XbarOp.MVM, n_in, n_out, src=x_at, dst=acc_at, gain_shift=4)
     for _ in range(2):
@@ -130,15 +137,7 @@ async def spike_mode_layer_over_four_macros(dut):
     the next command."""
     rng = np.random.default_rng(SEED + 3)
     bench = await start(dut, macro_config(read_noise_rel=0.01))
-    R, C = PARAMS.macro_rows, PARAMS.macro_cols
-    n_in, n_out = R + 37, C + 5
-    w_max = bench.chip_macros[0].config.w_max
-    weights = rng.integers(-w_max, w_max + 1, (n_in, n_out))
-    for rt in range(2):
-        for ct in range(2):
-            tile = weights[rt * R:(rt + 1) * R, ct * C:(ct + 1) * C]
-            for macros in (bench.chip_macros, bench.gold_macros):
-                macros[rt * 2 + ct].program_statistical(tile)
+    n_in, n_out = program_two_by_two(bench, rng)
     x_at, acc_at = 16, 64
     desc = golden.Descriptor(XbarOp.MVM, n_in, n_out, src=x_at, dst=acc_at, gain_shift=4,
                              reads_log2=1, spikes=1)
@@ -154,7 +153,7 @@ async def spike_mode_layer_over_four_macros(dut):
     assert np.array_equal(bench.chip_macros.mvm_ops, bench.gold_macros.mvm_ops)
 
     bad = x.copy()
-    bad[R + 3] = 2
+    bad[PARAMS.macro_rows + 3] = 2  # in the second row tile
     requests = bench.driver.transactions
     await bench.bus.write_sram(x_at * WB, _pad4(bad.tobytes()))
     status = await bench.run(desc)
