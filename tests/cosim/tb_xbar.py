@@ -110,6 +110,19 @@ def program_two_by_two(bench, rng) -> tuple[int, int]:
     return n_in, n_out
 
 
+async def run_and_compare(bench, desc, x) -> tuple[dict, np.ndarray]:
+    """x written to the descriptor's src, the MVM run; its int32 results at dst and its
+    counters equal the golden model's. Returns (status, the golden results)."""
+    await bench.bus.write_sram(desc.src * WB, _pad4(x.tobytes()))
+    status = await bench.run(desc)
+    want, counts = golden.mvm(desc, x[None, :], bench.gold_macros)
+    got = np.frombuffer(await bench.bus.read_sram(desc.dst * WB, 4 * desc.n_cols),
+                        dtype="<i4")
+    assert np.array_equal(got, want[0])
+    assert_counts(status, counts)
+    return status, want
+
+
 @cocotb.test(timeout_time=500, timeout_unit="ms")
 async def tiled_layer_over_four_macros(dut):
     """A layer larger than a macro (2 x 2 tiles) sums row tiles into one accumulator."""
@@ -120,12 +133,7 @@ async def tiled_layer_over_four_macros(dut):
     desc = golden.Descriptor(XbarOp.MVM, n_in, n_out, src=x_at, dst=acc_at, gain_shift=4)
     for _ in range(2):
         x = rng.integers(-128, 128, n_in).astype(np.int8)
-        await bench.bus.write_sram(x_at * WB, _pad4(x.tobytes()))
-        status = await bench.run(desc)
-        want, counts = golden.mvm(desc, x[None, :], bench.gold_macros)
-        got = np.frombuffer(await bench.bus.read_sram(acc_at * WB, 4 * n_out), dtype="<i4")
-        assert np.array_equal(got, want[0])
-        assert_counts(status, counts)
+        await run_and_compare(bench, desc, x)
 
 
 @cocotb.test(timeout_time=500, timeout_unit="ms")
@@ -142,13 +150,8 @@ async def spike_mode_layer_over_four_macros(dut):
     desc = golden.Descriptor(XbarOp.MVM, n_in, n_out, src=x_at, dst=acc_at, gain_shift=4,
                              reads_log2=1, spikes=1)
     x = rng.integers(0, 2, n_in).astype(np.int8)
-    await bench.bus.write_sram(x_at * WB, _pad4(x.tobytes()))
-    status = await bench.run(desc)
-    want, counts = golden.mvm(desc, x[None, :], bench.gold_macros)
-    got = np.frombuffer(await bench.bus.read_sram(acc_at * WB, 4 * n_out), dtype="<i4")
+    status, want = await run_and_compare(bench, desc, x)
     assert status["DONE"] and not status["ERROR"]
-    assert np.array_equal(got, want[0])
-    assert_counts(status, counts)
     assert status["mvm"] == 4 * 2  # 4 tiles, one plane read twice
     assert np.array_equal(bench.chip_macros.mvm_ops, bench.gold_macros.mvm_ops)
 
@@ -166,13 +169,8 @@ async def spike_mode_layer_over_four_macros(dut):
     assert np.array_equal(np.frombuffer(await bench.bus.read_sram(acc_at * WB, 4 * n_out),
                                         dtype="<i4"), want[0])
     await bench.bus.write_reg("CTRL", REG["CTRL"].pack(CLEAR_ERR=1))
-    await bench.bus.write_sram(x_at * WB, _pad4(x.tobytes()))
-    status = await bench.run(desc)
-    again, counts = golden.mvm(desc, x[None, :], bench.gold_macros)
-    got = np.frombuffer(await bench.bus.read_sram(acc_at * WB, 4 * n_out), dtype="<i4")
+    status, _ = await run_and_compare(bench, desc, x)
     assert status["DONE"] and not status["ERROR"]
-    assert np.array_equal(got, again[0])
-    assert_counts(status, counts)
 
 
 @cocotb.test(timeout_time=500, timeout_unit="ms")
