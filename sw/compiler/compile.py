@@ -25,7 +25,7 @@ from .placement import place, program_plan
 from .quantize import quantize_layer
 from .spec import LayerSpec, base_linear, float_adapter, float_weight
 
-__all__ = ["compile_model", "default_macro_config", "chip_layer_names"]
+__all__ = ["compile_model", "default_macro_config", "chip_layer_names", "assemble"]
 
 
 def default_macro_config(params: ChipParams) -> MacroConfig:
@@ -161,16 +161,26 @@ def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipPar
         layer.reads_asked = reads_for[spec.name]
         layer.reads_log2 = min(layer.reads_asked.bit_length() - 1, layer.gain_shift)
         layers.append(layer)
+    return assemble(layers, segment_specs, params, macro_config,
+                     {name: slot for slot, name in slots.items()}, cal.steps,
+                     cal.input_scale, cal.output_scale)
+
+
+def assemble(layers: list, specs: list, params: ChipParams, macro_config: MacroConfig,
+             adapter_slots: dict[str, int], steps: list, input_scale: float,
+             output_scale: float) -> CompiledModel:
+    """The placed, quantised chip layers to a CompiledModel: their write-verify plan and
+    the SRAM image of the segments `specs`, with the runtime's scratch after it (room
+    for the largest block's PROGRAM targets and pulse counts)."""
     blocks = program_plan(layers, params, macro_config)
     largest = max(desc.n_rows * desc.n_cols for desc, *_ in blocks)
-    scratch_words = 2 * params.words_for(8 * largest)  # PROGRAM targets + pulse counts
-    sram = lay_out(layers, segment_specs, params, scratch_words)
+    sram = lay_out(layers, specs, params, 2 * params.words_for(8 * largest))
     return CompiledModel(
         params=params, macro_config=macro_config, layers=layers,
         plan=[(desc, targets) for desc, targets, _, _ in blocks],
         plan_layers=[name for *_, name in blocks], plan_weights=[w for _, _, w, _ in blocks],
-        image=sram.image, segments=sram.segments,
-        adapter_slots={name: slot for slot, name in slots.items()},
+        image=sram.image, segments=sram.segments, adapter_slots=adapter_slots,
         slot_regions=sram.slot_regions, lora_layer_addrs=sram.lora_layer_addrs,
         entry_addrs=sram.entry_addrs, lut_addrs=sram.lut_addrs, scratch=sram.scratch,
-        steps=cal.steps, input_scale=cal.input_scale, output_scale=cal.output_scale)
+        steps=steps, input_scale=input_scale, output_scale=output_scale,
+        neurons=sram.neurons, neuron_addrs=sram.neuron_addrs)

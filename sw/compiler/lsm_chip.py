@@ -29,10 +29,10 @@ from rmlora.contract.macro import MacroConfig
 from rmlora.sw.formats.lora import Adapter, Layer
 from rmlora.sw.formats.lsm import LsmNetwork
 
+from .compile import assemble
 from .compiled import ChipLayer, CompiledModel
-from .layout import lay_out
-from .placement import place, program_plan
-from .quantize import GAIN_SHIFT_MAX, gain_shift
+from .placement import place
+from .quantize import GAIN_SHIFT_MAX, gain_shift, shift_for_peak
 from .spec import SpikingSegmentSpec
 from .steps import ChipStep, SpikeInput
 
@@ -48,17 +48,13 @@ def spike_gain_shift(w_q: np.ndarray, params: ChipParams, x: np.ndarray | None =
     calibrated gain_shift."""
     if x is not None:
         return gain_shift(x, w_q, params)
-    adc_max = (1 << (params.adc_bits - 1)) - 1
     w = np.asarray(w_q, dtype=np.int64).T
     peak = 0
     for r0 in range(0, w.shape[0], params.macro_rows):
         tile = w[r0:r0 + params.macro_rows]
         peak = max(peak, int(np.clip(tile, 0, None).sum(axis=0).max(initial=0)),
                    int(-np.clip(tile, None, 0).sum(axis=0).min(initial=0)))
-    shift = 0
-    while peak > adc_max << shift:
-        shift += 1
-    return shift
+    return shift_for_peak(peak, params)
 
 
 def _padded(matrix: np.ndarray, inputs: int, pad: int) -> np.ndarray:
@@ -110,18 +106,8 @@ def compile_lsm(net: LsmNetwork, params: ChipParams, macro_config: MacroConfig |
     placements = place([(x.name, x.n_in, x.n_out) for x in layers], params)
     for layer in layers:
         layer.placement = placements[layer.name]
-    blocks = program_plan(layers, params, macro_config)
-    largest = max(desc.n_rows * desc.n_cols for desc, *_ in blocks)
     spec = SpikingSegmentSpec("lsm", RESERVOIR, READOUT, net.steps, net.inputs)
-    sram = lay_out(layers, [spec], params, 2 * params.words_for(8 * largest))
-    return CompiledModel(
-        params=params, macro_config=macro_config, layers=layers,
-        plan=[(desc, targets) for desc, targets, _, _ in blocks],
-        plan_layers=[name for *_, name in blocks], plan_weights=[w for _, _, w, _ in blocks],
-        image=sram.image, segments=sram.segments,
-        adapter_slots={name: slot for slot, name in enumerate(net.adapters)},
-        slot_regions=sram.slot_regions, lora_layer_addrs=sram.lora_layer_addrs,
-        entry_addrs=sram.entry_addrs, lut_addrs=sram.lut_addrs, scratch=sram.scratch,
-        steps=[SpikeInput(net.inputs, net.steps, n_in), ChipStep(0)], input_scale=1.0,
-        output_scale=net.scales.get("logits", 1.0), neurons=sram.neurons,
-        neuron_addrs=sram.neuron_addrs)
+    return assemble(layers, [spec], params, macro_config,
+                    {name: slot for slot, name in enumerate(net.adapters)},
+                    [SpikeInput(net.inputs, net.steps, n_in), ChipStep(0)], 1.0,
+                    net.scales.get("logits", 1.0))

@@ -20,7 +20,8 @@ from .compiled import ChipLayer
 from .host_ops import gelu_lut
 from .spec import LayerSpec, float_adapter, float_weight
 
-__all__ = ["shared_shift", "gain_shift", "quantize_layer", "MAX_SHIFT", "GAIN_SHIFT_MAX"]
+__all__ = ["shared_shift", "gain_shift", "shift_for_peak", "quantize_layer", "MAX_SHIFT",
+           "GAIN_SHIFT_MAX"]
 
 MAX_SHIFT = 62  # the unit's rounding constant 2**(shift-1) stays below 2**62 (contract.lora)
 GAIN_SHIFT_MAX = 15  # the crossbar descriptor's 4-bit gain_shift field
@@ -55,7 +56,6 @@ def gain_shift(x_q: np.ndarray, w_q: np.ndarray, params: ChipParams) -> int:
     one or two shifts less changed nothing or cost agreement with the exact integer
     network (0.91 -> 0.89 -> 0.79), because programming error, not the ADC step,
     dominates the analogue error."""
-    adc_max = (1 << (params.adc_bits - 1)) - 1
     x = np.asarray(x_q, dtype=np.int64).reshape(-1, w_q.shape[1])
     magnitude, sign = np.abs(x), np.sign(x)
     planes = np.concatenate([sign * ((magnitude >> k) & 1) for k in range(INPUT_BITS)])
@@ -65,6 +65,13 @@ def gain_shift(x_q: np.ndarray, w_q: np.ndarray, params: ChipParams) -> int:
         rows = slice(r0, r0 + params.macro_rows)
         sums = planes[:, rows].astype(np.float64) @ block[rows]
         peak = max(peak, int(np.abs(sums).max(initial=0)))
+    return shift_for_peak(peak, params)
+
+
+def shift_for_peak(peak: int, params: ChipParams) -> int:
+    """The smallest ADC gain shift g at which a column sum of magnitude `peak` does not
+    clip: peak <= adc_max * 2**g."""
+    adc_max = (1 << (params.adc_bits - 1)) - 1
     shift = 0
     while peak > adc_max << shift:
         shift += 1
