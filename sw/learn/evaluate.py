@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,6 +48,13 @@ def class_accuracy(
     """Accuracy on the samples whose label is in ``classes``."""
     mask = torch.isin(y, torch.tensor(classes, dtype=y.dtype))
     return accuracy(model, x[mask], y[mask])
+
+
+def predicted_class_accuracy(pred, y, classes: list[int]) -> float:
+    """Accuracy of predicted classes `pred` (numpy) on the samples whose label `y` is in
+    ``classes`` (a chip's or an integer network's predictions); NaN if there are none."""
+    rows = np.isin(y, classes)
+    return float(np.mean(pred[rows] == y[rows])) if rows.any() else float("nan")
 
 
 def roc_auc(member_scores: torch.Tensor, nonmember_scores: torch.Tensor) -> float:

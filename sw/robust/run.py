@@ -20,6 +20,7 @@ from rmlora.sw.learn.compensate import (
     fit_compensation,
     measure_weights,
 )
+from rmlora.sw.learn.evaluate import predicted_class_accuracy
 from rmlora.sw.learn.on_chip import deploy
 from rmlora.sw.runtime import Chip, run_network
 
@@ -55,8 +56,7 @@ def _roles(setup: Setup, chip: Chip, compiled: CompiledModel, adapters: list[str
     pred = run_network(compiled, setup.x, lambda segment, v: chip.run(segment, v)[0]).argmax(1)
 
     def acc(classes):
-        rows = np.isin(setup.y, classes)
-        return float(np.mean(pred[rows] == setup.y[rows]))
+        return predicted_class_accuracy(pred, setup.y, classes)
     return {"pretrained_acc": acc(setup.pretrain_classes), "old_acc": acc(setup.retain_classes),
             "forget_acc": acc([setup.forget_class]), "new_acc": acc([setup.new_class])}
 

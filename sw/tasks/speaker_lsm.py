@@ -31,10 +31,11 @@ import torch
 
 from rmlora.contract.lora import LORA_MAX_FEATURES
 from rmlora.sw.compiler.lsm import quantize_lsm
-from rmlora.sw.data.fsdd_spikes import LEVELS, load_fsdd_windows, make_spike_split
+from rmlora.sw.data.fsdd_spikes import CODES, LEVELS, load_fsdd_windows, make_spike_split
 from rmlora.sw.golden.lsm import run_lsm
 from rmlora.sw.learn.chip_flow import calibration_rows
 from rmlora.sw.learn.config import AdapterSpec, FlowConfig, StageConfig
+from rmlora.sw.learn.evaluate import predicted_class_accuracy
 from rmlora.sw.learn.loop import deterministic
 from rmlora.sw.learn.pipeline import run_flow
 from rmlora.sw.learn.stages import FlowData
@@ -101,18 +102,13 @@ def prepare_speaker_spikes(speakers, forget: str, learn: str, seed: int = 0,
     return speakers, split, FlowData.from_split(split, forget, learn)
 
 
-def _accuracy(pred: np.ndarray, y: np.ndarray, classes: list[int]) -> float:
-    rows = np.isin(y, classes)
-    return float((pred[rows] == y[rows]).mean()) if rows.any() else float("nan")
-
-
 def role_accuracies(pred: np.ndarray, data: FlowData) -> dict:
     """Test accuracies by role from predicted classes (the float metrics' names)."""
     y = data.test_y.numpy()
-    return {"test_acc": _accuracy(pred, y, data.pretrain_classes),
-            "forget_acc": _accuracy(pred, y, [data.forget_class]),
-            "retain_acc": _accuracy(pred, y, data.retain_classes),
-            "new_acc": _accuracy(pred, y, [data.new_class])}
+    return {"test_acc": predicted_class_accuracy(pred, y, data.pretrain_classes),
+            "forget_acc": predicted_class_accuracy(pred, y, [data.forget_class]),
+            "retain_acc": predicted_class_accuracy(pred, y, data.retain_classes),
+            "new_acc": predicted_class_accuracy(pred, y, [data.new_class])}
 
 
 def integer_metrics(net, data: FlowData, adapters: list[str]) -> dict:
@@ -232,11 +228,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--learn", default=SPEAKER_ROSTER.learn)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--neurons", type=int, default=NEURONS)
-    parser.add_argument("--code", default="one_hot")
+    parser.add_argument("--code", default="one_hot", choices=CODES)
     parser.add_argument("--float-neuron", action="store_true",
                         help="the published float neuron (no integer form)")
     parser.add_argument("--json", help="write the summary here")
     args = parser.parse_args(argv)
+    try:  # refused in one line before the data is read or anything trains
+        check_speakers(args.speakers.split(","), args.forget, args.learn)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.neurons < 1:
+        parser.error(f"--neurons {args.neurons}: must be at least 1")
     torch.set_num_threads(1)
     summary = run_speaker_lsm(args.speakers.split(","), args.forget, args.learn, args.seed,
                               args.neurons, None if args.float_neuron else CHIP_NEURON,
