@@ -127,6 +127,8 @@ def _finish(name: str, summary: dict, args, report_dir: Path | None, write_repor
 
 
 def _task(args):
+    if getattr(args, "model", None) is not None:  # a command several tasks share
+        args.task = args.variants[args.model]
     task = _tasks()[args.task]
     check_outputs(args)
     options, prepared = checked_flow(task, args, args.seed, *_chip_check(args))
@@ -325,15 +327,23 @@ def add_task_commands(sub) -> None:
     from rmlora.sw.robust.setup import robustness_tasks
 
     tasks = _tasks()
+    commands: dict[str, dict[str, str]] = {}  # command -> variant -> task
     for name, task in tasks.items():
-        p = sub.add_parser(name, help=task.help)
+        commands.setdefault(task.command or name, {})[task.variant] = name
+    for command, variants in commands.items():
+        name = next(iter(variants.values()))  # the first registered adds the options
+        task = tasks[name]
+        p = sub.add_parser(command, help=task.help)
         task.add_options(p)
+        if len(variants) > 1:
+            p.add_argument("--model", choices=tuple(variants), default=task.variant,
+                           help=f"which network (default {task.variant})")
         p.add_argument("--seed", type=seed, default=0)
         p.add_argument("--no-restore", action="store_true",
                        help="skip the restore stage (no compensation adapter; for comparison)")
         _add_check(p)
         _add_outputs(p)
-        p.set_defaults(func=_task, task=name, command_parser=p)
+        p.set_defaults(func=_task, task=name, variants=variants, command_parser=p)
     p = sub.add_parser("sim", help=f"the {', '.join(tasks)} flows with their defaults, "
                                    f"reports in build/report")
     _add_check(p)

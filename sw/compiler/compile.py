@@ -16,12 +16,13 @@ from rmlora.contract.lora import LORA_MAX_FEATURES, LORA_MAX_RANK, LORA_SLOTS
 from rmlora.contract.macro import MacroConfig
 from rmlora.contract.xbar import READS_PER_PLANE
 from rmlora.sw.lora import adapter_names, delete_adapter, load_adapter, lora_layers
+from rmlora.sw.models.lsm import LiquidStateMachine
 
 from . import mixer, mlp  # noqa: F401  (they register the built-in front ends)
+from .assemble import assemble
 from .compiled import CompiledModel
 from .front_end import front_end_for
-from .layout import lay_out
-from .placement import place, program_plan
+from .placement import place
 from .quantize import quantize_layer
 from .spec import LayerSpec, base_linear, float_adapter, float_weight
 
@@ -116,11 +117,12 @@ def _reads_per_layer(reads: int | dict[str, int], names: list[str]) -> dict[str,
     return per_layer
 
 
-def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipParams = ChipParams(),
+def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipParams | None = None,
                   macro_config: MacroConfig | None = None,
                   scale_free: tuple[str, ...] = (),
                   reads: int | dict[str, int] = 1) -> CompiledModel:
-    """Compile an nn.Sequential MLP or a FaceMixer.
+    """Compile an nn.Sequential MLP, a FaceMixer or a LiquidStateMachine (its own
+    compiler, lsm_chip.compile_lsm_model; params None: each family's chip).
 
     adapters: None to take every adapter of the model's LoraLinear layers (slots in
     name order), or a list of PEFT adapter directories (named after the directory,
@@ -134,6 +136,13 @@ def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipPar
     noise's std by sqrt(n) at n times the layer's MVM time and conversion energy. A
     layer gets at most 2**gain_shift (the mean is a shift of the sum); ChipLayer's
     reads_asked and reads_clamped say when it got fewer."""
+    if isinstance(model, LiquidStateMachine):  # LIF layers: no per-layer front end
+        if set(reads.values() if isinstance(reads, dict) else [reads]) - {1}:
+            raise ValueError(f"reads={reads}: an LSM compiles with one read per plane")
+        from .lsm_chip import compile_lsm_model
+        return compile_lsm_model(model, calib_inputs, adapters, params, macro_config,
+                                 scale_free)
+    params = params or ChipParams()
     macro_config = macro_config or default_macro_config(params)
     macro_config.check_fits(params)
     if macro_config.weight_bits > 8:
@@ -164,23 +173,3 @@ def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipPar
     return assemble(layers, segment_specs, params, macro_config,
                      {name: slot for slot, name in slots.items()}, cal.steps,
                      cal.input_scale, cal.output_scale)
-
-
-def assemble(layers: list, specs: list, params: ChipParams, macro_config: MacroConfig,
-             adapter_slots: dict[str, int], steps: list, input_scale: float,
-             output_scale: float) -> CompiledModel:
-    """The placed, quantised chip layers to a CompiledModel: their write-verify plan and
-    the SRAM image of the segments `specs`, with the runtime's scratch after it (room
-    for the largest block's PROGRAM targets and pulse counts)."""
-    blocks = program_plan(layers, params, macro_config)
-    largest = max(desc.n_rows * desc.n_cols for desc, *_ in blocks)
-    sram = lay_out(layers, specs, params, 2 * params.words_for(8 * largest))
-    return CompiledModel(
-        params=params, macro_config=macro_config, layers=layers,
-        plan=[(desc, targets) for desc, targets, _, _ in blocks],
-        plan_layers=[name for *_, name in blocks], plan_weights=[w for _, _, w, _ in blocks],
-        image=sram.image, segments=sram.segments, adapter_slots=adapter_slots,
-        slot_regions=sram.slot_regions, lora_layer_addrs=sram.lora_layer_addrs,
-        entry_addrs=sram.entry_addrs, lut_addrs=sram.lut_addrs, scratch=sram.scratch,
-        steps=steps, input_scale=input_scale, output_scale=output_scale,
-        neurons=sram.neurons, neuron_addrs=sram.neuron_addrs)

@@ -22,23 +22,31 @@ does: finer steps, inputs beyond the calibration may clip.
 """
 
 import numpy as np
+import torch
 
 from rmlora.contract import ChipParams
 from rmlora.contract.lora import Activation
 from rmlora.contract.macro import MacroConfig
 from rmlora.sw.formats.lora import Adapter, Layer
 from rmlora.sw.formats.lsm import LsmNetwork
+from rmlora.sw.lora import lora_layers
+from rmlora.sw.models.lsm import LiquidStateMachine
 
-from .compile import assemble
+from .assemble import assemble
 from .compiled import ChipLayer, CompiledModel
+from .lsm import quantize_lsm
 from .placement import place
 from .quantize import GAIN_SHIFT_MAX, gain_shift, shift_for_peak
 from .spec import SpikingSegmentSpec
 from .steps import ChipStep, SpikeInput
 
-__all__ = ["compile_lsm", "spike_gain_shift", "RESERVOIR", "READOUT"]
+__all__ = ["compile_lsm", "compile_lsm_model", "lsm_calibration", "spike_gain_shift",
+           "LSM_CHIP", "RESERVOIR", "READOUT"]
 
 RESERVOIR, READOUT = "reservoir", "readout"
+# The chip an LSM compiles for unless told: the reservoir takes 8 macros of 128x128 and
+# the readout 2, so 16 (the contract's most) rather than the default 4.
+LSM_CHIP = ChipParams(n_macros=16)
 
 
 def spike_gain_shift(w_q: np.ndarray, params: ChipParams, x: np.ndarray | None = None) -> int:
@@ -111,3 +119,47 @@ def compile_lsm(net: LsmNetwork, params: ChipParams, macro_config: MacroConfig |
                     {name: slot for slot, name in enumerate(net.adapters)},
                     [SpikeInput(net.inputs, net.steps, n_in), ChipStep(0)], 1.0,
                     net.scales.get("logits", 1.0))
+
+
+def lsm_calibration(model: LiquidStateMachine, calib_x: torch.Tensor
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """compile_lsm's calib from spike rows: the reservoir's inputs [x_t | s_t-1] at every
+    step and the counts, with the model's active adapters."""
+    with torch.no_grad():
+        xf = model.reservoir_inputs(calib_x).reshape(-1, model.n_in + model.neurons)
+        return xf.numpy(), model.spikes(calib_x).sum(dim=1).numpy()
+
+
+def compile_lsm_model(model: LiquidStateMachine, calib_inputs, adapters=None,
+                      params: ChipParams | None = None, macro_config: MacroConfig | None = None,
+                      scale_free: tuple[str, ...] = ()) -> CompiledModel:
+    """A trained LiquidStateMachine (float, with its LoRA adapters) to the chip, as
+    compile_model does for the other families: every adapter of the model in a slot
+    (name order), or the named ones in list order; quantised (quantize_lsm) and
+    calibrated on ``calib_inputs`` (spike rows) with the model's active adapters but
+    ``scale_free`` ones, gain shifts calibrated; the chip ``LSM_CHIP`` unless
+    ``params`` says otherwise."""
+    names = sorted({n for layer in lora_layers(model).values() for n in layer.adapters})
+    if adapters is not None:
+        if not all(isinstance(a, str) for a in adapters):
+            raise ValueError("an LSM takes its adapters by name (PEFT directories are for "
+                             "the MLP families)")
+        unknown = sorted(set(adapters) - set(names))
+        if unknown:
+            raise ValueError(f"adapters {unknown} are not on the LSM (it has {names})")
+        names = list(adapters)
+    unknown = sorted(set(scale_free) - set(names))
+    if unknown:
+        raise ValueError(f"scale_free adapters {unknown} are not among {names}")
+    calib = torch.as_tensor(np.asarray(calib_inputs), dtype=torch.float32)
+    layers = lora_layers(model)
+    active = {name: list(layer.active_adapters) for name, layer in layers.items()}
+    try:  # the scales as without the scale-free adapters
+        for name, layer in layers.items():
+            layer.set_active([a for a in active[name] if a not in scale_free])
+        net = quantize_lsm(model, calib, names)
+        calibration = lsm_calibration(model.eval(), calib)
+    finally:
+        for name, layer in layers.items():
+            layer.set_active(active[name])
+    return compile_lsm(net, params or LSM_CHIP, macro_config, calib=calibration)

@@ -29,7 +29,7 @@ from .on_chip import (
     programmed_conductances,
     reprogrammed,
 )
-from .restore import Restore, compile_restored
+from .restore import Restore
 from .stages import FlowData
 
 __all__ = ["CALIBRATION_INPUTS", "EVAL_BACKEND", "BASELINES", "Evaluator",
@@ -128,11 +128,10 @@ def measure_on_chip(models: dict[str, nn.Module], stages: list[tuple[str, list[s
     deployed = {}
     if restore is None:
         compiled = compile_model(models[final], calib.numpy(), reads=reads)
-        chip = Chip(backend=EVAL_BACKEND, seed=seed)
+        chip = Chip(compiled.params, EVAL_BACKEND, compiled.macro_config, seed)
         deployed["lora"] = deploy(chip, compiled)
     else:
-        compiled = compile_restored(restore.deployable(models[final]), calib.numpy(),
-                                    restore.compiled)
+        compiled = restore.compile(models[final])
         chip = restore.chip
         chip.load(compiled.image, names=compiled.adapter_slots)
         deployed["lora"] = restore.report["deploy"] | {"image_bytes": len(compiled.image)}

@@ -29,7 +29,13 @@ from torch import nn
 
 from rmlora.contract.lora import LORA_MAX_RANK
 from rmlora.sw.compiler import CompiledModel, compile_model
-from rmlora.sw.compiler.probe import ProbeProgram, probe_inputs, weights_from_probe
+from rmlora.sw.compiler.probe import (
+    ProbeProgram,
+    probe_inputs,
+    probe_outputs,
+    probe_runs,
+    weights_from_probe,
+)
 from rmlora.sw.lora import lora_layers
 from rmlora.sw.lora.model import wrap_linear
 from rmlora.sw.runtime import Chip
@@ -70,8 +76,10 @@ def measure_weights(chip: Chip, compiled: CompiledModel, probe: ProbeProgram,
     measured = {}
     for layer in compiled.layers:
         chip.load(probe.images[layer.name])
-        y, _ = chip.run(probe.segments[layer.name], probe_inputs(layer.n_in, repeats))
-        measured[layer.name] = weights_from_probe(y)
+        segment = probe.segments[layer.name]
+        x = probe_runs(probe_inputs(layer.n_in, repeats), len(segment.inputs))
+        y, _ = chip.run(segment, x)
+        measured[layer.name] = weights_from_probe(probe_outputs(y, repeats, layer.n_in))
     chip.load(compiled.image, names=compiled.adapter_slots)
     return measured
 

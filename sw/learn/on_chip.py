@@ -84,9 +84,10 @@ def reprogrammed(compiled: CompiledModel, model: nn.Module, calib: torch.Tensor,
     weights programmed), its crossbars rewritten with ``model`` compiled on ``calib``.
     Yields (chip, the baseline's CompiledModel, its deploy report), pulses counted
     from the pretrained conductances; reads: compile_model's, as the flow's network."""
-    with Chip(backend="golden", seed=seed) as chip:
+    with Chip(compiled.params, "golden", compiled.macro_config, seed) as chip:
         chip.deploy(compiled.plan)
-        base = compile_model(model, calib.numpy(), reads=reads)
+        base = compile_model(model, calib.numpy(), params=compiled.params,
+                             macro_config=compiled.macro_config, reads=reads)
         yield chip, base, deploy(chip, base)
 
 
@@ -163,7 +164,8 @@ def chip_check(compiled: CompiledModel, images: np.ndarray, adapters: list[str],
     deployed with the same seed and adapters; compare every record's output and
     SeqStats counters of every segment run and the logits with ==, and the macros'
     operation counts (the cost model's activity) likewise."""
-    chips = [Chip(backend=backend, seed=seed), Chip(backend=reference, seed=seed)]
+    chips = [Chip(compiled.params, name, compiled.macro_config, seed)
+             for name in (backend, reference)]
     try:
         results, activity = [], []
         for chip in chips:

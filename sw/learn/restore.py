@@ -94,7 +94,8 @@ class Restore:
         calib = self.calib.numpy()
         self.compiled = compile_model(slotted, calib, scale_free=(COMPENSATION,),
                                       reads=self.reads)
-        self.chip = Chip(backend=self.backend, seed=self.seed)
+        self.chip = Chip(self.compiled.params, self.backend, self.compiled.macro_config,
+                         self.seed)
         self.report = {"deploy": deploy(self.chip, self.compiled)}
         before = self.chip.activity()
         measured = measure_weights(self.chip, self.compiled, probe_program(self.compiled))
@@ -138,6 +139,20 @@ class Restore:
             layer.set_active([n for n in layer.active_adapters if n != COMPENSATION])
         return model
 
+    # --- what the flow asks of a restore stage (LsmTwin answers the same) -------------
+    kept: tuple[str, ...] = (COMPENSATION,)  # adapters on in every later stage
+
+    def stages(self, stages: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+        """The chip stages of the flow (``restored_stages``)."""
+        return restored_stages(stages)
+
+    def compile(self, model: nn.Module) -> CompiledModel:
+        """``model`` (the twin with its adapters) compiled onto the programmed chip."""
+        return compile_restored(self.deployable(model), self.calib.numpy(), self.compiled)
+
+    def summary(self, compiled: CompiledModel) -> dict:
+        return restore_summary(self, compiled)
+
     def close(self) -> None:
         if self.chip is not None:
             self.chip.close()
@@ -149,7 +164,7 @@ def restore_start(restore: Restore | None, pretrained: nn.Module
     and the compensation, or without a restore stage the pretrained model alone."""
     if restore is None:
         return pretrained, ()
-    return restore(pretrained), (COMPENSATION,)
+    return restore(pretrained), tuple(restore.kept)
 
 
 def float_network(model: nn.Module, restore: Restore | None) -> nn.Module:
@@ -167,4 +182,4 @@ def restore_summary(restore: Restore, compiled: CompiledModel) -> dict:
             "sram_bytes": compiled.adapter_bytes(COMPENSATION),
             "probe_repeats": restore.report["probe_repeats"],
             "probe_adc_conversions": restore.report["probe_adc_conversions"],
-            "layers": restore.report["layers"]}
+            "fit": restore.report.get("fit", "fitted"), "layers": restore.report["layers"]}

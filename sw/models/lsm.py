@@ -153,6 +153,9 @@ class LiquidStateMachine(nn.Module):
             raise ValueError(f"v_th must be > 0, got {v_th}")
         self.n_in, self.neurons, self.steps, self.v_th = n_in, neurons, steps, v_th
         self.neuron = neuron
+        # True on a chip's twin (rmlora.sw.learn.lsm_twin): the weights are the
+        # effective weights read off the programmed crossbars, not rounded again
+        self.measured = False
         self.w_in = nn.Linear(n_in, neurons, bias=False)
         self.w_rec = nn.Linear(neurons, neurons, bias=False)
         self.readout = nn.Linear(neurons, n_classes, bias=False)
@@ -187,7 +190,7 @@ class LiquidStateMachine(nn.Module):
         """(batch, steps, neurons) spikes of the reservoir."""
         x = self.steps_of(x)
         mem = spike = x.new_zeros(len(x), self.neurons)
-        if self.neuron is None:
+        if self.neuron is None or self.measured:
             err_in = err_rec = None
         else:  # the crossbar's int8 weights: the layers' own outputs plus the rounding
             err_in, err_rec = int8_error([_base(self.w_in).weight, _base(self.w_rec).weight])
@@ -203,7 +206,7 @@ class LiquidStateMachine(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rate = self.spikes(x).mean(dim=1)
         logits = self.readout(rate)
-        if self.neuron is not None:
+        if self.neuron is not None and not self.measured:
             (err,) = int8_error([_base(self.readout).weight])
             logits = logits + F.linear(rate, err)
         return logits

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from .atomic import staged_report
 from .cost import cost_markdown, energy_plot, pulses_plot
 from .restore import restore_console, restore_markdown
+from .spiking import spike_rate_plot, spiking_markdown
 
 __all__ = ["write_flow_report", "format_flow_table", "format_flow_console"]
 
@@ -193,6 +194,8 @@ def _markdown(summary: dict, plots: dict[str, str]) -> str:
     for name, a in summary["adapters"].items():
         lines.append(f"| {name} | {a['slot']} | {a['rank']} | {a['alpha']} | "
                      f"{', '.join(a['layers'])} | {a['sram_bytes']:,} |")
+    if "spiking" in summary:
+        lines += spiking_markdown(summary, plots["spikes"])
     lines += ["", f"![conductance]({plots['conductance']})", ""]
     lines += restore_markdown(summary)
     check = summary.get("chip_check")
@@ -224,6 +227,9 @@ def write_flow_report(summary: dict, out_dir: str | Path) -> Path:
     _accuracy_plot(summary, out / plots["accuracy"])
     _confusion_plot(summary, out / plots["confusion"])
     _conductance_plot(summary, out / plots["conductance"])
+    if "spiking" in summary:
+        plots["spikes"] = "spikes.png"
+        spike_rate_plot(summary, out / plots["spikes"])
     if "cost" in summary:
         plots |= {"energy": "energy.png", "pulses": "pulses.png"}
         energy_plot(summary["cost"], out / plots["energy"])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 __all__ = ["restore_markdown", "restore_console"]
 
+_HOW = {"fitted": "fitted to",  # restore.Restore: a reduced-rank fit per layer
+        "trained": "trained on the network's pretraining data on a twin holding"}  # LSM
+
 
 def restore_console(summary: dict, with_it: float, without: float, what: str) -> str:
     """One line: the compensation and a figure with and without it ("" if no restore
@@ -23,13 +26,17 @@ def restore_markdown(summary: dict) -> list[str]:
         return ["## Restore stage", "", "Not run (`--no-restore`).", ""]
     lines = ["## Restore stage", "",
              f"Compensation adapter of rank {r['rank']} in slot {r['slot']} "
-             f"({r['sram_bytes']:,} B of SRAM), fitted to the weights the probe read "
-             f"through the deployed chip's MVMs ({r['probe_repeats']} reads per weight, "
-             f"{r['probe_adc_conversions']:,} ADC conversions). It stays on in every "
-             f"later stage; the adapters were trained on the chip's twin.", "",
+             f"({r['sram_bytes']:,} B of SRAM), {_HOW[r.get('fit', 'fitted')]} the weights "
+             f"the probe read through the deployed chip's MVMs ({r['probe_repeats']} reads "
+             f"per weight, {r['probe_adc_conversions']:,} ADC conversions). It stays on in "
+             f"every later stage; the adapters were trained on the chip's twin.", "",
              "| layer | weight error RMS (weight units) | output error left |",
              "|---|---|---|"]
     for name, stats in r["layers"].items():
         lines.append(f"| {name} | {stats['weight_error_rms']:.2f} | "
                      f"{stats['output_error_left']:.3f} |")
+    if r.get("fit") == "trained":
+        lines += ["", "Trained on the network's output, the compensation's error left is "
+                  "the logits' (RMS against the nominal network, on the calibration "
+                  "inputs), the same for both layers."]
     return lines + [""]

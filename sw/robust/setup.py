@@ -67,10 +67,12 @@ class Setup:
 
 
 def robustness_tasks() -> list[str]:
-    """Registered tasks a sweep can run: the classification tasks (accuracy by role)."""
+    """Registered tasks a sweep can run: the classification tasks (accuracy by role)
+    whose layers the per-layer compensation fits (not the LSM's, ``robustness``)."""
     from rmlora.sw.tasks import TASKS
     from rmlora.sw.tasks.classifier import ClassifierTask
-    return [name for name, task in TASKS.items() if isinstance(task, ClassifierTask)]
+    return [name for name, task in TASKS.items()
+            if isinstance(task, ClassifierTask) and task.robustness]
 
 
 def _task_flow(name: str, seed: int, source=None):

@@ -116,12 +116,16 @@ class ClassifierTask(Task):
     distinct_holdout: bool = True
     data_files: tuple[Path, ...] = ()
     order: int = 100
+    command: str | None = None  # Task.command, Task.variant
+    variant: str = ""
     mvm_reads: int | tuple[tuple[str, int], ...] = 1  # Task.mvm_reads
     # load's twin for recipe choices: the choice's training data split again, the
     # held-out part as test inputs (None: the task has no validation split)
     load_validation: Callable[[Roles, int, Any], Loaded] | None = None
 
     report: ClassVar[str] = "classifier"
+    # whether `rmlora robustness` can sweep it (its per-layer compensation fit)
+    robustness: ClassVar[bool] = True
     stages: ClassVar[tuple[str, str, str]] = ("pretrained", "unlearned_lora", "continual_lora")
     # beside the targets' values: accuracies by role, float and chip, at every stage
     sweep_figures: ClassVar[tuple[Figure, ...]] = (

@@ -16,7 +16,6 @@ import time
 from rmlora.sw.cost import OpTable, flow_costs
 from rmlora.sw.learn.chip_flow import measure_on_chip
 from rmlora.sw.learn.on_chip import chip_check
-from rmlora.sw.learn.restore import Restore, restore_summary, restored_stages
 
 from .task import Run, Task
 
@@ -55,7 +54,7 @@ def run_task(task: Task, options=None, seed: int = 0,
         raise ValueError(f"check_inputs={check_inputs}: the chip check has {capacity} inputs")
     calib = task.calibration(prepared, config, seed)
     reads = task.compile_reads()
-    restorer = Restore(calib, seed, reads=reads) if restore else None
+    restorer = task.restore_stage(prepared, calib, seed, reads) if restore else None
     try:
         trained = task.train(prepared, config, restorer)
         seconds = {"float_flow": time.perf_counter() - start}
@@ -64,7 +63,7 @@ def run_task(task: Task, options=None, seed: int = 0,
         stages = task.chip_stages(config)
         unlearn_adapter = stages[1][1][0]
         if restorer is not None:
-            stages = restored_stages(stages)
+            stages = restorer.stages(stages)
         compiled, deployed = measure_on_chip(trained.models, stages, calib, evaluator, seed,
                                              progress, restorer, reads)
         seconds["chip_eval"] = time.perf_counter() - t0
@@ -76,7 +75,7 @@ def run_task(task: Task, options=None, seed: int = 0,
     summary = task.summarize(Run(options, seed, config, prepared, trained, evaluator, calib,
                                  compiled, deployed, cost, check_backend, restorer))
     if restorer is not None:
-        summary["restore"] = restore_summary(restorer, compiled)
+        summary["restore"] = restorer.summary(compiled)
 
     if check_backend is not None:
         t0 = time.perf_counter()

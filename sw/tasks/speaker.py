@@ -86,7 +86,9 @@ def _load(roles: Roles, seed: int, source=None):
 
 
 SPEAKER = register(ClassifierTask(
-    name="speaker", help="the speaker-authentication flow on the simulated chip", order=1,
+    name="speaker", help="the speaker-authentication flow on the simulated chip (--model "
+    "mlp: the MLP; lsm: the published spiking network, task speaker_lsm)", order=1,
+    variant="mlp",
     roster=SPEAKER_ROSTER, load=_load,
     model=lambda train_x, n_classes: speaker_mlp(train_x.shape[1], n_classes=n_classes),
     config=speaker_config, targets=SPEAKER_TARGETS,

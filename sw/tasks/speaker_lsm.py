@@ -13,9 +13,10 @@ spike trains (rmlora.sw.data.fsdd_spikes), the network the published LSM
 pretrain, relabelling with a LoRA adapter on W_in and W_rec, a second adapter for the
 new speaker in the spare output, the two baselines). Every stage is then quantised
 (rmlora.sw.compiler.lsm) and run by the integer golden model (rmlora.sw.golden.lsm);
-the targets are read on the integers. Not registered as a task yet: the chip compiler
-and sequencer do not run spiking layers (the chip side of issue 21), so there is no
-deployment, chip check or cost here.
+the targets are read on the integers. This is the learning side's study (float
+against integers, other encodings, 512 neurons); the flow on the chip, with its
+deployment, chip check and cost, is the registered task (speaker_lsm_chip.py,
+`rmlora speaker --model lsm`).
 """
 
 from __future__ import annotations

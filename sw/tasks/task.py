@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rmlora.sw.compiler.compile import check_reads
+from rmlora.sw.learn.restore import Restore
 
 from .targets import Targets
 
@@ -84,6 +85,11 @@ class Task(ABC):
     # where the task stands among the registered ones (`make sim` runs them in this
     # order, lowest first; equal orders keep the order they were registered in)
     order: int = 100
+    # the `rmlora` command the task runs under (None: its name) and, when several tasks
+    # share one, the --model that picks it (they share the command's options: the
+    # first registered adds them)
+    command: str | None = None
+    variant: str = ""
     # MVM conversions per input bit plane the task's chips make, averaged (compile_model's
     # reads): one number for every layer, or (layer name, reads) pairs with the rest at 1.
     # More reads average the macros' read noise down at that many times the layer's MVM
@@ -175,6 +181,11 @@ class Task(ABC):
         """How many inputs the chip check can run; ``prepared`` None: before the data
         is loaded (None: not known then, or unbounded)."""
         return None
+
+    def restore_stage(self, prepared, calib, seed: int, reads):
+        """The flow's restore stage (rmlora.sw.learn.restore.Restore: a compensation
+        adapter fitted on the deployed chip, the adapters trained on its twin)."""
+        return Restore(calib, seed, reads=reads)
 
     def compile_reads(self) -> int | dict[str, int]:
         """``mvm_reads`` as compile_model takes it, its numbers checked (the pipeline

@@ -107,10 +107,11 @@ def test_a_task_with_a_bad_reads_number_is_refused_before_training(tiny, monkeyp
     epoch, naming the layer and the value."""
     import dataclasses
 
-    from rmlora.sw.tasks import pipeline, run_task
+    from rmlora.sw.learn.restore import Restore
+    from rmlora.sw.tasks import run_task
 
     bad = dataclasses.replace(TINY, mvm_reads=(("0", 3),))
-    monkeypatch.setattr(pipeline.Restore, "__init__", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(Restore, "__init__", lambda *a, **k: pytest.fail("trained"))
     with pytest.raises(ValueError, match="layer '0': reads=3 per bit plane must be one of"):
         run_task(bad, bad.default_options, 0, None, prepared=bad.prepare(bad.default_options, 0))
 
@@ -118,13 +119,14 @@ def test_a_task_with_a_bad_reads_number_is_refused_before_training(tiny, monkeyp
 def test_a_chip_check_larger_than_the_data_is_refused_before_training(tiny, monkeypatch):
     """64 test and held-out inputs (4 classes x 8 each): 65 is refused by run_task
     before the first epoch, whether or not the command line checked it first."""
-    from rmlora.sw.tasks import pipeline, run_task
+    from rmlora.sw.learn.restore import Restore
+    from rmlora.sw.tasks import run_task
 
     options = TINY.default_options
     prepared = TINY.prepare(options, 0)
     assert TINY.chip_check_capacity(prepared, None) == 64
     assert TINY.chip_check_capacity(None, None) is None
-    monkeypatch.setattr(pipeline.Restore, "__init__", lambda *a: pytest.fail("trained"))
+    monkeypatch.setattr(Restore, "__init__", lambda *a: pytest.fail("trained"))
     with pytest.raises(ValueError, match="check_inputs=65: the chip check has 64 inputs"):
         run_task(TINY, options, 0, "golden", 65, prepared=prepared)
 
