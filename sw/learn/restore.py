@@ -139,7 +139,7 @@ class Restore:
             layer.set_active([n for n in layer.active_adapters if n != COMPENSATION])
         return model
 
-    # --- what the flow asks of a restore stage (LsmTwin answers the same) -------------
+    # --- what the flow asks of a restore stage (lsm_restore.LsmRestore overrides the rest)
     kept: tuple[str, ...] = (COMPENSATION,)  # adapters on in every later stage
 
     def stages(self, stages: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
