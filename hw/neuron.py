@@ -8,15 +8,17 @@ Per lane, with the layer's NeuronLayer descriptor `desc`:
     v = clamp(round_half_up(m * decay_mult / 2**decay_shift) + current, int16)
     spike = v > v_th;  mem_next = 0 if spike else v;  count_next = min(k + spike, COUNT_MAX)
 
-Latency 2, in two registered stages: the inputs are taken in a cycle with `en` high and
+Latency 3, in three registered stages: the inputs are taken in a cycle with `en` high and
 their leak (the multiply and the rounding shift) registered (L); the next cycle adds the
-current, clamps, compares and counts, and registers the results (R), held from then on
-until the results of the next `en`. Registers, because the inputs come from the SRAM
-(the count word the cycle it arrives) and the results go back to it (issue 25: no memory
-output feeds a multiplier); two stages, because in one the sequencer alone placed and
-routed at 28.7 MHz (the multiply, shift, add, clamp, compare and count in one cycle: 18
-LUT levels, 36 carry cells). Per lane a 16 x 8-bit multiplier (decay_mult is unsigned)
-and a barrel shifter over the 25-bit rounded sum.
+current and registers the sum, unclamped (S); the next clamps, compares and counts from
+that sum and registers the results (R), held from then on until the results of the next
+`en`. Registers, because the inputs come from the SRAM (the count word the cycle it
+arrives) and the results go back to it (issue 25: no memory output feeds a multiplier);
+three stages, because in one the sequencer alone placed and routed at 28.7 MHz (the
+multiply, shift, add, clamp, compare and count in one cycle: 18 LUT levels, 36 carry
+cells), and with the add, clamp, compare and count in one the whole chip at 44.78 MHz
+(that stage its critical path: 9 LUT levels, 21 carry cells). Per lane a 16 x 8-bit
+multiplier (decay_mult is unsigned) and a barrel shifter over the 25-bit rounded sum.
 """
 
 from amaranth import Const, Module, Mux, Signal, signed, unsigned
@@ -49,33 +51,41 @@ class LifUpdate(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         desc = self.desc
-        second = Signal()  # R takes L's values the cycle after an `en`
-        m.d.sync += second.eq(self.en)
+        second, third = Signal(), Signal()  # S, R take the stage before's values
+        m.d.sync += [second.eq(self.en), third.eq(second)]
         # round half up: add half of the shift's LSB (nothing at shift 0), then shift
         half = ((Const(1, 16) << desc.decay_shift) >> 1)[:15]  # shifts 0..15: below 2**14
         for i in range(self.lanes):
-            mem = Mux(self.first, 0, self.mem.word_select(i, MEM_BITS).as_signed())
+            mem = self.mem.word_select(i, MEM_BITS).as_signed()
             count = Mux(self.first, 0, self.count.word_select(i, 8).as_signed())
             leaked = Signal(signed(MEM_BITS + 9), name=f"leaked_{i}")  # |m * 255| < 2**23
             current, held = Signal(signed(8), name=f"current_{i}"), Signal(
                 signed(8), name=f"count_{i}")
             with m.If(self.en):  # L
-                m.d.sync += [leaked.eq((mem * desc.decay_mult + half) >> desc.decay_shift),
+                # `first` zeroes the leak, not the multiplier's input: the same (a zero
+                # membrane's leak is zero: half < 2**decay_shift), and first's decode (the
+                # sequencer's vector == 0) is then beside the multiply, not before it
+                m.d.sync += [leaked.eq(Mux(self.first, 0,
+                                           (mem * desc.decay_mult + half) >> desc.decay_shift)),
                              current.eq(self.current.word_select(i, 8).as_signed()),
                              held.eq(count)]
-            # R's comparisons side by side, not in series (the whole chip's critical path
-            # was this stage at 44.78 MHz): the clamp's two and v_th's on the unclamped
-            # sum, and the count's saturation as a compare of the held count, not of a sum
+            # S: the sum registered unclamped (the whole chip's critical path was the add,
+            # clamp, compare and count in one stage, at 44.78 MHz), and the count along
             v = Signal(signed(MEM_BITS + 10), name=f"v_{i}")
-            m.d.comb += v.eq(leaked + current)
+            held_s = Signal(signed(8), name=f"count_s_{i}")
+            with m.If(second):
+                m.d.sync += [v.eq(leaked + current), held_s.eq(held)]
+            # R's comparisons side by side, not in series: the clamp's two and v_th's on
+            # the unclamped sum, and the count's saturation as a compare of the held
+            # count, not of a sum
             high, low = v > MEM_MAX, v < MEM_MIN
             clamped = Mux(high, MEM_MAX, Mux(low, MEM_MIN, v))
             spike = Mux(high, MEM_MAX > desc.v_th, Mux(low, MEM_MIN > desc.v_th, v > desc.v_th))
-            with m.If(second):  # R
+            with m.If(third):  # R
                 m.d.sync += [
                     self.spike.word_select(i, 8).eq(spike),
                     self.mem_next.word_select(i, MEM_BITS).eq(Mux(spike, 0, clamped)),
                     self.count_next.word_select(i, 8).eq(
-                        Mux(spike & (held != COUNT_MAX), held + 1, held)),
+                        Mux(spike & (held_s != COUNT_MAX), held_s + 1, held_s)),
                 ]
         return m

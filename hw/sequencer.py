@@ -19,11 +19,12 @@ and counts (in the SRAM, apart from each other and from the pass's outputs) befo
 the first MVM. Its write-back, per y word of P currents: read the word's membranes
 (LIF_READ_MEM, and LIF_READ_MEM_HI when the word's neurons take two words of int16)
 and counts (LIF_READ_COUNT), none of them at the pass's first vector (a new
-sequence); give the neuron block (hw/neuron.py, two registered stages) the first P/2
-neurons, a membrane word's (LIF_UPDATE), then the other P/2 (LIF_UPDATE_HI); write the
-first half's membranes as the second half leaves the block (LIF_WRITE_MEM), then those
+sequence); give the neuron block (hw/neuron.py, three registered stages) the first P/2
+neurons, a membrane word's (LIF_UPDATE), then the other P/2 (LIF_UPDATE_HI), and wait
+a cycle for the first half's results (LIF_UPDATE_WAIT); write the first half's
+membranes as the second half leaves the block (LIF_WRITE_MEM), then those
 (LIF_WRITE_MEM_HI), the spikes where y would go (LIF_WRITE_SPIKES) and the counts
-(LIF_WRITE_COUNT): a SRAM word a cycle and two cycles a word more, to update. A block of
+(LIF_WRITE_COUNT): a SRAM word a cycle and three cycles a word more, to update. A block of
 P/2 lanes, not P: the second half's update hides under the first's write, and the
 lanes' multipliers and shifters are half the gates.
 
@@ -285,7 +286,11 @@ class Sequencer(wiring.Component):
         two_mem, hi_bytes = Signal(), Signal(range(P + 1))
         m.d.comb += [two_mem.eq(lanes > P // 2), hi_bytes.eq((lanes << 1) - P)]
         mem_in = Signal(2 * p.sram_width)  # the word's membranes as read
+        # `half` a register, set by the step into LIF_UPDATE_HI: not decoded from the state,
+        # whose decode ahead of the membrane select and the multiply was the whole chip's
+        # critical path (47.56 MHz) once the neuron block's add had its own stage
         half = Signal()
+        m.d.sync += half.eq(0)
         spike_lo, count_lo = Signal(4 * P), Signal(4 * P)  # the first half's results
         mem_at, count_at = nd.mem + (word << 1), nd.count + word
         m.d.comb += [lif_update.first.eq(vector == 0), lif_update.desc.eq(nd),
@@ -440,9 +445,12 @@ class Sequencer(wiring.Component):
             with m.State("LIF_UPDATE"):  # ... update it with y's word (the count arrives)...
                 with m.If(y_fifo.r_rdy):
                     m.d.comb += lif_update.en.eq(1)
+                    m.d.sync += half.eq(1)
                     m.next = "LIF_UPDATE_HI"
-            with m.State("LIF_UPDATE_HI"):  # ... its second half (the first in R next)...
-                m.d.comb += [half.eq(1), lif_update.en.eq(1)]
+            with m.State("LIF_UPDATE_HI"):  # ... its second half (the first in S next)...
+                m.d.comb += lif_update.en.eq(1)
+                m.next = "LIF_UPDATE_WAIT"
+            with m.State("LIF_UPDATE_WAIT"):  # ... (the first half in R, the second in S)
                 m.next = "LIF_WRITE_MEM"
             with m.State("LIF_WRITE_MEM"):  # ... and write membranes, spikes and counts
                 write(mem_at, lif_update.mem_next,

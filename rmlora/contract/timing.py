@@ -132,9 +132,11 @@ SEQ_VECTOR_CYCLES = 1  # VECTOR: a layer pass moves to its next vector (FIFOs fl
 # descriptor (FETCH_ND, fetch_cycles), CHECK_ND checks its membranes and counts
 # (CHECK_CYCLES); per output word of y the write-back reads the word's membranes (one or
 # two words) and counts (LIF_READ_*: none at the pass's first vector), gives the neuron
-# block (two registered stages) its first half, then its second (LIF_UPDATE,
-# LIF_UPDATE_HI; the second half leaves the block under the first's write), then writes
-# membranes, spikes and counts (LIF_WRITE_*), one SRAM word a cycle. Two cycles a word,
-# one before the block was pipelined for the FPGA clock (README, FPGA)
-SEQ_LIF_UPDATE_CYCLES = 2
+# block (three registered stages) its first half, then its second (LIF_UPDATE,
+# LIF_UPDATE_HI), waits a cycle for the first half's results (LIF_UPDATE_WAIT; the
+# second half leaves the block under the first's write), then writes membranes, spikes
+# and counts (LIF_WRITE_*), one SRAM word a cycle. Three cycles a word: one with the
+# block in one stage, two in two, before its stages were split for the FPGA clock
+# (README, FPGA)
+SEQ_LIF_UPDATE_CYCLES = 3
 SEQ_STATE_WORD_CYCLES = 1

@@ -43,7 +43,7 @@ def random_steps(rng, n):
 
 def run_block(steps, hold=False):
     """Each step's inputs with `en` for a cycle, then (hold) a cycle of other inputs without
-    it; returns the outputs two cycles after each `en` (the block's latency) and after
+    it; returns the outputs three cycles after each `en` (the block's latency) and after
     each held cycle."""
     dut = LifUpdate(LANES)
     got = []
@@ -59,9 +59,12 @@ def run_block(steps, hold=False):
             ctx.set(dut.en, 1)
             await ctx.tick()
             ctx.set(dut.en, 0)
-            # latency 2: other inputs in the second stage's cycle do not reach the results
+            # latency 3: other inputs in the later stages' cycles do not reach the results
             ctx.set(dut.current, _lanes(np.asarray(current) // 2, 8))
             ctx.set(dut.mem, _lanes(np.zeros(LANES, dtype=int), 16))
+            await ctx.tick()
+            ctx.set(dut.count, _lanes(np.asarray(count) // 2, 8))
+            ctx.set(dut.first, not first)
             await ctx.tick()
             outputs = [ctx.get(dut.spike), ctx.get(dut.mem_next),
                        ctx.get(dut.count_next)]
@@ -113,3 +116,37 @@ def test_first_step_ignores_the_state():
     assert _unpack(mem_next, 16, True) == [0 if c > 5 else int(c) for c in current]
     assert _unpack(count_next, 8, True) == [int(c > 5) for c in current]
 
+
+
+def test_back_to_back_steps_as_the_sequencer_gives_them():
+    """Two steps with `en` in consecutive cycles (the sequencer's LIF_UPDATE and
+    LIF_UPDATE_HI): the first's results three cycles after its `en`, the second's the
+    cycle after, each equal to the reference (each stage carries its own step's count)."""
+    steps = random_steps(np.random.default_rng(9), 40)
+    dut = LifUpdate(LANES)
+    got = []
+
+    async def tb(ctx):
+        for a, b in zip(steps[::2], steps[1::2], strict=True):
+            for desc, mem, count, current, first in (a, b):
+                for name, value in desc.items():
+                    ctx.set(getattr(dut.desc, name), value)
+                ctx.set(dut.mem, _lanes(mem, 16))
+                ctx.set(dut.count, _lanes(count, 8))
+                ctx.set(dut.current, _lanes(current, 8))
+                ctx.set(dut.first, first)
+                ctx.set(dut.en, 1)
+                await ctx.tick()
+            ctx.set(dut.en, 0)
+            await ctx.tick()
+            for _ in range(2):
+                got.append([ctx.get(dut.spike), ctx.get(dut.mem_next),
+                            ctx.get(dut.count_next)])
+                await ctx.tick()
+
+    # one descriptor for both steps of a pair, as in a layer's (v_th is read in R)
+    steps = [(steps[i | 1][0], *step[1:]) for i, step in enumerate(steps)]
+    run_sim(dut, tb)
+    for step, (spike, mem, count) in zip(steps, got, strict=True):
+        assert [_unpack(spike, 8, False), _unpack(mem, 16, True),
+                _unpack(count, 8, True)] == reference(*step)

@@ -207,8 +207,9 @@ def test_lif_recurrence_equals_golden_and_the_reference(params, n_out, steps, re
     readout = np.frombuffer(got, np.int8)[prog.readout_dst * wb:][:N_READOUT]
     assert np.any(readout != 0)  # the readout read the counts (its bytes: golden's, above)
     # the LIF record's SRAM words and cycles beyond those of the same layer as IDENTITY:
-    # the neuron descriptor's fetch and check; per step an update a word (two cycles: its
-    # two halves into the neuron block), the membranes and counts written, and read from
+    # the neuron descriptor's fetch and check; per step an update a word (three cycles:
+    # its two halves into the neuron block and a wait for the first half's results), the
+    # spikes written where y would go, the membranes and counts written, and read from
     # the second step on
     desc, layer, _ = gchip.decode_program(prog.sram, PROG, 0b1, params).plans[0]
     nd_w, y_w = params.words_for(NEURON_DESC_BITS), -(-n_out // wb)
@@ -218,7 +219,7 @@ def test_lif_recurrence_equals_golden_and_the_reference(params, n_out, steps, re
                                                     vectors=steps) \
         + nd_w + steps * state_w + (steps - 1) * state_w
     assert stats[0].cycles == gchip.record_cycles(desc, identity, [2], params, vectors=steps) \
-        + (nd_w + 1) + 1 + steps * (2 * y_w + state_w) + (steps - 1) * state_w
+        + (nd_w + 1) + 1 + steps * (3 * y_w + state_w) + (steps - 1) * state_w
 
 
 def test_lif_pass_without_recurrence_equals_golden():
@@ -244,27 +245,32 @@ def test_golden_chip_refuses_state_over_the_program():
 
 def test_lif_write_back_cycles():
     """The write-back of a vector of 256 LIF neurons at 64-bit words against a plain one:
-    per output word an update (two cycles: the neuron block's two halves) and the
-    spikes', two membrane and a count word written,
-    and from the second vector on the three state words read."""
+    per output word an update (three cycles: the neuron block's two halves in, and a
+    cycle for the first half's results through its three stages) and the spikes', two
+    membrane and a count word written, and from the second vector on the three state
+    words read."""
     assert gchip.write_back_cycles(glora.Layer(256, 256, 1, 0), P64) == 32
     layer = glora.Layer(256, 256, 1, 0, Activation.LIF)
-    assert gchip.write_back_cycles(layer, P64, first=True) == 32 * 6
-    assert gchip.write_back_cycles(layer, P64) == 32 * 9
+    update, written, read = 3, 1 + 2 + 1, 2 + 1
+    assert gchip.write_back_cycles(layer, P64, first=True) == 32 * (update + written)
+    assert gchip.write_back_cycles(layer, P64) == 32 * (update + written + read)
 
 
 def test_256_lif_neurons_on_the_rtl_against_identity():
     """The README's figures, measured on the RTL: a layer of 256 LIF neurons over two time
     steps (264 inputs, 128 x 128 macros) against the same record as IDENTITY (its y
-    written back): 419 cycles more (the neuron descriptor's fetch and check, 3; the first
-    step's write-back 192 cycles against 32, the second's 288) and 289 SRAM words (the
-    descriptor; 96 state words written at each step, 96 read at the second)."""
+    written back): 483 cycles more (the neuron descriptor's fetch and check, 3; the first
+    step's write-back 32 words x 7 = 224 cycles against 32, the second's 32 x 10 = 320)
+    and 289 SRAM words (the descriptor; 96 state words written at each step, 96 read at
+    the second)."""
     params = ChipParams(sram_depth=4096, n_macros=8)
     prog = build_lif_program(params, np.random.default_rng(1), 256, 2, readout_at=(6, 0, 0))
     _, (lif, _) = run_both(prog)
     identity = _with_lut(prog, 0, Activation.IDENTITY)
     _, (plain, _) = run_both(replace(prog, sram=identity))
-    assert (lif.cycles - plain.cycles, lif.sram - plain.sram) == (419, 289)
+    fetch_check, first, second = 3, 32 * 7, 32 * 10
+    assert (fetch_check + (first - 32) + (second - 32)) == 483
+    assert (lif.cycles - plain.cycles, lif.sram - plain.sram) == (483, 289)
     assert (lif.adc, lif.macs, lif.cache) == (plain.adc, plain.macs, plain.cache)
 
 
