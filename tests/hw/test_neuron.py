@@ -19,6 +19,18 @@ def _lanes(values, bits):
     return sum((int(v) & ((1 << bits) - 1)) << (bits * i) for i, v in enumerate(values))
 
 
+
+async def _step(ctx, dut, desc, mem, count, current, first):
+    """One step's inputs with `en` for a cycle."""
+    for name, value in desc.items():
+        ctx.set(getattr(dut.desc, name), value)
+    ctx.set(dut.mem, _lanes(mem, 16))
+    ctx.set(dut.count, _lanes(count, 8))
+    ctx.set(dut.current, _lanes(current, 8))
+    ctx.set(dut.first, first)
+    ctx.set(dut.en, 1)
+    await ctx.tick()
+
 def _unpack(word, bits, signed):
     out = [(word >> (bits * i)) & ((1 << bits) - 1) for i in range(LANES)]
     return [v - (1 << bits) if signed and v >> (bits - 1) else v for v in out]
@@ -50,14 +62,7 @@ def run_block(steps, hold=False):
 
     async def tb(ctx):
         for desc, mem, count, current, first in steps:
-            for name, value in desc.items():
-                ctx.set(getattr(dut.desc, name), value)
-            ctx.set(dut.mem, _lanes(mem, 16))
-            ctx.set(dut.count, _lanes(count, 8))
-            ctx.set(dut.current, _lanes(current, 8))
-            ctx.set(dut.first, first)
-            ctx.set(dut.en, 1)
-            await ctx.tick()
+            await _step(ctx, dut, desc, mem, count, current, first)
             ctx.set(dut.en, 0)
             # latency 3: other inputs in the later stages' cycles do not reach the results
             ctx.set(dut.current, _lanes(np.asarray(current) // 2, 8))
@@ -128,15 +133,8 @@ def test_back_to_back_steps_as_the_sequencer_gives_them():
 
     async def tb(ctx):
         for a, b in zip(steps[::2], steps[1::2], strict=True):
-            for desc, mem, count, current, first in (a, b):
-                for name, value in desc.items():
-                    ctx.set(getattr(dut.desc, name), value)
-                ctx.set(dut.mem, _lanes(mem, 16))
-                ctx.set(dut.count, _lanes(count, 8))
-                ctx.set(dut.current, _lanes(current, 8))
-                ctx.set(dut.first, first)
-                ctx.set(dut.en, 1)
-                await ctx.tick()
+            for step in (a, b):
+                await _step(ctx, dut, *step)
             ctx.set(dut.en, 0)
             await ctx.tick()
             for _ in range(2):
