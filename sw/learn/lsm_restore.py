@@ -34,7 +34,6 @@ import torch
 
 from rmlora.sw.compiler import compile_model
 from rmlora.sw.compiler.lsm_chip import READOUT, RESERVOIR
-from rmlora.sw.compiler.probe import probe_program
 from rmlora.sw.lora import (
     adapter_parameters,
     inject_adapter,
@@ -42,12 +41,10 @@ from rmlora.sw.lora import (
     set_active_adapters,
 )
 from rmlora.sw.models.lsm import LSM_LAYERS, LiquidStateMachine
-from rmlora.sw.runtime import Chip
 
-from .compensate import COMPENSATION, PROBE_REPEATS, measure_weights
+from .compensate import COMPENSATION
 from .config import StageConfig
 from .loop import train_stage
-from .on_chip import deploy
 from .restore import Restore
 from .stages import FlowData
 
@@ -83,15 +80,10 @@ class LsmRestore(Restore):
     def __call__(self, pretrained: LiquidStateMachine) -> LiquidStateMachine:
         """Deploy ``pretrained``, read its weights back, train the compensation on the
         twin; the twin, its compensation on."""
-        if self.chip is not None:
+        if self.chip is not None:  # before compiling: the error names the cause
             raise RuntimeError("this Restore has deployed a network already")
-        self.compiled = c = compile_model(pretrained, self.calib.numpy())
-        self.chip = Chip(c.params, self.backend, c.macro_config, self.seed)
-        self.report = {"deploy": deploy(self.chip, c)}
-        before = self.chip.activity()
-        measured = measure_weights(self.chip, c, probe_program(c))
-        after = self.chip.activity()
-        layers = {layer.name: layer for layer in c.layers}
+        measured = self.deploy_and_probe(compile_model(pretrained, self.calib.numpy()))
+        layers = {layer.name: layer for layer in self.compiled.layers}
         res, out, scales = measured[RESERVOIR], measured[READOUT], layers[RESERVOIR].scales
         n_in = pretrained.n_in
         pad = layers[RESERVOIR].n_in - n_in - pretrained.neurons
@@ -118,9 +110,7 @@ class LsmRestore(Restore):
         error_after = self._logit_error(twin, pretrained)
         errors = {RESERVOIR: res - layers[RESERVOIR].w_q, READOUT: out - layers[READOUT].w_q}
         self.report |= {
-            "rank": self.rank, "probe_repeats": PROBE_REPEATS, "fit": "trained",
-            "train_seconds": round(cost.seconds, 2),
-            "probe_adc_conversions": int(after["adc_conversions"] - before["adc_conversions"]),
+            "rank": self.rank, "fit": "trained", "train_seconds": round(cost.seconds, 2),
             "layers": {name: {"weight_error_rms": float(np.sqrt(np.mean(e ** 2))),
                               "output_error_left": error_after / error_before}
                        for name, e in errors.items()}}

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -91,20 +92,11 @@ class Restore:
         # generator: the float stages after this one train as they would without it
         with torch.random.fork_rng():
             slotted = add_compensation_slot(pretrained, layers, self.rank)
-        calib = self.calib.numpy()
-        self.compiled = compile_model(slotted, calib, scale_free=(COMPENSATION,),
-                                      reads=self.reads)
-        self.chip = Chip(self.compiled.params, self.backend, self.compiled.macro_config,
-                         self.seed)
-        self.report = {"deploy": deploy(self.chip, self.compiled)}
-        before = self.chip.activity()
-        measured = measure_weights(self.chip, self.compiled, probe_program(self.compiled))
-        after = self.chip.activity()
+        measured = self.deploy_and_probe(compile_model(
+            slotted, self.calib.numpy(), scale_free=(COMPENSATION,), reads=self.reads))
         fitted, stats = fit_compensation(slotted, self.compiled, measured,
                                          layer_moments(slotted, layers, self.calib))
-        self.report |= {
-            "rank": self.rank, "layers": stats, "probe_repeats": PROBE_REPEATS,
-            "probe_adc_conversions": int(after["adc_conversions"] - before["adc_conversions"])}
+        self.report |= {"rank": self.rank, "layers": stats}
         twin = copy.deepcopy(fitted)
         modules = lora_layers(twin)
         with torch.no_grad():
@@ -118,6 +110,23 @@ class Restore:
                 p.requires_grad_(False)
         set_active_adapters(twin, [COMPENSATION])
         return twin
+
+    def deploy_and_probe(self, compiled: CompiledModel) -> dict[str, np.ndarray]:
+        """Program ``compiled`` into this stage's chip (kept up for the chip stages) and
+        read every layer's effective weights back through its MVMs (measure_weights);
+        the deploy report and what probing cost go into ``report``."""
+        if self.chip is not None:
+            raise RuntimeError("this Restore has deployed a network already")
+        self.compiled = compiled
+        self.chip = Chip(compiled.params, self.backend, compiled.macro_config, self.seed)
+        self.report = {"deploy": deploy(self.chip, compiled)}
+        before = self.chip.activity()
+        measured = measure_weights(self.chip, compiled, probe_program(compiled))
+        after = self.chip.activity()
+        self.report |= {
+            "probe_repeats": PROBE_REPEATS,
+            "probe_adc_conversions": int(after["adc_conversions"] - before["adc_conversions"])}
+        return measured
 
     def deployable(self, model: nn.Module) -> nn.Module:
         """A copy of ``model`` (the twin, with adapters trained on it) with the nominal
