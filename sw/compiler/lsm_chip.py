@@ -126,8 +126,9 @@ def lsm_calibration(model: LiquidStateMachine, calib_x: torch.Tensor
     """compile_lsm's calib from spike rows: the reservoir's inputs [x_t | s_t-1] at every
     step and the counts, with the model's active adapters."""
     with torch.no_grad():
-        xf = model.reservoir_inputs(calib_x).reshape(-1, model.n_in + model.neurons)
-        return xf.numpy(), model.spikes(calib_x).sum(dim=1).numpy()
+        spikes = model.spikes(calib_x)  # once, for both
+        xf = model.reservoir_inputs(calib_x, spikes).reshape(-1, model.n_in + model.neurons)
+        return xf.numpy(), spikes.sum(dim=1).numpy()
 
 
 def compile_lsm_model(model: LiquidStateMachine, calib_inputs, adapters=None,

@@ -211,12 +211,16 @@ class LiquidStateMachine(nn.Module):
             logits = logits + F.linear(rate, err)
         return logits
 
-    def reservoir_inputs(self, x: torch.Tensor) -> torch.Tensor:
+    def reservoir_inputs(self, x: torch.Tensor, spikes: torch.Tensor | None = None
+                         ) -> torch.Tensor:
         """(batch, steps, n_in + neurons): the chip reservoir layer's input vectors
-        [x_t ; s_{t-1}] (s_{-1} = 0)."""
+        [x_t ; s_{t-1}] (s_{-1} = 0); ``spikes``: x's, if the caller has them already."""
         x = self.steps_of(x)
-        with torch.no_grad():
-            s = self.spikes(x)
+        if spikes is not None:
+            s = spikes
+        else:
+            with torch.no_grad():
+                s = self.spikes(x)
         return torch.cat([x, torch.cat([torch.zeros_like(s[:, :1]), s[:, :-1]], 1)], 2)
 
 

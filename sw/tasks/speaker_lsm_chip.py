@@ -35,6 +35,7 @@ from rmlora.sw.learn.chip_flow import ClassifierEvaluator
 from rmlora.sw.learn.lsm_restore import LsmRestore
 from rmlora.sw.models.lsm import STEPS, lsm
 from rmlora.sw.runtime import Chip
+from rmlora.sw.runtime.infer import run_recorded
 
 from .classifier import ClassifierTask, Roles
 from .classifier_summary import classifier_summary
@@ -56,13 +57,11 @@ LSM_CHIP_TARGETS = ClassifierTargets(
 def reservoir_spike_rates(chip: Chip, compiled: CompiledModel, x: np.ndarray) -> list[float]:
     """The reservoir's spike rate at each step (mean over neurons and inputs) of flat
     spike rows ``x`` on ``chip`` with its enabled adapters: every step's spikes are a
-    record output of the LIF layer pass."""
-    env = {"input": np.asarray(x)}
-    compiled.steps[0].apply(env)
-    segment = compiled.segments[0]
-    _, run = chip.run(segment, env["x"])
-    steps = sorted(t for layer, t in run.outputs if layer == RESERVOIR)
-    return [round(float(run.outputs[RESERVOIR, t].mean()), 4) for t in steps]
+    record output of the LIF layer pass (run_recorded keeps them)."""
+    _, runs = run_recorded(chip, compiled, x)
+    outputs = runs[0].outputs
+    steps = sorted(t for layer, t in outputs if layer == RESERVOIR)
+    return [round(float(outputs[RESERVOIR, t].mean()), 4) for t in steps]
 
 
 def event_driven_digital(summary: dict, compiled: CompiledModel, stage: str) -> dict:
@@ -101,7 +100,7 @@ class LsmEvaluator(ClassifierEvaluator):
 
     def measure(self, stage, chip, compiled, adapters):
         super().measure(stage, chip, compiled, adapters)
-        if stage in SPEAKER_LSM.stages:  # the LoRA stages, not the baselines
+        if stage in ClassifierTask.stages:  # the LoRA stages, not the baselines
             chip.enable(adapters)
             self.spike_rates[stage] = reservoir_spike_rates(chip, compiled,
                                                             self.data.test_x.numpy())
