@@ -30,7 +30,8 @@ from scipy.io import wavfile
 from .checks import DatasetError, check_samples
 from .olivetti import data_dir
 
-__all__ = ["SPEAKERS", "FSDD_DIR", "log_mel", "log_mel_summary", "load_fsdd", "SpeakerSplit",
+__all__ = ["SPEAKERS", "FSDD_DIR", "log_mel", "log_mel_summary", "load_fsdd", "LabelledSplit",
+           "SpeakerSplit",
            "split_by_take", "make_speaker_split"]
 
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
@@ -172,10 +173,10 @@ def read_recording(path: Path) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class SpeakerSplit:
-    """Standardised features of the chosen speakers, labelled by class (their order).
-
-    ``holdout_*`` are the test utterances again: the attack's non-members."""
+class LabelledSplit:
+    """The chosen speakers' utterances split by take, labelled by class (their order;
+    ``class_of``). ``holdout_*`` are the test utterances again: the attack's
+    non-members. What FlowData.from_split takes; each encoding adds its own fields."""
 
     class_of: dict[str, int]
     train_x: torch.Tensor
@@ -184,6 +185,12 @@ class SpeakerSplit:
     test_y: torch.Tensor
     holdout_x: torch.Tensor
     holdout_y: torch.Tensor
+
+
+@dataclass(frozen=True)
+class SpeakerSplit(LabelledSplit):
+    """Standardised features of the chosen speakers (the MLP flow's)."""
+
     mean: np.ndarray  # the standardisation the host applies (from the training set)
     std: np.ndarray
 

@@ -32,7 +32,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from .fsdd import N_MELS, SPEAKERS, load_fsdd, log_mel, split_by_take
+from .fsdd import N_MELS, SPEAKERS, LabelledSplit, load_fsdd, log_mel, split_by_take
 
 __all__ = ["STEPS", "LEVELS", "CODES", "INPUT_ALIGN", "log_mel_windows", "load_fsdd_windows",
            "level_thresholds", "encode_levels", "SpikeSplit", "make_spike_split"]
@@ -103,20 +103,12 @@ def encode_levels(windows: np.ndarray, thresholds: np.ndarray, code: str = "one_
 
 
 @dataclass(frozen=True)
-class SpikeSplit:
-    """Spike trains of the chosen speakers, labelled by class (their order): x is
-    (utterances, steps * channels) float32 of 0/1, step-major (the flat rows the
-    classifier pipeline carries; LiquidStateMachine reads them back as (steps,
-    channels)). ``holdout_*`` are the test utterances again (the attack's
-    non-members); ``thresholds`` the encoding's, fitted on the enrolled speakers."""
+class SpikeSplit(LabelledSplit):
+    """Spike trains of the chosen speakers: x is (utterances, steps * channels) float32
+    of 0/1, step-major (the flat rows the classifier pipeline carries;
+    LiquidStateMachine reads them back as (steps, channels)); ``thresholds`` the
+    encoding's, fitted on the enrolled speakers."""
 
-    class_of: dict[str, int]
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    holdout_x: torch.Tensor
-    holdout_y: torch.Tensor
     thresholds: np.ndarray
     code: str
     steps: int
