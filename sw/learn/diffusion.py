@@ -113,7 +113,9 @@ class DiffusionConfig:
 
 def _cost(stage: str, model: nn.Module, params, samples: int, epochs: int, steps: int,
           seconds: float) -> StageCost:
-    calls = linear_calls(model, torch.zeros(1, model[0].in_features))
+    # the MLP denoiser is a Sequential; models.dit.TinyDiT names its input width
+    width = getattr(model, "input_features", None) or model[0].in_features
+    calls = linear_calls(model, torch.zeros(1, width))
     return StageCost(stage=stage, epochs=epochs, samples_per_epoch=samples,
                      sample_passes=samples * epochs, optimizer_steps=steps,
                      trainable_params=sum(p.numel() for p in params),
