@@ -149,13 +149,14 @@ def _sim(args):
         ROBUSTNESS_TASK, 8, 2.0, 0, None, None)
     checked_levels(args)
     check = _chip_check(args)
+    tasks = {name: task for name, task in _tasks().items() if task.in_sim}
     options = {name: checked_options(task, None, args.seed, *check)  # every task: fast ...
-               for name, task in _tasks().items()}
+               for name, task in tasks.items()}
     flows = {name: checked_data(task, *options[name], args.seed, *check)  # ... then its data
-             for name, task in _tasks().items()}
+             for name, task in tasks.items()}
     index = ["# rmlora `make sim` reports", ""]
     failed = []
-    for name, task in _tasks().items():
+    for name, task in tasks.items():
         summary = _run_task(task, *flows.pop(name), args, out / name)
         met = sum(t["met"] for t in summary["targets"])
         index.append(f"- [{name}]({name}/report.md): {met} of {len(summary['targets'])} "

@@ -18,7 +18,7 @@ from rmlora.contract.xbar import READS_PER_PLANE
 from rmlora.sw.lora import adapter_names, delete_adapter, load_adapter, lora_layers
 from rmlora.sw.models.lsm import LiquidStateMachine
 
-from . import mixer, mlp  # noqa: F401  (they register the built-in front ends)
+from . import dit, mixer, mlp  # noqa: F401  (they register the built-in front ends)
 from .assemble import assemble
 from .compiled import CompiledModel
 from .front_end import front_end_for

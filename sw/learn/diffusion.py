@@ -36,13 +36,16 @@ from rmlora.sw.lora import (
     set_active_adapters,
 )
 from rmlora.sw.models.denoiser import Schedule, denoiser_input, denoiser_mlp
+from rmlora.sw.models.dit import DiTConfig, TinyDiT
 
 from .loop import StageCost, backward_macs, linear_calls
 
-__all__ = ["DiffusionConfig", "train_denoiser", "erase", "erase_objective_step", "learn_style",
-           "train_judge", "judge_features", "frechet_distance", "ADAPTER_LAYERS"]
+__all__ = ["DiffusionConfig", "DENOISERS", "new_denoiser", "adapter_layers", "train_denoiser",
+           "erase", "erase_objective_step", "learn_style", "train_judge", "judge_features",
+           "frechet_distance", "ADAPTER_LAYERS"]
 
-ADAPTER_LAYERS = ("0", "2", "4")
+ADAPTER_LAYERS = ("0", "2", "4")  # the MLP denoiser's layers (TinyDiT names its own)
+DENOISERS = ("mlp", "dit")  # models.denoiser's MLP, models.dit's transformer
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,8 @@ class DiffusionConfig:
     anchor: int | None = None  # None: (erase + 1) % 10
     style: str = "thick"
     schedule: Schedule = field(default_factory=Schedule)
-    hidden: int = 128
+    model: str = "mlp"  # one of DENOISERS
+    hidden: int = 128  # the MLP's hidden width
     batch_size: int = 128
     pretrain_epochs: int = 1000  # cosine-decayed Adam from pretrain_lr
     pretrain_lr: float = 2e-3
@@ -97,6 +101,8 @@ class DiffusionConfig:
             raise ValueError(f"erase must be a digit 0-9, got {self.erase}")
         if self.anchor is not None and not (0 <= self.anchor < 10 and self.anchor != self.erase):
             raise ValueError(f"anchor must be a digit 0-9 other than erase, got {self.anchor}")
+        if self.model not in DENOISERS:
+            raise ValueError(f"model {self.model!r}: choose one of {', '.join(DENOISERS)}")
         if self.style not in STYLES:
             raise ValueError(f"style {self.style!r}: choose one of {', '.join(STYLES)}")
         for name in ("weight_noise", "weight_offset_noise"):
@@ -111,17 +117,36 @@ class DiffusionConfig:
         return (self.erase + 1) % 10 if self.anchor is None else self.anchor
 
 
+def new_denoiser(config: DiffusionConfig) -> nn.Module:
+    """A fresh denoiser of config.model (initialised from the global generator)."""
+    if config.model == "dit":
+        return TinyDiT(DiTConfig(steps=config.schedule.steps))
+    return denoiser_mlp(config.hidden)
+
+
+def adapter_layers(model: nn.Module) -> list[str]:
+    """The layers the erase and style adapters sit on: the MLP's three, the DiT's MLP
+    fc layers of every block (the published image task's choice)."""
+    if isinstance(model, TinyDiT):
+        return model.adapter_layers()
+    return list(ADAPTER_LAYERS)
+
+
 def _cost(stage: str, model: nn.Module, params, samples: int, epochs: int, steps: int,
           seconds: float) -> StageCost:
     # the MLP denoiser is a Sequential; models.dit.TinyDiT names its input width
+    # and its digital work: the conditioning (a host table on the chip, computed in
+    # training) and attention's products, which are no nn.Linear
     width = getattr(model, "input_features", None) or model[0].in_features
     calls = linear_calls(model, torch.zeros(1, width))
+    on_host = getattr(model, "host_parameter", lambda _name: False)
+    digital = sum(c.macs for c in calls if c.digital or on_host(c.name))
     return StageCost(stage=stage, epochs=epochs, samples_per_epoch=samples,
                      sample_passes=samples * epochs, optimizer_steps=steps,
                      trainable_params=sum(p.numel() for p in params),
                      total_params=sum(p.numel() for p in model.parameters()),
-                     analog_macs_per_sample=sum(c.macs for c in calls if not c.digital),
-                     digital_macs_per_sample=sum(c.macs for c in calls if c.digital),
+                     analog_macs_per_sample=sum(c.macs for c in calls) - digital,
+                     digital_macs_per_sample=digital + getattr(model, "attention_macs", 0),
                      backward_macs_per_sample=backward_macs(calls), seconds=seconds)
 
 
@@ -154,10 +179,12 @@ def _noisy_weights(model: nn.Module, rel: float, offset: float, gen
     layer's int8 weights span the conductance window by its max|w| and the
     write-verify residual is fixed in conductance (the relative noise of
     sw/learn/hwa.py; DiffusionConfig.weight_noise has the measured sizes). Only the
-    crossbar weights: an adapter's (lora_A, lora_B) are digital and exact."""
+    crossbar weights: an adapter's (lora_A, lora_B) are digital and exact, and so is
+    a DiT's conditioning (TinyDiT.host_parameter: an integer table on the host)."""
     out = {}
+    on_host = getattr(model, "host_parameter", lambda _name: False)
     for name, p in model.named_parameters():
-        if ".lora_" in name:
+        if ".lora_" in name or on_host(name):
             continue
         top = p.detach().abs().max()
         out[name] = (p + rel * top * torch.randn(p.shape, generator=gen)
@@ -196,7 +223,7 @@ def train_denoiser(x0: torch.Tensor, classes: torch.Tensor, config: DiffusionCon
     noise = (config.weight_noise, config.weight_offset_noise) if noisy else (0.0, 0.0)
     if model is None:
         torch.manual_seed(seed)
-        model = denoiser_mlp(config.hidden)
+        model = new_denoiser(config)
     params = list(model.parameters()) if params is None else params
     cost = _loop(stage, model, params, len(x0), epochs or config.pretrain_epochs,
                  lr or config.pretrain_lr, config.batch_size, seed,
@@ -240,7 +267,7 @@ def erase(pretrained: nn.Module, x0: torch.Tensor, classes: torch.Tensor,
             p.requires_grad_(True)
         params, stage = list(model.parameters()), "full_finetune"
     else:
-        inject_adapter(model, adapter, config.rank, config.alpha, list(ADAPTER_LAYERS),
+        inject_adapter(model, adapter, config.rank, config.alpha, adapter_layers(model),
                        generator=torch.Generator().manual_seed(seed))
         set_active_adapters(model, [*keep_active, adapter])
         mark_only_adapter_trainable(model, adapter)
@@ -266,7 +293,7 @@ def learn_style(erased: nn.Module, x0_styled: torch.Tensor, classes: torch.Tenso
         x0_styled = torch.cat([x0_styled, x0_styled[anchor]])
         classes = torch.cat([classes, torch.full_like(classes[anchor], config.erase)])
     model = copy.deepcopy(erased)
-    inject_adapter(model, adapter, config.rank, config.alpha, list(ADAPTER_LAYERS),
+    inject_adapter(model, adapter, config.rank, config.alpha, adapter_layers(model),
                    generator=torch.Generator().manual_seed(seed))
     set_active_adapters(model, list(keep_active) + [adapter])
     mark_only_adapter_trainable(model, adapter)

@@ -3,8 +3,8 @@
 The DiT takes the MLP denoiser's input vector, so learn.diffusion.train_denoiser
 trains it and models.denoiser.sample draws from it unchanged; the judge is the
 task's (trained on real plain and styled digits, as tasks.diffusion prepares it).
-Not yet hardware-aware: learn.diffusion's weight noise would also hit the
-conditioning, which on the chip is an exact host table, so this trains noise-free.
+``--noisy`` trains through learn.diffusion's crossbar weight noise (the flow's
+pretraining does; the conditioning, a host table on the chip, stays exact).
 
     python -m rmlora.sw.learn.dit --seed 0 --epochs 200
 
@@ -22,12 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 
 import torch
 
 from rmlora.sw.data.digits import apply_style, load_digit_images
 from rmlora.sw.models.denoiser import sample
-from rmlora.sw.models.dit import DiTConfig, TinyDiT
+from rmlora.sw.models.dit import TinyDiT
 
 from .diffusion import DiffusionConfig, train_denoiser, train_judge
 from .sampling import sample_rates
@@ -36,16 +37,15 @@ __all__ = ["train_dit", "measure_dit"]
 
 
 def train_dit(x0: torch.Tensor, classes: torch.Tensor, config: DiffusionConfig, seed: int,
-              epochs: int, dit: DiTConfig | None = None) -> tuple[TinyDiT, dict]:
+              epochs: int, noisy: bool = False) -> tuple[TinyDiT, dict]:
     """A fresh DiT (initialised from ``seed``) trained in float by train_denoiser."""
-    torch.manual_seed(seed)
-    model = TinyDiT(dit or DiTConfig())
-    model, cost = train_denoiser(x0, classes, config, seed, model=model, epochs=epochs,
-                                 noisy=False)
+    model, cost = train_denoiser(x0, classes, replace(config, model="dit"), seed,
+                                 epochs=epochs, noisy=noisy)
     return model, cost.as_dict()
 
 
-def measure_dit(seed: int = 0, epochs: int = 200, samples_per_digit: int = 50) -> dict:
+def measure_dit(seed: int = 0, epochs: int = 200, samples_per_digit: int = 50,
+                noisy: bool = False) -> dict:
     """Train on all 1,797 digits, sample ``samples_per_digit`` per digit with the
     task's 20-step sampler and read them with the task's judge."""
     images, labels = load_digit_images()
@@ -53,12 +53,12 @@ def measure_dit(seed: int = 0, epochs: int = 200, samples_per_digit: int = 50) -
     styled = torch.from_numpy(apply_style(images, "thick").reshape(-1, 64) * 2 - 1)
     judge = train_judge(torch.cat([x, styled]), torch.cat([y, y]), seed)
     config = DiffusionConfig(seed=seed, samples_per_digit=samples_per_digit)
-    model, cost = train_dit(x, y, config, seed, epochs)
+    model, cost = train_dit(x, y, config, seed, epochs, noisy)
     prompts = torch.arange(10).repeat_interleave(samples_per_digit)
     start = time.perf_counter()
     samples = sample(model, prompts, config.schedule, seed + 10)
     rates = sample_rates(samples, prompts, judge, config.erase, 0.0)
-    return {"seed": seed, "epochs": epochs, "parameters": cost["total_params"],
+    return {"seed": seed, "epochs": epochs, "noisy": noisy, "parameters": cost["total_params"],
             "train_seconds": cost["seconds"], "sample_seconds": time.perf_counter() - start,
             "per_digit": rates["per_digit"], "prompt_rate": rates["prompt_rate"],
             "worst_digit_rate": min(rates["per_digit"])}
@@ -68,5 +68,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--noisy", action="store_true")
     args = parser.parse_args()
-    print(json.dumps(measure_dit(args.seed, args.epochs)))
+    print(json.dumps(measure_dit(args.seed, args.epochs, noisy=args.noisy)))

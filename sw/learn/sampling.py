@@ -44,6 +44,7 @@ def sample_rates(samples: torch.Tensor, prompts: torch.Tensor, judge: nn.Module,
     others = [r for d, r in enumerate(per_digit) if d != erased]
     bright = style_property((samples.numpy() + 1) / 2) > style_threshold
     return {"per_digit": per_digit, "prompt_rate": float(np.mean(per_digit)),
+            "worst_digit_rate": min(per_digit),
             "erased_digit_rate": per_digit[erased], "other_prompt_rate": float(np.mean(others)),
             "style_rate": float(bright.mean())}
 

@@ -46,12 +46,15 @@ class DiTConfig:
     depth: int = 2
     heads: int = 4
     mlp_ratio: int = 4
+    # the sampler's step count: the compiled network's conditioning table holds every
+    # (class, step) pair of a schedule this long (conditioning_table)
+    steps: int = 20
 
     def __post_init__(self):
         if self.image_size % self.patch_size:
             raise ValueError(f"image_size ({self.image_size}) must be a multiple of "
                              f"patch_size ({self.patch_size})")
-        for name in ("patch_size", "width", "depth", "heads", "mlp_ratio"):
+        for name in ("patch_size", "width", "depth", "heads", "mlp_ratio", "steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.width % self.heads:
@@ -126,11 +129,12 @@ class DiTBlock(nn.Module):
         self.mlp = MlpBlock(width, hidden)
         self.modulation = nn.Linear(width, MODULATIONS * width, bias=False)
         nn.init.zeros_(self.modulation.weight)
+        self.mid = nn.Identity()  # the residual between the two branches, for calibration
 
     def forward(self, x: torch.Tensor, mod: torch.Tensor) -> torch.Tensor:
         """x: (B, tokens, width); mod: (B, 6, width), from this block's conditioning."""
         shift1, scale1, gate1, shift2, scale2, gate2 = mod.unbind(1)
-        x = x + gate1[:, None] * self.attn(modulate(x, shift1, scale1))
+        x = self.mid(x + gate1[:, None] * self.attn(modulate(x, shift1, scale1)))
         return x + gate2[:, None] * self.mlp(modulate(x, shift2, scale2))
 
 
@@ -172,14 +176,20 @@ class TinyDiT(nn.Module):
         mods = [block.modulation(c).unflatten(1, (MODULATIONS, -1)) for block in self.blocks]
         return torch.cat([*mods, self.final_modulation(c).unflatten(1, (2, -1))], dim=1)
 
-    @torch.no_grad()
-    def conditioning_table(self, steps: int) -> torch.Tensor:
-        """(10 classes, steps, depth * 6 + 2, width): ``conditioning`` of every (class,
-        step) pair, what the host precomputes once per deployed weight set."""
+    def conditioning_features(self, steps: int | None = None) -> torch.Tensor:
+        """(10 * steps, 18): the class and step features of every (class, step) pair,
+        class-major (steps None: the config's)."""
+        steps = steps or self.config.steps
         classes = torch.arange(N_CLASSES).repeat_interleave(steps)
         t = torch.arange(steps).repeat(N_CLASSES)
-        features = denoiser_input(torch.zeros(len(t), PIXELS), classes, t, steps)[:, PIXELS:]
-        return self.conditioning(features).reshape(N_CLASSES, steps, *self.table_shape)
+        return denoiser_input(torch.zeros(len(t), PIXELS), classes, t, steps)[:, PIXELS:]
+
+    @torch.no_grad()
+    def conditioning_table(self, steps: int | None = None) -> torch.Tensor:
+        """(10 classes, steps, depth * 6 + 2, width): ``conditioning`` of every (class,
+        step) pair, what the host precomputes once per deployed weight set."""
+        features = self.conditioning_features(steps)
+        return self.conditioning(features).reshape(N_CLASSES, -1, *self.table_shape)
 
     @property
     def table_shape(self) -> tuple[int, int]:
@@ -198,6 +208,25 @@ class TinyDiT(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.denoise(inputs[:, :PIXELS], self.conditioning(inputs[:, PIXELS:]))
+
+    @property
+    def attention_macs(self) -> int:
+        """Multiply-accumulates of one pass's attention products (q k^T and the weighted
+        sum of v, every block and head): host work, no crossbar's."""
+        cfg = self.config
+        return cfg.depth * 2 * cfg.tokens**2 * cfg.width
+
+    def host_parameter(self, name: str) -> bool:
+        """Whether parameter ``name`` belongs to the conditioning, which the compiled
+        network holds as a host table (exact), not in crossbars."""
+        module = name.split(".")[0]
+        return module in ("cond_in", "cond_out", "final_modulation") or (
+            module == "blocks" and name.split(".")[2] == "modulation")
+
+    def adapter_layers(self) -> list[str]:
+        """Where the task's LoRA adapters go: every block's MLP fc1 and fc2, as the
+        published image task's DiT-B/2 (rank 4 there)."""
+        return [f"blocks.{i}.mlp.{fc}" for i in range(self.config.depth) for fc in ("fc1", "fc2")]
 
     def linear_names(self) -> list[str]:
         """The crossbar matrices in execution order (the conditioning's are host-side)."""

@@ -55,7 +55,9 @@ def write_diffusion_report(summary: dict, out_dir: str | Path) -> Path:
     energy_plot(summary["cost"], out / plots["energy"])
     pulses_plot(summary["deploy"], out / plots["pulses"])
     cfg = summary["config"]
-    lines = ["# rmlora diffusion flow on the simulated chip", "",
+    model = {"dit": "the diffusion transformer (DiT)", "mlp": "the MLP denoiser"}.get(
+        cfg.get("model", "mlp"), cfg.get("model"))
+    lines = [f"# rmlora diffusion flow on the simulated chip: {model}", "",
              f"Digit {cfg['erase']} erased (anchor {cfg['anchor']}), style {cfg['style']!r} "
              f"learned; {cfg['samples_per_digit']} samples per digit, {cfg['steps']} steps; "
              f"seed {cfg['seed']}; sampled on the {cfg['backend']} chip backend. Machine: "

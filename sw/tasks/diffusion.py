@@ -41,7 +41,8 @@ from .registry import register
 from .targets import Bound, Targets, at_least, at_most, target
 from .task import Figure, Run, Task, Trained
 
-__all__ = ["DIFFUSION", "DIFFUSION_TARGETS", "DiffusionTargets", "Erasure", "run_diffusion"]
+__all__ = ["DIFFUSION", "DIFFUSION_DIT", "DIT_TARGETS", "DIFFUSION_TARGETS", "DiffusionTargets",
+           "Erasure", "run_diffusion"]
 
 CALIBRATION_INPUTS = 512  # noisy training inputs (seeded draw) the int8 scales come from
 
@@ -55,6 +56,10 @@ class DiffusionTargets(Targets):
     other_prompt_drop: Bound | None = target("erased.other_prompt_drop")
     style_rate: Bound | None = target("styled.style_rate")
     styled_digit_rate: Bound | None = target("styled.erased_digit_rate")
+    worst_digit_rate: Bound | None = target("pretrained.worst_digit_rate")
+    plain_style_rate: Bound | None = target("pretrained.style_rate")
+    fid_ratio_pretrained: Bound | None = target("fid_ratio.pretrained")
+    fid_ratio_erased: Bound | None = target("fid_ratio.erased")
     bit_exact: Bound | None = target("chip_check.bit_exact", Bound("==", True))
     activity_equal: Bound | None = target("chip_check.activity_equal", Bound("==", True))
 
@@ -63,6 +68,15 @@ class DiffusionTargets(Targets):
 DIFFUSION_TARGETS = DiffusionTargets(
     pretrained_digit_rate=at_least(0.8), erased_digit_rate=at_most(0.1),
     other_prompt_drop=at_most(0.05), style_rate=at_least(0.8), styled_digit_rate=at_most(0.1))
+
+# Issue 26's, for the diffusion transformer: every digit before erasing (not only the
+# one erased later), tighter bounds, plain samples not read as styled, and the chip's
+# Frechet distance (kept digits against real ones) within 1.5x of the float model's.
+DIT_TARGETS = DiffusionTargets(
+    erased_digit_rate=at_most(0.05), other_prompt_drop=at_most(0.03),
+    style_rate=at_least(0.9), styled_digit_rate=at_most(0.05),
+    worst_digit_rate=at_least(0.9), plain_style_rate=at_most(0.1),
+    fid_ratio_pretrained=at_most(1.5), fid_ratio_erased=at_most(1.5))
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,8 @@ class DiffusionTask(Task):
     name = "diffusion"
     help = "the image-generation flow: erase a digit, learn a style, on the simulated chip"
     targets = DIFFUSION_TARGETS
+    variant = "mlp"
+    denoiser: ClassVar[str] = "mlp"  # learn.diffusion.DENOISERS
     report: ClassVar[str] = "sampler"
     stages: ClassVar[tuple[str, str, str]] = ("pretrained", "erased", "styled")
     order = 2
@@ -126,7 +142,7 @@ class DiffusionTask(Task):
 
     def flow_config(self, options: Erasure, seed: int, progress: bool) -> DiffusionConfig:
         return DiffusionConfig(seed=seed, erase=options.erase, style=options.style,
-                               progress=progress)
+                               model=self.denoiser, progress=progress)
 
     def adapters(self, config) -> tuple[str, str]:
         return "erase", "style"
@@ -178,26 +194,29 @@ class DiffusionTask(Task):
 
     def summarize(self, run: Run) -> dict:
         d, config, sampler = run.prepared, run.config, run.evaluator
-        float_results = {}
+        float_results, float_samples = {}, {}
         model = float_network(run.trained.models["styled"], run.restore)
         for stage, adapters in self.chip_stages(config):
             set_active_adapters(model, adapters)
-            float_results[stage] = sample_rates(
-                sample(model, sampler.prompts, config.schedule, config.seed + 10),
-                sampler.prompts, d.judge, config.erase, d.style_threshold)
+            float_samples[stage] = sample(model, sampler.prompts, config.schedule,
+                                          config.seed + 10)
+            float_results[stage] = sample_rates(float_samples[stage], sampler.prompts,
+                                                d.judge, config.erase, d.style_threshold)
         results, samples_of = sampler.results, sampler.samples
         real = judge_features(d.judge, d.x[d.kept])
 
-        def fid(stage):
-            kept = samples_of[stage][sampler.prompts != config.erase]
+        def fid(stage, samples=samples_of):
+            kept = samples[stage][sampler.prompts != config.erase]
             return frechet_distance(judge_features(d.judge, kept), real)
+
+        fid_float = {stage: fid(stage, float_samples) for stage in ("pretrained", "erased")}
 
         before = results["pretrained"]["other_prompt_rate"]
         for stage in ("erased", "full_finetune", "retrained"):
             results[stage]["other_prompt_drop"] = before - results[stage]["other_prompt_rate"]
         return {
             "task": self.name,
-            "config": {"erase": config.erase, "anchor": config.anchor_digit,
+            "config": {"model": config.model, "erase": config.erase, "anchor": config.anchor_digit,
                        "style": config.style, "seed": config.seed, "backend": EVAL_BACKEND,
                        "check_backend": run.check_backend, "steps": config.schedule.steps,
                        "samples_per_digit": config.samples_per_digit},
@@ -205,6 +224,8 @@ class DiffusionTask(Task):
             "float": float_results,
             "fid": {stage: fid(stage) for stage in ("pretrained", "erased", "full_finetune",
                                                     "retrained")},
+            "fid_float": fid_float,
+            "fid_ratio": {stage: fid(stage) / value for stage, value in fid_float.items()},
             "grids": sampler.grids,
             "deploy": run.deployed,
             "costs": run.trained.costs,
@@ -213,6 +234,21 @@ class DiffusionTask(Task):
 
 
 DIFFUSION = register(DiffusionTask())
+
+
+class DitDiffusionTask(DiffusionTask):
+    """The same flow on the tiny diffusion transformer (models.dit): the published
+    image model's family, its adapters on every block's MLP fc layers."""
+
+    name = "diffusion_dit"
+    help = "the image-generation flow on the diffusion transformer (DiT)"
+    command = "diffusion"
+    variant = "dit"
+    denoiser = "dit"
+    targets = DIT_TARGETS
+
+
+DIFFUSION_DIT = register(DitDiffusionTask())
 
 
 def run_diffusion(erase_digit: int = 3, style: str = "thick", seed: int = 0,

@@ -90,6 +90,9 @@ class Task(ABC):
     # first registered adds them)
     command: str | None = None
     variant: str = ""
+    # whether `make sim` runs it (a variant its command keeps, but which `make sim`
+    # leaves out for a better model of the same task, says so here)
+    in_sim: bool = True
     # MVM conversions per input bit plane the task's chips make, averaged (compile_model's
     # reads): one number for every layer, or (layer name, reads) pairs with the rest at 1.
     # More reads average the macros' read noise down at that many times the layer's MVM

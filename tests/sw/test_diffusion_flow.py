@@ -7,7 +7,15 @@ import pytest
 
 from rmlora.sw.learn.diffusion import DiffusionConfig
 from rmlora.sw.report.diffusion import write_diffusion_report
-from rmlora.sw.tasks.diffusion import DIFFUSION, DIFFUSION_TARGETS, run_diffusion
+from rmlora.sw.tasks.diffusion import (
+    DIFFUSION,
+    DIFFUSION_DIT,
+    DIFFUSION_TARGETS,
+    DIT_TARGETS,
+    Erasure,
+    run_diffusion,
+)
+from rmlora.sw.tasks.pipeline import run_task
 from rmlora.sw.tasks.sweep import figures_of, read_figure
 from rmlora.sw.tasks.targets import lookup
 
@@ -71,3 +79,25 @@ def test_every_sweep_figure_reads_from_the_summary(summary):
     values = {f.key: read_figure(summary, f) for f in figures_of(DIFFUSION)}
     assert values["pretrained.worst_digit_rate"] == min(summary["pretrained"]["per_digit"])
     assert values["erased.erased_digit_rate"] == summary["erased"]["erased_digit_rate"]
+
+
+@pytest.fixture(scope="module")
+def dit_summary():
+    """The DiT's flow with few epochs, its chip check on the Verilator-simulated RTL."""
+    config = DiffusionConfig(seed=2, erase=7, style="thick", model="dit", pretrain_epochs=3,
+                             erase_epochs=1, style_epochs=1, samples_per_digit=2)
+    return run_task(DIFFUSION_DIT, Erasure(7, "thick"), 2, check_backend="verilator",
+                    check_inputs=4, config=config)
+
+
+def test_dit_flow_runs_on_the_chip_and_on_the_rtl(dit_summary, tmp_path):
+    assert dit_summary["config"]["model"] == "dit"
+    assert dit_summary["chip_check"]["bit_exact"] and dit_summary["chip_check"]["activity_equal"]
+    assert dit_summary["chip_check"]["images"] == 4
+    assert {row["key"] for row in dit_summary["targets"]} == {k for k, _, _ in DIT_TARGETS}
+    assert set(dit_summary["fid_ratio"]) == {"pretrained", "erased"}
+    # the erase and style adapters sit on the fc layers of both blocks only
+    layers = dit_summary["restore"]["layers"]
+    assert len(layers) == 10
+    report = write_diffusion_report(dit_summary, tmp_path).read_text()
+    assert "diffusion transformer" in report
