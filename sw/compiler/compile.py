@@ -121,13 +121,14 @@ def compile_model(model: nn.Module, calib_inputs, adapters=None, params: ChipPar
                   macro_config: MacroConfig | None = None,
                   scale_free: tuple[str, ...] = (),
                   reads: int | dict[str, int] = 1) -> CompiledModel:
-    """Compile an nn.Sequential MLP, a FaceMixer or a LiquidStateMachine (its own
-    compiler, lsm_chip.compile_lsm_model; params None: each family's chip).
+    """Compile an nn.Sequential MLP, a FaceMixer, a TinyDiT or a LiquidStateMachine (its
+    own compiler, lsm_chip.compile_lsm_model; params None: each family's chip).
 
     adapters: None to take every adapter of the model's LoraLinear layers (slots in
     name order), or a list of PEFT adapter directories (named after the directory,
     or given as (name, directory) pairs), slots in list order, replacing the model's.
-    calib_inputs: float inputs the scales are calibrated on (B, n_in) or (B, 16, 16).
+    calib_inputs: float inputs the scales are calibrated on (B, n_in) or (B, 16, 16);
+    a TinyDiT's are denoiser input rows (B, 82) of its config's (class, step) pairs.
     scale_free: adapters left out of the activation ranges the scales cover (a
     compensation adapter restores the nominal ranges on the chip, while in float it
     would move them), so compiling with or without them gives the same scales.

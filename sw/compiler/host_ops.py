@@ -16,8 +16,8 @@ import numpy as np
 from rmlora.contract.lora import LUT_ENTRIES
 from rmlora.sw.quant import quantize_multiplier
 
-__all__ = ["round_div", "isqrt", "RmsNormQ", "compile_rmsnorm", "rmsnorm", "AddQ",
-           "compile_add", "add", "MeanQ", "compile_mean", "mean", "gelu_lut"]
+__all__ = ["round_div", "shift_round", "clamp8", "common_multipliers", "isqrt", "RmsNormQ",
+           "compile_rmsnorm", "rmsnorm", "AddQ", "compile_add", "add", "MeanQ", "compile_mean", "mean", "gelu_lut"]
 
 RMS_FRAC_BITS = 8  # fractional bits of the integer RMS
 
@@ -35,11 +35,16 @@ def isqrt(v: np.ndarray) -> np.ndarray:
     return r
 
 
-def _clamp8(v: np.ndarray) -> np.ndarray:
+def clamp8(v: np.ndarray) -> np.ndarray:
     return np.clip(v, -128, 127).astype(np.int8)
 
 
-def _common_multipliers(reals) -> tuple[np.ndarray, int]:
+def shift_round(v: np.ndarray, shift: int) -> np.ndarray:
+    """round_half_up(v / 2**shift) for int64 arrays, shift >= 0."""
+    return (v + (1 << (shift - 1))) >> shift if shift else v
+
+
+def common_multipliers(reals) -> tuple[np.ndarray, int]:
     """Integer multipliers sharing one shift: the largest |real| sets the shift."""
     reals = np.asarray(reals, dtype=np.float64)
     peak = float(np.max(np.abs(reals)))
@@ -56,7 +61,7 @@ class RmsNormQ:
 
 def compile_rmsnorm(gamma: np.ndarray, in_scale: float, out_scale: float,
                     eps: float) -> RmsNormQ:
-    mult, shift = _common_multipliers(np.asarray(gamma, dtype=np.float64) / out_scale)
+    mult, shift = common_multipliers(np.asarray(gamma, dtype=np.float64) / out_scale)
     eps_fixed = round(eps / in_scale**2 * 2.0 ** (2 * RMS_FRAC_BITS))
     return RmsNormQ(mult, shift, max(1, eps_fixed))
 
@@ -71,7 +76,7 @@ def rmsnorm(x_q: np.ndarray, q: RmsNormQ) -> np.ndarray:
     ss = np.sum(x * x, axis=-1, keepdims=True)
     rms = isqrt((ss << (2 * RMS_FRAC_BITS)) // channels + q.eps_fixed)
     num = (x * q.gamma_mult) << RMS_FRAC_BITS
-    return _clamp8(round_div(num, rms << q.shift))
+    return clamp8(round_div(num, rms << q.shift))
 
 
 @dataclass(frozen=True)
@@ -82,16 +87,14 @@ class AddQ:
 
 
 def compile_add(a_scale: float, b_scale: float, out_scale: float) -> AddQ:
-    (ma, mb), shift = _common_multipliers([a_scale / out_scale, b_scale / out_scale])
+    (ma, mb), shift = common_multipliers([a_scale / out_scale, b_scale / out_scale])
     return AddQ(int(ma), int(mb), shift)
 
 
 def add(a_q: np.ndarray, b_q: np.ndarray, q: AddQ) -> np.ndarray:
     """Residual add of two int8 tensors with their own scales."""
     v = np.asarray(a_q, dtype=np.int64) * q.mult_a + np.asarray(b_q, dtype=np.int64) * q.mult_b
-    if q.shift:
-        v = (v + (1 << (q.shift - 1))) >> q.shift
-    return _clamp8(v)
+    return clamp8(shift_round(v, q.shift))
 
 
 @dataclass(frozen=True)
@@ -107,9 +110,7 @@ def compile_mean(count: int, in_scale: float, out_scale: float) -> MeanQ:
 
 def mean(x_q: np.ndarray, axis: int, q: MeanQ) -> np.ndarray:
     v = np.sum(np.asarray(x_q, dtype=np.int64), axis=axis) * q.mult
-    if q.shift:
-        v = (v + (1 << (q.shift - 1))) >> q.shift
-    return _clamp8(v)
+    return clamp8(shift_round(v, q.shift))
 
 
 def gelu_lut(in_scale: float, out_scale: float) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from rmlora.sw.quant import quantize_multiplier
 
-from .host_ops import RMS_FRAC_BITS, _clamp8, _common_multipliers, isqrt, round_div
+from .host_ops import RMS_FRAC_BITS, clamp8, common_multipliers, isqrt, round_div, shift_round
 
 __all__ = ["AdaLnQ", "compile_adaln", "adaln", "AttentionQ", "compile_attention", "attention",
            "GatedAddQ", "compile_gated_add", "gated_add", "TableAddQ", "compile_table_add",
@@ -46,7 +46,7 @@ def compile_adaln(scale: np.ndarray, shift: np.ndarray, in_scale: float, out_sca
     scale, shift = np.asarray(scale, np.float64), np.asarray(shift, np.float64)
     channels = scale.shape[-1]
     reals = np.concatenate([(1.0 + scale).ravel(), shift.ravel()]) / out_scale
-    ints, bits = _common_multipliers(reals)
+    ints, bits = common_multipliers(reals)
     mult, offset = ints[:scale.size].reshape(scale.shape), ints[scale.size:].reshape(shift.shape)
     eps_fixed = round(eps * channels**2 / in_scale**2 * 2.0 ** (2 * RMS_FRAC_BITS))
     return AdaLnQ(mult, offset, bits, max(1, eps_fixed))
@@ -66,7 +66,7 @@ def adaln(x_q: np.ndarray, rows: np.ndarray, q: AdaLnQ) -> np.ndarray:
     r = isqrt((ss << (2 * RMS_FRAC_BITS)) // channels + q.eps_fixed)
     mult, offset = q.mult[rows][:, None, :], q.offset[rows][:, None, :]
     num = ((d * mult) << RMS_FRAC_BITS) + offset * r
-    return _clamp8(round_div(num, r << q.shift))
+    return clamp8(round_div(num, r << q.shift))
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,6 @@ def compile_attention(heads: int, head_width: int, qkv_scale: float,
                       out_shift)
 
 
-def _shift_round(v: np.ndarray, shift: int) -> np.ndarray:
-    return (v + (1 << (shift - 1))) >> shift if shift else v
-
-
 def attention(qkv_q: np.ndarray, q: AttentionQ) -> np.ndarray:
     """(B, tokens, 3 * C) int8 -> (B, tokens, C) int8: softmax(q k^T / sqrt(dh)) v per head.
 
@@ -110,12 +106,12 @@ def attention(qkv_q: np.ndarray, q: AttentionQ) -> np.ndarray:
     heads, dh = q.heads, c // q.heads
     qs, ks, vs = (x[..., i * c:(i + 1) * c].reshape(b, n, heads, dh).transpose(0, 2, 1, 3)
                   for i in range(3))
-    logits = _shift_round(np.einsum("bhid,bhjd->bhij", qs, ks) * q.logit_mult, q.logit_shift)
+    logits = shift_round(np.einsum("bhid,bhjd->bhij", qs, ks) * q.logit_mult, q.logit_shift)
     below = np.minimum(logits.max(axis=-1, keepdims=True) - logits, len(q.exp_table) - 1)
     e = q.exp_table[below]
     num = np.einsum("bhij,bhjd->bhid", e, vs) * q.out_mult
     den = np.sum(e, axis=-1, keepdims=True) << q.out_shift
-    out = _clamp8(round_div(num, den))  # (B, heads, tokens, dh)
+    out = clamp8(round_div(num, den))  # (B, heads, tokens, dh)
     return np.ascontiguousarray(out.transpose(0, 2, 1, 3).reshape(b, n, c))
 
 
@@ -131,7 +127,7 @@ class GatedAddQ:
 def compile_gated_add(gate: np.ndarray, x_scale: float, a_scale: float,
                       out_scale: float) -> GatedAddQ:
     gate = np.asarray(gate, np.float64)
-    ints, shift = _common_multipliers(
+    ints, shift = common_multipliers(
         np.concatenate([[x_scale / out_scale], gate.ravel() * a_scale / out_scale]))
     return GatedAddQ(int(ints[0]), ints[1:].reshape(gate.shape), shift)
 
@@ -139,7 +135,7 @@ def compile_gated_add(gate: np.ndarray, x_scale: float, a_scale: float,
 def gated_add(x_q: np.ndarray, a_q: np.ndarray, rows: np.ndarray, q: GatedAddQ) -> np.ndarray:
     v = (np.asarray(x_q, dtype=np.int64) * q.mult_x
          + np.asarray(a_q, dtype=np.int64) * q.gate_mult[rows][:, None, :])
-    return _clamp8(_shift_round(v, q.shift))
+    return clamp8(shift_round(v, q.shift))
 
 
 @dataclass(frozen=True)
@@ -153,11 +149,11 @@ class TableAddQ:
 
 def compile_table_add(table: np.ndarray, x_scale: float, out_scale: float) -> TableAddQ:
     table = np.asarray(table, np.float64)
-    ints, shift = _common_multipliers(np.concatenate([[x_scale / out_scale],
+    ints, shift = common_multipliers(np.concatenate([[x_scale / out_scale],
                                                       table.ravel() / out_scale]))
     return TableAddQ(int(ints[0]), ints[1:].reshape(table.shape), shift)
 
 
 def table_add(x_q: np.ndarray, q: TableAddQ) -> np.ndarray:
     v = np.asarray(x_q, dtype=np.int64) * q.mult_x + q.table[None]
-    return _clamp8(_shift_round(v, q.shift))
+    return clamp8(shift_round(v, q.shift))

@@ -70,7 +70,12 @@ def write_diffusion_report(summary: dict, out_dir: str | Path) -> Path:
                      f"{'yes' if t['met'] else '**no**'} |")
     lines += ["", "## What the judge sees (chip)", "", "```", format_diffusion_table(summary),
               "```", "", "FD: Frechet distance of the judge's features of the kept digits' "
-              "samples against real kept digits.", "", f"![samples]({plots['samples']})", ""]
+              "samples against real kept digits.", ""]
+    if "fid_float" in summary:
+        lines += ["The float model's FD: " + ", ".join(
+            f"{stage} {value:.1f} (the chip's is {summary['fid_ratio'][stage]:.2f}x)"
+            for stage, value in summary["fid_float"].items()) + ".", ""]
+    lines += [f"![samples]({plots['samples']})", ""]
     lines += restore_markdown(summary)
     lines += cost_markdown(summary["cost"], plots)
     check = summary.get("chip_check")

@@ -13,7 +13,7 @@ from rmlora.sw.learn.on_chip import deploy
 from rmlora.sw.lora import inject_adapter, set_active_adapters
 from rmlora.sw.models.demo import randomise_b
 from rmlora.sw.models.denoiser import denoiser_input
-from rmlora.sw.models.dit import TinyDiT
+from rmlora.sw.models.dit import DiTConfig, TinyDiT
 from rmlora.sw.runtime import Chip, dequantize_logits, ideal_segment_runner, run_network
 
 
@@ -97,3 +97,20 @@ def test_golden_chip_follows_the_ideal_network(compiled):
     y, ideal = y.astype(np.float64), ideal.astype(np.float64)
     assert not np.array_equal(y, ideal)
     assert np.sqrt(((y - ideal) ** 2).mean() / (ideal**2).mean()) < 0.12
+
+
+def test_refusals_name_the_problem(dit):
+    with pytest.raises(ValueError, match=r"calibration inputs of shape \(4, 64\): expected "
+                                         r"\(batch, 82\) denoiser input rows"):
+        compile_model(dit, np.zeros((4, 64), np.float32))
+    wide = TinyDiT(DiTConfig(width=64, heads=4))  # fc1, fc2 256 wide: 2 macros each
+    with pytest.raises(ValueError, match="layer 'blocks.0.mlp.fc2' .256 inputs x 64 outputs. "
+                                         "needs 2 whole 128x128 macros; 0 of 4 are free"):
+        compile_model(wide, _inputs(8, 0)[0].numpy())
+
+
+def test_inputs_of_another_schedule_are_refused(compiled):
+    """The host table holds the 20-step schedule's pairs; a 7-step row matches none."""
+    inputs = denoiser_input(torch.zeros(2, 64), torch.tensor([1, 2]), torch.tensor([3, 5]), 7)
+    with pytest.raises(ValueError, match="match no \\(class, step\\) pair"):
+        run_network(compiled, inputs.numpy(), ideal_segment_runner(compiled))
