@@ -17,7 +17,8 @@ from rmlora.contract.lora import LUT_ENTRIES
 from rmlora.sw.quant import quantize_multiplier
 
 __all__ = ["round_div", "shift_round", "clamp8", "common_multipliers", "isqrt", "RmsNormQ",
-           "compile_rmsnorm", "rmsnorm", "AddQ", "compile_add", "add", "MeanQ", "compile_mean", "mean", "gelu_lut"]
+           "compile_rmsnorm", "rmsnorm", "AddQ", "compile_add", "add", "MeanQ", "compile_mean",
+           "mean", "gelu_lut"]
 
 RMS_FRAC_BITS = 8  # fractional bits of the integer RMS
 
