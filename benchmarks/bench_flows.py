@@ -18,9 +18,11 @@ CLASSIFIER_FOLDS = ("training_fold", "deployment_fold", "deployment_time_fold")
 
 def _evaluations(task, summary: dict) -> int:
     """Network evaluations of the chip evaluation: distinct inputs measured (a
-    classifier), samples x denoising steps over the five stages (a sampler)."""
+    classifier), samples x denoising steps over every stage sampled on the chip (a
+    sampler: the LoRA stages with and without the compensation, the baselines)."""
     if task.report == "sampler":
-        return 5 * 10 * summary["config"]["samples_per_digit"] * summary["config"]["steps"]
+        stages = sum(isinstance(v, dict) and "per_digit" in v for v in summary.values())
+        return stages * 10 * summary["config"]["samples_per_digit"] * summary["config"]["steps"]
     return sum(summary["inferences"].values())
 
 

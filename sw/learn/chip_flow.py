@@ -108,7 +108,8 @@ class ClassifierEvaluator(Evaluator):
 def measure_on_chip(models: dict[str, nn.Module], stages: list[tuple[str, list[str]]],
                     calib: torch.Tensor, evaluator: Evaluator, seed: int,
                     progress: bool = False, restore: Restore | None = None,
-                    reads: int | dict[str, int] = 1) -> tuple[CompiledModel, dict]:
+                    reads: int | dict[str, int] = 1, scale_free: tuple[str, ...] = ()
+                    ) -> tuple[CompiledModel, dict]:
     """Every stage and baseline measured on golden chips seeded by ``seed``.
 
     stages: (stage, adapters enabled) in order, the last one's model carrying every
@@ -117,7 +118,8 @@ def measure_on_chip(models: dict[str, nn.Module], stages: list[tuple[str, list[s
     already, compensation fitted) the stages run on: the network is compiled to the
     same crossbar weights and only its SRAM image is loaded. reads: the MVM reads per
     bit plane every network here is compiled with (compile_model), the baselines'
-    too, so they are compared on equal chips. Returns the compiled
+    too, so they are compared on equal chips. scale_free: adapters whose activations
+    the LoRA network's scales leave out (compile_model's). Returns the compiled
     LoRA network and the deployment reports by name (``lora``, then each baseline),
     ``lora`` with the per-input activity with all adapters on and with none
     (``inference``)."""
@@ -127,11 +129,12 @@ def measure_on_chip(models: dict[str, nn.Module], stages: list[tuple[str, list[s
                leave=False)
     deployed = {}
     if restore is None:
-        compiled = compile_model(models[final], calib.numpy(), reads=reads)
+        compiled = compile_model(models[final], calib.numpy(), reads=reads,
+                                 scale_free=scale_free)
         chip = Chip(compiled.params, EVAL_BACKEND, compiled.macro_config, seed)
         deployed["lora"] = deploy(chip, compiled)
     else:
-        compiled = restore.compile(models[final])
+        compiled = restore.compile(models[final], scale_free)
         chip = restore.chip
         chip.load(compiled.image, names=compiled.adapter_slots)
         deployed["lora"] = restore.report["deploy"] | {"image_bytes": len(compiled.image)}

@@ -150,14 +150,16 @@ def fit_compensation(model: nn.Module, compiled: CompiledModel, measured: dict[s
     return model, stats
 
 
-def compile_restored(model: nn.Module, calib: np.ndarray, deployed: CompiledModel
-                     ) -> CompiledModel:
+def compile_restored(model: nn.Module, calib: np.ndarray, deployed: CompiledModel,
+                     scale_free: tuple[str, ...] = ()) -> CompiledModel:
     """Compile ``model`` (nominal weights, the compensation and any other adapters) at
-    the deployed network's chip parameters, reads per plane and compensation-free
-    scales; refuses (ValueError) if a crossbar weight differs from the programmed ones.
-    Adapter slots may differ: they live in SRAM."""
+    the deployed network's chip parameters, reads per plane and scales free of the
+    compensation and of ``scale_free`` (compile_model's); refuses (ValueError) if a
+    crossbar weight differs from the programmed ones. Adapter slots may differ: they
+    live in SRAM."""
     compiled = compile_model(model, calib, params=deployed.params,
-                             macro_config=deployed.macro_config, scale_free=(COMPENSATION,),
+                             macro_config=deployed.macro_config,
+                             scale_free=(COMPENSATION, *scale_free),
                              reads={layer.name: layer.reads_asked for layer in deployed.layers})
     same = len(compiled.plan) == len(deployed.plan) and all(
         np.array_equal(a, b) for (_, a), (_, b) in zip(compiled.plan, deployed.plan,

@@ -155,9 +155,11 @@ class Restore:
         """The chip stages of the flow (``restored_stages``)."""
         return restored_stages(stages)
 
-    def compile(self, model: nn.Module) -> CompiledModel:
-        """``model`` (the twin with its adapters) compiled onto the programmed chip."""
-        return compile_restored(self.deployable(model), self.calib.numpy(), self.compiled)
+    def compile(self, model: nn.Module, scale_free: tuple[str, ...] = ()) -> CompiledModel:
+        """``model`` (the twin with its adapters) compiled onto the programmed chip;
+        scale_free: adapters whose activations the scales leave out (compile_model)."""
+        return compile_restored(self.deployable(model), self.calib.numpy(), self.compiled,
+                                scale_free)
 
     def summary(self, compiled: CompiledModel) -> dict:
         return restore_summary(self, compiled)

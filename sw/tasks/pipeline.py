@@ -65,7 +65,8 @@ def run_task(task: Task, options=None, seed: int = 0,
         if restorer is not None:
             stages = restorer.stages(stages)
         compiled, deployed = measure_on_chip(trained.models, stages, calib, evaluator, seed,
-                                             progress, restorer, reads)
+                                             progress, restorer, reads,
+                                             task.scale_free(config))
         seconds["chip_eval"] = time.perf_counter() - t0
     finally:
         if restorer is not None:

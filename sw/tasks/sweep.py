@@ -174,9 +174,11 @@ def run_sweep(task: Task, choices: int, seed: int, workers: int = 1,
             records.append(record)
             if progress:
                 met = [m for m in record["targets"].values() if m is not None]
+                missed = [k for k, m in record["targets"].items() if m is False]
                 print(f"[sweep] {task.name} choice {len(records)}/{len(drawn)}: "
                       f"{record['choice']}, seed {flow_seed}: {sum(met)} of {len(met)} "
-                      f"targets met ({record['seconds']:.0f} s)", flush=True)
+                      f"targets met{' (not: ' + ', '.join(missed) + ')' if missed else ''} "
+                      f"({record['seconds']:.0f} s)", flush=True)
 
     args = [[task.name] * len(drawn), [o for o, _ in drawn], [s for _, s in drawn],
             [check_backend] * len(drawn), [restore] * len(drawn),

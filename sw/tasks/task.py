@@ -190,6 +190,12 @@ class Task(ABC):
         adapter fitted on the deployed chip, the adapters trained on its twin)."""
         return Restore(calib, seed, reads=reads)
 
+    def scale_free(self, config) -> tuple[str, ...]:
+        """Adapters whose activations the int8 scales leave out (compile_model's
+        scale_free): on the chip they saturate at the ranges the other adapter sets
+        need. None by default: the scales cover every adapter set."""
+        return ()
+
     def compile_reads(self) -> int | dict[str, int]:
         """``mvm_reads`` as compile_model takes it, its numbers checked (the pipeline
         asks before it trains)."""
