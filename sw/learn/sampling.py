@@ -40,7 +40,10 @@ def sample_rates(samples: torch.Tensor, prompts: torch.Tensor, judge: nn.Module,
     others) and how many samples are in the style."""
     with torch.no_grad():
         seen = judge(samples).argmax(1)
-    per_digit = [float((seen[prompts == d] == d).float().mean()) for d in range(10)]
+    # exact fractions (count / samples in float64): a float32 mean made 45 of 50 read
+    # 0.8999999762, below a bound of 0.9
+    per_digit = [int((seen[prompts == d] == d).sum()) / int((prompts == d).sum())
+                 for d in range(10)]
     others = [r for d, r in enumerate(per_digit) if d != erased]
     bright = style_property((samples.numpy() + 1) / 2) > style_threshold
     return {"per_digit": per_digit, "prompt_rate": float(np.mean(per_digit)),
