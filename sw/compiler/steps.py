@@ -16,10 +16,16 @@ from rmlora.sw.models.mixer import patchify
 
 from . import host_ops
 
-__all__ = ["ChipStep", "QuantizeInput", "SpikeInput", "RmsNormStep", "TransposeStep", "AddStep",
-           "MeanStep", "INPUT"]
+__all__ = ["quantize_patches", "ChipStep", "QuantizeInput", "SpikeInput", "RmsNormStep",
+           "TransposeStep", "AddStep", "MeanStep", "INPUT"]
 
 INPUT = "input"  # the float inputs the network is called with
+
+
+def quantize_patches(images: np.ndarray, patch_size: int, scale: float) -> np.ndarray:
+    """(B, H, W) float images to int8 patch tokens in the model's own token order (the
+    host or its input DMA does this reordering)."""
+    return quant.quantize(patchify(torch.from_numpy(images), patch_size).numpy(), scale)
 
 
 @dataclass(frozen=True)
@@ -43,10 +49,9 @@ class QuantizeInput:
     def apply(self, env: dict):
         x = np.asarray(env[INPUT], dtype=np.float64)
         if self.patch_size is None:
-            x = x.reshape(x.shape[0], 1, -1)
-        else:  # the model's own token order
-            x = patchify(torch.from_numpy(x), self.patch_size).numpy()
-        env[self.dst] = quant.quantize(x, self.scale)
+            env[self.dst] = quant.quantize(x.reshape(x.shape[0], 1, -1), self.scale)
+        else:
+            env[self.dst] = quantize_patches(x, self.patch_size, self.scale)
 
 
 @dataclass(frozen=True)

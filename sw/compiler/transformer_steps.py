@@ -11,11 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rmlora.sw import quant
-from rmlora.sw.models.mixer import patchify
+from rmlora.sw.models.dit import unpatchify
 
 from . import transformer_ops as ops
-from .steps import INPUT
+from .steps import INPUT, quantize_patches
 
 __all__ = ["COND", "ConditionInput", "AdaLnStep", "AttentionStep", "GatedAddStep",
            "TableAddStep", "UnpatchifyStep"]
@@ -50,8 +49,8 @@ class ConditionInput:
             raise ValueError(f"input {int(unmatched[0])} ({len(unmatched)} in all): its class "
                              f"and step features match no (class, step) pair of the "
                              f"compiled conditioning table ({len(self.features)} pairs)")
-        images = torch.from_numpy(x[:, :pixels].reshape(-1, self.image_size, self.image_size))
-        env[self.dst] = quant.quantize(patchify(images, self.patch_size).numpy(), self.scale)
+        images = x[:, :pixels].reshape(-1, self.image_size, self.image_size)
+        env[self.dst] = quantize_patches(images, self.patch_size, self.scale)
         env[COND] = rows.astype(np.int64)
 
 
@@ -106,7 +105,6 @@ class UnpatchifyStep:
     dst: str = "x"
 
     def apply(self, env: dict):
-        x = env[self.src]
-        g, p = self.image_size // self.patch_size, self.patch_size
-        img = x.reshape(len(x), g, g, p, p).transpose(0, 1, 3, 2, 4)
-        env[self.dst] = np.ascontiguousarray(img.reshape(len(x), 1, -1))
+        x = torch.from_numpy(np.ascontiguousarray(env[self.src]))
+        image = unpatchify(x, self.patch_size, self.image_size // self.patch_size)
+        env[self.dst] = np.ascontiguousarray(image.numpy()[:, None, :])

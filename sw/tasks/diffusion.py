@@ -103,8 +103,7 @@ class DiffusionTask(Task):
     name = "diffusion"
     help = "the image-generation flow: erase a digit, learn a style, on the simulated chip"
     targets = DIFFUSION_TARGETS
-    variant = "mlp"
-    denoiser: ClassVar[str] = "mlp"  # learn.diffusion.DENOISERS
+    variant = "mlp"  # also the denoiser it trains: one of learn.diffusion.DENOISERS
     report: ClassVar[str] = "sampler"
     stages: ClassVar[tuple[str, str, str]] = ("pretrained", "erased", "styled")
     order = 2
@@ -142,7 +141,7 @@ class DiffusionTask(Task):
 
     def flow_config(self, options: Erasure, seed: int, progress: bool) -> DiffusionConfig:
         return DiffusionConfig(seed=seed, erase=options.erase, style=options.style,
-                               model=self.denoiser, progress=progress)
+                               model=self.variant, progress=progress)
 
     def adapters(self, config) -> tuple[str, str]:
         return "erase", "style"
@@ -209,6 +208,8 @@ class DiffusionTask(Task):
             kept = samples[stage][sampler.prompts != config.erase]
             return frechet_distance(judge_features(d.judge, kept), real)
 
+        fid_chip = {stage: fid(stage) for stage in ("pretrained", "erased", "full_finetune",
+                                                    "retrained")}
         fid_float = {stage: fid(stage, float_samples) for stage in ("pretrained", "erased")}
 
         before = results["pretrained"]["other_prompt_rate"]
@@ -222,10 +223,9 @@ class DiffusionTask(Task):
                        "samples_per_digit": config.samples_per_digit},
             **results,
             "float": float_results,
-            "fid": {stage: fid(stage) for stage in ("pretrained", "erased", "full_finetune",
-                                                    "retrained")},
+            "fid": fid_chip,
             "fid_float": fid_float,
-            "fid_ratio": {stage: fid(stage) / value for stage, value in fid_float.items()},
+            "fid_ratio": {stage: fid_chip[stage] / value for stage, value in fid_float.items()},
             "grids": sampler.grids,
             "deploy": run.deployed,
             "costs": run.trained.costs,
@@ -244,7 +244,6 @@ class DitDiffusionTask(DiffusionTask):
     help = "the image-generation flow on the diffusion transformer (DiT)"
     command = "diffusion"
     variant = "dit"
-    denoiser = "dit"
     targets = DIT_TARGETS
     # not yet in `make sim`: it misses issue 26's targets on other choices (README)
     in_sim = False
