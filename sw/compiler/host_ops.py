@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmlora.contract.lora import LUT_ENTRIES
-from rmlora.sw.quant import quantize_multiplier
+from rmlora.sw.quant import MULT_BITS, quantize_multiplier
 
 __all__ = ["round_div", "shift_round", "clamp8", "common_multipliers", "isqrt", "RmsNormQ",
            "compile_rmsnorm", "rmsnorm", "AddQ", "compile_add", "add", "MeanQ", "compile_mean",
@@ -45,11 +45,12 @@ def shift_round(v: np.ndarray, shift: int) -> np.ndarray:
     return (v + (1 << (shift - 1))) >> shift if shift else v
 
 
-def common_multipliers(reals) -> tuple[np.ndarray, int]:
-    """Integer multipliers sharing one shift: the largest |real| sets the shift."""
+def common_multipliers(reals, bits: int = MULT_BITS) -> tuple[np.ndarray, int]:
+    """Integer multipliers of ``bits`` bits sharing one shift: the largest |real| sets
+    the shift."""
     reals = np.asarray(reals, dtype=np.float64)
     peak = float(np.max(np.abs(reals)))
-    _, shift = quantize_multiplier(peak)
+    _, shift = quantize_multiplier(peak, bits)
     return np.rint(reals * 2.0**shift).astype(np.int64), shift
 
 
