@@ -1,9 +1,9 @@
-"""Every registered task's flow as `make sim` runs it (face: people 0-4, forget 1,
-learn 5; speaker: george..theo, forget jackson, learn yweweler; diffusion: erase 3,
-style thick; seed 0; chip check of 20 inputs on Verilator): wall time of each part,
-the golden chip's evaluation rate (distinct inputs measured per second over every
-stage and baseline; for the sampler, network evaluations), and the cost model's
-folds (energy figures, not wall time: they do not vary).
+"""Every registered task's flow on its defaults, as `make sim` runs those it runs
+(face: people 0-4, forget 1, learn 5; speaker: george..theo, forget jackson, learn
+yweweler; diffusion, MLP and DiT: erase 3, style thick; seed 0; chip check of 20
+inputs on Verilator): wall time of each part, the golden chip's evaluation rate
+(distinct inputs measured per second over every stage and baseline; for the sampler,
+network evaluations), and the cost model's folds (energy figures, not wall time: they do not vary).
 
 A task whose data is missing ($RMLORA_DATA) reports nothing. The Verilator model is
 built before timing (the chip check's first run would build it).
