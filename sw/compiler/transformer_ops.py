@@ -4,9 +4,9 @@ A diffusion transformer (models.dit) runs its token-wise matrix products on the 
 between them the host runs layer norm with the conditioning's modulation (adaLN),
 multi-head attention (scores, softmax, the weighted sum of values), the gated
 residual adds and the fixed position table. As host_ops does for the Mixer, each
-is exact integer arithmetic on int8 tensors from constants compiled once in float,
-so the runtime, the golden model and the tests share one definition; rounding is
-round half up (host_ops.round_div).
+is exact integer arithmetic on int8 and int16 tensors from constants compiled once
+in float, so the runtime, the golden model and the tests share one definition;
+rounding is round half up (host_ops.round_div).
 
 The residual stream (the gated adds' and the position table's output, adaLN's input)
 stays on the host and is kept in RESIDUAL_BITS-bit integers: only what enters a
@@ -42,6 +42,7 @@ ADALN_FRAC_BITS = 0  # fractional bits of adaLN's integer RMS (int16 input: 2**2
 
 
 def clamp_residual(v: np.ndarray) -> np.ndarray:
+    """Saturate to the residual's RESIDUAL_BITS-bit range (never wrap)."""
     top = (1 << (RESIDUAL_BITS - 1)) - 1
     return np.clip(v, -top - 1, top).astype(np.int16)
 
