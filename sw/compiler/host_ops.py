@@ -16,9 +16,9 @@ import numpy as np
 from rmlora.contract.lora import LUT_ENTRIES
 from rmlora.sw.quant import MULT_BITS, quantize_multiplier
 
-__all__ = ["round_div", "shift_round", "clamp8", "common_multipliers", "isqrt", "RmsNormQ",
-           "compile_rmsnorm", "rmsnorm", "AddQ", "compile_add", "add", "MeanQ", "compile_mean",
-           "mean", "gelu_lut"]
+__all__ = ["round_div", "shift_round", "saturate", "clamp8", "common_multipliers", "isqrt",
+           "RmsNormQ", "compile_rmsnorm", "rmsnorm", "AddQ", "compile_add", "add", "MeanQ",
+           "compile_mean", "mean", "gelu_lut"]
 
 RMS_FRAC_BITS = 8  # fractional bits of the integer RMS
 
@@ -36,8 +36,14 @@ def isqrt(v: np.ndarray) -> np.ndarray:
     return r
 
 
+def saturate(v: np.ndarray, dtype) -> np.ndarray:
+    """v clipped to the integer dtype's range and cast to it (saturate, never wrap)."""
+    info = np.iinfo(dtype)
+    return np.clip(v, info.min, info.max).astype(dtype)
+
+
 def clamp8(v: np.ndarray) -> np.ndarray:
-    return np.clip(v, -128, 127).astype(np.int8)
+    return saturate(v, np.int8)
 
 
 def shift_round(v: np.ndarray, shift: int) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 
 from rmlora.sw.quant import quantize_multiplier
 
-from .host_ops import clamp8, common_multipliers, isqrt, round_div, shift_round
+from .host_ops import clamp8, common_multipliers, isqrt, round_div, saturate, shift_round
 
 __all__ = ["AdaLnQ", "compile_adaln", "adaln", "AttentionQ", "compile_attention", "attention",
            "GatedAddQ", "compile_gated_add", "gated_add", "TableAddQ", "compile_table_add",
@@ -34,7 +34,8 @@ __all__ = ["AdaLnQ", "compile_adaln", "adaln", "AttentionQ", "compile_attention"
 SOFTMAX_FRAC_BITS = 5  # logits in steps of 1/32 (a weight's relative step at most 3 %)
 SOFTMAX_RANGE = 16  # logits more than 16 below the row's largest weigh 0 (e**-16 < 2**-23)
 SOFTMAX_ONE_BITS = 16  # exp(0) = 2**16 in the exponential table
-RESIDUAL_BITS = 16  # the host's residual stream: int16
+RESIDUAL_DTYPE = np.int16  # the host's residual stream
+RESIDUAL_BITS = np.iinfo(RESIDUAL_DTYPE).bits
 RESIDUAL_MULT_BITS = 32  # multipliers of the steps that read or write the residual: a
 # common shift spans an int16 residual's scale and an int8 branch's, 2**8 apart
 ADALN_FRAC_BITS = 0  # fractional bits of adaLN's integer RMS (int16 input: 2**21 > |d|
@@ -42,9 +43,7 @@ ADALN_FRAC_BITS = 0  # fractional bits of adaLN's integer RMS (int16 input: 2**2
 
 
 def clamp_residual(v: np.ndarray) -> np.ndarray:
-    """Saturate to the residual's RESIDUAL_BITS-bit range (never wrap)."""
-    top = (1 << (RESIDUAL_BITS - 1)) - 1
-    return np.clip(v, -top - 1, top).astype(np.int16)
+    return saturate(v, RESIDUAL_DTYPE)
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,13 @@ from rmlora.sw.models.dit import LN_EPS, TinyDiT, unpatchify
 from rmlora.sw.models.mixer import patchify
 
 
-def _int8(rng, shape, spread=40):
-    return np.clip(np.rint(rng.normal(0, spread, shape)), -128, 127).astype(np.int8)
+def _ints(rng, shape, spread=40, dtype=np.int8):
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(rng.normal(0, spread, shape)), info.min, info.max).astype(dtype)
 
 
-def _residual(rng, shape, spread=6000):
-    return np.clip(np.rint(rng.normal(0, spread, shape)), -32768, 32767).astype(np.int16)
+def _residual(rng, shape):
+    return _ints(rng, shape, 6000, np.int16)
 
 
 def test_adaln_is_layer_norm_with_each_rows_modulation():
@@ -48,7 +49,7 @@ def test_attention_is_softmax_attention_per_head():
     """The logits' 1/32 steps move each softmax weight by at most 1.6 %, and the
     output is rounded once: within 2 output steps of the float attention, most exact."""
     rng = np.random.default_rng(1)
-    qkv_q = _int8(rng, (6, 16, 96), 50)
+    qkv_q = _ints(rng, (6, 16, 96), 50)
     s_qkv, s_out = 0.04, 0.02
     y = ops.attention(qkv_q, ops.compile_attention(4, 8, s_qkv, s_out))
     t = torch.from_numpy(qkv_q * s_qkv).reshape(6, 16, 3, 4, 8).permute(2, 0, 3, 1, 4)
@@ -63,7 +64,7 @@ def test_attention_is_softmax_attention_per_head():
 def test_attention_of_equal_keys_is_the_mean_of_the_values():
     """All-zero queries give equal logits: every weight is the table's 2**16, exactly."""
     rng = np.random.default_rng(2)
-    qkv_q = _int8(rng, (2, 16, 96))
+    qkv_q = _ints(rng, (2, 16, 96))
     qkv_q[..., :32] = 0
     y = ops.attention(qkv_q, ops.compile_attention(4, 8, 0.05, 0.05))
     v = qkv_q[..., 64:].astype(np.int64)
@@ -75,7 +76,7 @@ def test_gated_and_table_adds_round_once_into_the_int16_residual():
     """int16 residual plus a gated int8 branch, and the embedding's int8 output plus the
     position table: one rounding each (the multipliers' error is relative 2**-30)."""
     rng = np.random.default_rng(3)
-    x_q, a_q, rows = _residual(rng, (4, 16, 32)), _int8(rng, (4, 16, 32)), np.array([0, 2, 1, 2])
+    x_q, a_q, rows = _residual(rng, (4, 16, 32)), _ints(rng, (4, 16, 32)), np.array([0, 2, 1, 2])
     gate = rng.normal(0, 0.7, (3, 32))
     s_x, s_out = 0.02 / 256, 0.025 / 256
     y = ops.gated_add(x_q, a_q, rows, ops.compile_gated_add(gate, s_x, 0.03, s_out))
@@ -83,7 +84,7 @@ def test_gated_and_table_adds_round_once_into_the_int16_residual():
     assert y.dtype == np.int16 and np.abs(y - np.clip(ref, -32768, 32767)).max() <= 1
     assert (np.abs(ref) > 32767).any()  # the residual saturates at int16, not wraps
     table = rng.normal(0, 1, (16, 32))
-    x8 = _int8(rng, (4, 16, 32))
+    x8 = _ints(rng, (4, 16, 32))
     z = ops.table_add(x8, ops.compile_table_add(table, 0.02, 0.03 / 256))
     ref = np.clip(np.floor((x8 * 0.02 + table) / (0.03 / 256) + 0.5), -32768, 32767)
     assert z.dtype == np.int16 and np.abs(z - ref).max() <= 1
@@ -91,7 +92,7 @@ def test_gated_and_table_adds_round_once_into_the_int16_residual():
 
 def test_a_zero_gate_keeps_the_residual():
     rng = np.random.default_rng(4)
-    x_q, a_q = _residual(rng, (3, 16, 32)), _int8(rng, (3, 16, 32))
+    x_q, a_q = _residual(rng, (3, 16, 32)), _ints(rng, (3, 16, 32))
     q = ops.compile_gated_add(np.zeros((1, 32)), 0.02, 0.5, 0.02)
     assert np.array_equal(ops.gated_add(x_q, a_q, np.zeros(3, int), q), x_q)
 
